@@ -1,0 +1,34 @@
+CREATE TABLE `apps` (
+	`id` text PRIMARY KEY NOT NULL,
+	`project_id` text NOT NULL,
+	`name` text NOT NULL,
+	`platform` text NOT NULL,
+	`sdk_key_hash` text NOT NULL,
+	`created_at` text NOT NULL,
+	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `apps_project_idx` ON `apps` (`project_id`);--> statement-breakpoint
+CREATE TABLE `events` (
+	`project_id` text NOT NULL,
+	`event_id` text NOT NULL,
+	`profile_id` text NOT NULL,
+	`custom_id` text,
+	`installation_id` text,
+	`app_id` text,
+	`name` text NOT NULL,
+	`time` text NOT NULL,
+	`attributes` text NOT NULL,
+	`source` text NOT NULL,
+	`received_at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `events_project_event_idx` ON `events` (`project_id`,`event_id`);--> statement-breakpoint
+CREATE INDEX `events_app_time_idx` ON `events` (`app_id`,`time`);--> statement-breakpoint
+CREATE TABLE `projects` (
+	`id` text PRIMARY KEY NOT NULL,
+	`name` text NOT NULL,
+	`inactivity_days` integer DEFAULT 390 NOT NULL,
+	`rest_key_hash` text NOT NULL,
+	`created_at` text NOT NULL
+);

@@ -1,0 +1,61 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { asc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { apps, projects } from "../db/schema";
+import type { AppEnv } from "../env";
+import { REST_KEY_PREFIX, SDK_KEY_PREFIX } from "../lib/auth";
+import { ApiError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { generateKey, hashKey } from "../lib/keys";
+import type * as routes from "./admin.routes";
+
+const DEFAULT_INACTIVITY_DAYS = 390;
+
+const projectNotFound = (id: string) => new ApiError("NOT_FOUND", `No project ${id}.`);
+
+export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = async (c) => {
+  const { name, inactivity_days = DEFAULT_INACTIVITY_DAYS } = c.req.valid("json");
+  const id = uuidv7();
+  const restApiKey = generateKey(REST_KEY_PREFIX, id);
+  const createdAt = new Date().toISOString();
+  await drizzle(c.env.DB)
+    .insert(projects)
+    .values({ id, name, inactivityDays: inactivity_days, restKeyHash: await hashKey(restApiKey), createdAt });
+  return c.json({ project_id: id, name, inactivity_days, created_at: createdAt, rest_api_key: restApiKey }, 201);
+};
+
+export const getProject: RouteHandler<typeof routes.getProject, AppEnv> = async (c) => {
+  const { project_id } = c.req.valid("param");
+  const db = drizzle(c.env.DB);
+  const [project, projectApps] = await db.batch([
+    db.select().from(projects).where(eq(projects.id, project_id)),
+    db.select().from(apps).where(eq(apps.projectId, project_id)).orderBy(asc(apps.createdAt)),
+  ]);
+  const row = project[0];
+  if (!row) throw projectNotFound(project_id);
+  return c.json(
+    {
+      project_id: row.id,
+      name: row.name,
+      inactivity_days: row.inactivityDays,
+      created_at: row.createdAt,
+      apps: projectApps.map((a) => ({ app_id: a.id, name: a.name, platform: a.platform, created_at: a.createdAt })),
+    },
+    200,
+  );
+};
+
+export const createApp: RouteHandler<typeof routes.createApp, AppEnv> = async (c) => {
+  const { project_id } = c.req.valid("param");
+  const { name, platform } = c.req.valid("json");
+  const db = drizzle(c.env.DB);
+  const project = await db.select({ id: projects.id }).from(projects).where(eq(projects.id, project_id)).get();
+  if (!project) throw projectNotFound(project_id);
+  const id = uuidv7();
+  const sdkApiKey = generateKey(SDK_KEY_PREFIX, id);
+  const createdAt = new Date().toISOString();
+  await db
+    .insert(apps)
+    .values({ id, projectId: project_id, name, platform, sdkKeyHash: await hashKey(sdkApiKey), createdAt });
+  return c.json({ app_id: id, project_id, name, platform, created_at: createdAt, sdk_api_key: sdkApiKey }, 201);
+};

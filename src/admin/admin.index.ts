@@ -1,0 +1,12 @@
+import { requireKey } from "../lib/auth";
+import { createRouter } from "../lib/router";
+import * as handlers from "./admin.handlers";
+import * as routes from "./admin.routes";
+
+const router = createRouter();
+router.use("*", requireKey("admin"));
+
+export default router
+  .openapi(routes.createProject, handlers.createProject)
+  .openapi(routes.getProject, handlers.getProject)
+  .openapi(routes.createApp, handlers.createApp);

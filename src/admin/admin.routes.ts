@@ -1,0 +1,110 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses } from "../lib/errors";
+
+const security = [{ AdminToken: [] }];
+
+export const PlatformSchema = z.enum(["ios", "android", "web"]).openapi("Platform");
+
+const ProjectIdParam = z.object({
+  project_id: z.uuid().openapi({ param: { name: "project_id", in: "path" } }),
+});
+
+const CreateProjectBody = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    inactivity_days: z.int().min(1).max(3650).optional().openapi({
+      description: "Days without activity after which a profile is purged (default 390).",
+    }),
+  })
+  .strict();
+
+const AppSummary = z.object({
+  app_id: z.string(),
+  name: z.string(),
+  platform: PlatformSchema,
+  created_at: z.string(),
+});
+
+const ProjectSchema = z
+  .object({
+    project_id: z.string(),
+    name: z.string(),
+    inactivity_days: z.int(),
+    created_at: z.string(),
+    apps: z.array(AppSummary),
+  })
+  .openapi("Project");
+
+export const createProject = createRoute({
+  method: "post",
+  path: "/projects",
+  tags: ["admin"],
+  summary: "Create a project and its REST API key (shown once)",
+  security,
+  request: {
+    body: { required: true, content: { "application/json": { schema: CreateProjectBody } } },
+  },
+  responses: {
+    201: {
+      description: "Created",
+      content: {
+        "application/json": {
+          schema: z.object({
+            project_id: z.string(),
+            name: z.string(),
+            inactivity_days: z.int(),
+            created_at: z.string(),
+            rest_api_key: z.string().openapi({ description: "Shown once; only its hash is stored." }),
+          }),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+export const getProject = createRoute({
+  method: "get",
+  path: "/projects/{project_id}",
+  tags: ["admin"],
+  summary: "Read a project and its apps (keys are never shown again)",
+  security,
+  request: { params: ProjectIdParam },
+  responses: {
+    200: { description: "The project", content: { "application/json": { schema: ProjectSchema } } },
+    ...errorResponses,
+  },
+});
+
+export const createApp = createRoute({
+  method: "post",
+  path: "/projects/{project_id}/apps",
+  tags: ["admin"],
+  summary: "Add an app (ios, android or web) to a project, with its SDK API key (shown once)",
+  security,
+  request: {
+    params: ProjectIdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({ name: z.string().trim().min(1).max(100), platform: PlatformSchema }).strict(),
+        },
+      },
+    },
+  },
+  responses: {
+    201: {
+      description: "Created",
+      content: {
+        "application/json": {
+          schema: AppSummary.extend({
+            project_id: z.string(),
+            sdk_api_key: z.string().openapi({ description: "Shown once; only its hash is stored." }),
+          }),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});

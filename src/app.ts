@@ -1,0 +1,62 @@
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import admin from "./admin/admin.index";
+import { renderDocs } from "./lib/docs";
+import { ApiError, errorResponse, onError } from "./lib/errors";
+import { uuidv7 } from "./lib/ids";
+import { createRouter } from "./lib/router";
+import profiles from "./profiles/profiles.index";
+import sdk from "./sdk/sdk.index";
+
+/** Largest JSON body accepted by default; routes that need more declare their own limit. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "edge-cdp",
+    version: "0.1.0",
+    description: "Customer profiles and identity resolution at the edge.",
+  },
+};
+
+/** Builds the Hono app: middleware, the error envelope, one router per resource, docs. */
+export function createApp() {
+  const app = createRouter();
+
+  app.use("*", requestId({ generator: () => uuidv7() }));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: DEFAULT_BODY_LIMIT,
+      onError: () => {
+        throw new ApiError("PAYLOAD_TOO_LARGE", `The body is larger than ${DEFAULT_BODY_LIMIT} bytes.`);
+      },
+    }),
+  );
+  app.onError(onError);
+  app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`)));
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  app.route("/v1/admin", admin);
+  app.route("/v1/sdk", sdk);
+  app.route("/v1/profiles", profiles);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "ProjectId", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Project-Id",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "SdkApiKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Api-Key",
+  });
+  app.doc31("/openapi.json", OPENAPI_INFO);
+  app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO))));
+
+  return app;
+}

@@ -1,0 +1,183 @@
+import { DurableObject } from "cloudflare:workers";
+import { uuidv7 } from "../lib/ids";
+import { Outbox } from "./outbox";
+import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
+import { type AttachOutcome, decideAttach } from "./transitions";
+import { type ProfileView, profileView } from "./view";
+
+export interface AttachRequest {
+  projectId: string;
+  customId: string;
+  installationId: string;
+  /** Idempotency key of the transition: a retry returns the first answer. */
+  key: string;
+  /** The anonymous profile offered for sign-in. */
+  candidate: ProfileSnapshot;
+  time: string;
+  requestId: string;
+}
+
+export interface AttachResult {
+  outcome: AttachOutcome;
+  profileId: string;
+}
+
+export interface DetachRequest {
+  installationId: string;
+  key: string;
+  kind: "logout" | "switch_user";
+  time: string;
+  requestId: string;
+}
+
+export interface CustomIdView {
+  profile: ProfileView;
+  installationIds: string[];
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL);
+`;
+
+/**
+ * One per (project, custom ID): holds the profile that owns the custom ID and the set of
+ * installations attached to it. Every method runs synchronously against storage, so the
+ * object itself is the lock that keeps a custom ID on at most one profile (invariant 1).
+ */
+export class CustomIdObject extends DurableObject<Env> {
+  private readonly store: ProfileStore;
+  private readonly outbox: Outbox;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new ProfileStore(ctx.storage.sql);
+    this.outbox = new Outbox(this.store, env.EVENTS, ctx.storage);
+    ctx.blockConcurrencyWhile(async () => {
+      this.store.migrate();
+      ctx.storage.sql.exec(SCHEMA);
+    });
+  }
+
+  private current(): { profile_id: string } | null {
+    return (
+      (this.ctx.storage.sql
+        .exec<{ profile_id: string }>("SELECT profile_id FROM profiles WHERE state = 'active' LIMIT 1")
+        .toArray()[0] as { profile_id: string } | undefined) ?? null
+    );
+  }
+
+  private recall<T>(key: string): T | null {
+    const row = this.ctx.storage.sql
+      .exec<{ result: string }>("SELECT result FROM transitions WHERE key = ?", key)
+      .toArray()[0];
+    return row ? (JSON.parse(row.result) as T) : null;
+  }
+
+  private remember(key: string, result: unknown): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO transitions (key, result, at) VALUES (?, ?, ?)",
+      key,
+      JSON.stringify(result),
+      Date.now(),
+    );
+  }
+
+  /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
+  attach(req: AttachRequest): AttachResult {
+    return this.ctx.storage.transactionSync(() => {
+      const seen = this.recall<AttachResult>(req.key);
+      if (seen) return seen;
+      const existing = this.current();
+      const outcome = decideAttach(existing?.profile_id ?? null);
+      const profileId = existing?.profile_id ?? req.candidate.profileId;
+      if (outcome === "sign_in") this.store.adopt(req.candidate, req.customId);
+      this.store.appendHistory(profileId, {
+        time: req.time,
+        kind: outcome,
+        installation_id: req.installationId,
+        custom_id: req.customId,
+        source: "sdk",
+        request_id: req.requestId,
+      });
+      this.store.touch(profileId, req.time);
+      this.ctx.storage.sql.exec(
+        "INSERT OR REPLACE INTO members (installation_id, attached_at) VALUES (?, ?)",
+        req.installationId,
+        req.time,
+      );
+      const result: AttachResult = { outcome, profileId };
+      this.remember(req.key, result);
+      return result;
+    });
+  }
+
+  /** An installation leaves this custom ID (logout, or switching to another user). */
+  detach(req: DetachRequest): void {
+    this.ctx.storage.transactionSync(() => {
+      if (this.recall(req.key)) return;
+      const existing = this.current();
+      const removed = this.ctx.storage.sql.exec(
+        "DELETE FROM members WHERE installation_id = ?",
+        req.installationId,
+      ).rowsWritten;
+      if (existing && removed > 0) {
+        this.store.appendHistory(existing.profile_id, {
+          time: req.time,
+          kind: req.kind,
+          installation_id: req.installationId,
+          custom_id: null,
+          source: "sdk",
+          request_id: req.requestId,
+        });
+      }
+      this.remember(req.key, { detached: removed > 0 });
+    });
+  }
+
+  /**
+   * Applies data ops to the profile holding this custom ID, creating it when the custom ID
+   * is unknown (SPEC §2: its data waits for an installation to log in).
+   */
+  applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
+    const result = this.ctx.storage.transactionSync(() => {
+      let profileId = this.current()?.profile_id;
+      if (!profileId) {
+        profileId = uuidv7();
+        this.store.createProfile(profileId, ctx.customId, ctx.receivedAt, {
+          time: ctx.receivedAt,
+          kind: "created_by_custom_id",
+          installation_id: ctx.installationId,
+          custom_id: ctx.customId,
+          source: ctx.installationId ? "sdk" : "api",
+          request_id: ctx.requestId,
+        });
+      }
+      this.store.pruneProcessed(Date.now());
+      return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
+    });
+    this.afterWrite();
+    return result;
+  }
+
+  private afterWrite(): void {
+    if (!this.store.hasOutbox()) return;
+    this.outbox.armFallback();
+    this.ctx.waitUntil(this.outbox.flush());
+  }
+
+  view(): CustomIdView | null {
+    const id = this.current()?.profile_id;
+    const row = id ? this.store.profile(id) : null;
+    if (!row) return null;
+    const installationIds = this.ctx.storage.sql
+      .exec<{ installation_id: string }>("SELECT installation_id FROM members ORDER BY attached_at")
+      .toArray()
+      .map((r) => r.installation_id);
+    return { profile: profileView(this.store, row), installationIds };
+  }
+
+  override async alarm(): Promise<void> {
+    await this.outbox.flush();
+  }
+}

@@ -1,0 +1,57 @@
+import { z } from "@hono/zod-openapi";
+import { UUID_PATTERN } from "../lib/ids";
+
+/** IDs that real apps send by mistake when no user is signed in (SPEC §2); compared case-insensitively. */
+const PLACEHOLDER_CUSTOM_IDS = new Set([
+  "anonymous",
+  "guest",
+  "null",
+  "none",
+  "nil",
+  "undefined",
+  "nan",
+  "0",
+  "-1",
+  "true",
+  "false",
+  "id",
+  "user",
+  "email",
+  "distinct_id",
+  "not_authenticated",
+  "[object object]",
+]);
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Why a custom ID is refused, or null when it is acceptable. */
+export function customIdProblem(value: string): string | null {
+  if (value.trim() === "") return "A custom ID cannot be empty or only whitespace.";
+  if (PLACEHOLDER_CUSTOM_IDS.has(value.trim().toLowerCase())) {
+    return `"${value}" is a placeholder, not a user ID; send the real ID or nothing.`;
+  }
+  if (value.length > 512) return "A custom ID is at most 512 characters.";
+  if (CONTROL_CHARACTERS.test(value)) return "A custom ID cannot contain control characters.";
+  return null;
+}
+
+/** Installation IDs are UUIDs compared case-insensitively: stored and routed lowercase. */
+export const InstallationIdSchema = z
+  .string()
+  .regex(UUID_PATTERN, "An installation ID is a UUID.")
+  .transform((s) => s.toLowerCase())
+  .openapi({ example: "6f1c2d0e-8a4b-4c1e-9f3a-0d2b7c9e1a55" });
+
+/** Custom IDs that pass the length, control-character and placeholder rules. */
+export const CustomIdSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = customIdProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, params: { code: "INVALID_CUSTOM_ID" } });
+  })
+  .openapi({ example: "user-42" });
+
+/** Durable Object names: one object per (project, identifier). */
+export const installationObjectName = (projectId: string, installationId: string) => `${projectId}:i:${installationId}`;
+export const customIdObjectName = (projectId: string, customId: string) => `${projectId}:c:${customId}`;

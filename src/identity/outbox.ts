@@ -1,0 +1,62 @@
+import type { ProfileStore } from "./profile-store";
+
+/** How long before the alarm retries what the immediate flush could not send. */
+export const OUTBOX_RETRY_MS = 30_000;
+const BATCH = 100;
+
+/**
+ * Sends what a Durable Object wrote to its outbox in the same transaction as the change,
+ * so a message is never lost between "stored" and "published". At-least-once: the queue
+ * consumers are idempotent. One flush runs at a time per object.
+ */
+export class Outbox {
+  #running: Promise<void> | null = null;
+  #again = false;
+
+  constructor(
+    private readonly store: ProfileStore,
+    private readonly queue: Queue,
+    private readonly storage: DurableObjectStorage,
+  ) {}
+
+  /** Arms the fallback alarm in the same output gate as the write that filled the outbox. */
+  armFallback(): void {
+    void this.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+  }
+
+  flush(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#drain().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    do {
+      this.#again = false;
+      for (;;) {
+        const rows = this.store.outbox(BATCH);
+        const last = rows.at(-1);
+        if (!last) break;
+        try {
+          await this.queue.sendBatch(rows.map((r) => ({ body: r.body, contentType: "json" as const })));
+        } catch (error) {
+          console.warn(
+            JSON.stringify({
+              level: "warn",
+              msg: "outbox flush failed, retrying from the alarm",
+              error: String(error),
+            }),
+          );
+          await this.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+          return;
+        }
+        this.store.ackOutbox(last.seq);
+      }
+    } while (this.#again);
+  }
+}

@@ -1,0 +1,439 @@
+import type { EventAttributes } from "../lib/json";
+import type { EventMessage, QueueMessage } from "../queue/messages";
+import { type AttributeWrite, LIMITS, type Source } from "./attributes";
+import { reconcile, type StoredAttribute } from "./reconcile";
+
+/** A data write applied to a profile, in the order the caller sent it. */
+export type DataOp =
+  | { type: "attributes"; id: string | null; time: string; source: Source; writes: AttributeWrite[] }
+  | {
+      type: "event";
+      id: string;
+      time: string;
+      source: "api" | "sdk";
+      name: string;
+      attributes: EventAttributes;
+      label: string | null;
+      tags: string[];
+    };
+
+export type HistoryKind =
+  | "created"
+  | "sign_in"
+  | "login"
+  | "logout"
+  | "switch_user"
+  | "orphaned"
+  | "created_by_custom_id";
+
+export interface HistoryEntry {
+  time: string;
+  kind: HistoryKind;
+  installation_id: string | null;
+  custom_id: string | null;
+  source: "sdk" | "api";
+  request_id: string | null;
+}
+
+export interface StoredEvent {
+  id: string;
+  name: string;
+  time: string;
+  attributes: EventAttributes;
+  label: string | null;
+  tags: string[];
+  source: string;
+  installation_id: string | null;
+  received_at: string;
+}
+
+/** Everything a profile holds: what moves from an installation to its custom ID at sign-in. */
+export interface ProfileSnapshot {
+  profileId: string;
+  createdAt: string;
+  lastActivityAt: string;
+  attributes: StoredAttribute[];
+  events: StoredEvent[];
+  history: HistoryEntry[];
+  processed: { opId: string; at: number }[];
+}
+
+export interface ProfileRow {
+  profile_id: string;
+  custom_id: string | null;
+  state: "active" | "orphaned";
+  created_at: string;
+  last_activity_at: string;
+  orphaned_at: string | null;
+  version: number;
+}
+
+/** Who is writing: carried into the events the profile publishes. */
+export interface WriteContext {
+  projectId: string;
+  customId: string | null;
+  installationId: string | null;
+  appId: string | null;
+  requestId: string;
+  receivedAt: string;
+}
+
+export interface ApplyResult {
+  accepted: number;
+  duplicates: number;
+  rejected: { op_id: string | null; code: string; message: string }[];
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS profiles (
+  profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
+  last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS attributes (
+  profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT, updated_at TEXT NOT NULL,
+  source TEXT NOT NULL, PRIMARY KEY (profile_id, name));
+CREATE TABLE IF NOT EXISTS events (
+  profile_id TEXT NOT NULL, event_id TEXT NOT NULL, name TEXT NOT NULL, time TEXT NOT NULL,
+  attributes TEXT NOT NULL, label TEXT, tags TEXT NOT NULL, source TEXT NOT NULL,
+  installation_id TEXT, received_at TEXT NOT NULL, PRIMARY KEY (profile_id, event_id));
+CREATE INDEX IF NOT EXISTS events_by_time ON events (profile_id, time);
+CREATE TABLE IF NOT EXISTS history (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, profile_id TEXT NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
+  installation_id TEXT, custom_id TEXT, source TEXT NOT NULL, request_id TEXT);
+CREATE INDEX IF NOT EXISTS history_by_profile ON history (profile_id, seq);
+CREATE TABLE IF NOT EXISTS processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS processed_by_time ON processed (at);
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+`;
+
+const isNativeName = (name: string) => name.startsWith("$");
+
+/**
+ * The profile tables both Durable Object classes keep, and the synchronous operations on
+ * them. Nothing here awaits: callers wrap calls in `transactionSync` so each step is atomic.
+ */
+export class ProfileStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  migrate(): void {
+    this.sql.exec(SCHEMA);
+  }
+
+  profile(profileId: string): ProfileRow | null {
+    return (this.sql.exec("SELECT * FROM profiles WHERE profile_id = ?", profileId).toArray()[0] ??
+      null) as ProfileRow | null;
+  }
+
+  createProfile(profileId: string, customId: string | null, time: string, history: HistoryEntry): void {
+    this.sql.exec(
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 1)",
+      profileId,
+      customId,
+      time,
+      time,
+    );
+    this.appendHistory(profileId, history);
+  }
+
+  appendHistory(profileId: string, entry: HistoryEntry): void {
+    this.sql.exec(
+      "INSERT INTO history (profile_id, time, kind, installation_id, custom_id, source, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      profileId,
+      entry.time,
+      entry.kind,
+      entry.installation_id,
+      entry.custom_id,
+      entry.source,
+      entry.request_id,
+    );
+    this.bump(profileId);
+  }
+
+  /** Any call counts as activity (SPEC §5); activity only moves forward. */
+  touch(profileId: string, time: string): void {
+    this.sql.exec(
+      "UPDATE profiles SET last_activity_at = max(last_activity_at, ?) WHERE profile_id = ?",
+      time,
+      profileId,
+    );
+  }
+
+  private bump(profileId: string): void {
+    this.sql.exec("UPDATE profiles SET version = version + 1 WHERE profile_id = ?", profileId);
+  }
+
+  isProcessed(opId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM processed WHERE op_id = ?", opId).toArray().length > 0;
+  }
+
+  markProcessed(opId: string, profileId: string | null, at: number): void {
+    this.sql.exec("INSERT OR IGNORE INTO processed (op_id, profile_id, at) VALUES (?, ?, ?)", opId, profileId, at);
+  }
+
+  /** Forgets idempotency keys older than the 7-day window of SPEC §4. */
+  pruneProcessed(now: number): void {
+    this.sql.exec("DELETE FROM processed WHERE at < ?", now - LIMITS.idempotencyWindowMs);
+  }
+
+  attribute(profileId: string, name: string): StoredAttribute | undefined {
+    const row = this.sql
+      .exec<{ name: string; type: string | null; value: string | null; updated_at: string; source: string }>(
+        "SELECT name, type, value, updated_at, source FROM attributes WHERE profile_id = ? AND name = ?",
+        profileId,
+        name,
+      )
+      .toArray()[0];
+    return row ? toStored(row) : undefined;
+  }
+
+  private customAttributeCount(profileId: string): number {
+    const row = this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM attributes WHERE profile_id = ? AND value IS NOT NULL AND name NOT LIKE '$%'",
+        profileId,
+      )
+      .one();
+    return row.n;
+  }
+
+  private putAttribute(profileId: string, a: StoredAttribute): void {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source) VALUES (?, ?, ?, ?, ?, ?)",
+      profileId,
+      a.name,
+      a.type,
+      a.value === null ? null : JSON.stringify(a.value),
+      a.updatedAt,
+      a.source,
+    );
+  }
+
+  /**
+   * Applies data ops in order: attribute writes reconciled (SPEC §3), events stored and put in
+   * the outbox, op IDs already seen in the last 7 days acknowledged as duplicates.
+   */
+  applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
+    const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
+    let changed = false;
+    for (const op of ops) {
+      if (op.id !== null && this.isProcessed(op.id)) {
+        result.duplicates++;
+        continue;
+      }
+      if (op.type === "attributes") {
+        const outcome = this.applyAttributes(profileId, op);
+        if (outcome !== true) {
+          result.rejected.push({ op_id: op.id, code: "TOO_MANY_ATTRIBUTES", message: outcome });
+          continue;
+        }
+        changed = true;
+      } else {
+        this.storeEvent(profileId, op, ctx);
+      }
+      if (op.id !== null) this.markProcessed(op.id, profileId, now);
+      result.accepted++;
+    }
+    if (changed) this.bump(profileId);
+    this.touch(profileId, ctx.receivedAt);
+    return result;
+  }
+
+  /** True when applied; otherwise why the whole op was refused. */
+  private applyAttributes(profileId: string, op: Extract<DataOp, { type: "attributes" }>): true | string {
+    const next: StoredAttribute[] = [];
+    for (const write of op.writes) {
+      const stored = reconcile(this.attribute(profileId, write.name), write, op.time, op.source);
+      if (stored) next.push(stored);
+    }
+    const added = next.filter((a) => !isNativeName(a.name) && a.value !== null && !this.hasValue(profileId, a.name));
+    const removed = next.filter((a) => !isNativeName(a.name) && a.value === null && this.hasValue(profileId, a.name));
+    if (
+      added.length > removed.length &&
+      this.customAttributeCount(profileId) + added.length - removed.length > LIMITS.customAttributesPerProfile
+    ) {
+      return `A profile holds at most ${LIMITS.customAttributesPerProfile} custom attributes.`;
+    }
+    for (const a of next) this.putAttribute(profileId, a);
+    return true;
+  }
+
+  private hasValue(profileId: string, name: string): boolean {
+    return this.attribute(profileId, name)?.value != null;
+  }
+
+  private storeEvent(profileId: string, op: Extract<DataOp, { type: "event" }>, ctx: WriteContext): void {
+    this.sql.exec(
+      `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      profileId,
+      op.id,
+      op.name,
+      op.time,
+      JSON.stringify(op.attributes),
+      op.label,
+      JSON.stringify(op.tags),
+      op.source,
+      ctx.installationId,
+      ctx.receivedAt,
+    );
+    // Keep the most recent events only (SPEC §4); the queue and D1 keep the full stream.
+    this.sql.exec(
+      `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
+         SELECT event_id FROM events WHERE profile_id = ?1 ORDER BY time DESC, event_id DESC LIMIT -1 OFFSET ?2)`,
+      profileId,
+      LIMITS.eventsKeptPerProfile,
+    );
+    const message: EventMessage = {
+      type: "event",
+      project_id: ctx.projectId,
+      profile_id: profileId,
+      custom_id: ctx.customId,
+      installation_id: ctx.installationId,
+      app_id: ctx.appId,
+      source: op.source,
+      received_at: ctx.receivedAt,
+      event: { id: op.id, name: op.name, time: op.time, attributes: op.attributes, label: op.label, tags: op.tags },
+    };
+    this.enqueue(message);
+  }
+
+  enqueue(message: QueueMessage): void {
+    this.sql.exec("INSERT INTO outbox (body) VALUES (?)", JSON.stringify(message));
+  }
+
+  outbox(limit: number): { seq: number; body: QueueMessage }[] {
+    return this.sql
+      .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ seq: r.seq, body: JSON.parse(r.body) as QueueMessage }));
+  }
+
+  ackOutbox(upToSeq: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", upToSeq);
+  }
+
+  hasOutbox(): boolean {
+    return this.sql.exec("SELECT 1 FROM outbox LIMIT 1").toArray().length > 0;
+  }
+
+  snapshot(profileId: string): ProfileSnapshot {
+    const row = this.profile(profileId);
+    if (!row) throw new Error(`profile ${profileId} is not held here`);
+    return {
+      profileId,
+      createdAt: row.created_at,
+      lastActivityAt: row.last_activity_at,
+      attributes: this.attributes(profileId, true),
+      events: this.events(profileId, LIMITS.eventsKeptPerProfile),
+      history: this.history(profileId),
+      processed: this.sql
+        .exec<{ op_id: string; at: number }>("SELECT op_id, at FROM processed WHERE profile_id = ?", profileId)
+        .toArray()
+        .map((r) => ({ opId: r.op_id, at: r.at })),
+    };
+  }
+
+  /** Takes in a profile offered at sign-in, under its own ID, now holding `customId`. */
+  adopt(snapshot: ProfileSnapshot, customId: string): void {
+    const id = snapshot.profileId;
+    this.sql.exec(
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 1)",
+      id,
+      customId,
+      snapshot.createdAt,
+      snapshot.lastActivityAt,
+    );
+    for (const a of snapshot.attributes) this.putAttribute(id, a);
+    for (const e of snapshot.events) {
+      this.sql.exec(
+        `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        id,
+        e.id,
+        e.name,
+        e.time,
+        JSON.stringify(e.attributes),
+        e.label,
+        JSON.stringify(e.tags),
+        e.source,
+        e.installation_id,
+        e.received_at,
+      );
+    }
+    for (const h of snapshot.history) this.appendHistory(id, h);
+    for (const p of snapshot.processed) this.markProcessed(p.opId, id, p.at);
+  }
+
+  /** Removes a profile and everything on it from this object (it moved, or it was purged). */
+  remove(profileId: string): void {
+    for (const table of ["attributes", "events", "history", "processed", "profiles"]) {
+      this.sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
+    }
+  }
+
+  orphan(profileId: string, entry: HistoryEntry): void {
+    this.sql.exec(
+      "UPDATE profiles SET state = 'orphaned', orphaned_at = ? WHERE profile_id = ?",
+      entry.time,
+      profileId,
+    );
+    this.appendHistory(profileId, entry);
+  }
+
+  attributes(profileId: string, withTombstones = false): StoredAttribute[] {
+    return this.sql
+      .exec<{ name: string; type: string | null; value: string | null; updated_at: string; source: string }>(
+        `SELECT name, type, value, updated_at, source FROM attributes WHERE profile_id = ?${
+          withTombstones ? "" : " AND value IS NOT NULL"
+        } ORDER BY name`,
+        profileId,
+      )
+      .toArray()
+      .map(toStored);
+  }
+
+  events(profileId: string, limit: number): StoredEvent[] {
+    return this.sql
+      .exec<Record<string, string | null>>(
+        "SELECT * FROM events WHERE profile_id = ? ORDER BY time DESC, event_id DESC LIMIT ?",
+        profileId,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        id: r.event_id as string,
+        name: r.name as string,
+        time: r.time as string,
+        attributes: JSON.parse(r.attributes as string) as EventAttributes,
+        label: r.label ?? null,
+        tags: JSON.parse(r.tags as string) as string[],
+        source: r.source as string,
+        installation_id: r.installation_id ?? null,
+        received_at: r.received_at as string,
+      }));
+  }
+
+  history(profileId: string): HistoryEntry[] {
+    return this.sql
+      .exec<Record<string, string | null>>(
+        "SELECT time, kind, installation_id, custom_id, source, request_id FROM history WHERE profile_id = ? ORDER BY seq",
+        profileId,
+      )
+      .toArray() as unknown as HistoryEntry[];
+  }
+}
+
+function toStored(row: {
+  name: string;
+  type: string | null;
+  value: string | null;
+  updated_at: string;
+  source: string;
+}): StoredAttribute {
+  return {
+    name: row.name,
+    type: row.type as StoredAttribute["type"],
+    value: row.value === null ? null : (JSON.parse(row.value) as StoredAttribute["value"]),
+    updatedAt: row.updated_at,
+    source: row.source as Source,
+  };
+}

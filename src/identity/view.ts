@@ -1,0 +1,58 @@
+import type { EventAttributes, FlatValue } from "../lib/json";
+import type { Source } from "./attributes";
+import type { HistoryEntry, ProfileRow, ProfileStore } from "./profile-store";
+
+export interface InstallationView {
+  installation_id: string;
+  app_id: string | null;
+  platform: string | null;
+  app_version: string | null;
+  sdk_version: string | null;
+  os_version: string | null;
+  device_model: string | null;
+  push: { provider: string | null; token: string | null; opted_in: boolean | null };
+  first_seen_at: string | null;
+  last_seen_at: string | null;
+}
+
+/** The debug view of SPEC §5, less the installations (each lives in its own object). */
+export interface ProfileView {
+  profile_id: string;
+  custom_id: string | null;
+  state: "active" | "orphaned";
+  created_at: string;
+  last_activity_at: string;
+  version: number;
+  attributes: Record<string, { value: FlatValue; type: string | null; updated_at: string; source: Source }>;
+  events: {
+    id: string;
+    name: string;
+    time: string;
+    attributes: EventAttributes;
+    label: string | null;
+    tags: string[];
+  }[];
+  identity_history: HistoryEntry[];
+}
+
+export const VIEW_EVENTS = 50;
+
+export function profileView(store: ProfileStore, row: ProfileRow): ProfileView {
+  return {
+    profile_id: row.profile_id,
+    custom_id: row.custom_id,
+    state: row.state,
+    created_at: row.created_at,
+    last_activity_at: row.last_activity_at,
+    version: row.version,
+    attributes: Object.fromEntries(
+      store
+        .attributes(row.profile_id)
+        .map((a) => [a.name, { value: a.value, type: a.type, updated_at: a.updatedAt, source: a.source }]),
+    ),
+    events: store
+      .events(row.profile_id, VIEW_EVENTS)
+      .map(({ id, name, time, attributes, label, tags }) => ({ id, name, time, attributes, label, tags })),
+    identity_history: store.history(row.profile_id),
+  };
+}

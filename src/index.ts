@@ -1,0 +1,15 @@
+import { createApp } from "./app";
+import { consume } from "./queue/consumer";
+import type { QueueMessage } from "./queue/messages";
+import { runScheduled } from "./scheduled";
+
+export { CustomIdObject } from "./identity/custom-id-object";
+export { InstallationObject } from "./identity/installation-object";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  queue: (batch, env) => consume(batch, env),
+  scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
+} satisfies ExportedHandler<Env, QueueMessage>;

@@ -1,0 +1,133 @@
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Context, MiddlewareHandler } from "hono";
+import { apps, projects } from "../db/schema";
+import type { AppEnv, Caller, Platform } from "../env";
+import { ApiError } from "./errors";
+import { keyMatches, keyScope, secretsEqual } from "./keys";
+
+export const REST_KEY_PREFIX = "rest";
+export const SDK_KEY_PREFIX = "sdk";
+
+type Scope = Caller["kind"];
+
+interface CachedProject {
+  restKeyHash: string;
+}
+interface CachedApp {
+  projectId: string;
+  platform: Platform;
+  sdkKeyHash: string;
+}
+
+// Per-isolate cache of key hashes, so the SDK hot path does not read D1 on every call.
+// Only rows that exist are cached; the hash comparison still runs on every request.
+const CACHE_TTL_MS = 60_000;
+const projectCache = new Map<string, { at: number; value: CachedProject }>();
+const appCache = new Map<string, { at: number; value: CachedApp }>();
+
+function cached<T>(cache: Map<string, { at: number; value: T }>, id: string): T | undefined {
+  const hit = cache.get(id);
+  if (hit && Date.now() - hit.at < CACHE_TTL_MS) return hit.value;
+  cache.delete(id);
+  return undefined;
+}
+
+async function loadProject(env: Env, id: string): Promise<CachedProject | undefined> {
+  const hit = cached(projectCache, id);
+  if (hit) return hit;
+  const row = await drizzle(env.DB)
+    .select({ restKeyHash: projects.restKeyHash })
+    .from(projects)
+    .where(eq(projects.id, id))
+    .get();
+  if (row) projectCache.set(id, { at: Date.now(), value: row });
+  return row;
+}
+
+async function loadApp(env: Env, id: string): Promise<CachedApp | undefined> {
+  const hit = cached(appCache, id);
+  if (hit) return hit;
+  const row = await drizzle(env.DB)
+    .select({ projectId: apps.projectId, platform: apps.platform, sdkKeyHash: apps.sdkKeyHash })
+    .from(apps)
+    .where(eq(apps.id, id))
+    .get();
+  if (row) appCache.set(id, { at: Date.now(), value: row });
+  return row;
+}
+
+function bearer(c: Context<AppEnv>): string | undefined {
+  const header = c.req.header("Authorization");
+  if (!header) return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return match?.[1]?.trim();
+}
+
+const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message);
+const forbidden = (message: string) => new ApiError("FORBIDDEN", message);
+
+async function authenticateAdmin(c: Context<AppEnv>): Promise<Caller> {
+  const token = bearer(c);
+  if (!token) {
+    if (c.req.header("X-Api-Key")) throw forbidden("An SDK key cannot use the admin API.");
+    throw unauthorized("Missing admin token: send `Authorization: Bearer <ADMIN_TOKEN>`.");
+  }
+  if (await secretsEqual(token, c.env.ADMIN_TOKEN)) return { kind: "admin" };
+  if (keyScope(token, REST_KEY_PREFIX)) throw forbidden("A REST API key cannot use the admin API.");
+  throw unauthorized("Wrong admin token.");
+}
+
+async function authenticateRest(c: Context<AppEnv>): Promise<Caller> {
+  const token = bearer(c);
+  if (!token) {
+    if (c.req.header("X-Api-Key")) throw forbidden("An SDK key can only send data to /v1/sdk.");
+    throw unauthorized("Missing REST API key: send `Authorization: Bearer <key>`.");
+  }
+  const keyProject = keyScope(token, REST_KEY_PREFIX);
+  if (!keyProject) {
+    if (await secretsEqual(token, c.env.ADMIN_TOKEN)) {
+      throw forbidden("The admin token manages projects and apps; use the project's REST API key.");
+    }
+    throw unauthorized("Wrong REST API key.");
+  }
+  const project = await loadProject(c.env, keyProject);
+  if (!project || !(await keyMatches(token, project.restKeyHash))) throw unauthorized("Wrong REST API key.");
+  const headerProject = c.req.header("X-Project-Id") ?? c.req.header("X-Batch-Project");
+  if (!headerProject) throw unauthorized("Missing project: send `X-Project-Id` (or `X-Batch-Project`).");
+  if (headerProject !== keyProject) throw forbidden("This key belongs to another project.");
+  return { kind: "rest", projectId: keyProject };
+}
+
+async function authenticateSdk(c: Context<AppEnv>): Promise<Caller> {
+  const key = c.req.header("X-Api-Key");
+  if (!key) {
+    if (bearer(c)) throw forbidden("SDK endpoints take an SDK key in `X-Api-Key`, not a bearer token.");
+    throw unauthorized("Missing SDK key: send `X-Api-Key: <key>`.");
+  }
+  const appId = keyScope(key.trim(), SDK_KEY_PREFIX);
+  const app = appId ? await loadApp(c.env, appId) : undefined;
+  if (!appId || !app || !(await keyMatches(key.trim(), app.sdkKeyHash))) throw unauthorized("Wrong SDK key.");
+  return { kind: "sdk", projectId: app.projectId, appId, platform: app.platform };
+}
+
+const authenticators: Record<Scope, (c: Context<AppEnv>) => Promise<Caller>> = {
+  admin: authenticateAdmin,
+  rest: authenticateRest,
+  sdk: authenticateSdk,
+};
+
+/** Admits only callers holding a key of the given kind; sets `c.var.caller`. */
+export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set("caller", await authenticators[scope](c));
+    await next();
+  };
+}
+
+/** The caller, narrowed to the kind the route's middleware admitted. */
+export function callerOf<K extends Scope>(c: Context<AppEnv>, kind: K): Extract<Caller, { kind: K }> {
+  const caller = c.get("caller");
+  if (caller.kind !== kind) throw forbidden("This key cannot be used here.");
+  return caller as Extract<Caller, { kind: K }>;
+}

@@ -1,0 +1,136 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "../env";
+
+/** Every error code the API can answer with, and the status it maps to (SPEC §5). */
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  INVALID_CUSTOM_ID: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  CUSTOM_ID_REQUIRED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorIssue {
+  path: string;
+  message: string;
+}
+
+/** The one error type handlers throw; `app.onError` renders it in the envelope. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly issues: ErrorIssue[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { issues?: ErrorIssue[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.issues = options.issues;
+    this.headers = options.headers;
+  }
+
+  get status(): ContentfulStatusCode {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const ErrorEnvelopeSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "VALIDATION_FAILED" }),
+      message: z.string(),
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      request_id: z.string(),
+    }),
+  })
+  .openapi("Error");
+
+export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
+
+/** Joins a zod issue path the way the envelope shows it: `0.attributes.$email_address`. */
+export function issuePath(path: readonly PropertyKey[]): string {
+  return path.map(String).join(".");
+}
+
+export function issuesFromZod(error: z.ZodError): ErrorIssue[] {
+  return error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }));
+}
+
+export function validationFailed(error: z.ZodError, message = "The request is invalid."): ApiError {
+  return new ApiError("VALIDATION_FAILED", message, { issues: issuesFromZod(error) });
+}
+
+export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
+  const body: ErrorEnvelope = {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.issues ? { issues: error.issues } : {}),
+      request_id: c.get("requestId"),
+    },
+  };
+  return c.json(body, error.status, error.headers);
+}
+
+/** Maps anything thrown in a handler to the envelope; unknown errors are logged, never leaked. */
+export function onError(err: Error, c: Context<AppEnv>): Response {
+  if (err instanceof ApiError) return errorResponse(c, err);
+  if (err instanceof HTTPException) {
+    const code = codeForStatus(err.status);
+    return errorResponse(c, new ApiError(code, err.message || defaultMessage(code)));
+  }
+  console.error(
+    JSON.stringify({
+      level: "error",
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      error: err.name,
+      message: err.message,
+      stack: err.stack,
+    }),
+  );
+  return errorResponse(c, new ApiError("INTERNAL_ERROR", "Internal error."));
+}
+
+function codeForStatus(status: number): ErrorCode {
+  const match = (Object.entries(ERROR_STATUS) as [ErrorCode, number][]).find(([, s]) => s === status);
+  return match?.[0] ?? (status >= 500 ? "INTERNAL_ERROR" : "VALIDATION_FAILED");
+}
+
+function defaultMessage(code: ErrorCode): string {
+  return code.toLowerCase().replaceAll("_", " ");
+}
+
+const errorContent = { "application/json": { schema: ErrorEnvelopeSchema } };
+
+/** The shared error responses, spread into every route so the OpenAPI document lists them. */
+export const errorResponses = {
+  400: { description: "Invalid input", content: errorContent },
+  401: { description: "Missing or wrong key", content: errorContent },
+  403: { description: "Key used outside its scope or project", content: errorContent },
+  404: { description: "Not found", content: errorContent },
+  413: { description: "Body too large", content: errorContent },
+  500: { description: "Internal error (body carries the request ID only)", content: errorContent },
+} as const;
+
+export const conflictResponse = {
+  409: { description: "Contradicts identity rules", content: errorContent },
+} as const;

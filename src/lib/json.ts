@@ -1,0 +1,4 @@
+/** Values as the API accepts them (SPEC §3–§4), spelled out without recursion so RPC types stay finite. */
+export type FlatValue = string | number | boolean | null | string[];
+export type FlatObject = { [key: string]: FlatValue };
+export type EventAttributes = { [key: string]: FlatValue | FlatObject | FlatObject[] };

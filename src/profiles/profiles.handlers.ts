@@ -1,0 +1,37 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import type { InstallationView, ProfileView } from "../identity/view";
+import { callerOf } from "../lib/auth";
+import { ApiError } from "../lib/errors";
+import type * as routes from "./profiles.routes";
+
+type FullView = ProfileView & { installations: InstallationView[] };
+
+function installation(env: Env, projectId: string, installationId: string) {
+  return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
+}
+
+/** Reads the profile that holds `customId`, with each attached installation read from its own object. */
+async function viewByCustomId(env: Env, projectId: string, customId: string): Promise<FullView | null> {
+  const held = await env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId))).view();
+  if (!held) return null;
+  const described = await Promise.all(held.installationIds.map((id) => installation(env, projectId, id).describe()));
+  const installations = described.flatMap((d) => (d && d.binding.customId === customId ? [d.installation] : []));
+  return { ...held.profile, installations };
+}
+
+export const getProfile: RouteHandler<typeof routes.getProfile, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const query = c.req.valid("query");
+  let view: FullView | null = null;
+  if (query.custom_id !== undefined) {
+    view = await viewByCustomId(c.env, projectId, query.custom_id);
+  } else if (query.installation_id !== undefined) {
+    const described = await installation(c.env, projectId, query.installation_id).describe();
+    if (described?.profile) view = { ...described.profile, installations: [described.installation] };
+    else if (described?.binding.customId) view = await viewByCustomId(c.env, projectId, described.binding.customId);
+  }
+  if (!view) throw new ApiError("NOT_FOUND", "No profile matches.");
+  return c.json(view, 200);
+};

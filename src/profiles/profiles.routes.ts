@@ -1,0 +1,88 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
+import { errorResponses } from "../lib/errors";
+
+const FlatValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]);
+const FlatObject = z.record(z.string(), FlatValue);
+
+const AttributeView = z.object({
+  value: FlatValue,
+  type: z.string().nullable(),
+  updated_at: z.string(),
+  source: z.enum(["api", "sdk", "sdk_auto"]),
+});
+
+export const ProfileViewSchema = z
+  .object({
+    profile_id: z.string(),
+    custom_id: z.string().nullable(),
+    state: z.enum(["active", "orphaned"]),
+    created_at: z.string(),
+    last_activity_at: z.string(),
+    version: z.int(),
+    installations: z.array(
+      z.object({
+        installation_id: z.string(),
+        app_id: z.string().nullable(),
+        platform: z.string().nullable(),
+        app_version: z.string().nullable(),
+        sdk_version: z.string().nullable(),
+        os_version: z.string().nullable(),
+        device_model: z.string().nullable(),
+        push: z.object({
+          provider: z.string().nullable(),
+          token: z.string().nullable(),
+          opted_in: z.boolean().nullable(),
+        }),
+        first_seen_at: z.string().nullable(),
+        last_seen_at: z.string().nullable(),
+      }),
+    ),
+    attributes: z.record(z.string(), AttributeView),
+    events: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        time: z.string(),
+        attributes: z.record(z.string(), z.union([FlatValue, FlatObject, z.array(FlatObject)])),
+        label: z.string().nullable(),
+        tags: z.array(z.string()),
+      }),
+    ),
+    identity_history: z.array(
+      z.object({
+        time: z.string(),
+        kind: z.string(),
+        installation_id: z.string().nullable(),
+        custom_id: z.string().nullable(),
+        source: z.string(),
+        request_id: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi("Profile");
+
+export const ProfileLookupQuery = z
+  .object({
+    custom_id: CustomIdSchema.optional().openapi({ param: { name: "custom_id", in: "query" } }),
+    installation_id: InstallationIdSchema.optional().openapi({ param: { name: "installation_id", in: "query" } }),
+  })
+  .strict()
+  .refine((q) => (q.custom_id === undefined) !== (q.installation_id === undefined), {
+    message: "Give exactly one of custom_id or installation_id.",
+    path: [],
+  });
+
+export const getProfile = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["profiles"],
+  summary:
+    "The debug view of a profile: identifiers, installations, attributes with source and time, events, identity history",
+  security: [{ RestApiKey: [], ProjectId: [] }],
+  request: { query: ProfileLookupQuery },
+  responses: {
+    200: { description: "The profile", content: { "application/json": { schema: ProfileViewSchema } } },
+    ...errorResponses,
+  },
+});

@@ -1,0 +1,204 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { checkEventAttributes, isTimeZone, parseAttributes, timeProblem } from "../identity/attributes";
+import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
+import type { BatchOp } from "../identity/installation-object";
+import { errorResponses } from "../lib/errors";
+import type { EventAttributes } from "../lib/json";
+
+export const MAX_OPS_PER_BATCH = 100;
+export const SDK_BODY_LIMIT = 512 * 1024;
+
+const OpId = z.string().min(1).max(128).openapi({ description: "Idempotency key of the op." });
+const OpTime = z.string().optional().openapi({ description: "ISO 8601; defaults to the time of receipt." });
+const short = (max: number) => z.string().min(1).max(max);
+
+const NAME = /^[a-z0-9_]{1,30}$/i;
+
+const opShapes = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema }).strict(),
+  z.object({ type: z.literal("logout"), id: OpId, time: OpTime }).strict(),
+  z
+    .object({
+      type: z.literal("attributes"),
+      id: OpId,
+      time: OpTime,
+      attributes: z.record(z.string(), z.unknown()),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("event"),
+      id: OpId,
+      time: OpTime,
+      name: z.string().regex(NAME, "Event names are 1 to 30 letters, digits or underscores."),
+      attributes: z.record(z.string(), z.unknown()).optional(),
+      $label: short(200).optional(),
+      $tags: z.array(short(64)).max(10).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("push_token"),
+      id: OpId,
+      time: OpTime,
+      provider: z.enum(["apns", "fcm", "hms", "webpush"]),
+      token: short(4096),
+    })
+    .strict(),
+  z.object({ type: z.literal("push_optin"), id: OpId, time: OpTime, opted_in: z.boolean() }).strict(),
+  z
+    .object({
+      type: z.literal("push_opened"),
+      id: OpId,
+      time: OpTime,
+      campaign_token: short(256).optional(),
+      transactional_token: short(256).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("inapp"),
+      id: OpId,
+      time: OpTime,
+      event: z.enum(["supplied", "shown", "clicked", "closed"]),
+      campaign_token: short(256),
+      campaign_id: short(256).optional(),
+      cta_index: z.int().min(0).max(100).optional(),
+      cta_label: short(300).optional(),
+    })
+    .strict(),
+]);
+
+type RawOp = z.infer<typeof opShapes>;
+
+/** Validates what zod's shapes cannot (attribute values, times) and builds the engine's ops. */
+function toBatchOp(op: RawOp, index: number, now: number, ctx: z.core.$RefinementCtx): BatchOp | null {
+  const path = ["ops", index];
+  const problem = op.time === undefined ? null : timeProblem(op.time, now);
+  if (problem) ctx.addIssue({ code: "custom", path: [...path, "time"], message: problem });
+  const time = op.time === undefined ? new Date(now).toISOString() : new Date(op.time).toISOString();
+  switch (op.type) {
+    case "identify":
+      return { type: "identify", id: op.id, time, custom_id: op.custom_id };
+    case "logout":
+      return { type: "logout", id: op.id, time };
+    case "attributes":
+      return {
+        type: "attributes",
+        id: op.id,
+        time,
+        source: "sdk",
+        writes: parseAttributes(op.attributes, ctx, [...path, "attributes"]),
+      };
+    case "event":
+      checkEventAttributes(op.attributes ?? {}, ctx, [...path, "attributes"]);
+      return {
+        type: "event",
+        id: op.id,
+        time,
+        source: "sdk",
+        name: op.name.toLowerCase(),
+        attributes: (op.attributes ?? {}) as EventAttributes,
+        label: op.$label ?? null,
+        tags: op.$tags ?? [],
+      };
+    case "push_token":
+      return { type: "push_token", id: op.id, time, provider: op.provider, token: op.token };
+    case "push_optin":
+      return { type: "push_optin", id: op.id, time, opted_in: op.opted_in };
+    case "push_opened":
+      return {
+        type: "push_opened",
+        id: op.id,
+        time,
+        campaign_token: op.campaign_token ?? null,
+        transactional_token: op.transactional_token ?? null,
+      };
+    case "inapp":
+      return {
+        type: "inapp",
+        id: op.id,
+        time,
+        event: op.event,
+        campaign_token: op.campaign_token,
+        campaign_id: op.campaign_id ?? null,
+        cta_index: op.cta_index ?? null,
+        cta_label: op.cta_label ?? null,
+      };
+  }
+}
+
+const ContextSchema = z
+  .object({
+    platform: z.enum(["ios", "android", "web"]).optional(),
+    app_version: short(64).optional(),
+    sdk_version: short(64).optional(),
+    os_version: short(64).optional(),
+    device_model: short(128).optional(),
+    language: z
+      .string()
+      .regex(/^[a-z]{2}$/i, "Expected an ISO 639-1 language code.")
+      .optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}$/i, "Expected an ISO 3166-1 alpha-2 code.")
+      .optional(),
+    timezone: short(64).refine(isTimeZone, "Expected an IANA time zone name, like Europe/Paris.").optional(),
+  })
+  .strict();
+
+export const SdkBatchSchema = z
+  .object({
+    installation_id: InstallationIdSchema,
+    context: ContextSchema.default({}),
+    ops: z.array(opShapes).max(MAX_OPS_PER_BATCH, `At most ${MAX_OPS_PER_BATCH} ops per batch.`),
+  })
+  .strict()
+  .transform((batch, ctx) => {
+    const now = Date.now();
+    const seen = new Set<string>();
+    const ops: BatchOp[] = [];
+    batch.ops.forEach((op, i) => {
+      if (seen.has(op.id)) {
+        ctx.addIssue({ code: "custom", path: ["ops", i, "id"], message: "An op ID appears twice in the batch." });
+      }
+      seen.add(op.id);
+      const built = toBatchOp(op, i, now, ctx);
+      if (built) ops.push(built);
+    });
+    const context = {
+      ...batch.context,
+      language: batch.context.language?.toLowerCase(),
+      region: batch.context.region?.toUpperCase(),
+    };
+    return { installation_id: batch.installation_id, context, ops };
+  })
+  .openapi("SdkBatch");
+
+export const sdkBatch = createRoute({
+  method: "post",
+  path: "/batch",
+  tags: ["sdk"],
+  summary: "Send an installation's identity, attribute, event and push ops, applied in order",
+  security: [{ SdkApiKey: [] }],
+  request: {
+    body: { required: true, content: { "application/json": { schema: SdkBatchSchema } } },
+  },
+  responses: {
+    200: {
+      description: "Applied (duplicates acknowledged, not applied again)",
+      content: {
+        "application/json": {
+          schema: z.object({
+            profile_id: z.string(),
+            custom_id: z.string().nullable(),
+            accepted: z.int(),
+            duplicates: z.int(),
+            rejected: z.array(z.object({ op_id: z.string().nullable(), code: z.string(), message: z.string() })),
+          }),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
