@@ -17,7 +17,7 @@ export const sdkBatch: RouteHandler<typeof routes.sdkBatch, AppEnv> = async (c) 
     context: batch.context,
     ops: batch.ops,
     requestId: c.get("requestId"),
-    receivedAt: new Date().toISOString(),
+    receivedAt: batch.received_at,
     source: "sdk",
   });
   return c.json(result, 200);

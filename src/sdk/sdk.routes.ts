@@ -171,7 +171,7 @@ export const SdkBatchSchema = z
       language: batch.context.language?.toLowerCase(),
       region: batch.context.region?.toUpperCase(),
     };
-    return { installation_id: batch.installation_id, context, ops };
+    return { installation_id: batch.installation_id, context, ops, received_at: new Date(now).toISOString() };
   })
   .openapi("SdkBatch");
 
