@@ -69,8 +69,8 @@ export type InstallationDescription = {
   profile: ProfileView | null;
 };
 
-/** A cross-object transition, written before the first call to another object (SPEC §2). */
-type Intent =
+/** A cross-object transition, written before the first call to another object (SPEC §2). Exported for the crash tests. */
+export type Intent =
   | {
       kind: "identify";
       opId: string;
@@ -175,7 +175,8 @@ export class InstallationObject extends DurableObject<Env> {
       let segment: DataOp[] = [];
       for (const op of input.ops) {
         if (op.type === "attributes" || op.type === "event") {
-          segment.push(op);
+          if (op.id !== null && this.store.isProcessed(op.id)) result.duplicates++;
+          else segment.push(op);
           continue;
         }
         await this.applyData(input, segment, result);
@@ -267,6 +268,13 @@ export class InstallationObject extends DurableObject<Env> {
         { ...ctx, customId: binding.customId },
         ops,
       );
+      // Remember what was forwarded, so a retried batch is acknowledged here even after a
+      // later op of the same batch moved the installation to another profile.
+      const rejected = new Set(applied.rejected.map((r) => r.op_id));
+      this.ctx.storage.transactionSync(() => {
+        for (const op of ops)
+          if (op.id !== null && !rejected.has(op.id)) this.store.markProcessed(op.id, null, Date.now());
+      });
     }
     result.accepted += applied.accepted;
     result.duplicates += applied.duplicates;
