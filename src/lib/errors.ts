@@ -73,8 +73,12 @@ export function issuesFromZod(error: z.ZodError): ErrorIssue[] {
   return error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }));
 }
 
+/** Issues raised with `params: { code }` choose the envelope's code (placeholder custom IDs do). */
 export function validationFailed(error: z.ZodError, message = "The request is invalid."): ApiError {
-  return new ApiError("VALIDATION_FAILED", message, { issues: issuesFromZod(error) });
+  const special = error.issues.find((i) => i.code === "custom" && i.params?.code === "INVALID_CUSTOM_ID");
+  return special
+    ? new ApiError("INVALID_CUSTOM_ID", special.message, { issues: issuesFromZod(error) })
+    : new ApiError("VALIDATION_FAILED", message, { issues: issuesFromZod(error) });
 }
 
 export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
@@ -93,7 +97,8 @@ export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
 export function onError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) {
-    const code = codeForStatus(err.status);
+    // Hono's body validators throw a bare 400 only when the body cannot be parsed.
+    const code = err.status === 400 ? "INVALID_JSON" : codeForStatus(err.status);
     return errorResponse(c, new ApiError(code, err.message || defaultMessage(code)));
   }
   console.error(

@@ -30,7 +30,7 @@ const opShapes = z.discriminatedUnion("type", [
       type: z.literal("event"),
       id: OpId,
       time: OpTime,
-      name: z.string().regex(NAME, "Event names are 1 to 30 letters, digits or underscores."),
+      name: z.string(),
       attributes: z.record(z.string(), z.unknown()).optional(),
       $label: short(200).optional(),
       $tags: z.array(short(64)).max(10).optional(),
@@ -91,6 +91,13 @@ function toBatchOp(op: RawOp, index: number, now: number, ctx: z.core.$Refinemen
         writes: parseAttributes(op.attributes, ctx, [...path, "attributes"]),
       };
     case "event":
+      if (!NAME.test(op.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...path, "name"],
+          message: "Event names are 1 to 30 letters, digits or underscores.",
+        });
+      }
       checkEventAttributes(op.attributes ?? {}, ctx, [...path, "attributes"]);
       return {
         type: "event",
