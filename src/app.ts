@@ -1,5 +1,4 @@
 import { bodyLimit } from "hono/body-limit";
-import { requestId } from "hono/request-id";
 import admin from "./admin/admin.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
@@ -24,7 +23,13 @@ const OPENAPI_INFO = {
 export function createApp() {
   const app = createRouter();
 
-  app.use("*", requestId({ generator: () => uuidv7() }));
+  // Always our own ID: a client-chosen one would end up in logs and identity histories.
+  app.use("*", async (c, next) => {
+    const id = uuidv7();
+    c.set("requestId", id);
+    c.header("X-Request-Id", id);
+    await next();
+  });
   app.use(
     "*",
     bodyLimit({

@@ -70,7 +70,12 @@ export function issuePath(path: readonly PropertyKey[]): string {
 }
 
 export function issuesFromZod(error: z.ZodError): ErrorIssue[] {
-  return error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }));
+  return error.issues.flatMap((issue) =>
+    // zod reports unknown fields on their parent; name each field instead.
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: issuePath([...issue.path, key]), message: `Unknown field "${key}".` }))
+      : [{ path: issuePath(issue.path), message: issue.message }],
+  );
 }
 
 /** Issues raised with `params: { code }` choose the envelope's code (placeholder custom IDs do). */
