@@ -229,8 +229,11 @@ export class ProfileStore {
       } else {
         this.storeEvent(profileId, op, ctx);
       }
-      if (op.id !== null) this.markProcessed(op.id, profileId, now);
-      result.accepted++;
+      // Ops without an ID are the SDK context's automatic writes, not ops the caller counts.
+      if (op.id !== null) {
+        this.markProcessed(op.id, profileId, now);
+        result.accepted++;
+      }
     }
     if (changed) this.bump(profileId);
     this.touch(profileId, ctx.receivedAt);

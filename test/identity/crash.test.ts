@@ -133,7 +133,7 @@ describe("transitions survive crashes and retries", () => {
   it("converges when every object is aborted while logins are in flight, and the SDK retries", async () => {
     const p = await createProject();
     const installations = Array.from({ length: 12 }, () => uuid());
-    const batches = installations.map((i, k) => [
+    const batches = installations.map((_i, k) => [
       attributes({ k }),
       identify(k % 2 ? "shared" : `solo-${k}`),
       event("after"),

@@ -203,3 +203,23 @@ describe("identity transitions (SPEC §2)", () => {
     expect(signIn?.request_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe("device context", () => {
+  it("writes language, region and timezone as sdk_auto, without counting them as ops", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const answer = await batch(p, i, [attributes({ plan: "pro" })], {
+      language: "FR",
+      region: "fr",
+      timezone: "Europe/Paris",
+      app_version: "4.2.0",
+    });
+    expect(answer.accepted).toBe(1);
+    const { body } = await profileBy(p, { installation_id: i });
+    expect(body?.attributes.$language).toMatchObject({ value: "fr", source: "sdk_auto" });
+    expect(body?.attributes.$region).toMatchObject({ value: "FR", source: "sdk_auto" });
+    expect(body?.attributes.$timezone).toMatchObject({ value: "Europe/Paris", source: "sdk_auto" });
+    expect(body?.attributes.plan).toMatchObject({ value: "pro", source: "sdk" });
+    expect(body?.installations[0]).toMatchObject({ app_version: "4.2.0", platform: "ios" });
+  });
+});
