@@ -8,8 +8,10 @@ export { InstallationObject } from "./identity/installation-object";
 
 const app = createApp();
 
-export default {
+const handler: ExportedHandler<Env, QueueMessage> = {
   fetch: app.fetch,
   queue: (batch, env) => consume(batch, env),
   scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
-} satisfies ExportedHandler<Env, QueueMessage>;
+};
+
+export default handler;

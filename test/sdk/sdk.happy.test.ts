@@ -1,0 +1,127 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { retryDelaySeconds } from "../../src/queue/consumer";
+import type { QueueMessage } from "../../src/queue/messages";
+import { createProject } from "../support/harness";
+import { batch, event, identify, opId, profileBy } from "../support/identity";
+
+type EventRow = {
+  event_id: string;
+  name: string;
+  custom_id: string | null;
+  installation_id: string;
+  attributes: string;
+};
+
+/** Waits for the event queue's consumer to land `count` events of the project in D1. */
+async function landedEvents(projectId: string, count: number): Promise<EventRow[]> {
+  return vi.waitFor(
+    async () => {
+      const { results } = await env.DB.prepare("SELECT * FROM events WHERE project_id = ? ORDER BY time, event_id")
+        .bind(projectId)
+        .all<EventRow>();
+      if (results.length < count) throw new Error(`${results.length} of ${count} events landed`);
+      return results;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+}
+
+describe("POST /v1/sdk/batch: push, in-app and the event queue", () => {
+  it("records push token and opt-in on the installation and publishes push and in-app events", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const answer = await batch(p, i, [
+      { id: opId(), type: "push_token", provider: "apns", token: "tok-1" },
+      { id: opId(), type: "push_optin", opted_in: true },
+      { id: opId(), type: "push_opened", campaign_token: "camp-1" },
+      {
+        id: opId(),
+        type: "inapp",
+        event: "clicked",
+        campaign_token: "camp-2",
+        campaign_id: "c2",
+        cta_index: 1,
+        cta_label: "Buy",
+      },
+    ]);
+    expect(answer.accepted).toBe(4);
+    const { body } = await profileBy(p, { installation_id: i });
+    expect(body?.installations[0]?.push).toEqual({ provider: "apns", token: "tok-1", opted_in: true });
+
+    const rows = await landedEvents(p.projectId, 3);
+    expect(rows.map((r) => r.name).sort()).toEqual(["inapp_clicked", "push_opened", "push_optin"]);
+    const clicked = rows.find((r) => r.name === "inapp_clicked");
+    expect(JSON.parse(clicked?.attributes ?? "{}")).toMatchObject({
+      campaign_id: "c2",
+      cta_index: 1,
+      cta_label: "Buy",
+    });
+  });
+
+  it("stores events on the profile and lands each exactly once in D1, with the custom ID it was sent under", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const before = event("browsed");
+    const after = event("purchased", { items: [{ sku: "X1", qty: 2 }], total: 19.9 });
+    await batch(p, i, [before, identify("buyer"), after]);
+    await batch(p, i, [before, after]); // a retry: acknowledged, not published again
+
+    const { body } = await profileBy(p, { custom_id: "buyer" });
+    expect(body?.events.map((e) => e.name).sort()).toEqual(["browsed", "purchased"]);
+    const rows = await landedEvents(p.projectId, 2);
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => r.event_id === before.id)?.custom_id).toBeNull();
+    expect(rows.find((r) => r.event_id === after.id)?.custom_id).toBe("buyer");
+  });
+});
+
+describe("event queue consumer", () => {
+  it("backs off 10 s, 20 s, 40 s… up to 10 minutes", () => {
+    expect([1, 2, 3, 4, 10].map(retryDelaySeconds)).toEqual([10, 20, 40, 80, 600]);
+  });
+
+  const message = (id: string, body: QueueMessage) => ({ id, timestamp: new Date(), attempts: 1, body });
+  const eventMessage = (projectId: string, eventId: string): QueueMessage => ({
+    type: "event",
+    project_id: projectId,
+    profile_id: "p-1",
+    custom_id: null,
+    installation_id: "i-1",
+    app_id: "a-1",
+    source: "sdk",
+    received_at: new Date().toISOString(),
+    event: { id: eventId, name: "tap", time: new Date().toISOString(), attributes: {}, label: null, tags: [] },
+  });
+
+  it("acks every message and ignores a redelivered event", async () => {
+    const projectId = crypto.randomUUID();
+    const messages = [message("m1", eventMessage(projectId, "e1")), message("m2", eventMessage(projectId, "e1"))];
+    const batchOf = createMessageBatch<QueueMessage>("edge-cdp-events", messages);
+    const ctx = createExecutionContext();
+    await worker.queue?.(batchOf, env, ctx);
+    const result = await getQueueResult(batchOf, ctx);
+    expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
+    const count = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE project_id = ?").bind(projectId).first();
+    expect(count?.n).toBe(1);
+  });
+
+  it("retries with backoff when D1 refuses the write", async () => {
+    const projectId = crypto.randomUUID();
+    await env.DB.exec("ALTER TABLE events RENAME TO events_away");
+    try {
+      const batchOf = createMessageBatch<QueueMessage>("edge-cdp-events", [
+        message("m1", eventMessage(projectId, "e1")),
+      ]);
+      const ctx = createExecutionContext();
+      await worker.queue?.(batchOf, env, ctx);
+      const result = await getQueueResult(batchOf, ctx);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toEqual([{ msgId: "m1" }]);
+    } finally {
+      await env.DB.exec("ALTER TABLE events_away RENAME TO events");
+    }
+  });
+});
