@@ -1,4 +1,5 @@
 import type { z } from "@hono/zod-openapi";
+import type { EventAttributes } from "../lib/json";
 
 /** Where a write came from; `sdk_auto` is what the SDK collects from the device context. */
 export type Source = "api" | "sdk" | "sdk_auto";
@@ -199,8 +200,62 @@ export function parseAttributes(input: Record<string, unknown>, ctx: Ctx, path: 
   return writes;
 }
 
+export interface RawEvent {
+  id: string;
+  name: string;
+  time: string | undefined;
+  attributes: Record<string, unknown> | undefined;
+  label?: unknown;
+  tags?: unknown;
+}
+
+export interface ValidEvent {
+  type: "event";
+  id: string;
+  time: string;
+  name: string;
+  attributes: EventAttributes;
+  label: string | null;
+  tags: string[];
+}
+
+/**
+ * Validates an event (SPEC §4) for the SDK and the Profile API alike. `$label` and `$tags` may
+ * sit among the attributes, as Batch's API sends them, or beside them, as our SDK does.
+ */
+export function parseEvent(raw: RawEvent, now: number, ctx: Ctx, path: PropertyKey[]): ValidEvent {
+  if (!NAME.test(raw.name)) issue(ctx, [...path, "name"], "Event names are 1 to 30 letters, digits or underscores.");
+  const problem = raw.time === undefined ? null : timeProblem(raw.time, now);
+  if (problem) issue(ctx, [...path, "time"], problem);
+  const { $label, $tags, ...attributes } = raw.attributes ?? {};
+  const label = raw.label ?? $label;
+  const tags = raw.tags ?? $tags;
+  if (
+    label !== undefined &&
+    (typeof label !== "string" || label.length === 0 || label.length > LIMITS.eventLabelLength)
+  ) {
+    issue(ctx, [...path, "$label"], `$label is a string of 1 to ${LIMITS.eventLabelLength} characters.`);
+  }
+  if (
+    tags !== undefined &&
+    (!isStringArray(tags) || tags.length > LIMITS.eventTags || tags.some((t) => t.length === 0 || t.length > 64))
+  ) {
+    issue(ctx, [...path, "$tags"], `$tags is an array of at most ${LIMITS.eventTags} strings of 1 to 64 characters.`);
+  }
+  checkEventAttributes(attributes, ctx, [...path, "attributes"]);
+  return {
+    type: "event",
+    id: raw.id,
+    time: new Date(raw.time === undefined || problem ? now : raw.time).toISOString(),
+    name: raw.name.toLowerCase(),
+    attributes: attributes as EventAttributes,
+    label: typeof label === "string" ? label : null,
+    tags: isStringArray(tags) ? tags : [],
+  };
+}
+
 /** Event attribute values: those of profile attributes, plus objects and arrays of flat objects. */
-export function checkEventAttributes(input: Record<string, unknown>, ctx: Ctx, path: PropertyKey[]): void {
+function checkEventAttributes(input: Record<string, unknown>, ctx: Ctx, path: PropertyKey[]): void {
   const keys = Object.keys(input);
   if (keys.length > LIMITS.eventAttributes) {
     issue(ctx, path, `An event has at most ${LIMITS.eventAttributes} attributes.`);

@@ -1,9 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { checkEventAttributes, isTimeZone, parseAttributes, timeProblem } from "../identity/attributes";
+import { isTimeZone, parseAttributes, parseEvent, timeProblem } from "../identity/attributes";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
 import { errorResponses } from "../lib/errors";
-import type { EventAttributes } from "../lib/json";
 
 export const MAX_OPS_PER_BATCH = 100;
 export const SDK_BODY_LIMIT = 512 * 1024;
@@ -11,8 +10,6 @@ export const SDK_BODY_LIMIT = 512 * 1024;
 const OpId = z.string().min(1).max(128).openapi({ description: "Idempotency key of the op." });
 const OpTime = z.string().optional().openapi({ description: "ISO 8601; defaults to the time of receipt." });
 const short = (max: number) => z.string().min(1).max(max);
-
-const NAME = /^[a-z0-9_]{1,30}$/i;
 
 const opShapes = z.discriminatedUnion("type", [
   z.object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema }).strict(),
@@ -32,8 +29,8 @@ const opShapes = z.discriminatedUnion("type", [
       time: OpTime,
       name: z.string(),
       attributes: z.record(z.string(), z.unknown()).optional(),
-      $label: short(200).optional(),
-      $tags: z.array(short(64)).max(10).optional(),
+      $label: z.string().optional(),
+      $tags: z.array(z.string()).optional(),
     })
     .strict(),
   z
@@ -75,8 +72,9 @@ type RawOp = z.infer<typeof opShapes>;
 function toBatchOp(op: RawOp, index: number, now: number, ctx: z.core.$RefinementCtx): BatchOp | null {
   const path = ["ops", index];
   const problem = op.time === undefined ? null : timeProblem(op.time, now);
-  if (problem) ctx.addIssue({ code: "custom", path: [...path, "time"], message: problem });
-  const time = op.time === undefined ? new Date(now).toISOString() : new Date(op.time).toISOString();
+  // Events report their own time problems (parseEvent); a refused time never reaches Date.
+  if (problem && op.type !== "event") ctx.addIssue({ code: "custom", path: [...path, "time"], message: problem });
+  const time = new Date(op.time === undefined || problem ? now : op.time).toISOString();
   switch (op.type) {
     case "identify":
       return { type: "identify", id: op.id, time, custom_id: op.custom_id };
@@ -90,25 +88,17 @@ function toBatchOp(op: RawOp, index: number, now: number, ctx: z.core.$Refinemen
         source: "sdk",
         writes: parseAttributes(op.attributes, ctx, [...path, "attributes"]),
       };
-    case "event":
-      if (!NAME.test(op.name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [...path, "name"],
-          message: "Event names are 1 to 30 letters, digits or underscores.",
-        });
-      }
-      checkEventAttributes(op.attributes ?? {}, ctx, [...path, "attributes"]);
-      return {
-        type: "event",
+    case "event": {
+      const raw = {
         id: op.id,
-        time,
-        source: "sdk",
-        name: op.name.toLowerCase(),
-        attributes: (op.attributes ?? {}) as EventAttributes,
-        label: op.$label ?? null,
-        tags: op.$tags ?? [],
+        name: op.name,
+        time: op.time,
+        attributes: op.attributes,
+        label: op.$label,
+        tags: op.$tags,
       };
+      return { ...parseEvent(raw, now, ctx, path), source: "sdk" };
+    }
     case "push_token":
       return { type: "push_token", id: op.id, time, provider: op.provider, token: op.token };
     case "push_optin":

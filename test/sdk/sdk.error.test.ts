@@ -227,3 +227,18 @@ describe("POST /v1/sdk/batch security", () => {
     expect(body.attributes).toEqual({});
   });
 });
+
+describe("times that are not times", () => {
+  it("refuses an unparseable op time with its path instead of failing", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const res = await sendBatch(p, i, [
+      { ...attributes({ a: 1 }), time: "yesterday" },
+      { ...event("x"), time: "2026-13-45T99:99:99Z" },
+      { ...identify("u-1"), time: "" },
+    ]);
+    const error = await refused(res, 400, "VALIDATION_FAILED");
+    expect(error.issues?.map((x) => x.path)).toEqual(["ops.0.time", "ops.1.time", "ops.2.time"]);
+    await assertNothingWritten(p, i);
+  });
+});
