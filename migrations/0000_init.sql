@@ -32,3 +32,26 @@ CREATE TABLE `projects` (
 	`rest_key_hash` text NOT NULL,
 	`created_at` text NOT NULL
 );
+--> statement-breakpoint
+CREATE TABLE `request_chunks` (
+	`request_id` text NOT NULL,
+	`chunk` integer NOT NULL,
+	`applied` integer NOT NULL,
+	`errors` text NOT NULL,
+	`failed` integer DEFAULT 0 NOT NULL,
+	`completed_at` text NOT NULL,
+	PRIMARY KEY(`request_id`, `chunk`)
+);
+--> statement-breakpoint
+CREATE TABLE `requests` (
+	`id` text PRIMARY KEY NOT NULL,
+	`project_id` text NOT NULL,
+	`kind` text NOT NULL,
+	`total` integer NOT NULL,
+	`chunks` integer NOT NULL,
+	`errors` text NOT NULL,
+	`failure` text,
+	`created_at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `requests_project_idx` ON `requests` (`project_id`,`created_at`);

@@ -5,10 +5,29 @@ import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
 import { createRouter } from "./lib/router";
 import profiles from "./profiles/profiles.index";
+import requests from "./requests/requests.index";
 import sdk from "./sdk/sdk.index";
 
-/** Largest JSON body accepted by default; routes that need more declare their own limit. */
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/** The largest body each route takes; checked before anything is parsed. */
+export function bodyLimitFor(path: string): number {
+  if (path === "/v1/sdk/batch") return MiB / 2;
+  if (path === "/v1/profiles/update") return 5 * MiB;
+  if (path === "/v1/profiles/mass-update") return 50 * MiB;
+  return MiB;
+}
+
+/** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
+const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
+
+export function rewriteCompatPath(request: Request): Request {
+  const url = new URL(request.url);
+  const match = BATCH_COMPAT_PATH.exec(url.pathname);
+  if (!match) return request;
+  url.pathname = `/v1/profiles/${match[1]}`;
+  return new Request(url, request);
+}
 
 const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -30,15 +49,15 @@ export function createApp() {
     c.header("X-Request-Id", id);
     await next();
   });
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: DEFAULT_BODY_LIMIT,
+  app.use("*", (c, next) => {
+    const maxSize = bodyLimitFor(c.req.path);
+    return bodyLimit({
+      maxSize,
       onError: () => {
-        throw new ApiError("PAYLOAD_TOO_LARGE", `The body is larger than ${DEFAULT_BODY_LIMIT} bytes.`);
+        throw new ApiError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxSize} bytes.`);
       },
-    }),
-  );
+    })(c, next);
+  });
   app.onError(onError);
   app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`)));
 
@@ -47,6 +66,7 @@ export function createApp() {
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
   app.route("/v1/profiles", profiles);
+  app.route("/v1/requests", requests);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

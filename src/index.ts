@@ -1,6 +1,5 @@
-import { createApp } from "./app";
+import { createApp, rewriteCompatPath } from "./app";
 import { consume } from "./queue/consumer";
-import type { QueueMessage } from "./queue/messages";
 import { runScheduled } from "./scheduled";
 
 export { CustomIdObject } from "./identity/custom-id-object";
@@ -8,8 +7,8 @@ export { InstallationObject } from "./identity/installation-object";
 
 const app = createApp();
 
-const handler: ExportedHandler<Env, QueueMessage> = {
-  fetch: app.fetch,
+const handler: ExportedHandler<Env, unknown> = {
+  fetch: (request, env, ctx) => app.fetch(rewriteCompatPath(request), env, ctx),
   queue: (batch, env) => consume(batch, env),
   scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
 };

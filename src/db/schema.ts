@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The single source of truth for D1; `npm run db:generate` turns changes into migrations/. */
 
@@ -48,4 +48,40 @@ export const events = sqliteTable(
     uniqueIndex("events_project_event_idx").on(t.projectId, t.eventId),
     index("events_app_time_idx").on(t.appId, t.time),
   ],
+);
+
+/**
+ * Asynchronous requests (mass updates, on-demand exports), reported by GET /v1/requests/{id}.
+ * Progress lives in `request_chunks`, one row per applied chunk, so a redelivered chunk
+ * cannot count twice.
+ */
+export const requests = sqliteTable(
+  "requests",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    kind: text("kind", { enum: ["profiles_mass_update"] }).notNull(),
+    total: integer("total").notNull(),
+    chunks: integer("chunks").notNull(),
+    /** Operations refused before anything was queued. */
+    errors: text("errors", { mode: "json" }).$type<unknown[]>().notNull(),
+    /** Set when the request could not be queued at all. */
+    failure: text("failure"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("requests_project_idx").on(t.projectId, t.createdAt)],
+);
+
+export const requestChunks = sqliteTable(
+  "request_chunks",
+  {
+    requestId: text("request_id").notNull(),
+    chunk: integer("chunk").notNull(),
+    applied: integer("applied").notNull(),
+    errors: text("errors", { mode: "json" }).$type<unknown[]>().notNull(),
+    /** 1 when the chunk ended in the dead-letter queue. */
+    failed: integer("failed").notNull().default(0),
+    completedAt: text("completed_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.chunk] })],
 );

@@ -166,10 +166,31 @@ export class InstallationObject extends DurableObject<Env> {
     return this.env.CUSTOM_IDS.get(this.env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId)));
   }
 
-  /** Applies an SDK batch (or API writes by installation ID) in order, as one serialized step. */
-  applyBatch(input: BatchInput): Promise<BatchResult> {
+  /** Applies an SDK batch in order, as one serialized step; first contact creates the installation. */
+  async applyBatch(input: BatchInput): Promise<BatchResult> {
+    const result = await this.apply(input);
+    if (!result) throw new Error("an SDK batch always has an installation");
+    return result;
+  }
+
+  /**
+   * Applies Profile API writes addressed by installation ID to the profile the installation is
+   * on. Null when the SDK never sent this installation: the API does not invent installations.
+   */
+  applyApiOps(input: {
+    projectId: string;
+    installationId: string;
+    ops: DataOp[];
+    requestId: string;
+    receivedAt: string;
+  }): Promise<BatchResult | null> {
+    return this.apply({ ...input, appId: null, platform: null, context: {}, source: "api" });
+  }
+
+  private apply(input: BatchInput): Promise<BatchResult | null> {
     return this.serialized(async () => {
       await this.resume();
+      if (input.source !== "sdk" && !this.row()) return null;
       this.ensureInstallation(input);
       const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
       let segment: DataOp[] = [];

@@ -214,13 +214,14 @@ export class ProfileStore {
   applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
     let changed = false;
+    const written = new Set<string>();
     for (const op of ops) {
       if (op.id !== null && this.isProcessed(op.id)) {
         result.duplicates++;
         continue;
       }
       if (op.type === "attributes") {
-        const outcome = this.applyAttributes(profileId, op);
+        const outcome = this.applyAttributes(profileId, op, written);
         if (outcome !== true) {
           result.rejected.push({ op_id: op.id, code: "TOO_MANY_ATTRIBUTES", message: outcome });
           continue;
@@ -241,10 +242,15 @@ export class ProfileStore {
   }
 
   /** True when applied; otherwise why the whole op was refused. */
-  private applyAttributes(profileId: string, op: Extract<DataOp, { type: "attributes" }>): true | string {
+  private applyAttributes(
+    profileId: string,
+    op: Extract<DataOp, { type: "attributes" }>,
+    written: Set<string>,
+  ): true | string {
     const next: StoredAttribute[] = [];
     for (const write of op.writes) {
-      const stored = reconcile(this.attribute(profileId, write.name), write, op.time, op.source);
+      const current = this.attribute(profileId, write.name);
+      const stored = reconcile(current, write, op.time, op.source, written.has(write.name));
       if (stored) next.push(stored);
     }
     const added = next.filter((a) => !isNativeName(a.name) && a.value !== null && !this.hasValue(profileId, a.name));
@@ -255,7 +261,10 @@ export class ProfileStore {
     ) {
       return `A profile holds at most ${LIMITS.customAttributesPerProfile} custom attributes.`;
     }
-    for (const a of next) this.putAttribute(profileId, a);
+    for (const a of next) {
+      this.putAttribute(profileId, a);
+      written.add(a.name);
+    }
     return true;
   }
 

@@ -19,8 +19,11 @@ const PRIORITY: Record<string, Record<Source, number>> = {
   $timezone: { sdk_auto: 3, sdk: 2, api: 1 },
 };
 
-/** Orders two candidate values of one attribute; > 0 when `a` should be the one kept. */
-function compare(a: StoredAttribute, b: StoredAttribute): number {
+/**
+ * Orders two candidate values of one attribute; > 0 when `a` should be the one kept.
+ * `laterInSameRequest`: `a` follows `b` in one request, so at the same instant it wins.
+ */
+function compare(a: StoredAttribute, b: StoredAttribute, laterInSameRequest: boolean): number {
   const ranks = PRIORITY[a.name];
   // A tombstone gives up its source's priority: after an API reset, the device's value may come back.
   if (ranks && a.value !== null && b.value !== null) {
@@ -29,6 +32,7 @@ function compare(a: StoredAttribute, b: StoredAttribute): number {
   }
   const byTime = Date.parse(a.updatedAt) - Date.parse(b.updatedAt);
   if (byTime !== 0) return byTime;
+  if (laterInSameRequest) return 1;
   // Same instant: a fixed order on (source, value) so that every arrival order ends the same.
   const ka = `${a.source}\u0000${JSON.stringify(a.value)}`;
   const kb = `${b.source}\u0000${JSON.stringify(b.value)}`;
@@ -45,6 +49,7 @@ export function reconcile(
   write: AttributeWrite,
   time: string,
   source: Source,
+  laterInSameRequest = false,
 ): StoredAttribute | null {
   if (write.kind === "array_ops") {
     // Set operations commute, so they apply whatever their order, unless a newer
@@ -62,5 +67,5 @@ export function reconcile(
       ? { name: write.name, type: null, value: null, updatedAt: time, source }
       : { name: write.name, type: write.type, value: write.value, updatedAt: time, source };
   if (!current) return write.kind === "delete" ? null : candidate;
-  return compare(candidate, current) > 0 ? candidate : null;
+  return compare(candidate, current, laterInSameRequest) > 0 ? candidate : null;
 }

@@ -4,6 +4,9 @@ import { customIdObjectName, installationObjectName } from "../identity/identifi
 import type { InstallationView, ProfileView } from "../identity/view";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
+import { applyOperations } from "./apply";
+import { enqueueMassUpdate } from "./mass-update";
+import { type OperationError, validateOperations } from "./operations";
 import type * as routes from "./profiles.routes";
 
 type FullView = ProfileView & { installations: InstallationView[] };
@@ -34,4 +37,48 @@ export const getProfile: RouteHandler<typeof routes.getProfile, AppEnv> = async 
   }
   if (!view) throw new ApiError("NOT_FOUND", "No profile matches.");
   return c.json(view, 200);
+};
+
+/** All operations invalid: the request is refused as a whole, every problem listed. */
+function noValidOperation(errors: OperationError[]): ApiError {
+  return new ApiError("VALIDATION_FAILED", "No operation is valid; nothing was applied.", {
+    issues: errors.map((e) => ({
+      path: [e.bulk_index, e.category === "operation" ? null : e.category, e.attribute ?? null]
+        .filter((x) => x !== null)
+        .join("."),
+      message: e.reason,
+    })),
+  });
+}
+
+export const updateProfiles: RouteHandler<typeof routes.updateProfiles, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const now = Date.now();
+  const { valid, errors } = validateOperations(c.req.valid("json"), now);
+  if (valid.length === 0) throw noValidOperation(errors);
+  const requestId = c.get("requestId");
+  const outcome = await applyOperations(c.env, projectId, valid, {
+    requestId,
+    receivedAt: new Date(now).toISOString(),
+    idPrefix: requestId,
+  });
+  const all = [...errors, ...outcome.errors].sort((a, b) => a.bulk_index - b.bulk_index);
+  return c.json(
+    all.length ? { code: "SUCCESS_WITH_PARTIAL_ERRORS" as const, errors: all } : { code: "SUCCESS" as const },
+    202,
+  );
+};
+
+export const massUpdateProfiles: RouteHandler<typeof routes.massUpdateProfiles, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const now = Date.now();
+  const { valid, errors } = validateOperations(c.req.valid("json"), now);
+  if (valid.length === 0) throw noValidOperation(errors);
+  const requestId = await enqueueMassUpdate(c.env, projectId, c.req.valid("json").length, valid, errors, now);
+  return c.json(
+    errors.length
+      ? { code: "SUCCESS_WITH_PARTIAL_ERRORS" as const, request_id: requestId, errors }
+      : { code: "SUCCESS" as const, request_id: requestId },
+    202,
+  );
 };

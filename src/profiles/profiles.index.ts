@@ -1,9 +1,15 @@
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
+import { OperationShape } from "./operations";
 import * as handlers from "./profiles.handlers";
 import * as routes from "./profiles.routes";
 
 const router = createRouter();
 router.use("*", requireKey("rest"));
 
-export default router.openapi(routes.getProfile, handlers.getProfile);
+router.openAPIRegistry.register("ProfileOperation", OperationShape);
+
+export default router
+  .openapi(routes.getProfile, handlers.getProfile)
+  .openapi(routes.updateProfiles, handlers.updateProfiles)
+  .openapi(routes.massUpdateProfiles, handlers.massUpdateProfiles);

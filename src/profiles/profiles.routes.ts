@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import { errorResponses } from "../lib/errors";
+import { MAX_MASS_UPDATE_OPERATIONS, MAX_UPDATE_OPERATIONS } from "./operations";
 
 const FlatValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]);
 const FlatObject = z.record(z.string(), FlatValue);
@@ -83,6 +84,78 @@ export const getProfile = createRoute({
   request: { query: ProfileLookupQuery },
   responses: {
     200: { description: "The profile", content: { "application/json": { schema: ProfileViewSchema } } },
+    ...errorResponses,
+  },
+});
+
+const security = [{ RestApiKey: [], ProjectId: [] }];
+
+const OperationsBody = (max: number) =>
+  z
+    .array(z.unknown())
+    .min(1, "Send at least one operation.")
+    .max(max, `At most ${max} operations per request.`)
+    .openapi({ type: "array", items: { $ref: "#/components/schemas/ProfileOperation" }, maxItems: max });
+
+const PartialErrors = z.array(
+  z.object({
+    bulk_index: z.int(),
+    category: z.string(),
+    reason: z.string(),
+    attribute: z.string().optional(),
+  }),
+);
+
+export const updateProfiles = createRoute({
+  method: "post",
+  path: "/update",
+  tags: ["profiles"],
+  summary: "Update profiles (Batch Profile API compatible; also served at /2.{minor}/profiles/update)",
+  description:
+    "At most 200 operations, applied before the response. Invalid operations are skipped and reported by `bulk_index`; the valid ones are applied.",
+  security,
+  request: {
+    body: { required: true, content: { "application/json": { schema: OperationsBody(MAX_UPDATE_OPERATIONS) } } },
+  },
+  responses: {
+    202: {
+      description: "Applied",
+      content: {
+        "application/json": {
+          schema: z.object({
+            code: z.enum(["SUCCESS", "SUCCESS_WITH_PARTIAL_ERRORS"]),
+            errors: PartialErrors.optional(),
+          }),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+export const massUpdateProfiles = createRoute({
+  method: "post",
+  path: "/mass-update",
+  tags: ["profiles"],
+  summary: "Update up to 10,000 profiles asynchronously (also served at /2.{minor}/profiles/mass-update)",
+  description: "Validated up front, then applied through a queue; follow progress at GET /v1/requests/{request_id}.",
+  security,
+  request: {
+    body: { required: true, content: { "application/json": { schema: OperationsBody(MAX_MASS_UPDATE_OPERATIONS) } } },
+  },
+  responses: {
+    202: {
+      description: "Queued",
+      content: {
+        "application/json": {
+          schema: z.object({
+            code: z.enum(["SUCCESS", "SUCCESS_WITH_PARTIAL_ERRORS"]),
+            request_id: z.string(),
+            errors: PartialErrors.optional(),
+          }),
+        },
+      },
+    },
     ...errorResponses,
   },
 });

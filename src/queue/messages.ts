@@ -21,3 +21,15 @@ export interface EventMessage {
 }
 
 export type QueueMessage = EventMessage;
+
+/** One chunk of a mass update, on the task queue. */
+export interface ProfileOpsMessage {
+  type: "profile_ops";
+  request_id: string;
+  project_id: string;
+  chunk: number;
+  received_at: string;
+  items: { bulk_index: number; op: import("../profiles/operations").ProfileOperation }[];
+}
+
+export type TaskMessage = ProfileOpsMessage;

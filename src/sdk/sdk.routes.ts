@@ -5,7 +5,6 @@ import type { BatchOp } from "../identity/installation-object";
 import { errorResponses } from "../lib/errors";
 
 export const MAX_OPS_PER_BATCH = 100;
-export const SDK_BODY_LIMIT = 512 * 1024;
 
 const OpId = z.string().min(1).max(128).openapi({ description: "Idempotency key of the op." });
 const OpTime = z.string().optional().openapi({ description: "ISO 8601; defaults to the time of receipt." });

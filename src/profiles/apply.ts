@@ -1,0 +1,101 @@
+import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import type { DataOp } from "../identity/profile-store";
+import type { OperationError, ProfileOperation } from "./operations";
+
+export interface ApplyOutcome {
+  applied: number;
+  errors: OperationError[];
+}
+
+/**
+ * Turns operations into the engine's data ops. Every op gets an ID derived from `idPrefix`
+ * and its position, so applying the same request twice (a queue redelivery) is a no-op.
+ */
+function toDataOps(idPrefix: string, bulkIndex: number, op: ProfileOperation): DataOp[] {
+  const ops: DataOp[] = [];
+  if (op.attributes.length > 0) {
+    ops.push({
+      type: "attributes",
+      id: `${idPrefix}:${bulkIndex}`,
+      time: op.time,
+      source: "api",
+      writes: op.attributes,
+    });
+  }
+  op.events.forEach((e, k) => {
+    ops.push({ ...e, id: e.id || `${idPrefix}:${bulkIndex}:e${k}`, source: "api" });
+  });
+  return ops;
+}
+
+/**
+ * Applies Profile API operations: one call per identifier, carrying that identifier's operations
+ * in their original order; identifiers in parallel. An unknown custom ID gets a profile; an
+ * installation ID the SDK never sent is an error for that operation.
+ */
+export async function applyOperations(
+  env: Env,
+  projectId: string,
+  items: { bulk_index: number; op: ProfileOperation }[],
+  meta: { requestId: string; receivedAt: string; idPrefix: string },
+): Promise<ApplyOutcome> {
+  const groups = new Map<string, { bulk_index: number; op: ProfileOperation }[]>();
+  for (const item of items) {
+    const key = `${item.op.identifier.kind}:${item.op.identifier.value}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  const outcomes = await Promise.all(
+    [...groups.values()].map(async (group): Promise<ApplyOutcome> => {
+      const first = group[0];
+      if (!first) return { applied: 0, errors: [] };
+      const identifier = first.op.identifier;
+      const owner = new Map<string, number>();
+      const ops = group.flatMap(({ bulk_index, op }) =>
+        toDataOps(meta.idPrefix, bulk_index, op).map((d) => {
+          if (d.id) owner.set(d.id, bulk_index);
+          return d;
+        }),
+      );
+      const ctx = {
+        projectId,
+        installationId: null,
+        appId: null,
+        requestId: meta.requestId,
+        receivedAt: meta.receivedAt,
+      };
+      let rejected: { op_id: string | null; message: string }[];
+      if (identifier.kind === "custom_id") {
+        const stub = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, identifier.value)));
+        rejected = (await stub.applyOps({ ...ctx, customId: identifier.value }, ops)).rejected;
+      } else {
+        const stub = env.INSTALLATIONS.get(
+          env.INSTALLATIONS.idFromName(installationObjectName(projectId, identifier.value)),
+        );
+        const result = await stub.applyApiOps({ ...ctx, installationId: identifier.value, ops });
+        if (!result) {
+          return {
+            applied: 0,
+            errors: group.map(({ bulk_index }) => ({
+              bulk_index,
+              category: "identifiers" as const,
+              reason: "No installation with this ID has contacted the SDK.",
+              attribute: "installation_id",
+            })),
+          };
+        }
+        rejected = result.rejected;
+      }
+      const errors: OperationError[] = rejected.map((r) => ({
+        bulk_index: owner.get(r.op_id ?? "") ?? first.bulk_index,
+        category: "attributes",
+        reason: r.message,
+      }));
+      const failed = new Set(errors.map((e) => e.bulk_index));
+      return { applied: group.filter((g) => !failed.has(g.bulk_index)).length, errors };
+    }),
+  );
+  return {
+    applied: outcomes.reduce((n, o) => n + o.applied, 0),
+    errors: outcomes.flatMap((o) => o.errors).sort((a, b) => a.bulk_index - b.bulk_index),
+  };
+}

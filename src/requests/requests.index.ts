@@ -1,0 +1,9 @@
+import { requireKey } from "../lib/auth";
+import { createRouter } from "../lib/router";
+import * as handlers from "./requests.handlers";
+import * as routes from "./requests.routes";
+
+const router = createRouter();
+router.use("*", requireKey("rest"));
+
+export default router.openapi(routes.getRequest, handlers.getRequest);
