@@ -223,7 +223,7 @@ export class ProfileStore {
       if (op.type === "attributes") {
         const outcome = this.applyAttributes(profileId, op, written);
         if (outcome !== true) {
-          result.rejected.push({ op_id: op.id, code: "TOO_MANY_ATTRIBUTES", message: outcome });
+          result.rejected.push({ op_id: op.id, code: "LIMIT_EXCEEDED", message: outcome });
           continue;
         }
         changed = true;
@@ -253,6 +253,8 @@ export class ProfileStore {
       const stored = reconcile(current, write, op.time, op.source, written.has(write.name));
       if (stored) next.push(stored);
     }
+    const overfull = next.find((a) => Array.isArray(a.value) && a.value.length > LIMITS.arrayItems);
+    if (overfull) return `"${overfull.name}" would hold more than ${LIMITS.arrayItems} items.`;
     const added = next.filter((a) => !isNativeName(a.name) && a.value !== null && !this.hasValue(profileId, a.name));
     const removed = next.filter((a) => !isNativeName(a.name) && a.value === null && this.hasValue(profileId, a.name));
     if (

@@ -58,7 +58,7 @@ export function reconcile(
     const base = current?.type === "array" && Array.isArray(current.value) ? current.value : [];
     const removed = new Set(write.remove);
     const next = [...base.filter((v) => !removed.has(v)), ...write.add.filter((v) => !base.includes(v))];
-    const unique = [...new Set(next)].slice(0, 25);
+    const unique = [...new Set(next)];
     const updatedAt = current && Date.parse(current.updatedAt) > Date.parse(time) ? current.updatedAt : time;
     return { name: write.name, type: "array", value: unique, updatedAt, source };
   }
@@ -66,6 +66,7 @@ export function reconcile(
     write.kind === "delete"
       ? { name: write.name, type: null, value: null, updatedAt: time, source }
       : { name: write.name, type: write.type, value: write.value, updatedAt: time, source };
-  if (!current) return write.kind === "delete" ? null : candidate;
+  // A delete of an unknown attribute still leaves its tombstone: an older write may be on its way.
+  if (!current) return candidate;
   return compare(candidate, current, laterInSameRequest) > 0 ? candidate : null;
 }
