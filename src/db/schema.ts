@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The single source of truth for D1; `npm run db:generate` turns changes into migrations/. */
 
@@ -84,4 +84,96 @@ export const requestChunks = sqliteTable(
     completedAt: text("completed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.requestId, t.chunk] })],
+);
+
+/*
+ * The projection: what the Durable Objects hold, as D1 rows that segment queries can filter.
+ * Written only by the projection consumer, each row guarded by the holder's version.
+ */
+
+export const profiles = sqliteTable(
+  "profiles",
+  {
+    projectId: text("project_id").notNull(),
+    profileId: text("profile_id").notNull(),
+    customId: text("custom_id"),
+    /** `active`, or `orphaned`: orphans never match a query. */
+    state: text("state", { enum: ["active", "orphaned"] }).notNull(),
+    version: integer("version").notNull(),
+    createdAt: text("created_at").notNull(),
+    lastActivityAt: text("last_activity_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.profileId] }),
+    index("profiles_custom_id_idx").on(t.projectId, t.customId),
+    index("profiles_activity_idx").on(t.projectId, t.lastActivityAt),
+  ],
+);
+
+export const profileAttributes = sqliteTable(
+  "profile_attributes",
+  {
+    projectId: text("project_id").notNull(),
+    profileId: text("profile_id").notNull(),
+    name: text("name").notNull(),
+    type: text("type").notNull(),
+    /** Strings, dates and URLs (ISO dates compare as text); booleans as "true"/"false". */
+    valueText: text("value_text"),
+    valueNum: real("value_num"),
+    /** Arrays, for `contains`. */
+    valueJson: text("value_json"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.profileId, t.name] }),
+    index("profile_attributes_text_idx").on(t.projectId, t.name, t.valueText),
+    index("profile_attributes_num_idx").on(t.projectId, t.name, t.valueNum),
+  ],
+);
+
+export const installations = sqliteTable(
+  "installations",
+  {
+    projectId: text("project_id").notNull(),
+    installationId: text("installation_id").notNull(),
+    profileId: text("profile_id").notNull(),
+    customId: text("custom_id"),
+    appId: text("app_id"),
+    platform: text("platform"),
+    pushOptin: integer("push_optin", { mode: "boolean" }),
+    lastSeenAt: text("last_seen_at").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.installationId] }),
+    index("installations_profile_idx").on(t.projectId, t.profileId),
+    index("installations_platform_idx").on(t.projectId, t.platform, t.profileId),
+    index("installations_push_idx").on(t.projectId, t.pushOptin, t.profileId),
+  ],
+);
+
+export const audiences = sqliteTable(
+  "audiences",
+  {
+    projectId: text("project_id").notNull(),
+    name: text("name").notNull(),
+    type: text("type", { enum: ["custom_ids", "installation_ids"] }).notNull(),
+    description: text("description"),
+    size: integer("size").notNull().default(0),
+    /** Members of other generations are a replace in progress, or one that failed. */
+    generation: integer("generation").notNull().default(0),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.name] })],
+);
+
+export const audienceMembers = sqliteTable(
+  "audience_members",
+  {
+    projectId: text("project_id").notNull(),
+    audience: text("audience").notNull(),
+    generation: integer("generation").notNull(),
+    member: text("member").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.audience, t.generation, t.member] })],
 );

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
+import type { ProfileProjection } from "../queue/messages";
 import { Outbox } from "./outbox";
 import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
 import { type AttachOutcome, decideAttach } from "./transitions";
@@ -23,6 +24,8 @@ export interface AttachResult {
 }
 
 export interface DetachRequest {
+  projectId: string;
+  customId: string;
   installationId: string;
   key: string;
   kind: "logout" | "switch_user";
@@ -52,7 +55,7 @@ export class CustomIdObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ProfileStore(ctx.storage.sql);
-    this.outbox = new Outbox(this.store, env.EVENTS, ctx.storage);
+    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       ctx.storage.sql.exec(SCHEMA);
@@ -85,7 +88,8 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
   attach(req: AttachRequest): AttachResult {
-    return this.ctx.storage.transactionSync(() => {
+    this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    const result = this.ctx.storage.transactionSync(() => {
       const seen = this.recall<AttachResult>(req.key);
       if (seen) return seen;
       const existing = this.current();
@@ -110,10 +114,13 @@ export class CustomIdObject extends DurableObject<Env> {
       this.remember(req.key, result);
       return result;
     });
+    this.afterWrite();
+    return result;
   }
 
   /** An installation leaves this custom ID (logout, or switching to another user). */
   detach(req: DetachRequest): void {
+    this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
     this.ctx.storage.transactionSync(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
@@ -133,6 +140,7 @@ export class CustomIdObject extends DurableObject<Env> {
       }
       this.remember(req.key, { detached: removed > 0 });
     });
+    this.afterWrite();
   }
 
   /**
@@ -140,6 +148,7 @@ export class CustomIdObject extends DurableObject<Env> {
    * is unknown (SPEC §2: its data waits for an installation to log in).
    */
   applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
+    this.store.holder = { projectId: ctx.projectId, kind: "custom_id", id: ctx.customId };
     const result = this.ctx.storage.transactionSync(() => {
       let profileId = this.current()?.profile_id;
       if (!profileId) {
@@ -164,6 +173,11 @@ export class CustomIdObject extends DurableObject<Env> {
     if (!this.store.hasOutbox()) return;
     this.outbox.armFallback();
     this.ctx.waitUntil(this.outbox.flush());
+  }
+
+  /** The profile as the D1 projection stores it; null when it is not held here. */
+  projection(profileId: string): ProfileProjection | null {
+    return this.store.projection(profileId);
   }
 
   view(): CustomIdView | null {

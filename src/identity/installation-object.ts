@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { EventAttributes } from "../lib/json";
+import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import type { Source } from "./attributes";
 import type { AttachResult } from "./custom-id-object";
 import { customIdObjectName } from "./identifiers";
@@ -108,6 +109,7 @@ interface InstallationRow {
   last_seen_at: string;
   profile_id: string;
   custom_id: string | null;
+  version: number;
 }
 
 const SCHEMA = `
@@ -115,7 +117,8 @@ CREATE TABLE IF NOT EXISTS installation (
   id INTEGER PRIMARY KEY CHECK (id = 1), project_id TEXT NOT NULL, installation_id TEXT NOT NULL,
   app_id TEXT, platform TEXT, app_version TEXT, sdk_version TEXT, os_version TEXT, device_model TEXT,
   push_provider TEXT, push_token TEXT, push_opted_in INTEGER,
-  first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, profile_id TEXT NOT NULL, custom_id TEXT);
+  first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, profile_id TEXT NOT NULL, custom_id TEXT,
+  version INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS intent (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 `;
 
@@ -137,7 +140,7 @@ export class InstallationObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ProfileStore(ctx.storage.sql);
-    this.outbox = new Outbox(this.store, env.EVENTS, ctx.storage);
+    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       ctx.storage.sql.exec(SCHEMA);
@@ -189,6 +192,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   private apply(input: BatchInput): Promise<BatchResult | null> {
     return this.serialized(async () => {
+      this.store.holder = { projectId: input.projectId, kind: "installation", id: input.installationId };
       await this.resume();
       if (input.source !== "sdk" && !this.row()) return null;
       this.ensureInstallation(input);
@@ -261,6 +265,19 @@ export class InstallationObject extends DurableObject<Env> {
         c.device_model ?? null,
         input.receivedAt,
       );
+      this.installationChanged();
+    });
+  }
+
+  /** The installation's projected state changed: move its version on and tell the projection. */
+  private installationChanged(): void {
+    const row = this.row();
+    if (!row) return;
+    this.ctx.storage.sql.exec("UPDATE installation SET version = version + 1 WHERE id = 1");
+    this.store.markChanged({
+      type: "installation_changed",
+      project_id: row.project_id,
+      installation_id: row.installation_id,
     });
   }
 
@@ -342,6 +359,7 @@ export class InstallationObject extends DurableObject<Env> {
           break;
       }
       this.store.markProcessed(op.id, null, Date.now());
+      if (op.type === "push_token" || op.type === "push_optin") this.installationChanged();
     });
     this.afterWrite();
   }
@@ -379,6 +397,7 @@ export class InstallationObject extends DurableObject<Env> {
     const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM intent WHERE id = 1").toArray()[0];
     const installation = this.row();
     if (!row || !installation) return;
+    this.store.holder = { projectId: installation.project_id, kind: "installation", id: installation.installation_id };
     await this.run(installation.project_id, JSON.parse(row.body) as Intent);
   }
 
@@ -390,7 +409,12 @@ export class InstallationObject extends DurableObject<Env> {
     const common = { installationId, key: intent.key, time: intent.time, requestId: intent.requestId };
 
     if (intent.kind === "logout") {
-      await this.customIds(projectId, intent.customId).detach({ ...common, kind: "logout" });
+      await this.customIds(projectId, intent.customId).detach({
+        ...common,
+        projectId,
+        customId: intent.customId,
+        kind: "logout",
+      });
       this.ctx.storage.transactionSync(() => {
         this.store.createProfile(intent.newProfileId, null, intent.time, {
           time: intent.time,
@@ -408,6 +432,8 @@ export class InstallationObject extends DurableObject<Env> {
     if (intent.detachFrom) {
       await this.customIds(projectId, intent.detachFrom).detach({
         ...common,
+        projectId,
+        customId: intent.detachFrom,
         key: `${intent.key}:leave`,
         kind: "switch_user",
       });
@@ -415,6 +441,7 @@ export class InstallationObject extends DurableObject<Env> {
     const candidate = intent.fresh
       ? {
           profileId: intent.candidateProfileId,
+          version: 0,
           createdAt: intent.time,
           lastActivityAt: intent.time,
           attributes: [],
@@ -463,12 +490,34 @@ export class InstallationObject extends DurableObject<Env> {
     );
     this.store.markProcessed(intent.opId, null, Date.now());
     this.ctx.storage.sql.exec("DELETE FROM intent WHERE id = 1");
+    this.installationChanged();
   }
 
   private afterWrite(): void {
     if (!this.store.hasOutbox()) return;
     this.outbox.armFallback();
     this.ctx.waitUntil(this.outbox.flush());
+  }
+
+  /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
+  projection(profileId: string): ProfileProjection | null {
+    return this.store.projection(profileId);
+  }
+
+  /** The installation as the D1 projection stores it; null if never seen. */
+  installationProjection(): InstallationProjection | null {
+    const row = this.row();
+    if (!row) return null;
+    return {
+      installation_id: row.installation_id,
+      profile_id: row.profile_id,
+      custom_id: row.custom_id,
+      app_id: row.app_id,
+      platform: row.platform,
+      push_optin: row.push_opted_in === null ? null : row.push_opted_in === 1,
+      last_seen_at: row.last_seen_at,
+      version: row.version,
+    };
   }
 
   /** The installation, its binding, and its profile when anonymous; null if never seen. */

@@ -1,4 +1,4 @@
-import type { ProfileStore } from "./profile-store";
+import type { OutboxQueue, ProfileStore } from "./profile-store";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -15,7 +15,7 @@ export class Outbox {
 
   constructor(
     private readonly store: ProfileStore,
-    private readonly queue: Queue,
+    private readonly queues: Record<OutboxQueue, Queue>,
     private readonly storage: DurableObjectStorage,
   ) {}
 
@@ -40,10 +40,14 @@ export class Outbox {
       this.#again = false;
       for (;;) {
         const rows = this.store.outbox(BATCH);
-        const last = rows.at(-1);
-        if (!last) break;
+        if (rows.length === 0) break;
         try {
-          await this.queue.sendBatch(rows.map((r) => ({ body: r.body, contentType: "json" as const })));
+          for (const queue of ["events", "projection"] as const) {
+            const bodies = rows
+              .filter((r) => r.queue === queue)
+              .map((r) => ({ body: r.body, contentType: "json" as const }));
+            if (bodies.length) await this.queues[queue].sendBatch(bodies);
+          }
         } catch (error) {
           console.warn(
             JSON.stringify({
@@ -55,7 +59,7 @@ export class Outbox {
           await this.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
           return;
         }
-        this.store.ackOutbox(last.seq);
+        this.store.ackOutbox(rows.map((r) => r.seq));
       }
     } while (this.#again);
   }

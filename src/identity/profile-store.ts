@@ -1,13 +1,21 @@
 import type { EventAttributes } from "../lib/json";
-import type { EventMessage, QueueMessage } from "../queue/messages";
+import type { EventMessage, Holder, ProfileProjection, ProjectionMessage, QueueMessage } from "../queue/messages";
+
+export type OutboxQueue = "events" | "projection";
+
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
 import { reconcile, type StoredAttribute } from "./reconcile";
 
 /** A data write applied to a profile, in the order the caller sent it. */
+/**
+ * A data write applied to a profile, in the order the caller sent it. Ops sharing a `group`
+ * (one Profile API operation) stand or fall together: once one is refused, the rest are skipped.
+ */
 export type DataOp =
-  | { type: "attributes"; id: string | null; time: string; source: Source; writes: AttributeWrite[] }
+  | { type: "attributes"; id: string | null; group?: string; time: string; source: Source; writes: AttributeWrite[] }
   | {
       type: "event";
+      group?: string;
       id: string;
       time: string;
       source: "api" | "sdk";
@@ -50,6 +58,7 @@ export interface StoredEvent {
 /** Everything a profile holds: what moves from an installation to its custom ID at sign-in. */
 export interface ProfileSnapshot {
   profileId: string;
+  version: number;
   createdAt: string;
   lastActivityAt: string;
   attributes: StoredAttribute[];
@@ -102,7 +111,8 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_by_profile ON history (profile_id, seq);
 CREATE TABLE IF NOT EXISTS processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS processed_by_time ON processed (at);
-CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, dedupe TEXT UNIQUE, body TEXT NOT NULL);
 `;
 
 const isNativeName = (name: string) => name.startsWith("$");
@@ -112,7 +122,20 @@ const isNativeName = (name: string) => name.startsWith("$");
  * them. Nothing here awaits: callers wrap calls in `transactionSync` so each step is atomic.
  */
 export class ProfileStore {
+  /** Which object this is, set by it before it writes: projection messages name it. */
+  holder: Holder | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
+
+  private profileChanged(profileId: string): void {
+    if (!this.holder) throw new Error("the profile store's holder is not set");
+    this.markChanged({
+      type: "profile_changed",
+      project_id: this.holder.projectId,
+      profile_id: profileId,
+      holder: this.holder,
+    });
+  }
 
   migrate(): void {
     this.sql.exec(SCHEMA);
@@ -157,8 +180,10 @@ export class ProfileStore {
     );
   }
 
+  /** Every change moves the version on and tells the projection. */
   private bump(profileId: string): void {
     this.sql.exec("UPDATE profiles SET version = version + 1 WHERE profile_id = ?", profileId);
+    this.profileChanged(profileId);
   }
 
   isProcessed(opId: string): boolean {
@@ -213,9 +238,10 @@ export class ProfileStore {
    */
   applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
-    let changed = false;
     const written = new Set<string>();
+    const refusedGroups = new Set<string>();
     for (const op of ops) {
+      if (op.group !== undefined && refusedGroups.has(op.group)) continue;
       if (op.id !== null && this.isProcessed(op.id)) {
         result.duplicates++;
         continue;
@@ -224,9 +250,9 @@ export class ProfileStore {
         const outcome = this.applyAttributes(profileId, op, written);
         if (outcome !== true) {
           result.rejected.push({ op_id: op.id, code: "LIMIT_EXCEEDED", message: outcome });
+          if (op.group !== undefined) refusedGroups.add(op.group);
           continue;
         }
-        changed = true;
       } else {
         this.storeEvent(profileId, op, ctx);
       }
@@ -236,8 +262,9 @@ export class ProfileStore {
         result.accepted++;
       }
     }
-    if (changed) this.bump(profileId);
     this.touch(profileId, ctx.receivedAt);
+    // Activity is projected too (segments on last_activity), so even a touch moves the version.
+    this.bump(profileId);
     return result;
   }
 
@@ -310,19 +337,50 @@ export class ProfileStore {
     this.enqueue(message);
   }
 
-  enqueue(message: QueueMessage): void {
-    this.sql.exec("INSERT INTO outbox (body) VALUES (?)", JSON.stringify(message));
+  enqueue(message: EventMessage): void {
+    this.sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
   }
 
-  outbox(limit: number): { seq: number; body: QueueMessage }[] {
+  /**
+   * Says the projection must re-read this profile or installation. One pending message per
+   * subject: the consumer reads the current state, so later changes ride on the same message.
+   */
+  markChanged(message: ProjectionMessage): void {
+    const key = message.type === "profile_changed" ? `p:${message.profile_id}` : `i:${message.installation_id}`;
+    this.sql.exec(
+      "INSERT OR IGNORE INTO outbox (queue, dedupe, body) VALUES ('projection', ?, ?)",
+      key,
+      JSON.stringify(message),
+    );
+  }
+
+  outbox(limit: number): { seq: number; queue: OutboxQueue; body: QueueMessage }[] {
     return this.sql
-      .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", limit)
+      .exec<{ seq: number; queue: string; body: string }>(
+        "SELECT seq, queue, body FROM outbox ORDER BY seq LIMIT ?",
+        limit,
+      )
       .toArray()
-      .map((r) => ({ seq: r.seq, body: JSON.parse(r.body) as QueueMessage }));
+      .map((r) => ({ seq: r.seq, queue: r.queue as OutboxQueue, body: JSON.parse(r.body) as QueueMessage }));
   }
 
-  ackOutbox(upToSeq: number): void {
-    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", upToSeq);
+  ackOutbox(seqs: number[]): void {
+    for (const seq of seqs) this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq);
+  }
+
+  /** What the projection reads for a profile held here; null when it is not (any more). */
+  projection(profileId: string): ProfileProjection | null {
+    const row = this.profile(profileId);
+    if (!row) return null;
+    return {
+      profile_id: row.profile_id,
+      custom_id: row.custom_id,
+      state: row.state,
+      created_at: row.created_at,
+      last_activity_at: row.last_activity_at,
+      version: row.version,
+      attributes: this.attributes(profileId).map((a) => ({ name: a.name, type: a.type ?? "string", value: a.value })),
+    };
   }
 
   hasOutbox(): boolean {
@@ -334,6 +392,7 @@ export class ProfileStore {
     if (!row) throw new Error(`profile ${profileId} is not held here`);
     return {
       profileId,
+      version: row.version,
       createdAt: row.created_at,
       lastActivityAt: row.last_activity_at,
       attributes: this.attributes(profileId, true),
@@ -350,12 +409,14 @@ export class ProfileStore {
   adopt(snapshot: ProfileSnapshot, customId: string): void {
     const id = snapshot.profileId;
     this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 1)",
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, ?)",
       id,
       customId,
       snapshot.createdAt,
       snapshot.lastActivityAt,
+      snapshot.version + 1,
     );
+    this.profileChanged(id);
     for (const a of snapshot.attributes) this.putAttribute(id, a);
     for (const e of snapshot.events) {
       this.sql.exec(
@@ -382,6 +443,7 @@ export class ProfileStore {
     for (const table of ["attributes", "events", "history", "processed", "profiles"]) {
       this.sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
     }
+    this.profileChanged(profileId);
   }
 
   orphan(profileId: string, entry: HistoryEntry): void {

@@ -17,13 +17,14 @@ function toDataOps(idPrefix: string, bulkIndex: number, op: ProfileOperation): D
     ops.push({
       type: "attributes",
       id: `${idPrefix}:${bulkIndex}`,
+      group: String(bulkIndex),
       time: op.time,
       source: "api",
       writes: op.attributes,
     });
   }
   op.events.forEach((e, k) => {
-    ops.push({ ...e, id: e.id || `${idPrefix}:${bulkIndex}:e${k}`, source: "api" });
+    ops.push({ ...e, id: e.id || `${idPrefix}:${bulkIndex}:e${k}`, group: String(bulkIndex), source: "api" });
   });
   return ops;
 }

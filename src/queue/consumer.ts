@@ -2,11 +2,13 @@ import { drizzle } from "drizzle-orm/d1";
 import { events, requestChunks } from "../db/schema";
 import { applyOperations } from "../profiles/apply";
 import type { OperationError } from "../profiles/operations";
-import type { EventMessage, ProfileOpsMessage, QueueMessage, TaskMessage } from "./messages";
+import { project } from "../projection/project";
+import type { EventMessage, ProfileOpsMessage, ProjectionMessage, TaskMessage } from "./messages";
 
 export const EVENTS_QUEUE = "edge-cdp-events";
 export const TASKS_QUEUE = "edge-cdp-tasks";
 export const TASKS_DLQ = "edge-cdp-tasks-dlq";
+export const PROJECTION_QUEUE = "edge-cdp-projection";
 
 /** Backoff for a retried message: 10 s, 20 s, 40 s… capped at 10 minutes. */
 export function retryDelaySeconds(attempts: number): number {
@@ -39,7 +41,7 @@ async function landEvents(env: Env, messages: EventMessage[]): Promise<void> {
   if (first) await db.batch([first, ...rest]);
 }
 
-async function consumeEvents(batch: MessageBatch<QueueMessage>, env: Env): Promise<void> {
+async function consumeEvents(batch: MessageBatch<EventMessage>, env: Env): Promise<void> {
   try {
     await landEvents(
       env,
@@ -48,6 +50,20 @@ async function consumeEvents(batch: MessageBatch<QueueMessage>, env: Env): Promi
     for (const m of batch.messages) m.ack();
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "event batch failed", error: String(error) }));
+    for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
+  }
+}
+
+/** Projects profile and installation changes into D1; the whole batch retries together. */
+async function consumeProjection(batch: MessageBatch<ProjectionMessage>, env: Env): Promise<void> {
+  try {
+    await project(
+      env,
+      batch.messages.map((m) => m.body),
+    );
+    for (const m of batch.messages) m.ack();
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "projection batch failed", error: String(error) }));
     for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
   }
 }
@@ -109,7 +125,9 @@ async function consumeDeadTasks(batch: MessageBatch<TaskMessage>, env: Env): Pro
 export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   switch (batch.queue) {
     case EVENTS_QUEUE:
-      return consumeEvents(batch as MessageBatch<QueueMessage>, env);
+      return consumeEvents(batch as MessageBatch<EventMessage>, env);
+    case PROJECTION_QUEUE:
+      return consumeProjection(batch as MessageBatch<ProjectionMessage>, env);
     case TASKS_QUEUE:
       return consumeTasks(batch as MessageBatch<TaskMessage>, env);
     case TASKS_DLQ:

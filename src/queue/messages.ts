@@ -20,7 +20,7 @@ export interface EventMessage {
   };
 }
 
-export type QueueMessage = EventMessage;
+export type QueueMessage = EventMessage | ProjectionMessage;
 
 /** One chunk of a mass update, on the task queue. */
 export interface ProfileOpsMessage {
@@ -33,3 +33,38 @@ export interface ProfileOpsMessage {
 }
 
 export type TaskMessage = ProfileOpsMessage;
+
+/** Where a profile is held: the object the projection consumer reads it from. */
+export interface Holder {
+  projectId: string;
+  kind: "installation" | "custom_id";
+  id: string;
+}
+
+/** "Re-read this profile / installation": the projection consumer fetches the current state. */
+export type ProjectionMessage =
+  | { type: "profile_changed"; project_id: string; profile_id: string; holder: Holder }
+  | { type: "installation_changed"; project_id: string; installation_id: string };
+
+/** A profile as the D1 projection stores it. */
+export interface ProfileProjection {
+  profile_id: string;
+  custom_id: string | null;
+  state: "active" | "orphaned";
+  created_at: string;
+  last_activity_at: string;
+  version: number;
+  attributes: { name: string; type: string; value: import("../lib/json").FlatValue }[];
+}
+
+/** An installation as the D1 projection stores it. */
+export interface InstallationProjection {
+  installation_id: string;
+  profile_id: string;
+  custom_id: string | null;
+  app_id: string | null;
+  platform: string | null;
+  push_optin: boolean | null;
+  last_seen_at: string;
+  version: number;
+}

@@ -113,6 +113,8 @@ describe("transitions survive crashes and retries", () => {
       requestId: "req-out",
     };
     await customIdStub(p.projectId, "user-3").detach({
+      projectId: p.projectId,
+      customId: "user-3",
       installationId: i,
       key: intent.key,
       kind: "logout",

@@ -1,0 +1,148 @@
+import { and, eq, exists, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { installations, profileAttributes, profiles } from "../db/schema";
+import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
+
+type Statement = BatchItem<"sqlite">;
+
+/** 7 bound parameters a row plus 3 for the guard stays under D1's 100 per statement. */
+const ATTRIBUTE_ROWS_PER_STATEMENT = 13;
+
+/** Reads the current state the message points at, from the object that holds it. */
+async function fetchState(env: Env, m: ProjectionMessage) {
+  if (m.type === "installation_changed") {
+    const ns = env.INSTALLATIONS;
+    const state = await ns
+      .get(ns.idFromName(installationObjectName(m.project_id, m.installation_id)))
+      .installationProjection();
+    return { kind: "installation" as const, projectId: m.project_id, state };
+  }
+  const state =
+    m.holder.kind === "custom_id"
+      ? await env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(m.project_id, m.holder.id))).projection(
+          m.profile_id,
+        )
+      : await env.INSTALLATIONS.get(
+          env.INSTALLATIONS.idFromName(installationObjectName(m.project_id, m.holder.id)),
+        ).projection(m.profile_id);
+  return { kind: "profile" as const, projectId: m.project_id, state };
+}
+
+/** How an attribute value is stored so that each operator can use an index. */
+export function attributeColumns(type: string, value: ProfileProjection["attributes"][number]["value"]) {
+  if (Array.isArray(value)) return { valueText: null, valueNum: null, valueJson: JSON.stringify(value) };
+  if (typeof value === "number") return { valueText: null, valueNum: value, valueJson: null };
+  if (typeof value === "boolean") return { valueText: String(value), valueNum: null, valueJson: null };
+  return { valueText: value === null ? null : String(value), valueNum: null, valueJson: null, type };
+}
+
+/**
+ * Upserts a profile and replaces its attributes, all guarded by the version: a redelivered or
+ * late message never moves a row backwards, and attributes are only written for the version
+ * the row ends on.
+ */
+function profileStatements(db: DrizzleD1Database, projectId: string, p: ProfileProjection): Statement[] {
+  const atVersion = db
+    .select({ one: sql`1` })
+    .from(profiles)
+    .where(
+      and(eq(profiles.projectId, projectId), eq(profiles.profileId, p.profile_id), eq(profiles.version, p.version)),
+    );
+  const statements: Statement[] = [
+    db
+      .insert(profiles)
+      .values({
+        projectId,
+        profileId: p.profile_id,
+        customId: p.custom_id,
+        state: p.state,
+        version: p.version,
+        createdAt: p.created_at,
+        lastActivityAt: p.last_activity_at,
+      })
+      .onConflictDoUpdate({
+        target: [profiles.projectId, profiles.profileId],
+        set: {
+          customId: sql`excluded.custom_id`,
+          state: sql`excluded.state`,
+          version: sql`excluded.version`,
+          lastActivityAt: sql`excluded.last_activity_at`,
+        },
+        setWhere: sql`excluded.version > ${profiles.version}`,
+      }),
+    db
+      .delete(profileAttributes)
+      .where(
+        and(
+          eq(profileAttributes.projectId, projectId),
+          eq(profileAttributes.profileId, p.profile_id),
+          exists(atVersion),
+        ),
+      ),
+  ];
+  for (let i = 0; i < p.attributes.length; i += ATTRIBUTE_ROWS_PER_STATEMENT) {
+    const rows = p.attributes.slice(i, i + ATTRIBUTE_ROWS_PER_STATEMENT).map((a) => {
+      const c = attributeColumns(a.type, a.value);
+      return sql`(${projectId}, ${p.profile_id}, ${a.name}, ${a.type}, ${c.valueText}, ${c.valueNum}, ${c.valueJson})`;
+    });
+    statements.push(
+      db.run(sql`INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, value_num, value_json)
+        SELECT * FROM (VALUES ${sql.join(rows, sql`, `)})
+        WHERE EXISTS (SELECT 1 FROM profiles WHERE project_id = ${projectId} AND profile_id = ${p.profile_id} AND version = ${p.version})`),
+    );
+  }
+  return statements;
+}
+
+function installationStatement(db: DrizzleD1Database, projectId: string, i: InstallationProjection): Statement {
+  return db
+    .insert(installations)
+    .values({
+      projectId,
+      installationId: i.installation_id,
+      profileId: i.profile_id,
+      customId: i.custom_id,
+      appId: i.app_id,
+      platform: i.platform,
+      pushOptin: i.push_optin,
+      lastSeenAt: i.last_seen_at,
+      version: i.version,
+    })
+    .onConflictDoUpdate({
+      target: [installations.projectId, installations.installationId],
+      set: {
+        profileId: sql`excluded.profile_id`,
+        customId: sql`excluded.custom_id`,
+        appId: sql`excluded.app_id`,
+        platform: sql`excluded.platform`,
+        pushOptin: sql`excluded.push_optin`,
+        lastSeenAt: sql`excluded.last_seen_at`,
+        version: sql`excluded.version`,
+      },
+      setWhere: sql`excluded.version > ${installations.version}`,
+    });
+}
+
+/**
+ * Projects a batch of change messages into D1: each one re-reads its subject's current state
+ * (so coalesced changes cost one message) and writes it in one D1 transaction.
+ */
+export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
+  const unique = new Map(
+    messages.map((m) => [m.type === "profile_changed" ? `p:${m.profile_id}` : `i:${m.installation_id}`, m]),
+  );
+  const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
+  const db = drizzle(env.DB);
+  const statements: Statement[] = [];
+  for (const s of states) {
+    // Null: the subject moved (a profile adopted at sign-in) or is gone; its new holder reports.
+    if (!s.state) continue;
+    if (s.kind === "installation")
+      statements.push(installationStatement(db, s.projectId, s.state as InstallationProjection));
+    else statements.push(...profileStatements(db, s.projectId, s.state as ProfileProjection));
+  }
+  const [first, ...rest] = statements;
+  if (first) await db.batch([first, ...rest]);
+}
