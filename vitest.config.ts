@@ -12,7 +12,12 @@ export default defineConfig(async () => {
           bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations },
           // Lets tests call `exports.default.queue()` directly (test-only flag).
           compatibilityFlags: ["service_binding_extra_handlers"],
-          queueConsumers: { "edge-cdp-events": { maxBatchTimeout: 0.05 } },
+          queueConsumers: {
+            "edge-cdp-events": { maxBatchTimeout: 0.05 },
+            "edge-cdp-projection": { maxBatchTimeout: 0.05 },
+            "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
+            "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+          },
         },
       }),
     ],

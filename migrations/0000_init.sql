@@ -69,6 +69,7 @@ CREATE TABLE `profile_attributes` (
 	`value_text` text,
 	`value_num` real,
 	`value_json` text,
+	`version` integer NOT NULL,
 	PRIMARY KEY(`project_id`, `profile_id`, `name`)
 );
 --> statement-breakpoint

@@ -1,5 +1,6 @@
 import { bodyLimit } from "hono/body-limit";
 import admin from "./admin/admin.index";
+import audiences from "./audiences/audiences.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
@@ -7,12 +8,15 @@ import { createRouter } from "./lib/router";
 import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
 import sdk from "./sdk/sdk.index";
+import segments from "./segments/segments.index";
 
 const MiB = 1024 * 1024;
 
 /** The largest body each route takes; checked before anything is parsed. */
-export function bodyLimitFor(path: string): number {
+export function bodyLimitFor(method: string, path: string): number {
   if (path === "/v1/sdk/batch") return MiB / 2;
+  // A replace streams up to 1,000,000 IDs as CSV.
+  if (method === "PUT" && path.startsWith("/v1/audiences/")) return 128 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
   return MiB;
@@ -50,7 +54,7 @@ export function createApp() {
     await next();
   });
   app.use("*", (c, next) => {
-    const maxSize = bodyLimitFor(c.req.path);
+    const maxSize = bodyLimitFor(c.req.method, c.req.path);
     return bodyLimit({
       maxSize,
       onError: () => {
@@ -67,6 +71,8 @@ export function createApp() {
   app.route("/v1/sdk", sdk);
   app.route("/v1/profiles", profiles);
   app.route("/v1/requests", requests);
+  app.route("/v1/audiences", audiences);
+  app.route("/v1/segments", segments);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

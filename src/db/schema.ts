@@ -122,6 +122,8 @@ export const profileAttributes = sqliteTable(
     valueNum: real("value_num"),
     /** Arrays, for `contains`. */
     valueJson: text("value_json"),
+    /** The profile version this row was written for; older rows are swept after each write. */
+    version: integer("version").notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.profileId, t.name] }),

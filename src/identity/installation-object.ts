@@ -219,6 +219,8 @@ export class InstallationObject extends DurableObject<Env> {
       const binding = this.binding();
       result.profile_id = binding.profileId;
       result.custom_id = binding.customId;
+      // Whatever the batch put in the outbox (events, projection changes) leaves now.
+      this.afterWrite();
       return result;
     });
   }
@@ -299,7 +301,6 @@ export class InstallationObject extends DurableObject<Env> {
         this.store.pruneProcessed(Date.now());
         return this.store.applyData(binding.profileId, ops, ctx, Date.now());
       });
-      this.afterWrite();
     } else {
       // Sent even when empty: any call counts as activity on the signed-in profile.
       applied = await this.customIds(input.projectId, binding.customId).applyOps(
@@ -361,7 +362,6 @@ export class InstallationObject extends DurableObject<Env> {
       this.store.markProcessed(op.id, null, Date.now());
       if (op.type === "push_token" || op.type === "push_optin") this.installationChanged();
     });
-    this.afterWrite();
   }
 
   private async transition(input: BatchInput, op: IdentityOp): Promise<void> {

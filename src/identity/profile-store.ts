@@ -344,11 +344,13 @@ export class ProfileStore {
   /**
    * Says the projection must re-read this profile or installation. One pending message per
    * subject: the consumer reads the current state, so later changes ride on the same message.
+   * REPLACE gives the row a new sequence number, so a flush already sending the old row does
+   * not acknowledge this newer change with it.
    */
   markChanged(message: ProjectionMessage): void {
     const key = message.type === "profile_changed" ? `p:${message.profile_id}` : `i:${message.installation_id}`;
     this.sql.exec(
-      "INSERT OR IGNORE INTO outbox (queue, dedupe, body) VALUES ('projection', ?, ?)",
+      "INSERT OR REPLACE INTO outbox (queue, dedupe, body) VALUES ('projection', ?, ?)",
       key,
       JSON.stringify(message),
     );

@@ -1,4 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { installations, profiles } from "../db/schema";
 import type { AppEnv } from "../env";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { InstallationView, ProfileView } from "../identity/view";
@@ -24,6 +27,39 @@ async function viewByCustomId(env: Env, projectId: string, customId: string): Pr
   return { ...held.profile, installations };
 }
 
+async function viewByInstallation(env: Env, projectId: string, installationId: string): Promise<FullView | null> {
+  const described = await installation(env, projectId, installationId).describe();
+  if (described?.profile) return { ...described.profile, installations: [described.installation] };
+  if (described?.binding.customId) return viewByCustomId(env, projectId, described.binding.customId);
+  return null;
+}
+
+/**
+ * Profile IDs are found through the projection, then read from the object that holds the
+ * profile, which stays the authority: a stale projection row cannot show stale data.
+ */
+async function viewByProfileId(env: Env, projectId: string, profileId: string): Promise<FullView | null> {
+  const db = drizzle(env.DB);
+  const row = await db
+    .select({ customId: profiles.customId })
+    .from(profiles)
+    .where(and(eq(profiles.projectId, projectId), eq(profiles.profileId, profileId), eq(profiles.state, "active")))
+    .get();
+  if (!row) return null;
+  let view: FullView | null = null;
+  if (row.customId !== null) {
+    view = await viewByCustomId(env, projectId, row.customId);
+  } else {
+    const holder = await db
+      .select({ installationId: installations.installationId })
+      .from(installations)
+      .where(and(eq(installations.projectId, projectId), eq(installations.profileId, profileId)))
+      .get();
+    if (holder) view = await viewByInstallation(env, projectId, holder.installationId);
+  }
+  return view?.profile_id === profileId ? view : null;
+}
+
 export const getProfile: RouteHandler<typeof routes.getProfile, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const query = c.req.valid("query");
@@ -31,9 +67,9 @@ export const getProfile: RouteHandler<typeof routes.getProfile, AppEnv> = async 
   if (query.custom_id !== undefined) {
     view = await viewByCustomId(c.env, projectId, query.custom_id);
   } else if (query.installation_id !== undefined) {
-    const described = await installation(c.env, projectId, query.installation_id).describe();
-    if (described?.profile) view = { ...described.profile, installations: [described.installation] };
-    else if (described?.binding.customId) view = await viewByCustomId(c.env, projectId, described.binding.customId);
+    view = await viewByInstallation(c.env, projectId, query.installation_id);
+  } else if (query.profile_id !== undefined) {
+    view = await viewByProfileId(c.env, projectId, query.profile_id);
   }
   if (!view) throw new ApiError("NOT_FOUND", "No profile matches.");
   return c.json(view, 200);

@@ -67,10 +67,15 @@ export const ProfileLookupQuery = z
   .object({
     custom_id: CustomIdSchema.optional().openapi({ param: { name: "custom_id", in: "query" } }),
     installation_id: InstallationIdSchema.optional().openapi({ param: { name: "installation_id", in: "query" } }),
+    profile_id: z
+      .uuid()
+      .transform((s) => s.toLowerCase())
+      .optional()
+      .openapi({ param: { name: "profile_id", in: "query" } }),
   })
   .strict()
-  .refine((q) => (q.custom_id === undefined) !== (q.installation_id === undefined), {
-    message: "Give exactly one of custom_id or installation_id.",
+  .refine((q) => [q.custom_id, q.installation_id, q.profile_id].filter((v) => v !== undefined).length === 1, {
+    message: "Give exactly one of custom_id, installation_id or profile_id.",
     path: [],
   });
 

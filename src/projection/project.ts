@@ -1,4 +1,4 @@
-import { and, eq, exists, sql } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { installations, profileAttributes, profiles } from "../db/schema";
@@ -7,8 +7,8 @@ import type { InstallationProjection, ProfileProjection, ProjectionMessage } fro
 
 type Statement = BatchItem<"sqlite">;
 
-/** 7 bound parameters a row plus 3 for the guard stays under D1's 100 per statement. */
-const ATTRIBUTE_ROWS_PER_STATEMENT = 13;
+/** 8 bound parameters a row: 12 rows stay under D1's 100 per statement. */
+const ATTRIBUTE_ROWS_PER_STATEMENT = 12;
 
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: ProjectionMessage) {
@@ -31,25 +31,20 @@ async function fetchState(env: Env, m: ProjectionMessage) {
 }
 
 /** How an attribute value is stored so that each operator can use an index. */
-export function attributeColumns(type: string, value: ProfileProjection["attributes"][number]["value"]) {
+export function attributeColumns(value: ProfileProjection["attributes"][number]["value"]) {
   if (Array.isArray(value)) return { valueText: null, valueNum: null, valueJson: JSON.stringify(value) };
   if (typeof value === "number") return { valueText: null, valueNum: value, valueJson: null };
   if (typeof value === "boolean") return { valueText: String(value), valueNum: null, valueJson: null };
-  return { valueText: value === null ? null : String(value), valueNum: null, valueJson: null, type };
+  return { valueText: value === null ? null : String(value), valueNum: null, valueJson: null };
 }
 
 /**
- * Upserts a profile and replaces its attributes, all guarded by the version: a redelivered or
- * late message never moves a row backwards, and attributes are only written for the version
- * the row ends on.
+ * Upserts a profile and its attributes, every row guarded by the version it was written for:
+ * a redelivered or late message never moves a row backwards. Attribute rows carry the version
+ * too, and rows older than the profile's version (deleted attributes, or rows a late message
+ * just added) are swept in the same transaction.
  */
 function profileStatements(db: DrizzleD1Database, projectId: string, p: ProfileProjection): Statement[] {
-  const atVersion = db
-    .select({ one: sql`1` })
-    .from(profiles)
-    .where(
-      and(eq(profiles.projectId, projectId), eq(profiles.profileId, p.profile_id), eq(profiles.version, p.version)),
-    );
   const statements: Statement[] = [
     db
       .insert(profiles)
@@ -72,27 +67,48 @@ function profileStatements(db: DrizzleD1Database, projectId: string, p: ProfileP
         },
         setWhere: sql`excluded.version > ${profiles.version}`,
       }),
+  ];
+  for (let i = 0; i < p.attributes.length; i += ATTRIBUTE_ROWS_PER_STATEMENT) {
+    const rows = p.attributes.slice(i, i + ATTRIBUTE_ROWS_PER_STATEMENT).map((a) => ({
+      projectId,
+      profileId: p.profile_id,
+      name: a.name,
+      type: a.type,
+      version: p.version,
+      ...attributeColumns(a.value),
+    }));
+    statements.push(
+      db
+        .insert(profileAttributes)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [profileAttributes.projectId, profileAttributes.profileId, profileAttributes.name],
+          set: {
+            type: sql`excluded.type`,
+            valueText: sql`excluded.value_text`,
+            valueNum: sql`excluded.value_num`,
+            valueJson: sql`excluded.value_json`,
+            version: sql`excluded.version`,
+          },
+          setWhere: sql`excluded.version >= ${profileAttributes.version}`,
+        }),
+    );
+  }
+  const current = db
+    .select({ version: profiles.version })
+    .from(profiles)
+    .where(and(eq(profiles.projectId, projectId), eq(profiles.profileId, p.profile_id)));
+  statements.push(
     db
       .delete(profileAttributes)
       .where(
         and(
           eq(profileAttributes.projectId, projectId),
           eq(profileAttributes.profileId, p.profile_id),
-          exists(atVersion),
+          lt(profileAttributes.version, current),
         ),
       ),
-  ];
-  for (let i = 0; i < p.attributes.length; i += ATTRIBUTE_ROWS_PER_STATEMENT) {
-    const rows = p.attributes.slice(i, i + ATTRIBUTE_ROWS_PER_STATEMENT).map((a) => {
-      const c = attributeColumns(a.type, a.value);
-      return sql`(${projectId}, ${p.profile_id}, ${a.name}, ${a.type}, ${c.valueText}, ${c.valueNum}, ${c.valueJson})`;
-    });
-    statements.push(
-      db.run(sql`INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, value_num, value_json)
-        SELECT * FROM (VALUES ${sql.join(rows, sql`, `)})
-        WHERE EXISTS (SELECT 1 FROM profiles WHERE project_id = ${projectId} AND profile_id = ${p.profile_id} AND version = ${p.version})`),
-    );
-  }
+  );
   return statements;
 }
 
@@ -131,7 +147,11 @@ function installationStatement(db: DrizzleD1Database, projectId: string, i: Inst
  */
 export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
   const unique = new Map(
-    messages.map((m) => [m.type === "profile_changed" ? `p:${m.profile_id}` : `i:${m.installation_id}`, m]),
+    // A profile moving at sign-in is reported by both holders: keep one message per holder.
+    messages.map((m) => [
+      m.type === "profile_changed" ? `p:${m.holder.kind}:${m.holder.id}:${m.profile_id}` : `i:${m.installation_id}`,
+      m,
+    ]),
   );
   const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
   const db = drizzle(env.DB);

@@ -1,0 +1,74 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { audiences } from "../db/schema";
+import type { AppEnv } from "../env";
+import { callerOf } from "../lib/auth";
+import { ApiError, issuePath } from "../lib/errors";
+import { compileWhere } from "./compile";
+import type * as routes from "./segments.routes";
+import { audienceNames, countConditions, WHERE_LIMITS, WhereSchema } from "./where";
+
+/** D1 binds at most 100 parameters a statement; the page query adds three. */
+const MAX_PARAMETERS = 96;
+
+const encodeCursor = (profileId: string) => btoa(profileId).replaceAll("=", "");
+function decodeCursor(cursor: string): string {
+  try {
+    const id = atob(cursor);
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+  } catch {}
+  throw new ApiError("VALIDATION_FAILED", "The cursor is not one this API returned.", {
+    issues: [{ path: "cursor", message: "Invalid cursor." }],
+  });
+}
+
+const tooComplex = (message: string) =>
+  new ApiError("VALIDATION_FAILED", message, { issues: [{ path: "where", message }] });
+
+export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const body = c.req.valid("json");
+  const parsed = WhereSchema.safeParse(body.where);
+  if (!parsed.success) {
+    throw new ApiError("VALIDATION_FAILED", "The where tree is invalid.", {
+      issues: parsed.error.issues.map((i) => ({ path: issuePath(["where", ...i.path]), message: i.message })),
+    });
+  }
+  const where = parsed.data;
+  if (countConditions(where) > WHERE_LIMITS.conditions) {
+    throw tooComplex(`A where tree holds at most ${WHERE_LIMITS.conditions} conditions.`);
+  }
+  const after = body.cursor === undefined ? null : decodeCursor(body.cursor);
+  const db = drizzle(c.env.DB);
+
+  const names = [...new Set(audienceNames(where))];
+  if (names.length > 0) {
+    const found = await db
+      .select({ name: audiences.name })
+      .from(audiences)
+      .where(and(eq(audiences.projectId, projectId), inArray(audiences.name, names)));
+    const missing = names.filter((n) => !found.some((f) => f.name === n));
+    if (missing.length) throw tooComplex(`No audience named ${missing.map((m) => `"${m}"`).join(", ")}.`);
+  }
+
+  const matching = sql`FROM profiles p WHERE p.project_id = ${projectId} AND p.state = 'active' AND ${compileWhere(where, projectId)}`;
+  const countQuery = sql`SELECT count(*) AS n ${matching}`;
+  if (new SQLiteAsyncDialect().sqlToQuery(countQuery).params.length > MAX_PARAMETERS) {
+    throw tooComplex("This where tree is too large to run; split it or use fewer values.");
+  }
+  const count = (await db.get<{ n: number }>(countQuery))?.n ?? 0;
+  if (body.count_only) return c.json({ count, profiles: [], next_cursor: null }, 200);
+
+  const page = await db.all<{ profile_id: string; custom_id: string | null }>(
+    sql`SELECT p.profile_id, p.custom_id ${matching} ${after ? sql`AND p.profile_id > ${after}` : sql``}
+        ORDER BY p.profile_id LIMIT ${body.limit + 1}`,
+  );
+  const profiles = page.slice(0, body.limit);
+  const last = profiles.at(-1);
+  return c.json(
+    { count, profiles, next_cursor: page.length > body.limit && last ? encodeCursor(last.profile_id) : null },
+    200,
+  );
+};
