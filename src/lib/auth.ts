@@ -117,10 +117,31 @@ const authenticators: Record<Scope, (c: Context<AppEnv>) => Promise<Caller>> = {
   sdk: authenticateSdk,
 };
 
-/** Admits only callers holding a key of the given kind; sets `c.var.caller`. */
+/** The window of the rate limits in wrangler.toml, in seconds: what Retry-After says. */
+export const RATE_LIMIT_PERIOD_SECONDS = 10;
+
+/** One budget per key: an app for SDK keys, a project for REST keys, the admin token for admin. */
+async function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
+  const { success } =
+    caller.kind === "sdk"
+      ? await env.SDK_RATE_LIMITER.limit({ key: `app:${caller.appId}` })
+      : await env.REST_RATE_LIMITER.limit({ key: caller.kind === "rest" ? `project:${caller.projectId}` : "admin" });
+  return success;
+}
+
+/**
+ * Admits only callers holding a key of the given kind, within their rate limit; sets
+ * `c.var.caller`. Runs before the body is read, so a refused call costs nothing more.
+ */
 export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set("caller", await authenticators[scope](c));
+    const caller = await authenticators[scope](c);
+    if (!(await withinRateLimit(c.env, caller))) {
+      throw new ApiError("RATE_LIMITED", "Too many requests for this key; retry after the delay in Retry-After.", {
+        headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) },
+      });
+    }
+    c.set("caller", caller);
     await next();
   };
 }

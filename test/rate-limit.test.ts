@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { call, createProject, errorOf, restHeaders } from "./support/harness";
+
+describe("rate limiting per key", () => {
+  it("answers 429 RATE_LIMITED with Retry-After once a REST key spends its budget, and keeps other keys apart", async () => {
+    const p = await createProject();
+    const other = await createProject();
+    let limited: Response | null = null;
+    // The budget is 1,000 calls per fixed 10 s window per project (wrangler.toml): enough calls
+    // to fill one whole window, stopping at the first refusal.
+    for (let k = 0; k < 4_000 && !limited; k++) {
+      const res = await call("GET", "/v1/profiles?custom_id=nobody", { headers: restHeaders(p) });
+      if (res.status === 429) limited = res;
+      else {
+        expect(res.status).toBe(404);
+        await res.body?.cancel();
+      }
+    }
+    expect(limited).not.toBeNull();
+    expect(limited?.headers.get("Retry-After")).toBe("10");
+    expect((await errorOf(limited as Response)).code).toBe("RATE_LIMITED");
+
+    // A refused call does no work: not even a body is read.
+    const refused = await call("POST", "/v1/profiles/update", { headers: restHeaders(p), raw: "{not json" });
+    expect(refused.status).toBe(429);
+
+    const elsewhere = await call("GET", "/v1/profiles?custom_id=nobody", { headers: restHeaders(other) });
+    expect(elsewhere.status).toBe(404);
+  }, 120_000);
+});
