@@ -16,7 +16,7 @@ const MiB = 1024 * 1024;
 export function bodyLimitFor(method: string, path: string): number {
   if (path === "/v1/sdk/batch") return MiB / 2;
   // A replace streams up to 1,000,000 IDs as CSV.
-  if (method === "PUT" && path.startsWith("/v1/audiences/")) return 128 * MiB;
+  if (method === "PATCH" && path.startsWith("/v1/audiences/")) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
   return MiB;
@@ -54,6 +54,9 @@ export function createApp() {
     await next();
   });
   app.use("*", (c, next) => {
+    // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
+    // a byte limit here would buffer a chunked upload whole.
+    if (c.req.method === "PUT" && c.req.path.startsWith("/v1/audiences/")) return next();
     const maxSize = bodyLimitFor(c.req.method, c.req.path);
     return bodyLimit({
       maxSize,

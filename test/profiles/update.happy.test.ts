@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { batch, identify, profileBy } from "../support/identity";
 
-export function update(p: Project, operations: unknown, path = "/v1/profiles/update", headers = restHeaders(p)) {
+function update(p: Project, operations: unknown, path = "/v1/profiles/update", headers = restHeaders(p)) {
   return call("POST", path, { headers, body: operations });
 }
 

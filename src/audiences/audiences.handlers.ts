@@ -1,0 +1,235 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { audienceMembers, audiences } from "../db/schema";
+import type { AppEnv } from "../env";
+import { callerOf } from "../lib/auth";
+import { CsvError, readCsvColumn } from "../lib/csv";
+import { ApiError, type ErrorIssue } from "../lib/errors";
+import type * as routes from "./audiences.routes";
+import { MAX_CSV_IDS } from "./audiences.routes";
+import { memberBodyKind } from "./content-type";
+import {
+  type AudienceRow,
+  type AudienceType,
+  checkMember,
+  claimGeneration,
+  commitGeneration,
+  deleteGenerations,
+  GenerationWriter,
+  patchMembers as patchMemberRows,
+} from "./members";
+
+/** A first CSV line equal to one of these (any case) is a header, not an ID. */
+const CSV_HEADERS = new Set(["id", "custom_id", "installation_id", "custom_user_id"]);
+/** A refused body lists at most this many problems. */
+const MAX_ISSUES = 100;
+
+function view(row: AudienceRow) {
+  return {
+    name: row.name,
+    type: row.type,
+    description: row.description,
+    size: row.size,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+  };
+}
+
+const audienceIs = (projectId: string, name: string) =>
+  and(eq(audiences.projectId, projectId), eq(audiences.name, name));
+
+const notFound = (name: string) => new ApiError("NOT_FOUND", `No audience "${name}".`);
+
+/** The whole body is refused: the first problem in the message, all of them (up to the cap) in `issues`. */
+function refused(issues: ErrorIssue[]): ApiError {
+  const [first] = issues;
+  const listed = issues.length >= MAX_ISSUES ? `the first ${MAX_ISSUES}` : `all ${issues.length}`;
+  const more = issues.length > 1 ? ` (${listed} problems are listed in issues)` : "";
+  const detail = first ? `${first.path}: ${first.message} ` : "";
+  return new ApiError("VALIDATION_FAILED", `${detail}The members were not changed${more}.`, { issues });
+}
+
+async function findAudience(db: DrizzleD1Database, projectId: string, name: string): Promise<AudienceRow> {
+  const row = await db.select().from(audiences).where(audienceIs(projectId, name)).get();
+  if (!row) throw notFound(name);
+  return row;
+}
+
+/** The stored form of each ID, or every problem, each at `<field>.<index>`. */
+function checkIds(
+  type: AudienceType,
+  field: string,
+  ids: readonly string[],
+): { members: string[]; issues: ErrorIssue[] } {
+  const members: string[] = [];
+  const issues: ErrorIssue[] = [];
+  ids.forEach((id, index) => {
+    const checked = checkMember(type, id);
+    if ("member" in checked) members.push(checked.member);
+    else if (issues.length < MAX_ISSUES) issues.push({ path: `${field}.${index}`, message: checked.problem });
+  });
+  return { members, issues };
+}
+
+export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const { name, type, description } = c.req.valid("json");
+  const now = new Date().toISOString();
+  const created = await drizzle(c.env.DB)
+    .insert(audiences)
+    .values({
+      projectId,
+      name,
+      type,
+      description: description ?? null,
+      size: 0,
+      // Above any rows a deleted audience of the same name may still be leaving behind.
+      generation: sql`(SELECT coalesce(max(generation), -1) + 1 FROM ${audienceMembers}
+        WHERE ${audienceMembers.projectId} = ${projectId} AND ${audienceMembers.audience} = ${name})`,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning()
+    .get();
+  if (!created) throw new ApiError("CONFLICT", `An audience named "${name}" already exists.`);
+  return c.json(view(created), 201);
+};
+
+export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const rows = await drizzle(c.env.DB)
+    .select()
+    .from(audiences)
+    .where(eq(audiences.projectId, projectId))
+    .orderBy(asc(audiences.name));
+  return c.json({ audiences: rows.map(view) }, 200);
+};
+
+export const getAudience: RouteHandler<typeof routes.getAudience, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const { name } = c.req.valid("param");
+  return c.json(view(await findAudience(drizzle(c.env.DB), projectId, name)), 200);
+};
+
+/**
+ * Reads the CSV and writes its members under the writer's generation as they arrive. After the
+ * first problem nothing more is written, but reading goes on to list up to {@link MAX_ISSUES}.
+ */
+async function writeCsv(
+  writer: GenerationWriter,
+  type: AudienceType,
+  body: ReadableStream<Uint8Array> | null,
+): Promise<ErrorIssue[]> {
+  const issues: ErrorIssue[] = [];
+  let values = 0;
+  let ids = 0;
+  try {
+    for await (const { line, value } of body ? readCsvColumn(body) : []) {
+      if (value === null) continue;
+      if (++values === 1 && CSV_HEADERS.has(value.toLowerCase())) continue;
+      if (++ids > MAX_CSV_IDS) {
+        issues.push({ path: `line ${line}`, message: `More than ${MAX_CSV_IDS} IDs.` });
+        break;
+      }
+      const checked = checkMember(type, value);
+      if ("problem" in checked) {
+        issues.push({ path: `line ${line}`, message: checked.problem });
+        if (issues.length >= MAX_ISSUES) break;
+      } else if (issues.length === 0) {
+        await writer.add(checked.member);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    issues.push({ path: `line ${error.line}`, message: error.reason });
+  }
+  // Most likely a wrong file name or an empty export: do not wipe the audience for it.
+  if (values === 0 && issues.length === 0)
+    issues.push({ path: "body", message: "The CSV has no ID; to empty the audience, send its header line alone." });
+  if (issues.length === 0) await writer.flush();
+  return issues;
+}
+
+export const replaceMembers: RouteHandler<typeof routes.replaceMembers, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const { name } = c.req.valid("param");
+  const db = drizzle(c.env.DB);
+  const csv = memberBodyKind(c.req.header("Content-Type")) === "csv";
+  let members: string[] = [];
+  if (!csv) {
+    // JSON is small and already parsed: check it all before claiming anything.
+    const body = c.req.valid("json");
+    // Typed as JSON or CSV text; only a validated JSON object arrives here.
+    const ids = typeof body === "string" ? [] : body.ids;
+    const checked = checkIds((await findAudience(db, projectId, name)).type, "ids", ids);
+    if (checked.issues.length) throw refused(checked.issues);
+    members = checked.members;
+  }
+  // Claimed before the body is read, so an unknown audience is refused without reading it.
+  const claim = await claimGeneration(db, projectId, name);
+  if (!claim) throw notFound(name);
+  const writer = new GenerationWriter(db, projectId, name, claim.generation);
+  try {
+    if (csv) {
+      const issues = await writeCsv(writer, claim.audience.type, c.req.raw.body);
+      if (issues.length) throw refused(issues);
+    } else {
+      for (const member of members) await writer.add(member);
+      await writer.flush();
+    }
+  } catch (error) {
+    try {
+      await deleteGenerations(db, projectId, name, sql`generation = ${claim.generation}`);
+    } catch (cleanup) {
+      // The rows left are of a generation that never becomes current; the next replace deletes them.
+      console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), cleanup: String(cleanup) }));
+    }
+    throw error;
+  }
+  // Not in the cleanup above: if the switch failed after D1 applied it, the new rows are the members.
+  const audience = await commitGeneration(db, projectId, name, claim.audience.generation, claim.generation);
+  return c.json(view(audience), 200);
+};
+
+export const patchMembers: RouteHandler<typeof routes.patchMembers, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const { name } = c.req.valid("param");
+  const body = c.req.valid("json");
+  const db = drizzle(c.env.DB);
+  const { type } = await findAudience(db, projectId, name);
+  const add = checkIds(type, "add", body.add ?? []);
+  const remove = checkIds(type, "remove", body.remove ?? []);
+  const issues = [...add.issues, ...remove.issues];
+  const adding = new Set(add.members);
+  (body.remove ?? []).forEach((id, index) => {
+    const checked = checkMember(type, id);
+    if ("member" in checked && adding.has(checked.member)) {
+      issues.push({ path: `remove.${index}`, message: `"${id}" is also in \`add\`: add it or remove it, not both.` });
+    }
+  });
+  if (issues.length) throw refused(issues.slice(0, MAX_ISSUES));
+  const audience = await patchMemberRows(db, projectId, name, add.members, remove.members);
+  if (!audience) throw notFound(name);
+  return c.json(view(audience), 200);
+};
+
+export const deleteAudience: RouteHandler<typeof routes.deleteAudience, AppEnv> = async (c) => {
+  const { projectId } = callerOf(c, "rest");
+  const { name } = c.req.valid("param");
+  const db = drizzle(c.env.DB);
+  const [highest, deleted] = await db.batch([
+    db
+      .select({ generation: sql<number | null>`max(${audienceMembers.generation})` })
+      .from(audienceMembers)
+      .where(and(eq(audienceMembers.projectId, projectId), eq(audienceMembers.audience, name))),
+    db.delete(audiences).where(audienceIs(projectId, name)).returning({ generation: audiences.generation }),
+  ]);
+  const row = deleted[0];
+  if (!row) throw notFound(name);
+  // Only up to the highest generation seen now: an audience created again under this name starts above it.
+  const last = Math.max(row.generation, highest[0]?.generation ?? -1);
+  await deleteGenerations(db, projectId, name, sql`generation <= ${last}`);
+  return c.body(null, 204);
+};
