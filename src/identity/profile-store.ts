@@ -96,7 +96,8 @@ export interface ApplyResult {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
-  last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0);
+  last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
+  events_held INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS attributes (
   profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT, updated_at TEXT NOT NULL,
   source TEXT NOT NULL, PRIMARY KEY (profile_id, name));
@@ -275,19 +276,18 @@ export class ProfileStore {
     written: Set<string>,
   ): true | string {
     const next: StoredAttribute[] = [];
+    // Net change in the number of custom attributes holding a value.
+    let growth = 0;
     for (const write of op.writes) {
       const current = this.attribute(profileId, write.name);
       const stored = reconcile(current, write, op.time, op.source, written.has(write.name));
-      if (stored) next.push(stored);
+      if (!stored) continue;
+      next.push(stored);
+      if (!isNativeName(stored.name)) growth += Number(stored.value !== null) - Number(current?.value != null);
     }
     const overfull = next.find((a) => Array.isArray(a.value) && a.value.length > LIMITS.arrayItems);
     if (overfull) return `"${overfull.name}" would hold more than ${LIMITS.arrayItems} items.`;
-    const added = next.filter((a) => !isNativeName(a.name) && a.value !== null && !this.hasValue(profileId, a.name));
-    const removed = next.filter((a) => !isNativeName(a.name) && a.value === null && this.hasValue(profileId, a.name));
-    if (
-      added.length > removed.length &&
-      this.customAttributeCount(profileId) + added.length - removed.length > LIMITS.customAttributesPerProfile
-    ) {
+    if (growth > 0 && this.customAttributeCount(profileId) + growth > LIMITS.customAttributesPerProfile) {
       return `A profile holds at most ${LIMITS.customAttributesPerProfile} custom attributes.`;
     }
     for (const a of next) {
@@ -297,12 +297,8 @@ export class ProfileStore {
     return true;
   }
 
-  private hasValue(profileId: string, name: string): boolean {
-    return this.attribute(profileId, name)?.value != null;
-  }
-
   private storeEvent(profileId: string, op: Extract<DataOp, { type: "event" }>, ctx: WriteContext): void {
-    this.sql.exec(
+    const inserted = this.sql.exec(
       `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       profileId,
@@ -315,14 +311,25 @@ export class ProfileStore {
       op.source,
       ctx.installationId,
       ctx.receivedAt,
-    );
+    ).rowsWritten;
     // Keep the most recent events only (SPEC §4); the queue and D1 keep the full stream.
-    this.sql.exec(
-      `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
-         SELECT event_id FROM events WHERE profile_id = ?1 ORDER BY time DESC, event_id DESC LIMIT -1 OFFSET ?2)`,
-      profileId,
-      LIMITS.eventsKeptPerProfile,
-    );
+    // A counter makes the check O(1); trimming runs once the profile holds a tenth too many.
+    const held = this.sql
+      .exec<{ n: number }>(
+        "UPDATE profiles SET events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS n",
+        inserted > 0 ? 1 : 0,
+        profileId,
+      )
+      .one().n;
+    if (held > LIMITS.eventsKeptPerProfile * 1.1) {
+      this.sql.exec(
+        `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
+           SELECT event_id FROM events WHERE profile_id = ?1 ORDER BY time DESC, event_id DESC LIMIT -1 OFFSET ?2)`,
+        profileId,
+        LIMITS.eventsKeptPerProfile,
+      );
+      this.sql.exec("UPDATE profiles SET events_held = ? WHERE profile_id = ?", LIMITS.eventsKeptPerProfile, profileId);
+    }
     const message: EventMessage = {
       type: "event",
       project_id: ctx.projectId,
@@ -411,12 +418,13 @@ export class ProfileStore {
   adopt(snapshot: ProfileSnapshot, customId: string): void {
     const id = snapshot.profileId;
     this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, ?)",
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held) VALUES (?, ?, 'active', ?, ?, ?, ?)",
       id,
       customId,
       snapshot.createdAt,
       snapshot.lastActivityAt,
       snapshot.version + 1,
+      snapshot.events.length,
     );
     this.profileChanged(id);
     for (const a of snapshot.attributes) this.putAttribute(id, a);

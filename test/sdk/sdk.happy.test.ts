@@ -5,7 +5,7 @@ import worker from "../../src/index";
 import { retryDelaySeconds } from "../../src/queue/consumer";
 import type { QueueMessage } from "../../src/queue/messages";
 import { createProject } from "../support/harness";
-import { batch, event, identify, opId, profileBy } from "../support/identity";
+import { batch, event, identify, installationStub, opId, profileBy, querySql } from "../support/identity";
 
 type EventRow = {
   event_id: string;
@@ -123,5 +123,26 @@ describe("event queue consumer", () => {
     } finally {
       await env.DB.exec("ALTER TABLE events_away RENAME TO events");
     }
+  });
+});
+
+describe("events kept per profile", () => {
+  it("keeps the most recent 1,000 events in the object, trimming a little past the limit", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const sent: string[] = [];
+    for (let b = 0; b < 12; b++) {
+      const ops = Array.from({ length: 100 }, (_, k) => {
+        const e = { ...event("tick"), time: new Date(Date.now() - (1200 - (b * 100 + k)) * 1000).toISOString() };
+        sent.push(String(e.id));
+        return e;
+      });
+      await batch(p, i, ops);
+    }
+    const held = await querySql(installationStub(p.projectId, i), "SELECT event_id FROM events ORDER BY time");
+    expect(held.length).toBeGreaterThanOrEqual(1000);
+    expect(held.length).toBeLessThanOrEqual(1100);
+    // What is kept is the newest; what went is the oldest.
+    expect(held.map((r) => r.event_id)).toEqual(sent.slice(sent.length - held.length));
   });
 });
