@@ -133,9 +133,9 @@ describe("events kept per profile", () => {
     const sent: string[] = [];
     for (let b = 0; b < 12; b++) {
       const ops = Array.from({ length: 100 }, (_, k) => {
-        const e = { ...event("tick"), time: new Date(Date.now() - (1200 - (b * 100 + k)) * 1000).toISOString() };
-        sent.push(String(e.id));
-        return e;
+        const tick = event("tick");
+        sent.push(String(tick.id));
+        return { ...tick, time: new Date(Date.now() - (1200 - (b * 100 + k)) * 1000).toISOString() };
       });
       await batch(p, i, ops);
     }
