@@ -22,6 +22,8 @@ export const LIMITS = {
   eventAttributes: 20,
   eventLabelLength: 200,
   eventTags: 10,
+  /** Serialized attributes of one event: keeps every queue message well under 128 KB. */
+  eventAttributeBytes: 64 * 1024,
   eventsKeptPerProfile: 1000,
   eventMaxAgeMs: 30 * 24 * 3600 * 1000,
   eventMaxFutureMs: 5 * 60 * 1000,
@@ -243,6 +245,9 @@ export function parseEvent(raw: RawEvent, now: number, ctx: Ctx, path: PropertyK
     issue(ctx, [...path, "$tags"], `$tags is an array of at most ${LIMITS.eventTags} strings of 1 to 64 characters.`);
   }
   checkEventAttributes(attributes, ctx, [...path, "attributes"]);
+  if (new TextEncoder().encode(JSON.stringify(attributes)).byteLength > LIMITS.eventAttributeBytes) {
+    issue(ctx, [...path, "attributes"], `An event's attributes are at most ${LIMITS.eventAttributeBytes / 1024} KB.`);
+  }
   return {
     type: "event",
     id: raw.id,

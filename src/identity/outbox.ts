@@ -1,8 +1,11 @@
+import { chunkBy } from "../lib/chunk";
 import type { OutboxQueue, ProfileStore } from "./profile-store";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
 const BATCH = 100;
+/** A sendBatch carries at most 256 KB; each message is at most ~70 KB (see LIMITS.eventAttributeBytes). */
+const MAX_SEND_BYTES = 200 * 1024;
 
 /**
  * Sends what a Durable Object wrote to its outbox in the same transaction as the change,
@@ -43,10 +46,10 @@ export class Outbox {
         if (rows.length === 0) break;
         try {
           for (const queue of ["events", "projection"] as const) {
-            const bodies = rows
-              .filter((r) => r.queue === queue)
-              .map((r) => ({ body: r.body, contentType: "json" as const }));
-            if (bodies.length) await this.queues[queue].sendBatch(bodies);
+            const bodies = rows.filter((r) => r.queue === queue).map((r) => r.body);
+            for (const group of chunkBy(bodies, BATCH, MAX_SEND_BYTES)) {
+              await this.queues[queue].sendBatch(group.map((body) => ({ body, contentType: "json" as const })));
+            }
           }
         } catch (error) {
           console.warn(

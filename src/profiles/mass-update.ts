@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { requests } from "../db/schema";
+import { chunkBy, jsonBytes } from "../lib/chunk";
 import { uuidv7 } from "../lib/ids";
 import type { ProfileOpsMessage } from "../queue/messages";
 import type { OperationError, ProfileOperation } from "./operations";
@@ -10,25 +11,24 @@ const MAX_CHUNK_BYTES = 96 * 1024;
 const MAX_CHUNK_OPERATIONS = 100;
 const MAX_SEND_BYTES = 240 * 1024;
 
-const size = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).byteLength;
-
-/** Splits items into runs bounded by count and serialized size, keeping their order. */
-export function chunkBy<T>(items: T[], maxCount: number, maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const itemBytes = size(item);
-    if (current.length > 0 && (current.length >= maxCount || bytes + itemBytes > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
+/**
+ * Operations too large for one queue message are refused up front (as partial errors): they
+ * can still be sent through the synchronous update, which does not go through a queue.
+ */
+export function refuseOversized(valid: { bulk_index: number; op: ProfileOperation }[]) {
+  const fits: typeof valid = [];
+  const errors: OperationError[] = [];
+  for (const item of valid) {
+    if (jsonBytes(item) <= MAX_CHUNK_BYTES) fits.push(item);
+    else {
+      errors.push({
+        bulk_index: item.bulk_index,
+        category: "operation",
+        reason: `An operation of a mass update is at most ${MAX_CHUNK_BYTES / 1024} KB; send this one to /v1/profiles/update.`,
+      });
     }
-    current.push(item);
-    bytes += itemBytes;
   }
-  if (current.length) chunks.push(current);
-  return chunks;
+  return { fits, errors };
 }
 
 /**

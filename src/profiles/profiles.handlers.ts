@@ -8,7 +8,7 @@ import type { InstallationView, ProfileView } from "../identity/view";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { applyOperations } from "./apply";
-import { enqueueMassUpdate } from "./mass-update";
+import { enqueueMassUpdate, refuseOversized } from "./mass-update";
 import { type OperationError, validateOperations } from "./operations";
 import type * as routes from "./profiles.routes";
 
@@ -108,9 +108,11 @@ export const updateProfiles: RouteHandler<typeof routes.updateProfiles, AppEnv> 
 export const massUpdateProfiles: RouteHandler<typeof routes.massUpdateProfiles, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const now = Date.now();
-  const { valid, errors } = validateOperations(c.req.valid("json"), now);
-  if (valid.length === 0) throw noValidOperation(errors);
-  const requestId = await enqueueMassUpdate(c.env, projectId, c.req.valid("json").length, valid, errors, now);
+  const validated = validateOperations(c.req.valid("json"), now);
+  const { fits, errors: oversized } = refuseOversized(validated.valid);
+  const errors = [...validated.errors, ...oversized].sort((a, b) => a.bulk_index - b.bulk_index);
+  if (fits.length === 0) throw noValidOperation(errors);
+  const requestId = await enqueueMassUpdate(c.env, projectId, c.req.valid("json").length, fits, errors, now);
   return c.json(
     errors.length
       ? { code: "SUCCESS_WITH_PARTIAL_ERRORS" as const, request_id: requestId, errors }

@@ -100,7 +100,7 @@ function nodeSchema(depth: number): z.ZodType<WhereNode> {
       const schema = node.op === "exists" ? ExistsCondition : node.op === "in" ? InCondition : AttributeCondition;
       return parse(schema as z.ZodType<Condition>, node, []);
     }
-    const schema = head === undefined ? undefined : CONDITIONS[head];
+    const schema = head !== undefined && Object.hasOwn(CONDITIONS, head) ? CONDITIONS[head] : undefined;
     return schema ? parse(schema, node, []) : fail(NODE_HELP);
   }) as unknown as z.ZodType<WhereNode>;
 }

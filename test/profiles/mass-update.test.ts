@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { chunkBy } from "../../src/profiles/mass-update";
+import { chunkBy } from "../../src/lib/chunk";
 import { validateOperations } from "../../src/profiles/operations";
 import { TASKS_DLQ, TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
