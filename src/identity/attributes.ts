@@ -1,4 +1,4 @@
-import type { z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { EventAttributes } from "../lib/json";
 
 /** Where a write came from; `sdk_auto` is what the SDK collects from the device context. */
@@ -35,6 +35,17 @@ const TYPED_KEY = /^(date|url)\((.*)\)$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]00:?00)$/;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
 const E164 = /^\+[1-9]\d{1,14}$/;
+
+/**
+ * A JSON object taken as parsed, without copying: `z.record` would rebuild it and silently drop
+ * an own `__proto__` key, which is a valid attribute name.
+ */
+export const AttributesObject = z
+  .custom<Record<string, unknown>>(
+    (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+    "Expected an object of attributes.",
+  )
+  .openapi({ type: "object", additionalProperties: true });
 
 export const NATIVE_ATTRIBUTES = [
   "$email_address",

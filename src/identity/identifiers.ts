@@ -33,6 +33,8 @@ export function customIdProblem(value: string): string | null {
   }
   if (value.length > 512) return "A custom ID is at most 512 characters.";
   if (CONTROL_CHARACTERS.test(value)) return "A custom ID cannot contain control characters.";
+  // A lone surrogate would be replaced on the way to storage, and two IDs would become one.
+  if (!value.isWellFormed()) return "A custom ID must be valid Unicode (no lone surrogate).";
   return null;
 }
 

@@ -1,7 +1,15 @@
 import { z } from "@hono/zod-openapi";
-import { type AttributeWrite, parseAttributes, parseEvent, timeProblem, type ValidEvent } from "../identity/attributes";
+import {
+  AttributesObject,
+  type AttributeWrite,
+  parseAttributes,
+  parseEvent,
+  timeProblem,
+  type ValidEvent,
+} from "../identity/attributes";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import { issuePath } from "../lib/errors";
+import { ECHO_LIMIT } from "../lib/json";
 
 export const MAX_UPDATE_OPERATIONS = 200;
 export const MAX_MASS_UPDATE_OPERATIONS = 10_000;
@@ -35,7 +43,7 @@ const EventShape = z
       .optional()
       .openapi({ description: "Idempotency key: a repeat within 7 days is ignored." }),
     time: z.string().optional(),
-    attributes: z.record(z.string(), z.unknown()).optional(),
+    attributes: AttributesObject.optional(),
   })
   .strict();
 
@@ -46,7 +54,7 @@ export const OperationShape = z
       .object({ custom_id: CustomIdSchema.optional(), installation_id: InstallationIdSchema.optional() })
       .strict()
       .openapi({ description: "Exactly one of custom_id or installation_id." }),
-    attributes: z.record(z.string(), z.unknown()).optional().openapi({
+    attributes: AttributesObject.optional().openapi({
       description:
         'Typed keys `date(name)` and `url(name)`, native `$` attributes, `null` deletes, `{"$add":[…],"$remove":[…]}`.',
     }),
@@ -110,11 +118,12 @@ export function validateOperations(
       const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
       for (const path of paths) {
         const attribute = issuePath(path.slice(categoryOf(path) === "operation" ? 0 : 1));
+        const reason = issue.code === "unrecognized_keys" ? `Unknown field "${String(path.at(-1))}".` : issue.message;
         errors.push({
           bulk_index,
           category: categoryOf(path),
-          reason: issue.code === "unrecognized_keys" ? `Unknown field "${String(path.at(-1))}".` : issue.message,
-          ...(attribute ? { attribute } : {}),
+          reason: reason.slice(0, ECHO_LIMIT),
+          ...(attribute ? { attribute: attribute.slice(0, ECHO_LIMIT) } : {}),
         });
       }
     }

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { isTimeZone, parseAttributes, parseEvent, timeProblem } from "../identity/attributes";
+import { AttributesObject, isTimeZone, parseAttributes, parseEvent, timeProblem } from "../identity/attributes";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
 import { errorResponses } from "../lib/errors";
@@ -18,7 +18,7 @@ const opShapes = z.discriminatedUnion("type", [
       type: z.literal("attributes"),
       id: OpId,
       time: OpTime,
-      attributes: z.record(z.string(), z.unknown()),
+      attributes: AttributesObject,
     })
     .strict(),
   z
@@ -27,7 +27,7 @@ const opShapes = z.discriminatedUnion("type", [
       id: OpId,
       time: OpTime,
       name: z.string(),
-      attributes: z.record(z.string(), z.unknown()).optional(),
+      attributes: AttributesObject.optional(),
       $label: z.string().optional(),
       $tags: z.array(z.string()).optional(),
     })

@@ -242,3 +242,28 @@ describe("times that are not times", () => {
     await assertNothingWritten(p, i);
   });
 });
+
+describe("identifiers and names that JavaScript treats specially", () => {
+  it("refuses a custom ID with a lone surrogate, which storage would turn into another ID", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const error = await refused(await sendBatch(p, i, [identify("\ud800")]), 400, "INVALID_CUSTOM_ID");
+    expect(error.issues?.map((x) => x.path)).toEqual(["ops.0.custom_id"]);
+    await assertNothingWritten(p, i);
+  });
+
+  it("keeps an attribute named __proto__ like any other", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const res = await call("POST", "/v1/sdk/batch", {
+      headers: sdkHeaders(p),
+      raw: `{"installation_id":"${i}","ops":[{"id":"o1","type":"attributes","attributes":{"__proto__":"kept"}}]}`,
+    });
+    expect(res.status).toBe(200);
+    const view = await call("GET", `/v1/profiles?installation_id=${i}`, {
+      headers: { Authorization: `Bearer ${p.restKey}`, "X-Project-Id": p.projectId },
+    });
+    const body = JSON.parse(await view.text()) as { attributes: Record<string, { value: unknown }> };
+    expect(Object.getOwnPropertyDescriptor(body.attributes, "__proto__")?.value).toMatchObject({ value: "kept" });
+  });
+});
