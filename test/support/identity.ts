@@ -65,7 +65,10 @@ export interface ProfileBody {
   }[];
 }
 
-export async function profileBy(p: Project, query: { custom_id: string } | { installation_id: string }) {
+export async function profileBy(
+  p: Project,
+  query: { custom_id: string } | { installation_id: string } | { profile_id: string },
+) {
   const res = await call("GET", `/v1/profiles?${new URLSearchParams(query)}`, { headers: restHeaders(p) });
   return { status: res.status, body: res.status === 200 ? await res.json<ProfileBody>() : null };
 }
