@@ -192,6 +192,10 @@ async function main() {
     10,
   );
   results.scenarios.push(sdkWarm);
+  if (process.env.BENCH_QUICK) {
+    console.log(JSON.stringify({ baseline: base, sdk: sdkWarm, ratio: sdkWarm.requests_per_s / base.requests_per_s }, null, 1));
+    process.exit(0);
+  }
 
   const fresh = [];
   const firstContact = await load(
