@@ -382,12 +382,7 @@ export class ProfileStore {
     const row = this.profile(profileId);
     if (!row) return null;
     return {
-      profile_id: row.profile_id,
-      custom_id: row.custom_id,
-      state: row.state,
-      created_at: row.created_at,
-      last_activity_at: row.last_activity_at,
-      version: row.version,
+      ...profileHeader(row),
       attributes: this.attributes(profileId).map((a) => ({ name: a.name, type: a.type ?? "string", value: a.value })),
     };
   }
@@ -506,6 +501,12 @@ export class ProfileStore {
       )
       .toArray() as unknown as HistoryEntry[];
   }
+}
+
+/** The identifying fields of a profile row, as both the debug view and the projection show them. */
+export function profileHeader(row: ProfileRow) {
+  const { profile_id, custom_id, state, created_at, last_activity_at, version } = row;
+  return { profile_id, custom_id, state, created_at, last_activity_at, version };
 }
 
 function toStored(row: {

@@ -1,6 +1,6 @@
 import type { EventAttributes, FlatValue } from "../lib/json";
 import type { Source } from "./attributes";
-import type { HistoryEntry, ProfileRow, ProfileStore } from "./profile-store";
+import { type HistoryEntry, type ProfileRow, type ProfileStore, profileHeader } from "./profile-store";
 
 export interface InstallationView {
   installation_id: string;
@@ -39,12 +39,7 @@ export const VIEW_EVENTS = 50;
 
 export function profileView(store: ProfileStore, row: ProfileRow): ProfileView {
   return {
-    profile_id: row.profile_id,
-    custom_id: row.custom_id,
-    state: row.state,
-    created_at: row.created_at,
-    last_activity_at: row.last_activity_at,
-    version: row.version,
+    ...profileHeader(row),
     attributes: Object.fromEntries(
       store
         .attributes(row.profile_id)
