@@ -193,7 +193,9 @@ async function main() {
   );
   results.scenarios.push(sdkWarm);
   if (process.env.BENCH_QUICK) {
-    console.log(JSON.stringify({ baseline: base, sdk: sdkWarm, ratio: sdkWarm.requests_per_s / base.requests_per_s }, null, 1));
+    console.log(
+      JSON.stringify({ baseline: base, sdk: sdkWarm, ratio: sdkWarm.requests_per_s / base.requests_per_s }, null, 1),
+    );
     process.exit(0);
   }
 
