@@ -241,32 +241,67 @@ export class ProfileStore {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
     const written = new Set<string>();
     const refusedGroups = new Set<string>();
+    let newEvents = 0;
     for (const op of ops) {
       if (op.group !== undefined && refusedGroups.has(op.group)) continue;
-      if (op.id !== null && this.isProcessed(op.id)) {
+      // Claiming the op ID is the duplicate check: one statement, not a read then a write.
+      if (op.id !== null && !this.claim(op.id, profileId, now)) {
         result.duplicates++;
         continue;
       }
       if (op.type === "attributes") {
         const outcome = this.applyAttributes(profileId, op, written);
         if (outcome !== true) {
+          if (op.id !== null) this.sql.exec("DELETE FROM processed WHERE op_id = ?", op.id);
           result.rejected.push({ op_id: op.id, code: "LIMIT_EXCEEDED", message: outcome });
           if (op.group !== undefined) refusedGroups.add(op.group);
           continue;
         }
       } else {
-        this.storeEvent(profileId, op, ctx);
+        newEvents += this.storeEvent(profileId, op, ctx);
       }
       // Ops without an ID are the SDK context's automatic writes, not ops the caller counts.
-      if (op.id !== null) {
-        this.markProcessed(op.id, profileId, now);
-        result.accepted++;
-      }
+      if (op.id !== null) result.accepted++;
     }
-    this.touch(profileId, ctx.receivedAt);
+    if (newEvents > 0) this.trimEvents(profileId, newEvents);
     // Activity is projected too (segments on last_activity), so even a touch moves the version.
-    this.bump(profileId);
+    this.sql.exec(
+      "UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?) WHERE profile_id = ?",
+      ctx.receivedAt,
+      profileId,
+    );
+    this.profileChanged(profileId);
     return result;
+  }
+
+  /** Records an op ID as applied; false when it already was (within the idempotency window). */
+  private claim(opId: string, profileId: string, now: number): boolean {
+    return (
+      this.sql.exec("INSERT OR IGNORE INTO processed (op_id, profile_id, at) VALUES (?, ?, ?)", opId, profileId, now)
+        .rowsWritten > 0
+    );
+  }
+
+  /**
+   * Keeps the most recent events only (SPEC §4); the queue and D1 keep the full stream. A counter
+   * makes the check O(1); trimming runs once the profile holds a tenth too many.
+   */
+  private trimEvents(profileId: string, added: number): void {
+    const held = this.sql
+      .exec<{ n: number }>(
+        "UPDATE profiles SET events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS n",
+        added,
+        profileId,
+      )
+      .one().n;
+    if (held <= LIMITS.eventsKeptPerProfile * 1.1) return;
+    this.sql.exec(
+      `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
+         SELECT event_id FROM events WHERE profile_id = ?1 ORDER BY time DESC, event_id DESC LIMIT -1 OFFSET ?2)`,
+      profileId,
+      LIMITS.eventsKeptPerProfile,
+    );
+    this.sql.exec("UPDATE profiles SET events_held = ? WHERE profile_id = ?", LIMITS.eventsKeptPerProfile, profileId);
   }
 
   /** True when applied; otherwise why the whole op was refused. */
@@ -297,7 +332,8 @@ export class ProfileStore {
     return true;
   }
 
-  private storeEvent(profileId: string, op: Extract<DataOp, { type: "event" }>, ctx: WriteContext): void {
+  /** Stores an event and puts it in the outbox; 1 when it was new, 0 for a repeat. */
+  private storeEvent(profileId: string, op: Extract<DataOp, { type: "event" }>, ctx: WriteContext): number {
     const inserted = this.sql.exec(
       `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -312,24 +348,6 @@ export class ProfileStore {
       ctx.installationId,
       ctx.receivedAt,
     ).rowsWritten;
-    // Keep the most recent events only (SPEC §4); the queue and D1 keep the full stream.
-    // A counter makes the check O(1); trimming runs once the profile holds a tenth too many.
-    const held = this.sql
-      .exec<{ n: number }>(
-        "UPDATE profiles SET events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS n",
-        inserted > 0 ? 1 : 0,
-        profileId,
-      )
-      .one().n;
-    if (held > LIMITS.eventsKeptPerProfile * 1.1) {
-      this.sql.exec(
-        `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
-           SELECT event_id FROM events WHERE profile_id = ?1 ORDER BY time DESC, event_id DESC LIMIT -1 OFFSET ?2)`,
-        profileId,
-        LIMITS.eventsKeptPerProfile,
-      );
-      this.sql.exec("UPDATE profiles SET events_held = ? WHERE profile_id = ?", LIMITS.eventsKeptPerProfile, profileId);
-    }
     const message: EventMessage = {
       type: "event",
       project_id: ctx.projectId,
@@ -342,6 +360,7 @@ export class ProfileStore {
       event: { id: op.id, name: op.name, time: op.time, attributes: op.attributes, label: op.label, tags: op.tags },
     };
     this.enqueue(message);
+    return inserted > 0 ? 1 : 0;
   }
 
   enqueue(message: EventMessage): void {
