@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call, createProject, type Project, restHeaders, sdkHeaders } from "../support/harness";
+import { call, createProject, type Project, refusedRestCallers, restHeaders, sdkHeaders } from "../support/harness";
 import { type AudienceBody, createAudience, expectMembers, getAudience, putCsv, refused } from "./helpers";
 
 let a: Project;
@@ -23,45 +23,10 @@ async function snapshot() {
   return { audiences: audiences?.results, members: members?.results };
 }
 
-const refusedCallers: { name: string; status: number; code: string; headers: () => Record<string, string> }[] = [
-  { name: "no key", status: 401, code: "UNAUTHORIZED", headers: () => ({}) },
-  {
-    name: "a REST key without its project header",
-    status: 401,
-    code: "UNAUTHORIZED",
-    headers: () => ({ Authorization: `Bearer ${a.restKey}` }),
-  },
-  {
-    name: "a wrong REST key",
-    status: 401,
-    code: "UNAUTHORIZED",
-    headers: () => ({ Authorization: `Bearer ${a.restKey}x`, "X-Project-Id": a.projectId }),
-  },
-  {
-    name: "an SDK key",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ ...sdkHeaders(a), "X-Project-Id": a.projectId }),
-  },
-  {
-    name: "the admin token",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ Authorization: `Bearer ${ADMIN_TOKEN}`, "X-Project-Id": a.projectId }),
-  },
-  {
-    name: "project B's key with project A's X-Project-Id",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ Authorization: `Bearer ${b.restKey}`, "X-Project-Id": a.projectId }),
-  },
-  {
-    name: "project B's key with project A's X-Batch-Project",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ Authorization: `Bearer ${b.restKey}`, "X-Batch-Project": a.projectId }),
-  },
-];
+const refusedCallers = refusedRestCallers(
+  () => a,
+  () => b,
+);
 
 /** Each endpoint, with a body that would succeed for project A's own key. */
 const endpoints: { name: string; send: (headers: Record<string, string>) => Promise<Response> }[] = [

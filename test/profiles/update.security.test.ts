@@ -1,6 +1,14 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { ADMIN_TOKEN, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
+import {
+  call,
+  createProject,
+  errorOf,
+  type Project,
+  refusedRestCallers,
+  restHeaders,
+  sdkHeaders,
+} from "../support/harness";
 import { profileBy } from "../support/identity";
 
 let a: Project;
@@ -28,40 +36,10 @@ async function expectNoProfile(customId: string) {
 const WRITE_PATHS = ["/v1/profiles/update", "/2.3/profiles/update", "/v1/profiles/mass-update"] as const;
 
 /** Who calls, with which headers; each must be refused with the given status and code. */
-const refusedCallers: { name: string; status: number; code: string; headers: () => Record<string, string> }[] = [
-  { name: "no key", status: 401, code: "UNAUTHORIZED", headers: () => ({}) },
-  {
-    name: "a REST key without its project header",
-    status: 401,
-    code: "UNAUTHORIZED",
-    headers: () => ({ Authorization: `Bearer ${a.restKey}` }),
-  },
-  {
-    name: "a wrong REST key",
-    status: 401,
-    code: "UNAUTHORIZED",
-    headers: () => ({ Authorization: `Bearer ${a.restKey}x`, "X-Project-Id": a.projectId }),
-  },
-  { name: "an SDK key in X-Api-Key", status: 403, code: "FORBIDDEN", headers: () => sdkHeaders(a) },
-  {
-    name: "the admin token",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ Authorization: `Bearer ${ADMIN_TOKEN}`, "X-Project-Id": a.projectId }),
-  },
-  {
-    name: "project A's REST key with X-Project-Id of project B",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ Authorization: `Bearer ${a.restKey}`, "X-Project-Id": b.projectId }),
-  },
-  {
-    name: "project A's REST key with X-Batch-Project of project B",
-    status: 403,
-    code: "FORBIDDEN",
-    headers: () => ({ Authorization: `Bearer ${a.restKey}`, "X-Batch-Project": b.projectId }),
-  },
-];
+const refusedCallers = refusedRestCallers(
+  () => b,
+  () => a,
+);
 
 async function expectRefused(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);

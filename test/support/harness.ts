@@ -66,3 +66,57 @@ export async function errorOf(res: Response): Promise<ErrorBody["error"]> {
   }
   return body.error;
 }
+
+export interface RefusedCaller {
+  name: string;
+  status: number;
+  code: string;
+  headers: () => Record<string, string>;
+}
+
+/**
+ * Every caller a REST route must refuse, aimed at `owner`'s data: no key, broken keys, keys of
+ * the wrong kind, and `other`'s valid key naming `owner`'s project. Projects are read lazily, so
+ * the list can be built before a `beforeAll` creates them.
+ */
+export function refusedRestCallers(owner: () => Project, other: () => Project): RefusedCaller[] {
+  return [
+    { name: "no key", status: 401, code: "UNAUTHORIZED", headers: () => ({}) },
+    {
+      name: "a REST key without its project header",
+      status: 401,
+      code: "UNAUTHORIZED",
+      headers: () => ({ Authorization: `Bearer ${owner().restKey}` }),
+    },
+    {
+      name: "a wrong REST key",
+      status: 401,
+      code: "UNAUTHORIZED",
+      headers: () => ({ Authorization: `Bearer ${owner().restKey}x`, "X-Project-Id": owner().projectId }),
+    },
+    {
+      name: "an SDK key",
+      status: 403,
+      code: "FORBIDDEN",
+      headers: () => ({ ...sdkHeaders(owner()), "X-Project-Id": owner().projectId }),
+    },
+    {
+      name: "the admin token",
+      status: 403,
+      code: "FORBIDDEN",
+      headers: () => ({ Authorization: `Bearer ${ADMIN_TOKEN}`, "X-Project-Id": owner().projectId }),
+    },
+    {
+      name: "another project's key with this project's X-Project-Id",
+      status: 403,
+      code: "FORBIDDEN",
+      headers: () => ({ Authorization: `Bearer ${other().restKey}`, "X-Project-Id": owner().projectId }),
+    },
+    {
+      name: "another project's key with this project's X-Batch-Project",
+      status: 403,
+      code: "FORBIDDEN",
+      headers: () => ({ Authorization: `Bearer ${other().restKey}`, "X-Batch-Project": owner().projectId }),
+    },
+  ];
+}
