@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
+import { LIMITS } from "./attributes";
 import { Outbox } from "./outbox";
 import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
 import { type AttachOutcome, decideAttach } from "./transitions";
@@ -77,7 +78,9 @@ export class CustomIdObject extends DurableObject<Env> {
     return row ? (JSON.parse(row.result) as T) : null;
   }
 
+  /** Records a transition's answer; answers older than the 7-day idempotency window are dropped. */
   private remember(key: string, result: unknown): void {
+    this.ctx.storage.sql.exec("DELETE FROM transitions WHERE at < ?", Date.now() - LIMITS.idempotencyWindowMs);
     this.ctx.storage.sql.exec(
       "INSERT INTO transitions (key, result, at) VALUES (?, ?, ?)",
       key,

@@ -12,7 +12,6 @@ export const ERROR_STATUS = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   CUSTOM_ID_REQUIRED: 409,
   PAYLOAD_TOO_LARGE: 413,
@@ -139,8 +138,4 @@ export const errorResponses = {
   404: { description: "Not found", content: errorContent },
   413: { description: "Body too large", content: errorContent },
   500: { description: "Internal error (body carries the request ID only)", content: errorContent },
-} as const;
-
-export const conflictResponse = {
-  409: { description: "Contradicts identity rules", content: errorContent },
 } as const;
