@@ -150,7 +150,15 @@ async function timed(fn) {
 async function main() {
   rmSync(STATE, { recursive: true, force: true });
   rmSync(`${STATE}-baseline`, { recursive: true, force: true });
-  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE], { stdio: "ignore" });
+  try {
+    execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+  } catch (error) {
+    console.error(String(error.stdout), String(error.stderr));
+    throw error;
+  }
   const app = start(["--var", `ADMIN_TOKEN:${ADMIN}`], APP_PORT, STATE);
   const baseline = start(["--config", "bench/baseline/wrangler.toml"], BASE_PORT, `${STATE}-baseline`);
   try {

@@ -1,19 +1,24 @@
 const encoder = new TextEncoder();
 
-/** Splits items into runs bounded by count and by serialized (JSON) size, keeping their order. */
-export function chunkBy<T>(items: T[], maxCount: number, maxBytes: number): T[][] {
+/** Splits items into runs bounded by count and by size (serialized JSON bytes unless told), keeping their order. */
+export function chunkBy<T>(
+  items: T[],
+  maxCount: number,
+  maxSize: number,
+  sizeOf: (item: T) => number = jsonBytes,
+): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
-  let bytes = 0;
+  let size = 0;
   for (const item of items) {
-    const itemBytes = encoder.encode(JSON.stringify(item)).byteLength;
-    if (current.length > 0 && (current.length >= maxCount || bytes + itemBytes > maxBytes)) {
+    const itemSize = sizeOf(item);
+    if (current.length > 0 && (current.length >= maxCount || size + itemSize > maxSize)) {
       chunks.push(current);
       current = [];
-      bytes = 0;
+      size = 0;
     }
     current.push(item);
-    bytes += itemBytes;
+    size += itemSize;
   }
   if (current.length) chunks.push(current);
   return chunks;

@@ -1,14 +1,12 @@
-import { and, eq, lt, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { rowChunks, selectRows } from "../db/rows";
 import { installations, profileAttributes, profiles } from "../db/schema";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
 
 type Statement = BatchItem<"sqlite">;
-
-/** 8 bound parameters a row: 12 rows stay under D1's 100 per statement. */
-const ATTRIBUTE_ROWS_PER_STATEMENT = 12;
 
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: ProjectionMessage) {
@@ -39,48 +37,55 @@ export function attributeColumns(value: ProfileProjection["attributes"][number][
 }
 
 /**
- * Upserts a profile and its attributes, every row guarded by the version it was written for:
+ * Upserts profiles and their attributes, every row guarded by the version it was written for:
  * a redelivered or late message never moves a row backwards. Attribute rows carry the version
- * too, and rows older than the profile's version (deleted attributes, or rows a late message
- * just added) are swept in the same transaction.
+ * too, and rows older than their profile's version (deleted attributes, or rows a late message
+ * just added) are swept in the same transaction. A handful of statements for the whole batch.
  */
-function profileStatements(db: DrizzleD1Database, projectId: string, p: ProfileProjection): Statement[] {
-  const statements: Statement[] = [
-    db
-      .insert(profiles)
-      .values({
-        projectId,
-        profileId: p.profile_id,
-        customId: p.custom_id,
-        state: p.state,
-        version: p.version,
-        createdAt: p.created_at,
-        lastActivityAt: p.last_activity_at,
-      })
-      .onConflictDoUpdate({
-        target: [profiles.projectId, profiles.profileId],
-        set: {
-          customId: sql`excluded.custom_id`,
-          state: sql`excluded.state`,
-          version: sql`excluded.version`,
-          lastActivityAt: sql`excluded.last_activity_at`,
-        },
-        setWhere: sql`excluded.version > ${profiles.version}`,
-      }),
-  ];
-  for (let i = 0; i < p.attributes.length; i += ATTRIBUTE_ROWS_PER_STATEMENT) {
-    const rows = p.attributes.slice(i, i + ATTRIBUTE_ROWS_PER_STATEMENT).map((a) => ({
+function profileStatements(db: DrizzleD1Database, states: { projectId: string; state: ProfileProjection }[]) {
+  const statements: Statement[] = [];
+  for (const chunk of rowChunks(
+    states.map(({ projectId, state: p }) => ({
+      projectId,
+      profileId: p.profile_id,
+      customId: p.custom_id,
+      state: p.state,
+      version: p.version,
+      createdAt: p.created_at,
+      lastActivityAt: p.last_activity_at,
+    })),
+  )) {
+    statements.push(
+      db
+        .insert(profiles)
+        .select(selectRows(profiles, chunk))
+        .onConflictDoUpdate({
+          target: [profiles.projectId, profiles.profileId],
+          set: {
+            customId: sql`excluded.custom_id`,
+            state: sql`excluded.state`,
+            version: sql`excluded.version`,
+            lastActivityAt: sql`excluded.last_activity_at`,
+          },
+          setWhere: sql`excluded.version > ${profiles.version}`,
+        }),
+    );
+  }
+  const attributeRows = states.flatMap(({ projectId, state: p }) =>
+    p.attributes.map((a) => ({
       projectId,
       profileId: p.profile_id,
       name: a.name,
       type: a.type,
       version: p.version,
       ...attributeColumns(a.value),
-    }));
+    })),
+  );
+  for (const chunk of rowChunks(attributeRows)) {
     statements.push(
       db
         .insert(profileAttributes)
-        .values(rows)
+        .select(selectRows(profileAttributes, chunk))
         .onConflictDoUpdate({
           target: [profileAttributes.projectId, profileAttributes.profileId, profileAttributes.name],
           set: {
@@ -94,28 +99,20 @@ function profileStatements(db: DrizzleD1Database, projectId: string, p: ProfileP
         }),
     );
   }
-  const current = db
-    .select({ version: profiles.version })
-    .from(profiles)
-    .where(and(eq(profiles.projectId, projectId), eq(profiles.profileId, p.profile_id)));
+  const keys = JSON.stringify(states.map(({ projectId, state }) => [projectId, state.profile_id]));
   statements.push(
-    db
-      .delete(profileAttributes)
-      .where(
-        and(
-          eq(profileAttributes.projectId, projectId),
-          eq(profileAttributes.profileId, p.profile_id),
-          lt(profileAttributes.version, current),
-        ),
-      ),
+    db.delete(profileAttributes).where(
+      sql`(${profileAttributes.projectId}, ${profileAttributes.profileId}) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${keys}))
+          AND ${profileAttributes.version} < (SELECT ${profiles.version} FROM ${profiles}
+            WHERE ${profiles.projectId} = ${profileAttributes.projectId} AND ${profiles.profileId} = ${profileAttributes.profileId})`,
+    ),
   );
   return statements;
 }
 
-function installationStatement(db: DrizzleD1Database, projectId: string, i: InstallationProjection): Statement {
-  return db
-    .insert(installations)
-    .values({
+function installationStatements(db: DrizzleD1Database, states: { projectId: string; state: InstallationProjection }[]) {
+  return rowChunks(
+    states.map(({ projectId, state: i }) => ({
       projectId,
       installationId: i.installation_id,
       profileId: i.profile_id,
@@ -125,20 +122,25 @@ function installationStatement(db: DrizzleD1Database, projectId: string, i: Inst
       pushOptin: i.push_optin,
       lastSeenAt: i.last_seen_at,
       version: i.version,
-    })
-    .onConflictDoUpdate({
-      target: [installations.projectId, installations.installationId],
-      set: {
-        profileId: sql`excluded.profile_id`,
-        customId: sql`excluded.custom_id`,
-        appId: sql`excluded.app_id`,
-        platform: sql`excluded.platform`,
-        pushOptin: sql`excluded.push_optin`,
-        lastSeenAt: sql`excluded.last_seen_at`,
-        version: sql`excluded.version`,
-      },
-      setWhere: sql`excluded.version > ${installations.version}`,
-    });
+    })),
+  ).map((chunk) =>
+    db
+      .insert(installations)
+      .select(selectRows(installations, chunk))
+      .onConflictDoUpdate({
+        target: [installations.projectId, installations.installationId],
+        set: {
+          profileId: sql`excluded.profile_id`,
+          customId: sql`excluded.custom_id`,
+          appId: sql`excluded.app_id`,
+          platform: sql`excluded.platform`,
+          pushOptin: sql`excluded.push_optin`,
+          lastSeenAt: sql`excluded.last_seen_at`,
+          version: sql`excluded.version`,
+        },
+        setWhere: sql`excluded.version > ${installations.version}`,
+      }),
+  );
 }
 
 /**
@@ -155,14 +157,19 @@ export async function project(env: Env, messages: ProjectionMessage[]): Promise<
   );
   const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
   const db = drizzle(env.DB);
-  const statements: Statement[] = [];
+  const profileStates: { projectId: string; state: ProfileProjection }[] = [];
+  const installationStates: { projectId: string; state: InstallationProjection }[] = [];
   for (const s of states) {
     // Null: the subject moved (a profile adopted at sign-in) or is gone; its new holder reports.
     if (!s.state) continue;
     if (s.kind === "installation")
-      statements.push(installationStatement(db, s.projectId, s.state as InstallationProjection));
-    else statements.push(...profileStatements(db, s.projectId, s.state as ProfileProjection));
+      installationStates.push({ projectId: s.projectId, state: s.state as InstallationProjection });
+    else profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection });
   }
+  const statements = [
+    ...(profileStates.length ? profileStatements(db, profileStates) : []),
+    ...(installationStates.length ? installationStatements(db, installationStates) : []),
+  ];
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
 }

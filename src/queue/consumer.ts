@@ -1,4 +1,5 @@
 import { drizzle } from "drizzle-orm/d1";
+import { rowChunks, selectRows } from "../db/rows";
 import { events, requestChunks } from "../db/schema";
 import { applyOperations } from "../profiles/apply";
 import type { OperationError } from "../profiles/operations";
@@ -17,27 +18,23 @@ export function retryDelaySeconds(attempts: number): number {
 
 /** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
 async function landEvents(env: Env, messages: EventMessage[]): Promise<void> {
-  if (messages.length === 0) return;
   const db = drizzle(env.DB);
-  // 11 columns a row: 9 rows a statement stays under D1's 100 bound parameters.
-  const statements = [];
-  for (let i = 0; i < messages.length; i += 9) {
-    const rows = messages.slice(i, i + 9).map((m) => ({
-      projectId: m.project_id,
-      eventId: m.event.id,
-      profileId: m.profile_id,
-      customId: m.custom_id,
-      installationId: m.installation_id,
-      appId: m.app_id,
-      name: m.event.name,
-      time: m.event.time,
-      attributes: m.event.attributes,
-      source: m.source,
-      receivedAt: m.received_at,
-    }));
-    statements.push(db.insert(events).values(rows).onConflictDoNothing());
-  }
-  const [first, ...rest] = statements;
+  const rows = messages.map((m) => ({
+    projectId: m.project_id,
+    eventId: m.event.id,
+    profileId: m.profile_id,
+    customId: m.custom_id,
+    installationId: m.installation_id,
+    appId: m.app_id,
+    name: m.event.name,
+    time: m.event.time,
+    attributes: m.event.attributes,
+    source: m.source,
+    receivedAt: m.received_at,
+  }));
+  const [first, ...rest] = rowChunks(rows).map((chunk) =>
+    db.insert(events).select(selectRows(events, chunk)).onConflictDoNothing(),
+  );
   if (first) await db.batch([first, ...rest]);
 }
 
