@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
+import { AlarmClock } from "./alarm-clock";
 import { LIMITS } from "./attributes";
 import { Outbox } from "./outbox";
 import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
@@ -52,14 +53,17 @@ CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NU
 export class CustomIdObject extends DurableObject<Env> {
   private readonly store: ProfileStore;
   private readonly outbox: Outbox;
+  private readonly clock: AlarmClock;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage.sql);
-    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, ctx.storage);
+    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       ctx.storage.sql.exec(SCHEMA);
+      await this.clock.load();
     });
   }
 
@@ -117,7 +121,7 @@ export class CustomIdObject extends DurableObject<Env> {
       this.remember(req.key, result);
       return result;
     });
-    this.afterWrite();
+    this.outbox.afterWrite(this.ctx);
     return result;
   }
 
@@ -143,7 +147,7 @@ export class CustomIdObject extends DurableObject<Env> {
       }
       this.remember(req.key, { detached: removed > 0 });
     });
-    this.afterWrite();
+    this.outbox.afterWrite(this.ctx);
   }
 
   /**
@@ -168,14 +172,8 @@ export class CustomIdObject extends DurableObject<Env> {
       this.store.pruneProcessed(Date.now());
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
-    this.afterWrite();
+    this.outbox.afterWrite(this.ctx);
     return result;
-  }
-
-  private afterWrite(): void {
-    if (!this.store.hasOutbox()) return;
-    this.outbox.armFallback();
-    this.ctx.waitUntil(this.outbox.flush());
   }
 
   /** The profile as the D1 projection stores it; null when it is not held here. */
@@ -195,6 +193,7 @@ export class CustomIdObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.clock.fired();
     await this.outbox.flush();
   }
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { EventAttributes } from "../lib/json";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
+import { AlarmClock } from "./alarm-clock";
 import type { Source } from "./attributes";
 import type { AttachResult } from "./custom-id-object";
 import { customIdObjectName } from "./identifiers";
@@ -135,15 +136,20 @@ const RESUME_AFTER_MS = 5_000;
 export class InstallationObject extends DurableObject<Env> {
   private readonly store: ProfileStore;
   private readonly outbox: Outbox;
+  private readonly clock: AlarmClock;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The installation row as last read; undefined once a write may have changed it. */
+  #row: InstallationRow | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ProfileStore(ctx.storage.sql);
-    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, ctx.storage);
+    this.clock = new AlarmClock(ctx.storage);
+    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       ctx.storage.sql.exec(SCHEMA);
+      await this.clock.load();
     });
   }
 
@@ -155,8 +161,25 @@ export class InstallationObject extends DurableObject<Env> {
   }
 
   private row(): InstallationRow | null {
-    return (this.ctx.storage.sql.exec("SELECT * FROM installation WHERE id = 1").toArray()[0] ??
+    this.#row ??= (this.ctx.storage.sql.exec("SELECT * FROM installation WHERE id = 1").toArray()[0] ??
       null) as InstallationRow | null;
+    return this.#row;
+  }
+
+  /** Writes the installation row; the cached copy is read again next time. */
+  private writeRow(query: string, ...params: SqlStorageValue[]): void {
+    this.#row = undefined;
+    this.ctx.storage.sql.exec(query, ...params);
+  }
+
+  /** `transactionSync`, forgetting the cached row if the transaction rolls back. */
+  private transaction<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (error) {
+      this.#row = undefined;
+      throw error;
+    }
   }
 
   private binding(): Binding {
@@ -197,16 +220,20 @@ export class InstallationObject extends DurableObject<Env> {
       if (input.source !== "sdk" && !this.row()) return null;
       this.ensureInstallation(input);
       const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
+      // Op IDs applied before, plus those taken by earlier ops of this batch.
+      const seen = this.store.processedAmong(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
       let segment: DataOp[] = [];
       for (const op of input.ops) {
+        const repeat = op.id !== null && seen.has(op.id);
+        if (op.id !== null) seen.add(op.id);
         if (op.type === "attributes" || op.type === "event") {
-          if (op.id !== null && this.store.isProcessed(op.id)) result.duplicates++;
+          if (repeat) result.duplicates++;
           else segment.push(op);
           continue;
         }
         await this.applyData(input, segment, result);
         segment = [];
-        if (this.store.isProcessed(op.id)) {
+        if (repeat) {
           result.duplicates++;
           continue;
         }
@@ -220,7 +247,7 @@ export class InstallationObject extends DurableObject<Env> {
       result.profile_id = binding.profileId;
       result.custom_id = binding.customId;
       // Whatever the batch put in the outbox (events, projection changes) leaves now.
-      this.afterWrite();
+      this.outbox.afterWrite(this.ctx);
       return result;
     });
   }
@@ -228,8 +255,9 @@ export class InstallationObject extends DurableObject<Env> {
   /** First contact creates the installation and its anonymous profile; later ones refresh it. */
   private ensureInstallation(input: BatchInput): void {
     const c = input.context;
-    this.ctx.storage.transactionSync(() => {
-      if (!this.row()) {
+    this.transaction(() => {
+      const created = !this.row();
+      if (created) {
         const profileId = uuidv7();
         this.store.createProfile(profileId, null, input.receivedAt, {
           time: input.receivedAt,
@@ -239,7 +267,7 @@ export class InstallationObject extends DurableObject<Env> {
           source: input.source,
           request_id: input.requestId,
         });
-        this.ctx.storage.sql.exec(
+        this.writeRow(
           `INSERT INTO installation (id, project_id, installation_id, app_id, platform, first_seen_at, last_seen_at, profile_id)
            VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
           input.projectId,
@@ -251,10 +279,10 @@ export class InstallationObject extends DurableObject<Env> {
           profileId,
         );
       }
-      const row = this.row();
-      if (row?.custom_id === null) this.store.touch(row.profile_id, input.receivedAt);
+      const before = this.row();
+      if (before?.custom_id === null) this.store.touch(before.profile_id, input.receivedAt);
       if (input.source !== "sdk") return;
-      this.ctx.storage.sql.exec(
+      this.writeRow(
         `UPDATE installation SET app_id = coalesce(?, app_id), platform = coalesce(?, platform),
            app_version = coalesce(?, app_version), sdk_version = coalesce(?, sdk_version),
            os_version = coalesce(?, os_version), device_model = coalesce(?, device_model),
@@ -267,7 +295,7 @@ export class InstallationObject extends DurableObject<Env> {
         c.device_model ?? null,
         input.receivedAt,
       );
-      this.installationChanged();
+      if (created || projectedChange(before, this.row())) this.installationChanged();
     });
   }
 
@@ -275,7 +303,7 @@ export class InstallationObject extends DurableObject<Env> {
   private installationChanged(): void {
     const row = this.row();
     if (!row) return;
-    this.ctx.storage.sql.exec("UPDATE installation SET version = version + 1 WHERE id = 1");
+    this.writeRow("UPDATE installation SET version = version + 1 WHERE id = 1");
     this.store.markChanged({
       type: "installation_changed",
       project_id: row.project_id,
@@ -297,7 +325,7 @@ export class InstallationObject extends DurableObject<Env> {
     let applied: ApplyResult;
     if (binding.customId === null) {
       if (ops.length === 0) return;
-      applied = this.ctx.storage.transactionSync(() => {
+      applied = this.transaction(() => {
         this.store.pruneProcessed(Date.now());
         return this.store.applyData(binding.profileId, ops, ctx, Date.now());
       });
@@ -310,7 +338,7 @@ export class InstallationObject extends DurableObject<Env> {
       // Remember what was forwarded, so a retried batch is acknowledged here even after a
       // later op of the same batch moved the installation to another profile.
       const rejected = new Set(applied.rejected.map((r) => r.op_id));
-      this.ctx.storage.transactionSync(() => {
+      this.transaction(() => {
         for (const op of ops)
           if (op.id !== null && !rejected.has(op.id)) this.store.markProcessed(op.id, null, Date.now());
       });
@@ -321,29 +349,26 @@ export class InstallationObject extends DurableObject<Env> {
   }
 
   private applyInstallationOp(input: BatchInput, op: InstallationOp): void {
-    const sql = this.ctx.storage.sql;
-    const binding = this.binding();
+    const { profileId, customId } = this.binding();
     const event = (name: string, attributes: EventAttributes) => {
-      this.store.enqueue({
-        type: "event",
-        project_id: input.projectId,
-        profile_id: binding.profileId,
-        custom_id: binding.customId,
-        installation_id: input.installationId,
-        app_id: input.appId,
-        source: "sdk",
-        received_at: input.receivedAt,
-        event: { id: op.id, name, time: op.time, attributes, label: null, tags: [] },
-      });
+      this.store.enqueueEvents(
+        profileId,
+        [{ id: op.id, name, time: op.time, attributes, label: null, tags: [], source: "sdk" }],
+        { ...input, customId },
+      );
     };
-    this.ctx.storage.transactionSync(() => {
+    this.transaction(() => {
       switch (op.type) {
         case "push_token":
-          sql.exec("UPDATE installation SET push_provider = ?, push_token = ? WHERE id = 1", op.provider, op.token);
+          this.writeRow(
+            "UPDATE installation SET push_provider = ?, push_token = ? WHERE id = 1",
+            op.provider,
+            op.token,
+          );
           break;
         case "push_optin": {
           const before = this.row()?.push_opted_in;
-          sql.exec("UPDATE installation SET push_opted_in = ? WHERE id = 1", op.opted_in ? 1 : 0);
+          this.writeRow("UPDATE installation SET push_opted_in = ? WHERE id = 1", op.opted_in ? 1 : 0);
           if (before !== (op.opted_in ? 1 : 0)) event(op.opted_in ? "push_optin" : "push_optout", {});
           break;
         }
@@ -385,10 +410,10 @@ export class InstallationObject extends DurableObject<Env> {
       this.store.markProcessed(op.id, null, Date.now());
       return;
     }
-    this.ctx.storage.transactionSync(() => {
+    this.transaction(() => {
       this.ctx.storage.sql.exec("INSERT INTO intent (id, body) VALUES (1, ?)", JSON.stringify(intent));
     });
-    void this.ctx.storage.setAlarm(Date.now() + RESUME_AFTER_MS);
+    this.clock.armBy(Date.now() + RESUME_AFTER_MS);
     await this.run(input.projectId, intent);
   }
 
@@ -415,7 +440,7 @@ export class InstallationObject extends DurableObject<Env> {
         customId: intent.customId,
         kind: "logout",
       });
-      this.ctx.storage.transactionSync(() => {
+      this.transaction(() => {
         this.store.createProfile(intent.newProfileId, null, intent.time, {
           time: intent.time,
           kind: "logout",
@@ -465,7 +490,7 @@ export class InstallationObject extends DurableObject<Env> {
       customId: intent.customId,
       candidate,
     });
-    this.ctx.storage.transactionSync(() => {
+    this.transaction(() => {
       const settle = settleCandidate(answer.outcome, intent.fresh);
       if (settle === "moved") this.store.remove(intent.candidateProfileId);
       if (settle === "orphaned") {
@@ -483,7 +508,7 @@ export class InstallationObject extends DurableObject<Env> {
   }
 
   private complete(intent: Intent, binding: Binding): void {
-    this.ctx.storage.sql.exec(
+    this.writeRow(
       "UPDATE installation SET profile_id = ?, custom_id = ? WHERE id = 1",
       binding.profileId,
       binding.customId,
@@ -491,12 +516,6 @@ export class InstallationObject extends DurableObject<Env> {
     this.store.markProcessed(intent.opId, null, Date.now());
     this.ctx.storage.sql.exec("DELETE FROM intent WHERE id = 1");
     this.installationChanged();
-  }
-
-  private afterWrite(): void {
-    if (!this.store.hasOutbox()) return;
-    this.outbox.armFallback();
-    this.ctx.waitUntil(this.outbox.flush());
   }
 
   /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
@@ -533,9 +552,24 @@ export class InstallationObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.clock.fired();
     await this.serialized(() => this.resume());
     await this.outbox.flush();
   }
+}
+
+/**
+ * Whether the installation moved in a way the D1 projection shows. `last_seen_at` counts when
+ * it enters a new hour: the projection keeps it to the hour, the object to the millisecond, so
+ * a busy device does not cost a projection write per batch.
+ */
+function projectedChange(before: InstallationRow | null, after: InstallationRow | null): boolean {
+  if (!before || !after) return true;
+  return (
+    before.app_id !== after.app_id ||
+    before.platform !== after.platform ||
+    before.last_seen_at.slice(0, 13) !== after.last_seen_at.slice(0, 13)
+  );
 }
 
 /** The device context's language, region and timezone are `sdk_auto` writes (SPEC §5). */

@@ -1,4 +1,5 @@
 import { chunkBy } from "../lib/chunk";
+import type { AlarmClock } from "./alarm-clock";
 import type { OutboxQueue, ProfileStore } from "./profile-store";
 
 /** How long before the alarm retries what the immediate flush could not send. */
@@ -19,12 +20,17 @@ export class Outbox {
   constructor(
     private readonly store: ProfileStore,
     private readonly queues: Record<OutboxQueue, Queue>,
-    private readonly storage: DurableObjectStorage,
+    private readonly clock: AlarmClock,
   ) {}
 
-  /** Arms the fallback alarm in the same output gate as the write that filled the outbox. */
-  armFallback(): void {
-    void this.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+  /**
+   * Arms the fallback alarm in the same output gate as the write that filled the outbox, then
+   * sends in the background. Call after any write that may have filled it.
+   */
+  afterWrite(ctx: DurableObjectState): void {
+    if (!this.store.takeOutboxFilled()) return;
+    this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
+    ctx.waitUntil(this.flush());
   }
 
   flush(): Promise<void> {
@@ -59,7 +65,7 @@ export class Outbox {
               error: String(error),
             }),
           );
-          await this.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+          this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
           return;
         }
         this.store.ackOutbox(rows.map((r) => r.seq));

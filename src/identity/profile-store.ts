@@ -1,12 +1,21 @@
+import { chunkBy } from "../lib/chunk";
 import type { EventAttributes } from "../lib/json";
-import type { EventMessage, Holder, ProfileProjection, ProjectionMessage, QueueMessage } from "../queue/messages";
-
-export type OutboxQueue = "events" | "projection";
-
+import type {
+  EventsMessage,
+  Holder,
+  ProfileProjection,
+  ProjectionMessage,
+  QueuedEvent,
+  QueueMessage,
+} from "../queue/messages";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
 import { reconcile, type StoredAttribute } from "./reconcile";
 
-/** A data write applied to a profile, in the order the caller sent it. */
+export type OutboxQueue = "events" | "projection";
+
+/** An event queue message stays well under the 128 KB a message may carry. */
+const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
+
 /**
  * A data write applied to a profile, in the order the caller sent it. Ops sharing a `group`
  * (one Profile API operation) stand or fall together: once one is refused, the rest are skipped.
@@ -125,6 +134,8 @@ const isNativeName = (name: string) => name.startsWith("$");
 export class ProfileStore {
   /** Which object this is, set by it before it writes: projection messages name it. */
   holder: Holder | null = null;
+  private outboxFilled = false;
+  private prunedAt = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -187,28 +198,40 @@ export class ProfileStore {
     this.profileChanged(profileId);
   }
 
-  isProcessed(opId: string): boolean {
-    return this.sql.exec("SELECT 1 FROM processed WHERE op_id = ?", opId).toArray().length > 0;
+  /** Those of `opIds` applied here within the idempotency window. */
+  processedAmong(opIds: string[]): Set<string> {
+    if (opIds.length === 0) return new Set();
+    const rows = this.sql
+      .exec<{ op_id: string }>(
+        "SELECT op_id FROM processed WHERE op_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(opIds),
+      )
+      .toArray();
+    return new Set(rows.map((r) => r.op_id));
   }
 
   markProcessed(opId: string, profileId: string | null, at: number): void {
     this.sql.exec("INSERT OR IGNORE INTO processed (op_id, profile_id, at) VALUES (?, ?, ?)", opId, profileId, at);
   }
 
-  /** Forgets idempotency keys older than the 7-day window of SPEC §4. */
+  /** Forgets idempotency keys older than the 7-day window of SPEC §4; at most once a minute. */
   pruneProcessed(now: number): void {
+    if (now - this.prunedAt < 60_000) return;
+    this.prunedAt = now;
     this.sql.exec("DELETE FROM processed WHERE at < ?", now - LIMITS.idempotencyWindowMs);
   }
 
-  attribute(profileId: string, name: string): StoredAttribute | undefined {
-    const row = this.sql
+  /** The stored attributes (tombstones included) among `names`, by name. */
+  private attributesNamed(profileId: string, names: string[]): Map<string, StoredAttribute> {
+    const rows = this.sql
       .exec<{ name: string; type: string | null; value: string | null; updated_at: string; source: string }>(
-        "SELECT name, type, value, updated_at, source FROM attributes WHERE profile_id = ? AND name = ?",
+        `SELECT name, type, value, updated_at, source FROM attributes
+         WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))`,
         profileId,
-        name,
+        JSON.stringify(names),
       )
-      .toArray()[0];
-    return row ? toStored(row) : undefined;
+      .toArray();
+    return new Map(rows.map((row) => [row.name, toStored(row)]));
   }
 
   private customAttributeCount(profileId: string): number {
@@ -221,49 +244,87 @@ export class ProfileStore {
     return row.n;
   }
 
-  private putAttribute(profileId: string, a: StoredAttribute): void {
-    this.sql.exec(
-      "INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source) VALUES (?, ?, ?, ?, ?, ?)",
-      profileId,
+  private putAttributes(profileId: string, attributes: StoredAttribute[]): void {
+    if (attributes.length === 0) return;
+    const rows = attributes.map((a) => [
       a.name,
       a.type,
       a.value === null ? null : JSON.stringify(a.value),
       a.updatedAt,
       a.source,
+    ]);
+    this.sql.exec(
+      `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source)
+       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]' FROM json_each(?)`,
+      profileId,
+      JSON.stringify(rows),
     );
   }
 
   /**
    * Applies data ops in order: attribute writes reconciled (SPEC §3), events stored and put in
-   * the outbox, op IDs already seen in the last 7 days acknowledged as duplicates.
+   * the outbox, op IDs already seen in the last 7 days acknowledged as duplicates. Reads what it
+   * needs up front and writes each table once, whatever the number of ops.
    */
   applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
-    const written = new Set<string>();
+    const claimed = this.claim(
+      ops.flatMap((op) => (op.id === null ? [] : [op.id])),
+      profileId,
+      now,
+    );
+    const unclaim: string[] = [];
+    const attributes = new AttributeChanges(
+      this.attributesNamed(
+        profileId,
+        ops.flatMap((op) => (op.type === "attributes" ? op.writes.map((w) => w.name) : [])),
+      ),
+    );
+    let initialCount: number | undefined;
+    const customCount = () => (initialCount ??= this.customAttributeCount(profileId));
     const refusedGroups = new Set<string>();
-    let newEvents = 0;
+    const events: StoredEvent[] = [];
     for (const op of ops) {
-      if (op.group !== undefined && refusedGroups.has(op.group)) continue;
-      // Claiming the op ID is the duplicate check: one statement, not a read then a write.
-      if (op.id !== null && !this.claim(op.id, profileId, now)) {
+      if (op.group !== undefined && refusedGroups.has(op.group)) {
+        if (op.id !== null && claimed.delete(op.id)) unclaim.push(op.id);
+        continue;
+      }
+      // The claim was the duplicate check: an ID it did not take was seen before (or earlier here).
+      if (op.id !== null && !claimed.delete(op.id)) {
         result.duplicates++;
         continue;
       }
       if (op.type === "attributes") {
-        const outcome = this.applyAttributes(profileId, op, written);
+        const outcome = attributes.apply(op, customCount);
         if (outcome !== true) {
-          if (op.id !== null) this.sql.exec("DELETE FROM processed WHERE op_id = ?", op.id);
+          if (op.id !== null) unclaim.push(op.id);
           result.rejected.push({ op_id: op.id, code: "LIMIT_EXCEEDED", message: outcome });
           if (op.group !== undefined) refusedGroups.add(op.group);
           continue;
         }
       } else {
-        newEvents += this.storeEvent(profileId, op, ctx);
+        events.push({
+          id: op.id,
+          name: op.name,
+          time: op.time,
+          attributes: op.attributes,
+          label: op.label,
+          tags: op.tags,
+          source: op.source,
+          installation_id: ctx.installationId,
+          received_at: ctx.receivedAt,
+        });
       }
       // Ops without an ID are the SDK context's automatic writes, not ops the caller counts.
       if (op.id !== null) result.accepted++;
     }
-    if (newEvents > 0) this.trimEvents(profileId, newEvents);
+    if (unclaim.length) {
+      this.sql.exec("DELETE FROM processed WHERE op_id IN (SELECT value FROM json_each(?))", JSON.stringify(unclaim));
+    }
+    this.putAttributes(profileId, attributes.changed());
+    const added = this.storeEvents(profileId, events);
+    if (added > 0) this.trimEvents(profileId, added);
+    this.enqueueEvents(profileId, events, ctx);
     // Activity is projected too (segments on last_activity), so even a touch moves the version.
     this.sql.exec(
       "UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?) WHERE profile_id = ?",
@@ -274,12 +335,21 @@ export class ProfileStore {
     return result;
   }
 
-  /** Records an op ID as applied; false when it already was (within the idempotency window). */
-  private claim(opId: string, profileId: string, now: number): boolean {
-    return (
-      this.sql.exec("INSERT OR IGNORE INTO processed (op_id, profile_id, at) VALUES (?, ?, ?)", opId, profileId, now)
-        .rowsWritten > 0
-    );
+  /**
+   * Records op IDs as applied in one statement; returns those it took, so an ID already applied
+   * (within the idempotency window), or repeated in `opIds`, comes back once at most.
+   */
+  private claim(opIds: string[], profileId: string, now: number): Set<string> {
+    if (opIds.length === 0) return new Set();
+    const rows = this.sql
+      .exec<{ op_id: string }>(
+        "INSERT OR IGNORE INTO processed (op_id, profile_id, at) SELECT value, ?, ? FROM json_each(?) RETURNING op_id",
+        profileId,
+        now,
+        JSON.stringify(opIds),
+      )
+      .toArray();
+    return new Set(rows.map((r) => r.op_id));
   }
 
   /**
@@ -304,67 +374,57 @@ export class ProfileStore {
     this.sql.exec("UPDATE profiles SET events_held = ? WHERE profile_id = ?", LIMITS.eventsKeptPerProfile, profileId);
   }
 
-  /** True when applied; otherwise why the whole op was refused. */
-  private applyAttributes(
-    profileId: string,
-    op: Extract<DataOp, { type: "attributes" }>,
-    written: Set<string>,
-  ): true | string {
-    const next: StoredAttribute[] = [];
-    // Net change in the number of custom attributes holding a value.
-    let growth = 0;
-    for (const write of op.writes) {
-      const current = this.attribute(profileId, write.name);
-      const stored = reconcile(current, write, op.time, op.source, written.has(write.name));
-      if (!stored) continue;
-      next.push(stored);
-      if (!isNativeName(stored.name)) growth += Number(stored.value !== null) - Number(current?.value != null);
-    }
-    const overfull = next.find((a) => Array.isArray(a.value) && a.value.length > LIMITS.arrayItems);
-    if (overfull) return `"${overfull.name}" would hold more than ${LIMITS.arrayItems} items.`;
-    if (growth > 0 && this.customAttributeCount(profileId) + growth > LIMITS.customAttributesPerProfile) {
-      return `A profile holds at most ${LIMITS.customAttributesPerProfile} custom attributes.`;
-    }
-    for (const a of next) {
-      this.putAttribute(profileId, a);
-      written.add(a.name);
-    }
-    return true;
-  }
-
-  /** Stores an event and puts it in the outbox; 1 when it was new, 0 for a repeat. */
-  private storeEvent(profileId: string, op: Extract<DataOp, { type: "event" }>, ctx: WriteContext): number {
-    const inserted = this.sql.exec(
+  /** Stores events on the profile in one statement; how many were new (a repeat is ignored). */
+  private storeEvents(profileId: string, events: StoredEvent[]): number {
+    if (events.length === 0) return 0;
+    const rows = events.map((e) => [
+      e.id,
+      e.name,
+      e.time,
+      JSON.stringify(e.attributes),
+      e.label,
+      JSON.stringify(e.tags),
+      e.source,
+      e.installation_id,
+      e.received_at,
+    ]);
+    return this.sql.exec(
       `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]',
+              value->>'$[6]', value->>'$[7]', value->>'$[8]' FROM json_each(?)`,
       profileId,
-      op.id,
-      op.name,
-      op.time,
-      JSON.stringify(op.attributes),
-      op.label,
-      JSON.stringify(op.tags),
-      op.source,
-      ctx.installationId,
-      ctx.receivedAt,
+      JSON.stringify(rows),
     ).rowsWritten;
-    const message: EventMessage = {
-      type: "event",
-      project_id: ctx.projectId,
-      profile_id: profileId,
-      custom_id: ctx.customId,
-      installation_id: ctx.installationId,
-      app_id: ctx.appId,
-      source: op.source,
-      received_at: ctx.receivedAt,
-      event: { id: op.id, name: op.name, time: op.time, attributes: op.attributes, label: op.label, tags: op.tags },
-    };
-    this.enqueue(message);
-    return inserted > 0 ? 1 : 0;
   }
 
-  enqueue(message: EventMessage): void {
-    this.sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
+  /** Puts events in the outbox for the event queue, as few messages as fit. */
+  enqueueEvents(
+    profileId: string,
+    events: Omit<StoredEvent, "installation_id" | "received_at">[],
+    ctx: Omit<WriteContext, "requestId">,
+  ): void {
+    for (const group of chunkBy(events, Number.POSITIVE_INFINITY, MAX_EVENTS_MESSAGE_BYTES)) {
+      const message: EventsMessage = {
+        type: "events",
+        project_id: ctx.projectId,
+        profile_id: profileId,
+        custom_id: ctx.customId,
+        installation_id: ctx.installationId,
+        app_id: ctx.appId,
+        received_at: ctx.receivedAt,
+        events: group.map((e) => ({
+          id: e.id,
+          name: e.name,
+          time: e.time,
+          attributes: e.attributes,
+          label: e.label,
+          tags: e.tags,
+          source: e.source as QueuedEvent["source"],
+        })),
+      };
+      this.sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
+      this.outboxFilled = true;
+    }
   }
 
   /**
@@ -380,6 +440,7 @@ export class ProfileStore {
       key,
       JSON.stringify(message),
     );
+    this.outboxFilled = true;
   }
 
   outbox(limit: number): { seq: number; queue: OutboxQueue; body: QueueMessage }[] {
@@ -393,7 +454,7 @@ export class ProfileStore {
   }
 
   ackOutbox(seqs: number[]): void {
-    for (const seq of seqs) this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq);
+    this.sql.exec("DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs));
   }
 
   /** What the projection reads for a profile held here; null when it is not (any more). */
@@ -406,8 +467,11 @@ export class ProfileStore {
     };
   }
 
-  hasOutbox(): boolean {
-    return this.sql.exec("SELECT 1 FROM outbox LIMIT 1").toArray().length > 0;
+  /** Whether something was put in the outbox since the last ask: then it is time to flush. */
+  takeOutboxFilled(): boolean {
+    const filled = this.outboxFilled;
+    this.outboxFilled = false;
+    return filled;
   }
 
   snapshot(profileId: string): ProfileSnapshot {
@@ -441,23 +505,8 @@ export class ProfileStore {
       snapshot.events.length,
     );
     this.profileChanged(id);
-    for (const a of snapshot.attributes) this.putAttribute(id, a);
-    for (const e of snapshot.events) {
-      this.sql.exec(
-        `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        id,
-        e.id,
-        e.name,
-        e.time,
-        JSON.stringify(e.attributes),
-        e.label,
-        JSON.stringify(e.tags),
-        e.source,
-        e.installation_id,
-        e.received_at,
-      );
-    }
+    this.putAttributes(id, snapshot.attributes);
+    this.storeEvents(id, snapshot.events);
     for (const h of snapshot.history) this.appendHistory(id, h);
     for (const p of snapshot.processed) this.markProcessed(p.opId, id, p.at);
   }
@@ -519,6 +568,47 @@ export class ProfileStore {
         profileId,
       )
       .toArray() as unknown as HistoryEntry[];
+  }
+}
+
+/**
+ * One call's attribute writes, reconciled against what the profile held before it and against
+ * each other, and written once at the end. `written` names those an earlier op of the call set.
+ */
+class AttributeChanges {
+  private readonly written = new Map<string, StoredAttribute>();
+  /** Net change in the number of custom attributes holding a value, over the ops applied. */
+  private growth = 0;
+
+  constructor(private readonly stored: Map<string, StoredAttribute>) {}
+
+  private current(name: string): StoredAttribute | undefined {
+    return this.written.get(name) ?? this.stored.get(name);
+  }
+
+  /** True when applied; otherwise why the whole op was refused. `count` is the custom attributes held before the call. */
+  apply(op: Extract<DataOp, { type: "attributes" }>, count: () => number): true | string {
+    const next: StoredAttribute[] = [];
+    let growth = 0;
+    for (const write of op.writes) {
+      const current = this.current(write.name);
+      const stored = reconcile(current, write, op.time, op.source, this.written.has(write.name));
+      if (!stored) continue;
+      next.push(stored);
+      if (!isNativeName(stored.name)) growth += Number(stored.value !== null) - Number(current?.value != null);
+    }
+    const overfull = next.find((a) => Array.isArray(a.value) && a.value.length > LIMITS.arrayItems);
+    if (overfull) return `"${overfull.name}" would hold more than ${LIMITS.arrayItems} items.`;
+    if (growth > 0 && count() + this.growth + growth > LIMITS.customAttributesPerProfile) {
+      return `A profile holds at most ${LIMITS.customAttributesPerProfile} custom attributes.`;
+    }
+    for (const a of next) this.written.set(a.name, a);
+    this.growth += growth;
+    return true;
+  }
+
+  changed(): StoredAttribute[] {
+    return [...this.written.values()];
   }
 }
 

@@ -4,7 +4,7 @@ import { events, requestChunks } from "../db/schema";
 import { applyOperations } from "../profiles/apply";
 import type { OperationError } from "../profiles/operations";
 import { project } from "../projection/project";
-import type { EventMessage, ProfileOpsMessage, ProjectionMessage, TaskMessage } from "./messages";
+import type { EventsMessage, ProfileOpsMessage, ProjectionMessage, TaskMessage } from "./messages";
 
 export const EVENTS_QUEUE = "edge-cdp-events";
 export const TASKS_QUEUE = "edge-cdp-tasks";
@@ -17,28 +17,30 @@ export function retryDelaySeconds(attempts: number): number {
 }
 
 /** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
-async function landEvents(env: Env, messages: EventMessage[]): Promise<void> {
+async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
   const db = drizzle(env.DB);
-  const rows = messages.map((m) => ({
-    projectId: m.project_id,
-    eventId: m.event.id,
-    profileId: m.profile_id,
-    customId: m.custom_id,
-    installationId: m.installation_id,
-    appId: m.app_id,
-    name: m.event.name,
-    time: m.event.time,
-    attributes: m.event.attributes,
-    source: m.source,
-    receivedAt: m.received_at,
-  }));
+  const rows = messages.flatMap((m) =>
+    m.events.map((e) => ({
+      projectId: m.project_id,
+      eventId: e.id,
+      profileId: m.profile_id,
+      customId: m.custom_id,
+      installationId: m.installation_id,
+      appId: m.app_id,
+      name: e.name,
+      time: e.time,
+      attributes: e.attributes,
+      source: e.source,
+      receivedAt: m.received_at,
+    })),
+  );
   const [first, ...rest] = rowChunks(rows).map((chunk) =>
     db.insert(events).select(selectRows(events, chunk)).onConflictDoNothing(),
   );
   if (first) await db.batch([first, ...rest]);
 }
 
-async function consumeEvents(batch: MessageBatch<EventMessage>, env: Env): Promise<void> {
+async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Env): Promise<void> {
   try {
     await landEvents(
       env,
@@ -122,7 +124,7 @@ async function consumeDeadTasks(batch: MessageBatch<TaskMessage>, env: Env): Pro
 export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   switch (batch.queue) {
     case EVENTS_QUEUE:
-      return consumeEvents(batch as MessageBatch<EventMessage>, env);
+      return consumeEvents(batch as MessageBatch<EventsMessage>, env);
     case PROJECTION_QUEUE:
       return consumeProjection(batch as MessageBatch<ProjectionMessage>, env);
     case TASKS_QUEUE:

@@ -1,26 +1,32 @@
 import type { EventAttributes } from "../lib/json";
 
-/** What the Durable Objects publish on the event queue. */
-export interface EventMessage {
-  type: "event";
+/** One event as it travels on the event queue. */
+export interface QueuedEvent {
+  id: string;
+  name: string;
+  time: string;
+  attributes: EventAttributes;
+  label: string | null;
+  tags: string[];
+  source: "api" | "sdk";
+}
+
+/**
+ * What the Durable Objects publish on the event queue: the events one call added to one
+ * profile, as many as fit in a message (a few dozen KB; one event's attributes up to 64 KB).
+ */
+export interface EventsMessage {
+  type: "events";
   project_id: string;
   profile_id: string;
   custom_id: string | null;
   installation_id: string | null;
   app_id: string | null;
-  source: "api" | "sdk";
   received_at: string;
-  event: {
-    id: string;
-    name: string;
-    time: string;
-    attributes: EventAttributes;
-    label: string | null;
-    tags: string[];
-  };
+  events: QueuedEvent[];
 }
 
-export type QueueMessage = EventMessage | ProjectionMessage;
+export type QueueMessage = EventsMessage | ProjectionMessage;
 
 /** One chunk of a mass update, on the task queue. */
 export interface ProfileOpsMessage {

@@ -85,15 +85,24 @@ describe("event queue consumer", () => {
 
   const message = (id: string, body: QueueMessage) => ({ id, timestamp: new Date(), attempts: 1, body });
   const eventMessage = (projectId: string, eventId: string): QueueMessage => ({
-    type: "event",
+    type: "events",
     project_id: projectId,
     profile_id: "p-1",
     custom_id: null,
     installation_id: "i-1",
     app_id: "a-1",
-    source: "sdk",
     received_at: new Date().toISOString(),
-    event: { id: eventId, name: "tap", time: new Date().toISOString(), attributes: {}, label: null, tags: [] },
+    events: [
+      {
+        id: eventId,
+        name: "tap",
+        time: new Date().toISOString(),
+        attributes: {},
+        label: null,
+        tags: [],
+        source: "sdk",
+      },
+    ],
   });
 
   it("acks every message and ignores a redelivered event", async () => {
