@@ -194,6 +194,7 @@ export class CustomIdObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.clock.fired();
+    this.outbox.settle();
     await this.outbox.flush();
   }
 }

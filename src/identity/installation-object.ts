@@ -140,6 +140,8 @@ export class InstallationObject extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
   /** The installation row as last read; undefined once a write may have changed it. */
   #row: InstallationRow | null | undefined;
+  /** Whether a transition is recorded as under way; undefined until read. */
+  #intent: boolean | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -172,12 +174,13 @@ export class InstallationObject extends DurableObject<Env> {
     this.ctx.storage.sql.exec(query, ...params);
   }
 
-  /** `transactionSync`, forgetting the cached row if the transaction rolls back. */
+  /** `transactionSync`, forgetting what is cached if the transaction rolls back. */
   private transaction<T>(fn: () => T): T {
     try {
       return this.ctx.storage.transactionSync(fn);
     } catch (error) {
       this.#row = undefined;
+      this.#intent = undefined;
       throw error;
     }
   }
@@ -220,13 +223,17 @@ export class InstallationObject extends DurableObject<Env> {
       if (input.source !== "sdk" && !this.row()) return null;
       this.ensureInstallation(input);
       const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
-      // Op IDs applied before, plus those taken by earlier ops of this batch.
-      const seen = this.store.processedAmong(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+      // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
+      // anonymous profile need no look-up: claiming their IDs where they apply is the check.
+      const local = this.binding().customId === null && input.ops.every(isDataOp);
+      const seen = local
+        ? new Set<string>()
+        : this.store.processedAmong(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
       let segment: DataOp[] = [];
       for (const op of input.ops) {
         const repeat = op.id !== null && seen.has(op.id);
         if (op.id !== null) seen.add(op.id);
-        if (op.type === "attributes" || op.type === "event") {
+        if (isDataOp(op)) {
           if (repeat) result.duplicates++;
           else segment.push(op);
           continue;
@@ -242,8 +249,10 @@ export class InstallationObject extends DurableObject<Env> {
         result.accepted++;
       }
       segment.push(...contextWrites(input));
-      await this.applyData(input, segment, result);
+      const active = await this.applyData(input, segment, result);
       const binding = this.binding();
+      // Any call counts as activity on the profile (SPEC §5), even one that changed nothing.
+      if (!active) this.transaction(() => this.store.touch(binding.profileId, input.receivedAt));
       result.profile_id = binding.profileId;
       result.custom_id = binding.customId;
       // Whatever the batch put in the outbox (events, projection changes) leaves now.
@@ -280,7 +289,6 @@ export class InstallationObject extends DurableObject<Env> {
         );
       }
       const before = this.row();
-      if (before?.custom_id === null) this.store.touch(before.profile_id, input.receivedAt);
       if (input.source !== "sdk") return;
       this.writeRow(
         `UPDATE installation SET app_id = coalesce(?, app_id), platform = coalesce(?, platform),
@@ -311,8 +319,11 @@ export class InstallationObject extends DurableObject<Env> {
     });
   }
 
-  /** Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object. */
-  private async applyData(input: BatchInput, ops: DataOp[], result: BatchResult): Promise<void> {
+  /**
+   * Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object.
+   * True when the profile recorded the call as activity.
+   */
+  private async applyData(input: BatchInput, ops: DataOp[], result: BatchResult): Promise<boolean> {
     const binding = this.binding();
     const ctx: WriteContext = {
       projectId: input.projectId,
@@ -324,7 +335,7 @@ export class InstallationObject extends DurableObject<Env> {
     };
     let applied: ApplyResult;
     if (binding.customId === null) {
-      if (ops.length === 0) return;
+      if (ops.length === 0) return false;
       applied = this.transaction(() => {
         this.store.pruneProcessed(Date.now());
         return this.store.applyData(binding.profileId, ops, ctx, Date.now());
@@ -346,6 +357,7 @@ export class InstallationObject extends DurableObject<Env> {
     result.accepted += applied.accepted;
     result.duplicates += applied.duplicates;
     result.rejected.push(...applied.rejected);
+    return true;
   }
 
   private applyInstallationOp(input: BatchInput, op: InstallationOp): void {
@@ -412,6 +424,7 @@ export class InstallationObject extends DurableObject<Env> {
     }
     this.transaction(() => {
       this.ctx.storage.sql.exec("INSERT INTO intent (id, body) VALUES (1, ?)", JSON.stringify(intent));
+      this.#intent = true;
     });
     this.clock.armBy(Date.now() + RESUME_AFTER_MS);
     await this.run(input.projectId, intent);
@@ -419,7 +432,9 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** Finishes a transition left half-way by an eviction or an exception. */
   private async resume(): Promise<void> {
+    if (this.#intent === false) return;
     const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM intent WHERE id = 1").toArray()[0];
+    this.#intent = row !== undefined;
     const installation = this.row();
     if (!row || !installation) return;
     this.store.holder = { projectId: installation.project_id, kind: "installation", id: installation.installation_id };
@@ -515,6 +530,7 @@ export class InstallationObject extends DurableObject<Env> {
     );
     this.store.markProcessed(intent.opId, null, Date.now());
     this.ctx.storage.sql.exec("DELETE FROM intent WHERE id = 1");
+    this.#intent = false;
     this.installationChanged();
   }
 
@@ -553,6 +569,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.clock.fired();
+    this.outbox.settle();
     await this.serialized(() => this.resume());
     await this.outbox.flush();
   }
@@ -570,6 +587,10 @@ function projectedChange(before: InstallationRow | null, after: InstallationRow 
     before.platform !== after.platform ||
     before.last_seen_at.slice(0, 13) !== after.last_seen_at.slice(0, 13)
   );
+}
+
+function isDataOp(op: BatchOp): op is DataOp {
+  return op.type === "attributes" || op.type === "event";
 }
 
 /** The device context's language, region and timezone are `sdk_auto` writes (SPEC §5). */

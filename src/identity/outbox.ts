@@ -12,10 +12,16 @@ const MAX_SEND_BYTES = 200 * 1024;
  * Sends what a Durable Object wrote to its outbox in the same transaction as the change,
  * so a message is never lost between "stored" and "published". At-least-once: the queue
  * consumers are idempotent. One flush runs at a time per object.
+ *
+ * Sent rows are deleted with the object's next write (or by the alarm), so sending costs no
+ * commit of its own. Rows are numbered in order, so "sent" is one number: everything up to it.
+ * If the object is evicted first, the rows are sent again, which at-least-once allows.
  */
 export class Outbox {
   #running: Promise<void> | null = null;
   #again = false;
+  #sentUpTo = 0;
+  #deletedUpTo = 0;
 
   constructor(
     private readonly store: ProfileStore,
@@ -28,9 +34,17 @@ export class Outbox {
    * sends in the background. Call after any write that may have filled it.
    */
   afterWrite(ctx: DurableObjectState): void {
+    this.settle();
     if (!this.store.takeOutboxFilled()) return;
     this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
     ctx.waitUntil(this.flush());
+  }
+
+  /** Deletes the rows already sent, as part of whatever the object is writing now. */
+  settle(): void {
+    if (this.#sentUpTo <= this.#deletedUpTo) return;
+    this.store.ackOutbox(this.#sentUpTo);
+    this.#deletedUpTo = this.#sentUpTo;
   }
 
   flush(): Promise<void> {
@@ -48,15 +62,17 @@ export class Outbox {
     do {
       this.#again = false;
       for (;;) {
-        const rows = this.store.outbox(BATCH);
+        const rows = this.store.outbox(this.#sentUpTo, BATCH);
         if (rows.length === 0) break;
         try {
-          for (const queue of ["events", "projection"] as const) {
-            const bodies = rows.filter((r) => r.queue === queue).map((r) => r.body);
-            for (const group of chunkBy(bodies, BATCH, MAX_SEND_BYTES)) {
-              await this.queues[queue].sendBatch(group.map((body) => ({ body, contentType: "json" as const })));
-            }
-          }
+          await Promise.all(
+            (["events", "projection"] as const).map(async (queue) => {
+              const bodies = rows.filter((r) => r.queue === queue).map((r) => r.body);
+              for (const group of chunkBy(bodies, BATCH, MAX_SEND_BYTES)) {
+                await this.queues[queue].sendBatch(group.map((body) => ({ body, contentType: "json" as const })));
+              }
+            }),
+          );
         } catch (error) {
           console.warn(
             JSON.stringify({
@@ -68,7 +84,7 @@ export class Outbox {
           this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
           return;
         }
-        this.store.ackOutbox(rows.map((r) => r.seq));
+        this.#sentUpTo = Math.max(...rows.map((r) => r.seq));
       }
     } while (this.#again);
   }

@@ -323,14 +323,18 @@ export class ProfileStore {
     }
     this.putAttributes(profileId, attributes.changed());
     const added = this.storeEvents(profileId, events);
-    if (added > 0) this.trimEvents(profileId, added);
     this.enqueueEvents(profileId, events, ctx);
     // Activity is projected too (segments on last_activity), so even a touch moves the version.
-    this.sql.exec(
-      "UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?) WHERE profile_id = ?",
-      ctx.receivedAt,
-      profileId,
-    );
+    const held = this.sql
+      .exec<{ n: number }>(
+        `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
+           events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS n`,
+        ctx.receivedAt,
+        added,
+        profileId,
+      )
+      .one().n;
+    if (added > 0) this.trimEvents(profileId, held);
     this.profileChanged(profileId);
     return result;
   }
@@ -354,16 +358,9 @@ export class ProfileStore {
 
   /**
    * Keeps the most recent events only (SPEC §4); the queue and D1 keep the full stream. A counter
-   * makes the check O(1); trimming runs once the profile holds a tenth too many.
+   * (`held`) makes the check O(1); trimming runs once the profile holds a tenth too many.
    */
-  private trimEvents(profileId: string, added: number): void {
-    const held = this.sql
-      .exec<{ n: number }>(
-        "UPDATE profiles SET events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS n",
-        added,
-        profileId,
-      )
-      .one().n;
+  private trimEvents(profileId: string, held: number): void {
     if (held <= LIMITS.eventsKeptPerProfile * 1.1) return;
     this.sql.exec(
       `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
@@ -443,18 +440,21 @@ export class ProfileStore {
     this.outboxFilled = true;
   }
 
-  outbox(limit: number): { seq: number; queue: OutboxQueue; body: QueueMessage }[] {
+  /** The outbox rows numbered after `after`, oldest first. */
+  outbox(after: number, limit: number): { seq: number; queue: OutboxQueue; body: QueueMessage }[] {
     return this.sql
       .exec<{ seq: number; queue: string; body: string }>(
-        "SELECT seq, queue, body FROM outbox ORDER BY seq LIMIT ?",
+        "SELECT seq, queue, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        after,
         limit,
       )
       .toArray()
       .map((r) => ({ seq: r.seq, queue: r.queue as OutboxQueue, body: JSON.parse(r.body) as QueueMessage }));
   }
 
-  ackOutbox(seqs: number[]): void {
-    this.sql.exec("DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs));
+  /** Forgets the outbox rows numbered up to `upTo`: they were sent. */
+  ackOutbox(upTo: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", upTo);
   }
 
   /** What the projection reads for a profile held here; null when it is not (any more). */
