@@ -58,7 +58,7 @@ export class CustomIdObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.clock = new AlarmClock(ctx.storage);
-    this.store = new ProfileStore(ctx.storage.sql);
+    this.store = new ProfileStore(ctx.storage);
     this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
@@ -96,7 +96,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
   attach(req: AttachRequest): AttachResult {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
-    const result = this.ctx.storage.transactionSync(() => {
+    const result = this.store.transaction(() => {
       const seen = this.recall<AttachResult>(req.key);
       if (seen) return seen;
       const existing = this.current();
@@ -128,7 +128,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation leaves this custom ID (logout, or switching to another user). */
   detach(req: DetachRequest): void {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
-    this.ctx.storage.transactionSync(() => {
+    this.store.transaction(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
       const removed = this.ctx.storage.sql.exec(
@@ -156,7 +156,7 @@ export class CustomIdObject extends DurableObject<Env> {
    */
   applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
     this.store.holder = { projectId: ctx.projectId, kind: "custom_id", id: ctx.customId };
-    const result = this.ctx.storage.transactionSync(() => {
+    const result = this.store.transaction(() => {
       let profileId = this.current()?.profile_id;
       if (!profileId) {
         profileId = uuidv7();
@@ -195,6 +195,6 @@ export class CustomIdObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.clock.fired();
     this.outbox.settle();
-    await this.outbox.flush();
+    await this.outbox.flush({ fromTable: true });
   }
 }

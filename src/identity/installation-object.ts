@@ -145,7 +145,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new ProfileStore(ctx.storage.sql);
+    this.store = new ProfileStore(ctx.storage);
     this.clock = new AlarmClock(ctx.storage);
     this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
@@ -168,16 +168,17 @@ export class InstallationObject extends DurableObject<Env> {
     return this.#row;
   }
 
-  /** Writes the installation row; the cached copy is read again next time. */
+  /** Writes the installation row (one INSERT or UPDATE) and keeps what it now holds. */
   private writeRow(query: string, ...params: SqlStorageValue[]): void {
     this.#row = undefined;
-    this.ctx.storage.sql.exec(query, ...params);
+    const rows = this.ctx.storage.sql.exec(`${query} RETURNING *`, ...params).toArray();
+    this.#row = (rows[0] ?? null) as InstallationRow | null;
   }
 
   /** `transactionSync`, forgetting what is cached if the transaction rolls back. */
   private transaction<T>(fn: () => T): T {
     try {
-      return this.ctx.storage.transactionSync(fn);
+      return this.store.transaction(fn);
     } catch (error) {
       this.#row = undefined;
       this.#intent = undefined;
@@ -571,7 +572,7 @@ export class InstallationObject extends DurableObject<Env> {
     this.clock.fired();
     this.outbox.settle();
     await this.serialized(() => this.resume());
-    await this.outbox.flush();
+    await this.outbox.flush({ fromTable: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
-import type { OutboxQueue, ProfileStore } from "./profile-store";
+import type { OutboxEntry, OutboxQueue, ProfileStore } from "./profile-store";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -13,15 +13,19 @@ const MAX_SEND_BYTES = 200 * 1024;
  * so a message is never lost between "stored" and "published". At-least-once: the queue
  * consumers are idempotent. One flush runs at a time per object.
  *
- * Sent rows are deleted with the object's next write (or by the alarm), so sending costs no
- * commit of its own. Rows are numbered in order, so "sent" is one number: everything up to it.
- * If the object is evicted first, the rows are sent again, which at-least-once allows.
+ * Rows are numbered in order, and "sent" is one number: every row up to it went out. Right
+ * after a write, the flush sends the rows the store kept in memory; it reads the table instead
+ * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
+ * alarm). Sent rows are deleted with the object's next write or by the alarm, so sending costs
+ * no commit of its own; if the object is evicted first, they go again, as at-least-once allows.
  */
 export class Outbox {
   #running: Promise<void> | null = null;
   #again = false;
   #sentUpTo = 0;
   #deletedUpTo = 0;
+  /** True while every row after `#sentUpTo` is one the store holds in memory. */
+  #caughtUp = false;
 
   constructor(
     private readonly store: ProfileStore,
@@ -35,7 +39,7 @@ export class Outbox {
    */
   afterWrite(ctx: DurableObjectState): void {
     this.settle();
-    if (!this.store.takeOutboxFilled()) return;
+    if (!this.store.hasStaged()) return;
     this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
     ctx.waitUntil(this.flush());
   }
@@ -47,7 +51,9 @@ export class Outbox {
     this.#deletedUpTo = this.#sentUpTo;
   }
 
-  flush(): Promise<void> {
+  /** Sends what is pending; `fromTable` reads every unsent row rather than trusting memory. */
+  flush({ fromTable = false } = {}): Promise<void> {
+    if (fromTable) this.#caughtUp = false;
     if (this.#running) {
       this.#again = true;
       return this.#running;
@@ -58,18 +64,28 @@ export class Outbox {
     return this.#running;
   }
 
+  /** The next rows to send, oldest first; empty when none is left. */
+  #next(): OutboxEntry[] {
+    const staged = this.store.takeStaged();
+    if (this.#caughtUp && staged !== null) return staged;
+    const rows = this.store.outbox(this.#sentUpTo, BATCH);
+    // Read to the end: from now on, what the store stages is all there is.
+    if (rows.length < BATCH) this.#caughtUp = true;
+    return rows;
+  }
+
   async #drain(): Promise<void> {
     do {
       this.#again = false;
       for (;;) {
-        const rows = this.store.outbox(this.#sentUpTo, BATCH);
+        const rows = this.#next();
         if (rows.length === 0) break;
         try {
           await Promise.all(
             (["events", "projection"] as const).map(async (queue) => {
-              const bodies = rows.filter((r) => r.queue === queue).map((r) => r.body);
-              for (const group of chunkBy(bodies, BATCH, MAX_SEND_BYTES)) {
-                await this.queues[queue].sendBatch(group.map((body) => ({ body, contentType: "json" as const })));
+              const group = rows.filter((r) => r.queue === queue);
+              for (const chunk of chunkBy(group, BATCH, MAX_SEND_BYTES, (r) => r.bytes)) {
+                await this.queues[queue].sendBatch(chunk.map((r) => ({ body: r.body, contentType: "json" as const })));
               }
             }),
           );
@@ -81,10 +97,11 @@ export class Outbox {
               error: String(error),
             }),
           );
+          this.#caughtUp = false;
           this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
           return;
         }
-        this.#sentUpTo = Math.max(...rows.map((r) => r.seq));
+        this.#sentUpTo = Math.max(this.#sentUpTo, ...rows.map((r) => r.seq));
       }
     } while (this.#again);
   }

@@ -13,6 +13,17 @@ import { reconcile, type StoredAttribute } from "./reconcile";
 
 export type OutboxQueue = "events" | "projection";
 
+/** A message waiting in the outbox; `bytes` is its JSON size, for sending in batches. */
+export interface OutboxEntry {
+  seq: number;
+  queue: OutboxQueue;
+  dedupe: string | null;
+  body: QueueMessage;
+  bytes: number;
+}
+
+const encoder = new TextEncoder();
+
 /** An event queue message stays well under the 128 KB a message may carry. */
 const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
 
@@ -129,15 +140,19 @@ const isNativeName = (name: string) => name.startsWith("$");
 
 /**
  * The profile tables both Durable Object classes keep, and the synchronous operations on
- * them. Nothing here awaits: callers wrap calls in `transactionSync` so each step is atomic.
+ * them. Nothing here awaits: callers wrap calls in `transaction` so each step is atomic.
  */
 export class ProfileStore {
   /** Which object this is, set by it before it writes: projection messages name it. */
   holder: Holder | null = null;
-  private outboxFilled = false;
+  private staged: OutboxEntry[] = [];
+  private stagedValid = true;
   private prunedAt = 0;
+  private readonly sql: SqlStorage;
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+  }
 
   private profileChanged(profileId: string): void {
     if (!this.holder) throw new Error("the profile store's holder is not set");
@@ -419,8 +434,7 @@ export class ProfileStore {
           source: e.source as QueuedEvent["source"],
         })),
       };
-      this.sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
-      this.outboxFilled = true;
+      this.stage("events", null, message);
     }
   }
 
@@ -432,24 +446,43 @@ export class ProfileStore {
    */
   markChanged(message: ProjectionMessage): void {
     const key = message.type === "profile_changed" ? `p:${message.profile_id}` : `i:${message.installation_id}`;
-    this.sql.exec(
-      "INSERT OR REPLACE INTO outbox (queue, dedupe, body) VALUES ('projection', ?, ?)",
-      key,
-      JSON.stringify(message),
-    );
-    this.outboxFilled = true;
+    this.stage("projection", key, message);
+  }
+
+  /**
+   * Writes an outbox row and keeps it in memory too, so the flush right after the write sends
+   * it without reading it back. A repeated key replaces the pending entry.
+   */
+  private stage(queue: OutboxQueue, dedupe: string | null, body: QueueMessage): void {
+    const text = JSON.stringify(body);
+    const { seq } = this.sql
+      .exec<{ seq: number }>(
+        "INSERT OR REPLACE INTO outbox (queue, dedupe, body) VALUES (?, ?, ?) RETURNING seq",
+        queue,
+        dedupe,
+        text,
+      )
+      .one();
+    if (dedupe !== null) this.staged = this.staged.filter((e) => e.dedupe !== dedupe);
+    this.staged.push({ seq, queue, dedupe, body, bytes: encoder.encode(text).byteLength });
   }
 
   /** The outbox rows numbered after `after`, oldest first. */
-  outbox(after: number, limit: number): { seq: number; queue: OutboxQueue; body: QueueMessage }[] {
+  outbox(after: number, limit: number): OutboxEntry[] {
     return this.sql
-      .exec<{ seq: number; queue: string; body: string }>(
-        "SELECT seq, queue, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+      .exec<{ seq: number; queue: string; dedupe: string | null; body: string }>(
+        "SELECT seq, queue, dedupe, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
         after,
         limit,
       )
       .toArray()
-      .map((r) => ({ seq: r.seq, queue: r.queue as OutboxQueue, body: JSON.parse(r.body) as QueueMessage }));
+      .map((r) => ({
+        seq: r.seq,
+        queue: r.queue as OutboxQueue,
+        dedupe: r.dedupe,
+        body: JSON.parse(r.body) as QueueMessage,
+        bytes: encoder.encode(r.body).byteLength,
+      }));
   }
 
   /** Forgets the outbox rows numbered up to `upTo`: they were sent. */
@@ -467,11 +500,34 @@ export class ProfileStore {
     };
   }
 
-  /** Whether something was put in the outbox since the last ask: then it is time to flush. */
-  takeOutboxFilled(): boolean {
-    const filled = this.outboxFilled;
-    this.outboxFilled = false;
-    return filled;
+  /**
+   * The outbox rows written since the last call, in order; null when a rolled-back transaction
+   * may have left the memory and the table apart, and only the table can say.
+   */
+  takeStaged(): OutboxEntry[] | null {
+    const staged = this.staged;
+    this.staged = [];
+    if (!this.stagedValid) {
+      this.stagedValid = true;
+      return null;
+    }
+    return staged;
+  }
+
+  /** Whether rows were staged since the last `takeStaged`. */
+  hasStaged(): boolean {
+    return this.staged.length > 0 || !this.stagedValid;
+  }
+
+  /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (error) {
+      this.staged = [];
+      this.stagedValid = false;
+      throw error;
+    }
   }
 
   snapshot(profileId: string): ProfileSnapshot {
