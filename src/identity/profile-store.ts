@@ -148,6 +148,8 @@ export class ProfileStore {
   private staged: OutboxEntry[] = [];
   private stagedValid = true;
   private prunedAt = 0;
+  /** The hour of activity each profile's last projection message went out with, while in memory. */
+  private readonly projectedHour = new Map<string, string>();
   private readonly sql: SqlStorage;
 
   constructor(private readonly storage: DurableObjectStorage) {
@@ -339,18 +341,23 @@ export class ProfileStore {
     this.putAttributes(profileId, attributes.changed());
     const added = this.storeEvents(profileId, events);
     this.enqueueEvents(profileId, events, ctx);
-    // Activity is projected too (segments on last_activity), so even a touch moves the version.
-    const held = this.sql
-      .exec<{ n: number }>(
+    const row = this.sql
+      .exec<{ held: number; activity: string }>(
         `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-           events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS n`,
+           events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS held, last_activity_at AS activity`,
         ctx.receivedAt,
         added,
         profileId,
       )
-      .one().n;
-    if (added > 0) this.trimEvents(profileId, held);
-    this.profileChanged(profileId);
+      .one();
+    if (added > 0) this.trimEvents(profileId, row.held);
+    // The projection shows attribute values and the hour of the last activity; events reach D1
+    // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
+    const hour = row.activity.slice(0, 13);
+    if (attributes.visible() || this.projectedHour.get(profileId) !== hour) {
+      this.profileChanged(profileId);
+      this.projectedHour.set(profileId, hour);
+    }
     return result;
   }
 
@@ -526,6 +533,7 @@ export class ProfileStore {
     } catch (error) {
       this.staged = [];
       this.stagedValid = false;
+      this.projectedHour.clear();
       throw error;
     }
   }
@@ -665,6 +673,16 @@ class AttributeChanges {
 
   changed(): StoredAttribute[] {
     return [...this.written.values()];
+  }
+
+  /** Whether a write changed what the projection shows: a value or a type, not just its time. */
+  visible(): boolean {
+    for (const [name, next] of this.written) {
+      const before = this.stored.get(name);
+      if ((before?.type ?? null) !== (next.type ?? null)) return true;
+      if (JSON.stringify(before?.value ?? null) !== JSON.stringify(next.value ?? null)) return true;
+    }
+    return false;
   }
 }
 
