@@ -264,7 +264,6 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** First contact creates the installation and its anonymous profile; later ones refresh it. */
   private ensureInstallation(input: BatchInput): void {
-    const c = input.context;
     this.transaction(() => {
       const created = !this.row();
       if (created) {
@@ -290,22 +289,27 @@ export class InstallationObject extends DurableObject<Env> {
         );
       }
       const before = this.row();
-      if (input.source !== "sdk") return;
-      this.writeRow(
-        `UPDATE installation SET app_id = coalesce(?, app_id), platform = coalesce(?, platform),
+      if (input.source === "sdk" && refreshes(before, input)) this.refresh(input);
+      if (created || projectedChange(before, this.row())) this.installationChanged();
+    });
+  }
+
+  /** Takes in what an SDK call says about the device, and the time of the visit. */
+  private refresh(input: BatchInput): void {
+    const c = input.context;
+    this.writeRow(
+      `UPDATE installation SET app_id = coalesce(?, app_id), platform = coalesce(?, platform),
            app_version = coalesce(?, app_version), sdk_version = coalesce(?, sdk_version),
            os_version = coalesce(?, os_version), device_model = coalesce(?, device_model),
            last_seen_at = max(last_seen_at, ?) WHERE id = 1`,
-        input.appId,
-        input.platform,
-        c.app_version ?? null,
-        c.sdk_version ?? null,
-        c.os_version ?? null,
-        c.device_model ?? null,
-        input.receivedAt,
-      );
-      if (created || projectedChange(before, this.row())) this.installationChanged();
-    });
+      input.appId,
+      input.platform,
+      c.app_version ?? null,
+      c.sdk_version ?? null,
+      c.os_version ?? null,
+      c.device_model ?? null,
+      input.receivedAt,
+    );
   }
 
   /** The installation's projected state changed: move its version on and tell the projection. */
@@ -574,6 +578,26 @@ export class InstallationObject extends DurableObject<Env> {
     await this.serialized(() => this.resume());
     await this.outbox.flush({ fromTable: true });
   }
+}
+
+/**
+ * Whether an SDK call changes the installation row: a device field it did not hold, or a
+ * `last_seen_at` in a later minute. The row keeps the last visit to the minute, so the many
+ * batches of one session cost no write of their own.
+ */
+function refreshes(row: InstallationRow | null, input: BatchInput): boolean {
+  if (!row) return true;
+  const c = input.context;
+  const fields: [keyof InstallationRow, string | null | undefined][] = [
+    ["app_id", input.appId],
+    ["platform", input.platform],
+    ["app_version", c.app_version],
+    ["sdk_version", c.sdk_version],
+    ["os_version", c.os_version],
+    ["device_model", c.device_model],
+  ];
+  if (fields.some(([name, value]) => value != null && row[name] !== value)) return true;
+  return input.receivedAt.slice(0, 16) > row.last_seen_at.slice(0, 16);
 }
 
 /**

@@ -2,6 +2,8 @@ import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
 import type { OutboxEntry, OutboxQueue, ProfileStore } from "./profile-store";
 
+/** Sent rows are deleted with a write once about this many have gone out (else by the alarm). */
+const SETTLE_EVERY = 64;
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
 const BATCH = 100;
@@ -16,8 +18,9 @@ const MAX_SEND_BYTES = 200 * 1024;
  * Rows are numbered in order, and "sent" is one number: every row up to it went out. Right
  * after a write, the flush sends the rows the store kept in memory; it reads the table instead
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
- * alarm). Sent rows are deleted with the object's next write or by the alarm, so sending costs
- * no commit of its own; if the object is evicted first, they go again, as at-least-once allows.
+ * alarm). Sent rows are deleted in bulk, with a later write or by the alarm, so sending costs no
+ * statement or commit of its own; if the object is evicted first, they go again, as
+ * at-least-once allows.
  */
 export class Outbox {
   #running: Promise<void> | null = null;
@@ -38,7 +41,7 @@ export class Outbox {
    * sends in the background. Call after any write that may have filled it.
    */
   afterWrite(ctx: DurableObjectState): void {
-    this.settle();
+    if (this.#sentUpTo - this.#deletedUpTo >= SETTLE_EVERY) this.settle();
     if (!this.store.hasStaged()) return;
     this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
     ctx.waitUntil(this.flush());
