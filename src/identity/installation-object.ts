@@ -264,6 +264,8 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** First contact creates the installation and its anonymous profile; later ones refresh it. */
   private ensureInstallation(input: BatchInput): void {
+    // Most calls change nothing here: no transaction for them.
+    if (this.row() && !(input.source === "sdk" && refreshes(this.row(), input))) return;
     this.transaction(() => {
       const created = !this.row();
       if (created) {
