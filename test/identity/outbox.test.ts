@@ -1,0 +1,168 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { AlarmClock } from "../../src/identity/alarm-clock";
+import type { ProfileStore } from "../../src/identity/profile-store";
+import worker from "../../src/index";
+import { EVENTS_QUEUE } from "../../src/queue/consumer";
+import type { EventsMessage } from "../../src/queue/messages";
+import { createProject, type Project } from "../support/harness";
+import { attributes, batch, event, installationStub, profileBy } from "../support/identity";
+
+const uuid = () => crypto.randomUUID();
+
+async function landedEvents(projectId: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT event_id FROM events WHERE project_id = ? ORDER BY event_id")
+    .bind(projectId)
+    .all<{ event_id: string }>();
+  return results.map((r) => r.event_id);
+}
+
+async function projectedProfile(projectId: string, profileId: string) {
+  const row = await env.DB.prepare("SELECT version FROM profiles WHERE project_id = ? AND profile_id = ?")
+    .bind(projectId, profileId)
+    .first<{ version: number }>();
+  const tier = await env.DB.prepare(
+    "SELECT value_text FROM profile_attributes WHERE project_id = ? AND profile_id = ? AND name = 'tier'",
+  )
+    .bind(projectId, profileId)
+    .first<{ value_text: string }>();
+  return { version: row?.version ?? null, tier: tier?.value_text ?? null };
+}
+
+/** Waits until D1 holds exactly the events `ids` for the project (the event queue drained). */
+async function waitForEvents(p: Project, ids: string[]) {
+  await vi.waitFor(async () => expect(await landedEvents(p.projectId)).toEqual([...ids].sort()), {
+    timeout: 10_000,
+    interval: 100,
+  });
+}
+
+describe("the alarm an object shares between purposes", () => {
+  it("keeps the earliest time asked for, and arms again once it fired", async () => {
+    const p = await createProject();
+    await runInDurableObject(installationStub(p.projectId, uuid()), async (_object, state) => {
+      const clock = new AlarmClock(state.storage);
+      await state.storage.deleteAlarm();
+      await clock.load();
+      const now = Date.now();
+      clock.armBy(now + 30_000);
+      clock.armBy(now + 5_000);
+      clock.armBy(now + 20_000);
+      expect(await state.storage.getAlarm()).toBe(now + 5_000);
+      clock.fired();
+      clock.armBy(now + 40_000);
+      expect(await state.storage.getAlarm()).toBe(now + 40_000);
+    });
+  });
+});
+
+describe("the outbox", () => {
+  it("never publishes what a rolled-back transaction staged, and still publishes what committed", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = await batch(p, i, []);
+    await expect(
+      runInDurableObject(installationStub(p.projectId, i), (object) => {
+        // biome-ignore lint/complexity/useLiteralKeys: reaching the private store is the point of this test.
+        const store = object["store"] as ProfileStore;
+        store.transaction(() => {
+          store.enqueueEvents(
+            first.profile_id,
+            [
+              {
+                id: "phantom",
+                name: "never",
+                time: new Date().toISOString(),
+                attributes: {},
+                label: null,
+                tags: [],
+                source: "sdk",
+              },
+            ],
+            { projectId: p.projectId, customId: null, installationId: i, appId: null, receivedAt: "" },
+          );
+          throw new Error("rolled back");
+        });
+      }),
+    ).rejects.toThrow("rolled back");
+    const real = event("real");
+    await batch(p, i, [real]);
+    await waitForEvents(p, [real.id as string]);
+    // The phantom would travel with the same flush: give the queue time, then look again.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await landedEvents(p.projectId)).toEqual([real.id]);
+  });
+
+  it("lands an event queue batch far larger than one D1 parameter, whole", async () => {
+    const projectId = uuid();
+    const padding = "x".repeat(50_000);
+    const messages: EventsMessage[] = Array.from({ length: 40 }, (_, m) => ({
+      type: "events",
+      project_id: projectId,
+      profile_id: `p-${m}`,
+      custom_id: null,
+      installation_id: `i-${m}`,
+      app_id: null,
+      received_at: new Date().toISOString(),
+      events: Array.from({ length: 5 }, (_, e) => ({
+        id: `e-${m}-${e}`,
+        name: "big",
+        time: new Date().toISOString(),
+        attributes: { padding },
+        label: null,
+        tags: [],
+        source: "sdk" as const,
+      })),
+    }));
+    const batchOf = createMessageBatch<EventsMessage>(
+      EVENTS_QUEUE,
+      messages.map((body, k) => ({ id: `m${k}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue?.(batchOf, env, ctx);
+    const result = await getQueueResult(batchOf, ctx);
+    expect(result.retryMessages).toEqual([]);
+    const row = await env.DB.prepare(
+      "SELECT count(*) AS n, min(length(attributes)) AS shortest FROM events WHERE project_id = ?",
+    )
+      .bind(projectId)
+      .first<{ n: number; shortest: number }>();
+    expect(row).toEqual({ n: 200, shortest: JSON.stringify({ padding }).length });
+  });
+});
+
+describe("what a batch projects", () => {
+  it("leaves the D1 profile alone when a batch only adds events and sends values again, and moves it on a new value", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = event("first");
+    const answer = await batch(p, i, [attributes({ tier: "gold" }), first]);
+    await waitForEvents(p, [first.id as string]);
+    await vi.waitFor(async () => expect((await projectedProfile(p.projectId, answer.profile_id)).tier).toBe("gold"));
+    const before = await projectedProfile(p.projectId, answer.profile_id);
+
+    const second = event("second");
+    await batch(p, i, [attributes({ tier: "gold" }), second]);
+    await waitForEvents(p, [first.id as string, second.id as string]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await projectedProfile(p.projectId, answer.profile_id)).toEqual(before);
+
+    await batch(p, i, [attributes({ tier: "silver" })]);
+    await vi.waitFor(async () => {
+      const after = await projectedProfile(p.projectId, answer.profile_id);
+      expect(after.tier).toBe("silver");
+      expect(after.version).toBeGreaterThan(before.version as number);
+    });
+  });
+
+  it("takes in a device change at once, even within the minute the installation was last seen", async () => {
+    const p = await createProject();
+    const i = uuid();
+    await batch(p, i, [], { app_version: "1.0.0" });
+    await batch(p, i, [], { app_version: "1.1.0" });
+    const { body } = await profileBy(p, { installation_id: i });
+    const installation = body?.installations.find((x) => x.installation_id === i) as { app_version?: string };
+    expect(installation?.app_version).toBe("1.1.0");
+  });
+});
