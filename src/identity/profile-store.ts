@@ -63,14 +63,8 @@ export interface HistoryEntry {
   request_id: string | null;
 }
 
-export interface StoredEvent {
-  id: string;
-  name: string;
-  time: string;
-  attributes: EventAttributes;
-  label: string | null;
-  tags: string[];
-  source: string;
+/** An event as a profile keeps it: what travels on the queue, plus where and when it came in. */
+export interface StoredEvent extends QueuedEvent {
   installation_id: string | null;
   received_at: string;
 }
@@ -417,11 +411,7 @@ export class ProfileStore {
   }
 
   /** Puts events in the outbox for the event queue, as few messages as fit. */
-  enqueueEvents(
-    profileId: string,
-    events: Omit<StoredEvent, "installation_id" | "received_at">[],
-    ctx: Omit<WriteContext, "requestId">,
-  ): void {
+  enqueueEvents(profileId: string, events: QueuedEvent[], ctx: Omit<WriteContext, "requestId">): void {
     for (const group of chunkBy(events, Number.POSITIVE_INFINITY, MAX_EVENTS_MESSAGE_BYTES)) {
       const message: EventsMessage = {
         type: "events",
@@ -438,7 +428,7 @@ export class ProfileStore {
           attributes: e.attributes,
           label: e.label,
           tags: e.tags,
-          source: e.source as QueuedEvent["source"],
+          source: e.source,
         })),
       };
       this.stage("events", null, message);
@@ -619,7 +609,7 @@ export class ProfileStore {
         attributes: JSON.parse(r.attributes as string) as EventAttributes,
         label: r.label ?? null,
         tags: JSON.parse(r.tags as string) as string[],
-        source: r.source as string,
+        source: r.source as QueuedEvent["source"],
         installation_id: r.installation_id ?? null,
         received_at: r.received_at as string,
       }));
