@@ -1,4 +1,5 @@
-import type { EventAttributes, FlatValue } from "../lib/json";
+import type { FlatValue } from "../lib/json";
+import type { QueuedEvent } from "../queue/messages";
 import type { Source } from "./attributes";
 import { type HistoryEntry, type ProfileRow, type ProfileStore, profileHeader } from "./profile-store";
 
@@ -24,14 +25,7 @@ export interface ProfileView {
   last_activity_at: string;
   version: number;
   attributes: Record<string, { value: FlatValue; type: string | null; updated_at: string; source: Source }>;
-  events: {
-    id: string;
-    name: string;
-    time: string;
-    attributes: EventAttributes;
-    label: string | null;
-    tags: string[];
-  }[];
+  events: Omit<QueuedEvent, "source">[];
   identity_history: HistoryEntry[];
 }
 
