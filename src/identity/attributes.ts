@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { EventAttributes } from "../lib/json";
+import { languageCode, regionCode } from "./locale-codes";
 
 /** Where a write came from; `sdk_auto` is what the SDK collects from the device context. */
 export type Source = "api" | "sdk" | "sdk_auto";
@@ -56,6 +57,9 @@ export const NATIVE_ATTRIBUTES = [
   "$region",
   "$timezone",
 ] as const;
+
+export const LANGUAGE_MESSAGE = "Expected an ISO 639-1 language code, like fr.";
+export const REGION_MESSAGE = "Expected an ISO 3166-1 alpha-2 region code, like FR.";
 
 let timeZones: Set<string> | undefined;
 export function isTimeZone(value: string): boolean {
@@ -115,10 +119,14 @@ function nativeWrite(name: string, value: unknown, ctx: Ctx, path: PropertyKey[]
         : fail('Expected "subscribed", "unsubscribed" or null.');
     case "$phone_number":
       return E164.test(value) ? set(value) : fail("Expected a phone number in E.164 format, like +33612345678.");
-    case "$language":
-      return /^[a-z]{2}$/i.test(value) ? set(value.toLowerCase()) : fail("Expected an ISO 639-1 language code.");
-    case "$region":
-      return /^[a-z]{2}$/i.test(value) ? set(value.toUpperCase()) : fail("Expected an ISO 3166-1 alpha-2 code.");
+    case "$language": {
+      const code = languageCode(value);
+      return code ? set(code) : fail(LANGUAGE_MESSAGE);
+    }
+    case "$region": {
+      const code = regionCode(value);
+      return code ? set(code) : fail(REGION_MESSAGE);
+    }
     case "$timezone":
       return isTimeZone(value) ? set(value) : fail("Expected an IANA time zone name, like Europe/Paris.");
     default:

@@ -1,7 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { AttributesObject, isTimeZone, parseAttributes, parseEvent, timeProblem } from "../identity/attributes";
+import {
+  AttributesObject,
+  isTimeZone,
+  LANGUAGE_MESSAGE,
+  parseAttributes,
+  parseEvent,
+  REGION_MESSAGE,
+  timeProblem,
+} from "../identity/attributes";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
+import { languageCode, regionCode } from "../identity/locale-codes";
 import { errorResponses } from "../lib/errors";
 
 export const MAX_OPS_PER_BATCH = 100;
@@ -9,6 +18,17 @@ export const MAX_OPS_PER_BATCH = 100;
 const OpId = z.string().min(1).max(128).openapi({ description: "Idempotency key of the op." });
 const OpTime = z.string().optional().openapi({ description: "ISO 8601; defaults to the time of receipt." });
 const short = (max: number) => z.string().min(1).max(max);
+
+/** A code from a list, in the list's own case: `parse` says which, or null for none. */
+const codeIn = (parse: (value: string) => string | null, message: string) =>
+  short(8).transform((value, ctx) => {
+    const code = parse(value);
+    if (code === null) {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    }
+    return code;
+  });
 
 const opShapes = z.discriminatedUnion("type", [
   z.object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema }).strict(),
@@ -131,14 +151,8 @@ const ContextSchema = z
     sdk_version: short(64).optional(),
     os_version: short(64).optional(),
     device_model: short(128).optional(),
-    language: z
-      .string()
-      .regex(/^[a-z]{2}$/i, "Expected an ISO 639-1 language code.")
-      .optional(),
-    region: z
-      .string()
-      .regex(/^[a-z]{2}$/i, "Expected an ISO 3166-1 alpha-2 code.")
-      .optional(),
+    language: codeIn(languageCode, LANGUAGE_MESSAGE).optional(),
+    region: codeIn(regionCode, REGION_MESSAGE).optional(),
     timezone: short(64).refine(isTimeZone, "Expected an IANA time zone name, like Europe/Paris.").optional(),
   })
   .strict();
@@ -162,12 +176,12 @@ export const SdkBatchSchema = z
       const built = toBatchOp(op, i, now, ctx);
       if (built) ops.push(built);
     });
-    const context = {
-      ...batch.context,
-      language: batch.context.language?.toLowerCase(),
-      region: batch.context.region?.toUpperCase(),
+    return {
+      installation_id: batch.installation_id,
+      context: batch.context,
+      ops,
+      received_at: new Date(now).toISOString(),
     };
-    return { installation_id: batch.installation_id, context, ops, received_at: new Date(now).toISOString() };
   })
   .openapi("SdkBatch");
 

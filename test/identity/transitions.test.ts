@@ -222,4 +222,13 @@ describe("device context", () => {
     expect(body?.attributes.plan).toMatchObject({ value: "pro", source: "sdk" });
     expect(body?.installations[0]).toMatchObject({ app_version: "4.2.0", platform: "ios" });
   });
+
+  it("takes the withdrawn Hebrew code older Android releases report, as he, and Kosovo's XK", async () => {
+    const p = await createProject();
+    const i = uuid();
+    await batch(p, i, [], { language: "iw", region: "xk" });
+    const { body } = await profileBy(p, { installation_id: i });
+    expect(body?.attributes.$language).toMatchObject({ value: "he", source: "sdk_auto" });
+    expect(body?.attributes.$region).toMatchObject({ value: "XK", source: "sdk_auto" });
+  });
 });

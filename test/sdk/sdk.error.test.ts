@@ -134,6 +134,24 @@ describe("POST /v1/sdk/batch refuses bad input and writes nothing", () => {
     await assertNothingWritten(p, i);
   });
 
+  it("two-letter language and region codes that ISO does not assign, in attributes or the device context", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const inOps = await refused(
+      await sendBatch(p, i, [attributes({ $language: "xx" }), attributes({ $region: "UK" })]),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(inOps.issues?.map((x) => x.path)).toEqual(["ops.0.attributes.$language", "ops.1.attributes.$region"]);
+    const inContext = await refused(
+      await sendBatch(p, i, [], { language: "zz", region: "EU" }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(inContext.issues?.map((x) => x.path)).toEqual(["context.language", "context.region"]);
+    await assertNothingWritten(p, i);
+  });
+
   it("the same op ID twice in one batch", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
