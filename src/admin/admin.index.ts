@@ -1,10 +1,11 @@
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
+import { wellFormedText } from "../lib/text";
 import * as handlers from "./admin.handlers";
 import * as routes from "./admin.routes";
 
 const router = createRouter();
-router.use("*", requireKey("admin"));
+router.use("*", requireKey("admin"), wellFormedText);
 
 export default router
   .openapi(routes.createProject, handlers.createProject)

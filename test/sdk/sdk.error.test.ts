@@ -265,7 +265,7 @@ describe("identifiers and names that JavaScript treats specially", () => {
   it("refuses a custom ID with a lone surrogate, which storage would turn into another ID", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
-    const error = await refused(await sendBatch(p, i, [identify("\ud800")]), 400, "INVALID_CUSTOM_ID");
+    const error = await refused(await sendBatch(p, i, [identify("\ud800")]), 400, "VALIDATION_FAILED");
     expect(error.issues?.map((x) => x.path)).toEqual(["ops.0.custom_id"]);
     await assertNothingWritten(p, i);
   });
