@@ -145,15 +145,14 @@ function load(name, port, makeBody, headers, opsPerRequest, { amount, duration =
 }
 
 /**
- * Runs two loads in alternating rounds, so that a machine getting faster or slower during the
+ * Runs loads in alternating rounds, so that a machine getting faster or slower during the
  * run weighs on both alike. Requests/s is over all rounds; p50 is the median round's, p99 the
  * worst round's.
  */
-async function interleaved(a, b, rounds, roundSeconds) {
-  const runs = [[], []];
+async function interleaved(loads, rounds, roundSeconds) {
+  const runs = loads.map(() => []);
   for (let k = 0; k < rounds; k++) {
-    runs[0].push(await a());
-    runs[1].push(await b());
+    for (const [i, run] of loads.entries()) runs[i].push(await run());
   }
   return runs.map((rows) => {
     const total = rows.reduce((n, r) => n + r.total, 0);
@@ -218,22 +217,44 @@ async function main() {
   const pick = () => warm[Math.floor(Math.random() * warm.length)];
   const body = () => ({ installation_id: pick(), ops: tenOps() });
   await load("warm-up", BASE_PORT, body, {}, 1, { duration: 3 });
+  await load("warm-up", BASE_PORT, body, { path: "/limited" }, 1, { duration: 3 });
   await load("warm-up", APP_PORT, body, { path: "/v1/sdk/batch", headers: sdk }, 10, { duration: 3 });
 
   const round = DURATION / 2;
-  const [base, sdkWarm] = await interleaved(
-    () => load("baseline: one DO SQLite write", BASE_PORT, body, {}, 1, { duration: round }),
-    () =>
-      load("SDK batch, 10 ops, warm installations", APP_PORT, body, { path: "/v1/sdk/batch", headers: sdk }, 10, {
-        duration: round,
-      }),
+  const [base, limited, sdkWarm] = await interleaved(
+    [
+      () => load("baseline: one DO SQLite write", BASE_PORT, body, {}, 1, { duration: round }),
+      () =>
+        load("reference: one rate-limit call, then one DO SQLite write", BASE_PORT, body, { path: "/limited" }, 1, {
+          duration: round,
+        }),
+      () =>
+        load("SDK batch, 10 ops, warm installations", APP_PORT, body, { path: "/v1/sdk/batch", headers: sdk }, 10, {
+          duration: round,
+        }),
+    ],
     ROUNDS,
     round,
   );
-  results.scenarios.push(base, sdkWarm);
+  results.scenarios.push(base, limited, sdkWarm);
+  // What the Rate Limiting binding costs here, which every edge-cdp call pays and the baseline does not.
+  results.rate_limit_binding = {
+    reference_rps_x_baseline: +(limited.requests_per_s / base.requests_per_s).toFixed(2),
+    sdk_batch_rps_x_reference: +(sdkWarm.requests_per_s / limited.requests_per_s).toFixed(2),
+  };
   if (process.env.BENCH_QUICK) {
     console.log(
-      JSON.stringify({ baseline: base, sdk: sdkWarm, ratio: sdkWarm.requests_per_s / base.requests_per_s }, null, 1),
+      JSON.stringify(
+        {
+          baseline: base,
+          reference: limited,
+          sdk: sdkWarm,
+          ratio: sdkWarm.requests_per_s / base.requests_per_s,
+          rate_limit_binding: results.rate_limit_binding,
+        },
+        null,
+        1,
+      ),
     );
     process.exit(0);
   }
@@ -392,6 +413,7 @@ async function main() {
   console.log("\n| figure | result |\n|---|---|");
   for (const f of results.figures) console.log(`| ${f.figure} | ${JSON.stringify({ ...f, figure: undefined })} |`);
   console.log(`\ntargets: ${JSON.stringify(results.targets)}`);
+  console.log(`rate-limit binding: ${JSON.stringify(results.rate_limit_binding)}`);
   console.log(`contended login: ${JSON.stringify(login.check)}`);
   process.exit(0);
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 
 interface BaselineEnv {
   COUNTERS: DurableObjectNamespace<Counter>;
+  LIMITER: RateLimit;
 }
 
 /** One SQLite row written per call: the least a durable per-identifier write can cost. */
@@ -18,8 +19,13 @@ export class Counter extends DurableObject<BaselineEnv> {
 }
 
 export default {
-  /** Takes the same body as an SDK batch, so both Workers parse the same bytes. */
+  /**
+   * Takes the same body as an SDK batch, so both Workers parse the same bytes. `/limited` first
+   * asks a Rate Limiting binding, as every edge-cdp call does: the benchmark's measure of what
+   * that binding costs where it runs (locally, a Durable Object write of its own).
+   */
   async fetch(request: Request, env: BaselineEnv): Promise<Response> {
+    if (new URL(request.url).pathname === "/limited") await env.LIMITER.limit({ key: "bench" });
     const body = (await request.json().catch(() => ({}))) as { installation_id?: string };
     await env.COUNTERS.get(env.COUNTERS.idFromName(body.installation_id ?? "default")).hit();
     return Response.json({ ok: true });
