@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { EventAttributes } from "../lib/json";
-import { languageCode, regionCode } from "./locale-codes";
+import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "./locale-codes";
 
 /** Where a write came from; `sdk_auto` is what the SDK collects from the device context. */
 export type Source = "api" | "sdk" | "sdk_auto";
@@ -57,9 +57,6 @@ export const NATIVE_ATTRIBUTES = [
   "$region",
   "$timezone",
 ] as const;
-
-export const LANGUAGE_MESSAGE = "Expected an ISO 639-1 language code, like fr.";
-export const REGION_MESSAGE = "Expected an ISO 3166-1 alpha-2 region code, like FR.";
 
 let timeZones: Set<string> | undefined;
 export function isTimeZone(value: string): boolean {

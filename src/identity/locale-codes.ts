@@ -4,6 +4,9 @@
  * codes (YU, EU, ZZ, "iw"…), and its lists move with the runtime's version.
  */
 
+export const LANGUAGE_MESSAGE = "Expected an ISO 639-1 language code, like fr.";
+export const REGION_MESSAGE = "Expected an ISO 3166-1 alpha-2 region code, like FR.";
+
 /** The 183 ISO 639-1 language codes. */
 const LANGUAGES = new Set(
   `aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el

@@ -1,16 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  AttributesObject,
-  isTimeZone,
-  LANGUAGE_MESSAGE,
-  parseAttributes,
-  parseEvent,
-  REGION_MESSAGE,
-  timeProblem,
-} from "../identity/attributes";
+import { AttributesObject, isTimeZone, parseAttributes, parseEvent, timeProblem } from "../identity/attributes";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
-import { languageCode, regionCode } from "../identity/locale-codes";
+import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "../identity/locale-codes";
 import { errorResponses } from "../lib/errors";
 
 export const MAX_OPS_PER_BATCH = 100;
