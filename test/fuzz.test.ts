@@ -16,6 +16,7 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
+import { NATIVE_ATTRIBUTES } from "../src/identity/attributes";
 import {
   adminHeaders,
   BASE,
@@ -918,13 +919,7 @@ const attributeKey: fc.Arbitrary<string> = fc.oneof(
       "date()",
       "url(x",
       "DATE(d)",
-      "$email_address",
-      "$email_marketing",
-      "$sms_marketing",
-      "$phone_number",
-      "$language",
-      "$region",
-      "$timezone",
+      ...NATIVE_ATTRIBUTES,
       "$unknown",
       "$",
       "__proto__",
