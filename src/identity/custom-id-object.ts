@@ -194,7 +194,6 @@ export class CustomIdObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.clock.fired();
-    this.outbox.settle();
     await this.outbox.flush({ fromTable: true });
   }
 }

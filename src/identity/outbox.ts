@@ -2,8 +2,6 @@ import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
 import type { OutboxEntry, OutboxQueue, ProfileStore } from "./profile-store";
 
-/** Sent rows are deleted with a write once about this many have gone out (else by the alarm). */
-const SETTLE_EVERY = 64;
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
 const BATCH = 100;
@@ -18,15 +16,14 @@ const MAX_SEND_BYTES = 200 * 1024;
  * Rows are numbered in order, and "sent" is one number: every row up to it went out. Right
  * after a write, the flush sends the rows the store kept in memory; it reads the table instead
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
- * alarm). Sent rows are deleted in bulk, with a later write or by the alarm, so sending costs no
- * statement or commit of its own; if the object is evicted first, they go again, as
- * at-least-once allows.
+ * alarm). Rows are deleted as soon as they are sent, and the fallback alarm with the last of
+ * them: an object idle long enough to be evicted (10 s) is neither woken 30 s later nor made
+ * to send its rows again. Only rows whose send was cut short go twice, as at-least-once allows.
  */
 export class Outbox {
   #running: Promise<void> | null = null;
   #again = false;
   #sentUpTo = 0;
-  #deletedUpTo = 0;
   /** True while every row after `#sentUpTo` is one the store holds in memory. */
   #caughtUp = false;
 
@@ -41,17 +38,9 @@ export class Outbox {
    * sends in the background. Call after any write that may have filled it.
    */
   afterWrite(ctx: DurableObjectState): void {
-    if (this.#sentUpTo - this.#deletedUpTo >= SETTLE_EVERY) this.settle();
     if (!this.store.hasStaged()) return;
-    this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
+    this.clock.armBy("outbox", Date.now() + OUTBOX_RETRY_MS);
     ctx.waitUntil(this.flush());
-  }
-
-  /** Deletes the rows already sent, as part of whatever the object is writing now. */
-  settle(): void {
-    if (this.#sentUpTo <= this.#deletedUpTo) return;
-    this.store.ackOutbox(this.#sentUpTo);
-    this.#deletedUpTo = this.#sentUpTo;
   }
 
   /** Sends what is pending; `fromTable` reads every unsent row rather than trusting memory. */
@@ -101,11 +90,14 @@ export class Outbox {
             }),
           );
           this.#caughtUp = false;
-          this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
+          this.clock.armBy("outbox", Date.now() + OUTBOX_RETRY_MS);
           return;
         }
         this.#sentUpTo = Math.max(this.#sentUpTo, ...rows.map((r) => r.seq));
+        this.store.ackOutbox(this.#sentUpTo);
       }
     } while (this.#again);
+    // Everything staged went out: nothing is left for the fallback alarm to retry.
+    this.clock.release("outbox");
   }
 }

@@ -142,7 +142,11 @@ export class ProfileStore {
   private staged: OutboxEntry[] = [];
   private stagedValid = true;
   private prunedAt = 0;
-  /** The hour of activity each profile's last projection message went out with, while in memory. */
+  /**
+   * The hour of each profile's last activity, which is what the projection shows of it: every
+   * move into a new hour is projected. A cache of `last_activity_at`, read again when missing, so
+   * an object woken from eviction does not project a profile that has not moved.
+   */
   private readonly projectedHour = new Map<string, string>();
   private readonly sql: SqlStorage;
 
@@ -194,12 +198,37 @@ export class ProfileStore {
     this.bump(profileId);
   }
 
-  /** Any call counts as activity (SPEC §5); activity only moves forward. */
+  /** Any call counts as activity (SPEC §5); activity only moves forward, and a new hour is projected. */
   touch(profileId: string, time: string): void {
+    const newHour = this.sql.exec(
+      `UPDATE profiles SET last_activity_at = ?, version = version + 1
+         WHERE profile_id = ? AND substr(last_activity_at, 1, 13) < substr(?, 1, 13)`,
+      time,
+      profileId,
+      time,
+    ).rowsWritten;
+    if (newHour > 0) {
+      this.profileChanged(profileId);
+      this.projectedHour.set(profileId, time.slice(0, 13));
+      return;
+    }
     this.sql.exec(
       "UPDATE profiles SET last_activity_at = max(last_activity_at, ?) WHERE profile_id = ?",
       time,
       profileId,
+    );
+  }
+
+  /** The hour the projection shows of a profile's activity (see `projectedHour`). */
+  private activityHour(profileId: string): string | undefined {
+    return (
+      this.projectedHour.get(profileId) ??
+      this.sql
+        .exec<{ hour: string }>(
+          "SELECT substr(last_activity_at, 1, 13) AS hour FROM profiles WHERE profile_id = ?",
+          profileId,
+        )
+        .toArray()[0]?.hour
     );
   }
 
@@ -333,6 +362,7 @@ export class ProfileStore {
       this.sql.exec("DELETE FROM processed WHERE op_id IN (SELECT value FROM json_each(?))", JSON.stringify(unclaim));
     }
     this.putAttributes(profileId, attributes.changed());
+    const projected = this.activityHour(profileId);
     const added = this.storeEvents(profileId, events);
     this.enqueueEvents(profileId, events, ctx);
     const row = this.sql
@@ -348,10 +378,8 @@ export class ProfileStore {
     // The projection shows attribute values and the hour of the last activity; events reach D1
     // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
     const hour = row.activity.slice(0, 13);
-    if (attributes.visible() || this.projectedHour.get(profileId) !== hour) {
-      this.profileChanged(profileId);
-      this.projectedHour.set(profileId, hour);
-    }
+    if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
+    this.projectedHour.set(profileId, hour);
     return result;
   }
 
@@ -570,6 +598,7 @@ export class ProfileStore {
     for (const table of ["attributes", "events", "history", "processed", "profiles"]) {
       this.sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
     }
+    this.projectedHour.delete(profileId);
     this.profileChanged(profileId);
   }
 

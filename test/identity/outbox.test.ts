@@ -1,7 +1,14 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import {
+  abortAllDurableObjects,
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { AlarmClock } from "../../src/identity/alarm-clock";
+import type { Outbox } from "../../src/identity/outbox";
 import type { ProfileStore } from "../../src/identity/profile-store";
 import worker from "../../src/index";
 import { EVENTS_QUEUE } from "../../src/queue/consumer";
@@ -46,13 +53,46 @@ describe("the alarm an object shares between purposes", () => {
       await state.storage.deleteAlarm();
       await clock.load();
       const now = Date.now();
-      clock.armBy(now + 30_000);
-      clock.armBy(now + 5_000);
-      clock.armBy(now + 20_000);
+      clock.armBy("outbox", now + 30_000);
+      clock.armBy("resume", now + 5_000);
+      clock.armBy("outbox", now + 20_000);
       expect(await state.storage.getAlarm()).toBe(now + 5_000);
       clock.fired();
-      clock.armBy(now + 40_000);
+      clock.armBy("outbox", now + 40_000);
       expect(await state.storage.getAlarm()).toBe(now + 40_000);
+    });
+  });
+
+  it("is deleted once no purpose needs it, and not before", async () => {
+    const p = await createProject();
+    await runInDurableObject(installationStub(p.projectId, uuid()), async (_object, state) => {
+      const clock = new AlarmClock(state.storage);
+      await state.storage.deleteAlarm();
+      await clock.load();
+      const now = Date.now();
+      clock.armBy("resume", now + 5_000);
+      clock.armBy("outbox", now + 30_000);
+      clock.release("outbox");
+      expect(await state.storage.getAlarm()).toBe(now + 5_000);
+      clock.release("resume");
+      expect(await state.storage.getAlarm()).toBeNull();
+    });
+  });
+
+  it("leaves an alarm it found at start-up for that alarm to fire: what it was for is not known", async () => {
+    const p = await createProject();
+    await runInDurableObject(installationStub(p.projectId, uuid()), async (_object, state) => {
+      const at = Date.now() + 60_000;
+      await state.storage.setAlarm(at);
+      const clock = new AlarmClock(state.storage);
+      await clock.load();
+      clock.armBy("outbox", Date.now() + 30_000);
+      clock.release("outbox");
+      expect(await state.storage.getAlarm()).not.toBeNull();
+      clock.fired();
+      clock.armBy("outbox", Date.now() + 30_000);
+      clock.release("outbox");
+      expect(await state.storage.getAlarm()).toBeNull();
     });
   });
 });
@@ -92,6 +132,23 @@ describe("the outbox", () => {
     // The phantom would travel with the same flush: give the queue time, then look again.
     await new Promise((r) => setTimeout(r, 300));
     expect(await landedEvents(p.projectId)).toEqual([real.id]);
+  });
+
+  it("deletes what it sent, and the fallback alarm with it: an evicted object has nothing to send again", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const sent = event("sent");
+    await batch(p, i, [attributes({ tier: "gold" }), sent]);
+    await waitForEvents(p, [sent.id as string]);
+    await vi.waitFor(
+      () =>
+        runInDurableObject(installationStub(p.projectId, i), async (_object, state) => {
+          const left = state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+          expect(left).toBe(0);
+          expect(await state.storage.getAlarm()).toBeNull();
+        }),
+      { timeout: 5_000, interval: 50 },
+    );
   });
 
   it("lands an event queue batch far larger than one D1 parameter, whole", async () => {
@@ -153,6 +210,45 @@ describe("what a batch projects", () => {
       const after = await projectedProfile(p.projectId, answer.profile_id);
       expect(after.tier).toBe("silver");
       expect(after.version).toBeGreaterThan(before.version as number);
+    });
+  });
+
+  it("does not project again a profile that has not moved, once its object was evicted and woken", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = event("first");
+    const answer = await batch(p, i, [attributes({ tier: "gold" }), first]);
+    await waitForEvents(p, [first.id as string]);
+    await vi.waitFor(async () => expect((await projectedProfile(p.projectId, answer.profile_id)).tier).toBe("gold"));
+    const before = await projectedProfile(p.projectId, answer.profile_id);
+
+    await abortAllDurableObjects();
+    const second = event("second");
+    await batch(p, i, [attributes({ tier: "gold" }), second]);
+    await waitForEvents(p, [first.id as string, second.id as string]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await projectedProfile(p.projectId, answer.profile_id)).toEqual(before);
+  });
+
+  it("projects a call that moves the last activity into a new hour, even with nothing else in it", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const answer = await batch(p, i, [attributes({ tier: "gold" })]);
+    await vi.waitFor(async () => expect((await projectedProfile(p.projectId, answer.profile_id)).tier).toBe("gold"));
+    const later = new Date(Date.now() + 2 * 3_600_000).toISOString();
+    await runInDurableObject(installationStub(p.projectId, i), (object, state) => {
+      // biome-ignore lint/complexity/useLiteralKeys: the call an empty batch makes, with a time the test chooses.
+      const store = object["store"] as ProfileStore;
+      store.holder = { projectId: p.projectId, kind: "installation", id: i };
+      store.transaction(() => store.touch(answer.profile_id, later));
+      // biome-ignore lint/complexity/useLiteralKeys: as above.
+      (object["outbox"] as Outbox).afterWrite(state);
+    });
+    await vi.waitFor(async () => {
+      const row = await env.DB.prepare("SELECT last_activity_at FROM profiles WHERE project_id = ? AND profile_id = ?")
+        .bind(p.projectId, answer.profile_id)
+        .first<{ last_activity_at: string }>();
+      expect(row?.last_activity_at).toBe(later);
     });
   });
 
