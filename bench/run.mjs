@@ -131,15 +131,17 @@ function load(name, port, makeBody, headers, opsPerRequest, { amount, duration =
       },
       (err, r) => {
         if (err) return reject(err);
+        const perSecond = r.requests.total / r.duration;
         const row = {
           scenario: name,
-          requests_per_s: Math.round(r.requests.average),
-          operations_per_s: Math.round(r.requests.average * opsPerRequest),
+          requests_per_s: perSecond < 10 ? +perSecond.toFixed(1) : Math.round(perSecond),
+          operations_per_s: Math.round(perSecond * opsPerRequest),
           p50_ms: r.latency.p50,
           p99_ms: r.latency.p99,
           non_2xx: r.non2xx,
           errors: r.errors,
           total: r.requests.total,
+          seconds: r.duration,
           ops_per_request: opsPerRequest,
         };
         resolve(row);
@@ -153,14 +155,14 @@ function load(name, port, makeBody, headers, opsPerRequest, { amount, duration =
  * run weighs on both alike. Requests/s is over all rounds; p50 is the median round's, p99 the
  * worst round's.
  */
-async function interleaved(loads, rounds, roundSeconds) {
+async function interleaved(loads, rounds) {
   const runs = loads.map(() => []);
   for (let k = 0; k < rounds; k++) {
     for (const [i, run] of loads.entries()) runs[i].push(await run());
   }
   return runs.map((rows) => {
     const total = rows.reduce((n, r) => n + r.total, 0);
-    const seconds = rows.length * roundSeconds;
+    const seconds = rows.reduce((n, r) => n + r.seconds, 0);
     const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     return {
       scenario: rows[0].scenario,
@@ -242,7 +244,6 @@ async function main() {
         }),
     ],
     ROUNDS,
-    round,
   );
   results.scenarios.push(base, limited, sdkWarm);
   // What the Rate Limiting binding costs here, which every edge-cdp call pays and the baseline does not.

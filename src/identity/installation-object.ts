@@ -433,9 +433,8 @@ export class InstallationObject extends DurableObject<Env> {
       this.ctx.storage.sql.exec("INSERT INTO intent (id, body) VALUES (1, ?)", JSON.stringify(intent));
       this.#intent = true;
     });
-    this.clock.armBy("resume", Date.now() + RESUME_AFTER_MS);
+    this.clock.armBy(Date.now() + RESUME_AFTER_MS);
     await this.run(input.projectId, intent);
-    this.clock.release("resume");
   }
 
   /** Finishes a transition left half-way by an eviction or an exception. */
@@ -447,7 +446,6 @@ export class InstallationObject extends DurableObject<Env> {
     if (!row || !installation) return;
     this.store.holder = { projectId: installation.project_id, kind: "installation", id: installation.installation_id };
     await this.run(installation.project_id, JSON.parse(row.body) as Intent);
-    this.clock.release("resume");
   }
 
   /** The calls to other objects are idempotent by `intent.key`, so running twice is safe. */

@@ -16,9 +16,11 @@ const MAX_SEND_BYTES = 200 * 1024;
  * Rows are numbered in order, and "sent" is one number: every row up to it went out. Right
  * after a write, the flush sends the rows the store kept in memory; it reads the table instead
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
- * alarm). Rows are deleted as soon as they are sent, and the fallback alarm with the last of
- * them: an object idle long enough to be evicted (10 s) is neither woken 30 s later nor made
- * to send its rows again. Only rows whose send was cut short go twice, as at-least-once allows.
+ * alarm). Rows are deleted as soon as they are sent, so an object evicted when idle (after 10 s)
+ * and woken by its fallback alarm finds nothing to send again: only rows whose send was cut
+ * short go twice, as at-least-once allows. The alarm stays armed: deleting it after each send
+ * and arming it again with the next write costs a busy object more than a wasted wake costs an
+ * idle one.
  */
 export class Outbox {
   #running: Promise<void> | null = null;
@@ -39,7 +41,7 @@ export class Outbox {
    */
   afterWrite(ctx: DurableObjectState): void {
     if (!this.store.hasStaged()) return;
-    this.clock.armBy("outbox", Date.now() + OUTBOX_RETRY_MS);
+    this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
     ctx.waitUntil(this.flush());
   }
 
@@ -90,14 +92,12 @@ export class Outbox {
             }),
           );
           this.#caughtUp = false;
-          this.clock.armBy("outbox", Date.now() + OUTBOX_RETRY_MS);
+          this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
           return;
         }
         this.#sentUpTo = Math.max(this.#sentUpTo, ...rows.map((r) => r.seq));
         this.store.ackOutbox(this.#sentUpTo);
       }
     } while (this.#again);
-    // Everything staged went out: nothing is left for the fallback alarm to retry.
-    this.clock.release("outbox");
   }
 }

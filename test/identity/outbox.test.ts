@@ -53,46 +53,13 @@ describe("the alarm an object shares between purposes", () => {
       await state.storage.deleteAlarm();
       await clock.load();
       const now = Date.now();
-      clock.armBy("outbox", now + 30_000);
-      clock.armBy("resume", now + 5_000);
-      clock.armBy("outbox", now + 20_000);
+      clock.armBy(now + 30_000);
+      clock.armBy(now + 5_000);
+      clock.armBy(now + 20_000);
       expect(await state.storage.getAlarm()).toBe(now + 5_000);
       clock.fired();
-      clock.armBy("outbox", now + 40_000);
+      clock.armBy(now + 40_000);
       expect(await state.storage.getAlarm()).toBe(now + 40_000);
-    });
-  });
-
-  it("is deleted once no purpose needs it, and not before", async () => {
-    const p = await createProject();
-    await runInDurableObject(installationStub(p.projectId, uuid()), async (_object, state) => {
-      const clock = new AlarmClock(state.storage);
-      await state.storage.deleteAlarm();
-      await clock.load();
-      const now = Date.now();
-      clock.armBy("resume", now + 5_000);
-      clock.armBy("outbox", now + 30_000);
-      clock.release("outbox");
-      expect(await state.storage.getAlarm()).toBe(now + 5_000);
-      clock.release("resume");
-      expect(await state.storage.getAlarm()).toBeNull();
-    });
-  });
-
-  it("leaves an alarm it found at start-up for that alarm to fire: what it was for is not known", async () => {
-    const p = await createProject();
-    await runInDurableObject(installationStub(p.projectId, uuid()), async (_object, state) => {
-      const at = Date.now() + 60_000;
-      await state.storage.setAlarm(at);
-      const clock = new AlarmClock(state.storage);
-      await clock.load();
-      clock.armBy("outbox", Date.now() + 30_000);
-      clock.release("outbox");
-      expect(await state.storage.getAlarm()).not.toBeNull();
-      clock.fired();
-      clock.armBy("outbox", Date.now() + 30_000);
-      clock.release("outbox");
-      expect(await state.storage.getAlarm()).toBeNull();
     });
   });
 });
@@ -134,7 +101,7 @@ describe("the outbox", () => {
     expect(await landedEvents(p.projectId)).toEqual([real.id]);
   });
 
-  it("deletes what it sent, and the fallback alarm with it: an evicted object has nothing to send again", async () => {
+  it("deletes what it sent: an object evicted and woken by its alarm has nothing to send again", async () => {
     const p = await createProject();
     const i = uuid();
     const sent = event("sent");
@@ -145,7 +112,6 @@ describe("the outbox", () => {
         runInDurableObject(installationStub(p.projectId, i), async (_object, state) => {
           const left = state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
           expect(left).toBe(0);
-          expect(await state.storage.getAlarm()).toBeNull();
         }),
       { timeout: 5_000, interval: 50 },
     );
