@@ -194,6 +194,6 @@ export class CustomIdObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.clock.fired();
-    await this.outbox.flush({ fromTable: true });
+    await this.outbox.retry();
   }
 }

@@ -577,7 +577,7 @@ export class InstallationObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.clock.fired();
     await this.serialized(() => this.resume());
-    await this.outbox.flush({ fromTable: true });
+    await this.outbox.retry();
   }
 }
 
