@@ -148,6 +148,12 @@ export class ProfileStore {
    * an object woken from eviction does not project a profile that has not moved.
    */
   private readonly projectedHour = new Map<string, string>();
+  /**
+   * Attributes as stored (null: none), by profile and name, for the names read or written since
+   * the object started: a busy object reconciles its writes without reading them back. Every
+   * write to the table keeps it; a removed profile drops its part, a rollback all of it.
+   */
+  private readonly storedAttributes = new Map<string, Map<string, StoredAttribute | null>>();
   private readonly sql: SqlStorage;
 
   constructor(private readonly storage: DurableObjectStorage) {
@@ -263,15 +269,30 @@ export class ProfileStore {
 
   /** The stored attributes (tombstones included) among `names`, by name. */
   private attributesNamed(profileId: string, names: string[]): Map<string, StoredAttribute> {
-    const rows = this.sql
-      .exec<{ name: string; type: string | null; value: string | null; updated_at: string; source: string }>(
-        `SELECT name, type, value, updated_at, source FROM attributes
-         WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))`,
-        profileId,
-        JSON.stringify(names),
-      )
-      .toArray();
-    return new Map(rows.map((row) => [row.name, toStored(row)]));
+    let known = this.storedAttributes.get(profileId);
+    if (!known) {
+      known = new Map();
+      this.storedAttributes.set(profileId, known);
+    }
+    const missing = [...new Set(names)].filter((name) => !known.has(name));
+    if (missing.length) {
+      const rows = this.sql
+        .exec<{ name: string; type: string | null; value: string | null; updated_at: string; source: string }>(
+          `SELECT name, type, value, updated_at, source FROM attributes
+           WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))`,
+          profileId,
+          JSON.stringify(missing),
+        )
+        .toArray();
+      for (const name of missing) known.set(name, null);
+      for (const row of rows) known.set(row.name, toStored(row));
+    }
+    const found = new Map<string, StoredAttribute>();
+    for (const name of names) {
+      const stored = known.get(name);
+      if (stored) found.set(name, stored);
+    }
+    return found;
   }
 
   private customAttributeCount(profileId: string): number {
@@ -299,6 +320,8 @@ export class ProfileStore {
       profileId,
       JSON.stringify(rows),
     );
+    const known = this.storedAttributes.get(profileId);
+    if (known) for (const a of attributes) known.set(a.name, a);
   }
 
   /**
@@ -552,6 +575,7 @@ export class ProfileStore {
       this.staged = [];
       this.stagedValid = false;
       this.projectedHour.clear();
+      this.storedAttributes.clear();
       throw error;
     }
   }
@@ -599,6 +623,7 @@ export class ProfileStore {
       this.sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
     }
     this.projectedHour.delete(profileId);
+    this.storedAttributes.delete(profileId);
     this.profileChanged(profileId);
   }
 

@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { AlarmClock } from "../../src/identity/alarm-clock";
 import type { Outbox } from "../../src/identity/outbox";
-import type { ProfileStore } from "../../src/identity/profile-store";
+import type { DataOp, ProfileStore } from "../../src/identity/profile-store";
 import worker from "../../src/index";
 import { EVENTS_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage } from "../../src/queue/messages";
@@ -123,6 +123,54 @@ describe("the outbox", () => {
     expect(await outboxEvents()).toEqual([second.id]);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await outboxEvents()).toEqual([]);
+  });
+
+  it("forgets, with a rolled-back transaction, the attribute values it wrote", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = await batch(p, i, [attributes({ tier: "gold" })]);
+    const tier = await runInDurableObject(installationStub(p.projectId, i), (object) => {
+      // biome-ignore lint/complexity/useLiteralKeys: reaching the private store is the point of this test.
+      const store = object["store"] as ProfileStore;
+      const ctx = {
+        projectId: p.projectId,
+        customId: null,
+        installationId: i,
+        appId: null,
+        requestId: "r",
+        receivedAt: "",
+      };
+      const write = (value: string, at: number): DataOp => ({
+        type: "attributes",
+        id: null,
+        time: new Date(at).toISOString(),
+        source: "api",
+        writes: [{ name: "tier", kind: "set", type: "string", value }],
+      });
+      const now = Date.now();
+      expect(() =>
+        store.transaction(() => {
+          store.applyData(
+            first.profile_id,
+            [write("silver", now + 60_000)],
+            { ...ctx, receivedAt: new Date(now).toISOString() },
+            now,
+          );
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      // Later than gold, earlier than the silver that never was: it wins only if silver is forgotten.
+      store.transaction(() =>
+        store.applyData(
+          first.profile_id,
+          [write("bronze", now + 30_000)],
+          { ...ctx, receivedAt: new Date(now).toISOString() },
+          now,
+        ),
+      );
+      return store.attributes(first.profile_id).find((a) => a.name === "tier")?.value;
+    });
+    expect(tier).toBe("bronze");
   });
 
   it("lands an event queue batch far larger than one D1 parameter, whole", async () => {
