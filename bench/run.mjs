@@ -3,7 +3,7 @@
 // ratios measured in this one run. Writes bench/results.json. Nothing here is a test: no target
 // failing makes it exit non-zero, it reports.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -90,6 +90,40 @@ function memoryOf(wranglerPid) {
     } catch {}
   }
   return { peak_mib: Math.round(peak / 1024), rss_mib: Math.round(current / 1024) };
+}
+
+/** CPU time, in ticks of 10 ms, of each thread of the workerd processes under a wrangler process. */
+function cpuTicks(wranglerPid) {
+  const ticks = new Map();
+  const walk = (pid) => {
+    const children = execFileSync("sh", ["-c", `pgrep -P ${pid} || true`], { encoding: "utf8" });
+    for (const child of children.split("\n").filter(Boolean)) walk(child);
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) return;
+      for (const thread of readdirSync(`/proc/${pid}/task`)) {
+        const fields = readFileSync(`/proc/${pid}/task/${thread}/stat`, "utf8").split(") ")[1].split(" ");
+        ticks.set(`${pid}/${thread}`, Number(fields[11]) + Number(fields[12]));
+      }
+    } catch {}
+  };
+  walk(wranglerPid);
+  return ticks;
+}
+
+/**
+ * Milliseconds of CPU per request over readings taken around loads (`before`, `after`): all
+ * workerd threads together, and the busiest thread.
+ */
+function cpuPerRequest(readings, requests) {
+  const byThread = new Map();
+  for (const { before, after } of readings) {
+    for (const [thread, ticks] of after) {
+      byThread.set(thread, (byThread.get(thread) ?? 0) + ticks - (before.get(thread) ?? 0));
+    }
+  }
+  const deltas = [...byThread.values()];
+  const ms = (ticks) => +((ticks * 10) / requests).toFixed(2);
+  return { workerd_ms: ms(deltas.reduce((a, b) => a + b, 0)), busiest_thread_ms: ms(Math.max(0, ...deltas)) };
 }
 
 async function api(method, path, body, headers = {}) {
@@ -223,7 +257,10 @@ async function main() {
   // their objects were evicted.
   const warm = Array.from({ length: 200 }, () => crypto.randomUUID());
   const idle = Array.from({ length: 400 }, () => crypto.randomUUID());
-  for (const i of [...warm, ...idle]) await api("POST", "/v1/sdk/batch", { installation_id: i, ops: tenOps() }, sdk);
+  for (const i of [...idle, ...warm]) await api("POST", "/v1/sdk/batch", { installation_id: i, ops: tenOps() }, sdk);
+  // Each of those objects armed its outbox's fallback alarm for 30 s later: let those 600 wake-ups
+  // pass before measuring anything, or they land in the first rounds.
+  await new Promise((r) => setTimeout(r, 35_000));
   let turn = 0;
   const body = () => ({ installation_id: warm[turn++ % warm.length], ops: tenOps() });
   await load("warm-up", BASE_PORT, body, {}, 1, { duration: 3 });
@@ -231,13 +268,28 @@ async function main() {
   await load("warm-up", APP_PORT, body, { path: "/v1/sdk/batch", headers: sdk }, 10, { duration: 3 });
 
   const round = DURATION / 4;
+  // CPU per request: the baseline Worker's per round; edge-cdp's over the whole alternation and a
+  // few seconds after, so that the work a batch leaves behind (queue sends, consumers) counts.
+  const baseCpu = { baseline: [], reference: [] };
+  const withCpu = async (into, run) => {
+    const before = cpuTicks(baseline.child.pid);
+    const row = await run();
+    into.push({ before, after: cpuTicks(baseline.child.pid) });
+    return row;
+  };
+  const appBefore = cpuTicks(app.child.pid);
   const [base, limited, sdkWarm] = await interleaved(
     [
-      () => load("baseline: one DO SQLite write", BASE_PORT, body, {}, 1, { duration: round }),
       () =>
-        load("reference: one rate-limit call, then one DO SQLite write", BASE_PORT, body, { path: "/limited" }, 1, {
-          duration: round,
-        }),
+        withCpu(baseCpu.baseline, () =>
+          load("baseline: one DO SQLite write", BASE_PORT, body, {}, 1, { duration: round }),
+        ),
+      () =>
+        withCpu(baseCpu.reference, () =>
+          load("reference: one rate-limit call, then one DO SQLite write", BASE_PORT, body, { path: "/limited" }, 1, {
+            duration: round,
+          }),
+        ),
       () =>
         load("SDK batch, 10 ops, warm installations", APP_PORT, body, { path: "/v1/sdk/batch", headers: sdk }, 10, {
           duration: round,
@@ -245,6 +297,10 @@ async function main() {
     ],
     ROUNDS,
   );
+  await new Promise((r) => setTimeout(r, 3_000));
+  sdkWarm.cpu = cpuPerRequest([{ before: appBefore, after: cpuTicks(app.child.pid) }], sdkWarm.total);
+  base.cpu = cpuPerRequest(baseCpu.baseline, base.total);
+  limited.cpu = cpuPerRequest(baseCpu.reference, limited.total);
   results.scenarios.push(base, limited, sdkWarm);
   // What the Rate Limiting binding costs here, which every edge-cdp call pays and the baseline does not.
   results.rate_limit_binding = {
@@ -429,6 +485,11 @@ async function main() {
     console.log(
       `| ${s.scenario} | ${s.requests_per_s} | ${s.operations_per_s} | ${s.p50_ms} | ${s.p99_ms} | ${s.ratio_rps} | ${s.ratio_p99} | ${s.non_2xx} |`,
     );
+  }
+  console.log("\n| scenario | CPU ms per request, all workerd threads | CPU ms per request, busiest thread |");
+  console.log("|---|---:|---:|");
+  for (const s of results.scenarios.filter((s) => s.cpu)) {
+    console.log(`| ${s.scenario} | ${s.cpu.workerd_ms} | ${s.cpu.busiest_thread_ms} |`);
   }
   console.log("\n| figure | result |\n|---|---|");
   for (const f of results.figures) console.log(`| ${f.figure} | ${JSON.stringify({ ...f, figure: undefined })} |`);
