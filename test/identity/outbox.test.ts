@@ -211,15 +211,20 @@ describe("the outbox", () => {
   });
 });
 
+/** An installation whose first batch set `tier` to gold and sent one event, both landed in D1. */
+async function goldProfileProjected() {
+  const p = await createProject();
+  const i = uuid();
+  const first = event("first");
+  const answer = await batch(p, i, [attributes({ tier: "gold" }), first]);
+  await waitForEvents(p, [first.id as string]);
+  await vi.waitFor(async () => expect((await projectedProfile(p.projectId, answer.profile_id)).tier).toBe("gold"));
+  return { p, i, first, answer, before: await projectedProfile(p.projectId, answer.profile_id) };
+}
+
 describe("what a batch projects", () => {
   it("leaves the D1 profile alone when a batch only adds events and sends values again, and moves it on a new value", async () => {
-    const p = await createProject();
-    const i = uuid();
-    const first = event("first");
-    const answer = await batch(p, i, [attributes({ tier: "gold" }), first]);
-    await waitForEvents(p, [first.id as string]);
-    await vi.waitFor(async () => expect((await projectedProfile(p.projectId, answer.profile_id)).tier).toBe("gold"));
-    const before = await projectedProfile(p.projectId, answer.profile_id);
+    const { p, i, first, answer, before } = await goldProfileProjected();
 
     const second = event("second");
     await batch(p, i, [attributes({ tier: "gold" }), second]);
@@ -236,13 +241,7 @@ describe("what a batch projects", () => {
   });
 
   it("does not project again a profile that has not moved, once its object was evicted and woken", async () => {
-    const p = await createProject();
-    const i = uuid();
-    const first = event("first");
-    const answer = await batch(p, i, [attributes({ tier: "gold" }), first]);
-    await waitForEvents(p, [first.id as string]);
-    await vi.waitFor(async () => expect((await projectedProfile(p.projectId, answer.profile_id)).tier).toBe("gold"));
-    const before = await projectedProfile(p.projectId, answer.profile_id);
+    const { p, i, first, answer, before } = await goldProfileProjected();
     // Events only: nothing to project. This write also deletes the first batch's sent messages,
     // which an eviction would otherwise send again (at-least-once).
     const second = event("second");
