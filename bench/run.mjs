@@ -73,18 +73,27 @@ async function waitFor(url) {
   throw new Error(`${url} did not answer`);
 }
 
-/** Peak and current resident memory of the workerd processes serving `port`'s Worker. */
+/** The workerd processes a `wrangler dev` process started, at any depth. */
+function workerdPids(wranglerPid) {
+  const pids = [];
+  const walk = (pid) => {
+    const children = execFileSync("sh", ["-c", `pgrep -P ${pid} || true`], { encoding: "utf8" });
+    for (const child of children.split("\n").filter(Boolean)) walk(child);
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) pids.push(pid);
+    } catch {}
+  };
+  walk(wranglerPid);
+  return pids;
+}
+
+/** Peak and current resident memory of the largest workerd process serving a Worker. */
 function memoryOf(wranglerPid) {
-  const pids = execFileSync("sh", ["-c", `pgrep -P ${wranglerPid} ; pgrep -f workerd`], { encoding: "utf8" })
-    .split("\n")
-    .filter(Boolean);
   let peak = 0;
   let current = 0;
-  for (const pid of new Set(pids)) {
+  for (const pid of workerdPids(wranglerPid)) {
     try {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!cmd.includes("workerd")) continue;
       peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
       current = Math.max(current, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
     } catch {}
@@ -92,21 +101,17 @@ function memoryOf(wranglerPid) {
   return { peak_mib: Math.round(peak / 1024), rss_mib: Math.round(current / 1024) };
 }
 
-/** CPU time, in ticks of 10 ms, of each thread of the workerd processes under a wrangler process. */
+/** CPU time, in ticks of 10 ms, of each thread of the workerd processes serving a Worker. */
 function cpuTicks(wranglerPid) {
   const ticks = new Map();
-  const walk = (pid) => {
-    const children = execFileSync("sh", ["-c", `pgrep -P ${pid} || true`], { encoding: "utf8" });
-    for (const child of children.split("\n").filter(Boolean)) walk(child);
+  for (const pid of workerdPids(wranglerPid)) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) return;
       for (const thread of readdirSync(`/proc/${pid}/task`)) {
         const fields = readFileSync(`/proc/${pid}/task/${thread}/stat`, "utf8").split(") ")[1].split(" ");
         ticks.set(`${pid}/${thread}`, Number(fields[11]) + Number(fields[12]));
       }
     } catch {}
-  };
-  walk(wranglerPid);
+  }
   return ticks;
 }
 
