@@ -9,7 +9,7 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations },
+          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations, PRIVACY_RETRY_BASE_SECONDS: "0" },
           // Lets tests call `exports.default.queue()` directly (test-only flag).
           compatibilityFlags: ["service_binding_extra_handlers"],
           queueConsumers: {
@@ -17,6 +17,8 @@ export default defineConfig(async () => {
             "edge-cdp-projection": { maxBatchTimeout: 0.05 },
             "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
             "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+            "edge-cdp-privacy": { maxBatchTimeout: 0.05 },
+            "edge-cdp-privacy-dlq": { maxBatchTimeout: 0.05 },
           },
         },
       }),

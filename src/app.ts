@@ -5,6 +5,7 @@ import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
 import { createRouter } from "./lib/router";
+import privacy from "./privacy/privacy.index";
 import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
 import sdk from "./sdk/sdk.index";
@@ -74,6 +75,7 @@ export function createApp() {
   app.route("/v1/sdk", sdk);
   app.route("/v1/profiles", profiles);
   app.route("/v1/requests", requests);
+  app.route("/v1/privacy", privacy);
   app.route("/v1/audiences", audiences);
   app.route("/v1/segments", segments);
 

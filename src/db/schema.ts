@@ -103,8 +103,11 @@ export const profiles = sqliteTable(
     projectId: text("project_id").notNull(),
     profileId: text("profile_id").notNull(),
     customId: text("custom_id"),
-    /** `active`, or `orphaned`: orphans never match a query. */
-    state: text("state", { enum: ["active", "orphaned"] }).notNull(),
+    /**
+     * `active`, or `orphaned`: orphans never match a query. `removed` is a tombstone left by a
+     * privacy remove or a purge, at the highest version, so no late message can bring it back.
+     */
+    state: text("state", { enum: ["active", "orphaned", "removed"] }).notNull(),
     version: integer("version").notNull(),
     createdAt: text("created_at").notNull(),
     lastActivityAt: text("last_activity_at").notNull(),
@@ -184,4 +187,46 @@ export const audienceMembers = sqliteTable(
     member: text("member").notNull(),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.audience, t.generation, t.member] })],
+);
+
+/**
+ * Privacy requests (review and remove), processed through the privacy queue. The identifier
+ * stays on the request after a remove: it is the record that the request was carried out.
+ */
+export const privacyRequests = sqliteTable(
+  "privacy_requests",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    type: text("type", { enum: ["review", "remove"] }).notNull(),
+    identifierType: text("identifier_type", { enum: ["custom_id", "installation_id"] }).notNull(),
+    identifierValue: text("identifier_value").notNull(),
+    callbackUrl: text("callback_url"),
+    status: text("status", { enum: ["pending", "done", "failed"] }).notNull(),
+    error: text("error"),
+    archiveKey: text("archive_key"),
+    receipt: text("receipt", { mode: "json" }).$type<Record<string, unknown>>(),
+    createdAt: text("created_at").notNull(),
+    completedAt: text("completed_at"),
+    /** `pending` while a callback is being delivered, then `delivered` or `failed`. */
+    callbackState: text("callback_state", { enum: ["pending", "delivered", "failed"] }),
+    callbackAttempts: integer("callback_attempts").notNull().default(0),
+    callbackError: text("callback_error"),
+  },
+  (t) => [index("privacy_requests_project_idx").on(t.projectId, t.createdAt)],
+);
+
+/**
+ * What each step of a remove deleted, recorded once: a retried step finds its row and keeps
+ * the first count, so a redelivered message neither deletes twice nor loses the receipt.
+ */
+export const erasureSteps = sqliteTable(
+  "erasure_steps",
+  {
+    requestId: text("request_id").notNull(),
+    step: text("step").notNull(),
+    detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    at: text("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.step] })],
 );

@@ -3,8 +3,10 @@ import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
 import { LIMITS } from "./attributes";
+import { customIdHooks, type EraseOutcome, type EraseRequest, eraseObject } from "./erase";
 import { Outbox } from "./outbox";
 import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
+import { type ProfileRecord, profileRecord } from "./review";
 import { type AttachOutcome, decideAttach } from "./transitions";
 import { type ProfileView, profileView } from "./view";
 
@@ -179,6 +181,16 @@ export class CustomIdObject extends DurableObject<Env> {
   /** The profile as the D1 projection stores it; null when it is not held here. */
   projection(profileId: string): ProfileProjection | null {
     return this.store.projection(profileId);
+  }
+
+  /** Privacy remove or purge: deletes everything held here, guarded and idempotent (./erase.ts). */
+  erase(req: EraseRequest): EraseOutcome {
+    return this.store.transaction(() => eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)));
+  }
+
+  /** A profile held here in full, for a privacy review. */
+  review(profileId: string): ProfileRecord | null {
+    return profileRecord(this.store, profileId);
   }
 
   view(): CustomIdView | null {

@@ -5,9 +5,11 @@ import type { InstallationProjection, ProfileProjection } from "../queue/message
 import { AlarmClock } from "./alarm-clock";
 import type { Source } from "./attributes";
 import type { AttachResult } from "./custom-id-object";
+import { type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
 import { customIdObjectName } from "./identifiers";
 import { Outbox } from "./outbox";
 import { type ApplyResult, type DataOp, ProfileStore, type WriteContext } from "./profile-store";
+import { type ProfileRecord, profileRecord } from "./review";
 import { type Binding, planIdentify, planLogout, settleCandidate } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
 
@@ -560,6 +562,31 @@ export class InstallationObject extends DurableObject<Env> {
       last_seen_at: row.last_seen_at,
       version: row.version,
     };
+  }
+
+  /**
+   * Privacy remove or purge: deletes the installation, its anonymous profile and the orphans it
+   * keeps, after the batches queued before it; guarded and idempotent (./erase.ts).
+   */
+  erase(req: EraseRequest): Promise<EraseOutcome> {
+    return this.serialized(async () => {
+      const outcome = this.transaction(() =>
+        eraseObject(this.ctx.storage, req, installationHooks(this.ctx.storage.sql)),
+      );
+      this.#row = undefined;
+      this.#intent = undefined;
+      return outcome;
+    });
+  }
+
+  /** Purge of one orphan this object keeps, once it has been orphaned long enough. */
+  eraseOrphan(req: EraseRequest & { profileId: string; orphanedBefore: string }): EraseOutcome {
+    return this.transaction(() => eraseOrphan(this.ctx.storage, req));
+  }
+
+  /** A profile held here in full, for a privacy review. */
+  review(profileId: string): ProfileRecord | null {
+    return profileRecord(this.store, profileId);
   }
 
   /** The installation, its binding, and its profile when anonymous; null if never seen. */

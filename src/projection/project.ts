@@ -4,6 +4,7 @@ import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { rowChunks, selectRows } from "../db/rows";
 import { installations, profileAttributes, profiles } from "../db/schema";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { sweepRemovedInstallations } from "../privacy/erase-d1";
 import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
 
 type Statement = BatchItem<"sqlite">;
@@ -169,6 +170,11 @@ export async function project(env: Env, messages: ProjectionMessage[]): Promise<
   const statements = [
     ...(profileStates.length ? profileStatements(db, profileStates) : []),
     ...(installationStates.length ? installationStatements(db, installationStates) : []),
+    // An installation read before its profile was removed must not outlive the removal.
+    ...sweepRemovedInstallations(
+      db,
+      installationStates.map((s) => ({ projectId: s.projectId, profileId: s.state.profile_id })),
+    ),
   ];
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);

@@ -1,6 +1,9 @@
 import { drizzle } from "drizzle-orm/d1";
 import { rowChunks, selectRows } from "../db/rows";
 import { events, requestChunks } from "../db/schema";
+import { sweepRemovedEvents } from "../privacy/erase-d1";
+import { PRIVACY_DLQ, PRIVACY_QUEUE, type PrivacyMessage } from "../privacy/messages";
+import { consumePrivacy, consumePrivacyDeadLetters } from "../privacy/privacy.consumer";
 import { applyOperations } from "../profiles/apply";
 import type { OperationError } from "../profiles/operations";
 import { project } from "../projection/project";
@@ -34,9 +37,14 @@ async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
       receivedAt: m.received_at,
     })),
   );
-  const [first, ...rest] = rowChunks(rows).map((chunk) =>
-    db.insert(events).select(selectRows(events, chunk)).onConflictDoNothing(),
-  );
+  const [first, ...rest] = [
+    ...rowChunks(rows).map((chunk) => db.insert(events).select(selectRows(events, chunk)).onConflictDoNothing()),
+    // Events of a profile removed while they were on the queue are not kept.
+    ...sweepRemovedEvents(
+      db,
+      messages.map((m) => ({ projectId: m.project_id, profileId: m.profile_id })),
+    ),
+  ];
   if (first) await db.batch([first, ...rest]);
 }
 
@@ -131,6 +139,10 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
       return consumeTasks(batch as MessageBatch<TaskMessage>, env);
     case TASKS_DLQ:
       return consumeDeadTasks(batch as MessageBatch<TaskMessage>, env);
+    case PRIVACY_QUEUE:
+      return consumePrivacy(batch as MessageBatch<PrivacyMessage>, env);
+    case PRIVACY_DLQ:
+      return consumePrivacyDeadLetters(batch as MessageBatch<PrivacyMessage>, env);
     default:
       console.error(JSON.stringify({ level: "error", msg: "no consumer for queue", queue: batch.queue }));
       batch.retryAll({ delaySeconds: 600 });

@@ -1,0 +1,172 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { selectRows } from "../db/rows";
+import { audienceMembers, audiences, events, installations, profileAttributes, profiles } from "../db/schema";
+
+type Statement = BatchItem<"sqlite">;
+
+/**
+ * A tombstone's version: above any version an object can reach, so the projection's
+ * `excluded.version > version` guard refuses every late message for a removed profile.
+ */
+export const TOMBSTONE_VERSION = Number.MAX_SAFE_INTEGER;
+
+/** What one removal deletes from D1. */
+export interface D1Subject {
+  projectId: string;
+  /** The removed profile and the orphans its objects kept. */
+  profileIds: string[];
+  installationIds: string[];
+  customId: string | null;
+}
+
+export type D1Counts = Record<
+  "profiles" | "profile_attributes" | "installations" | "events" | "audience_members",
+  number
+>;
+
+const ids = (values: string[]) => JSON.stringify(values);
+
+function inJson(column: Parameters<typeof sql>[1], values: string[]) {
+  return sql`${column} IN (SELECT value FROM json_each(${ids(values)}))`;
+}
+
+/** Audience members naming the subject's identifiers, in audiences of the matching type. */
+function memberMatch(s: D1Subject) {
+  const byType = (type: "custom_ids" | "installation_ids", members: string[]) =>
+    sql`(${inJson(audienceMembers.member, members)} AND ${audienceMembers.audience} IN (
+      SELECT ${audiences.name} FROM ${audiences} WHERE ${audiences.projectId} = ${s.projectId} AND ${audiences.type} = ${type}))`;
+  return and(
+    eq(audienceMembers.projectId, s.projectId),
+    sql`(${byType("custom_ids", s.customId === null ? [] : [s.customId])} OR ${byType("installation_ids", s.installationIds)})`,
+  );
+}
+
+function installationMatch(s: D1Subject) {
+  return and(
+    eq(installations.projectId, s.projectId),
+    sql`(${inJson(installations.profileId, s.profileIds)} OR ${inJson(installations.installationId, s.installationIds)})`,
+  );
+}
+
+/** How many rows of each table the removal will delete (profile rows: those not yet tombstoned). */
+export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
+  const db = drizzle(env.DB);
+  const count = sql<number>`count(*)`;
+  const [p, a, i, e, m] = await db.batch([
+    db
+      .select({ n: count })
+      .from(profiles)
+      .where(
+        and(
+          eq(profiles.projectId, s.projectId),
+          inJson(profiles.profileId, s.profileIds),
+          sql`${profiles.state} <> 'removed'`,
+        ),
+      ),
+    db
+      .select({ n: count })
+      .from(profileAttributes)
+      .where(and(eq(profileAttributes.projectId, s.projectId), inJson(profileAttributes.profileId, s.profileIds))),
+    db.select({ n: count }).from(installations).where(installationMatch(s)),
+    db
+      .select({ n: count })
+      .from(events)
+      .where(and(eq(events.projectId, s.projectId), inJson(events.profileId, s.profileIds))),
+    db.select({ n: count }).from(audienceMembers).where(memberMatch(s)),
+  ]);
+  return {
+    profiles: p[0]?.n ?? 0,
+    profile_attributes: a[0]?.n ?? 0,
+    installations: i[0]?.n ?? 0,
+    events: e[0]?.n ?? 0,
+    audience_members: m[0]?.n ?? 0,
+  };
+}
+
+/**
+ * Deletes the subject from D1 in one transaction and leaves a tombstone per profile: the
+ * projection row becomes `removed`, without custom ID, at {@link TOMBSTONE_VERSION}. `extra`
+ * statements (the step's receipt) commit with it.
+ */
+export async function eraseD1(env: Env, s: D1Subject, at: string, extra: Statement[] = []): Promise<void> {
+  const db = drizzle(env.DB);
+  const tombstones = s.profileIds.map((profileId) => ({
+    projectId: s.projectId,
+    profileId,
+    customId: null,
+    state: "removed" as const,
+    version: TOMBSTONE_VERSION,
+    createdAt: at,
+    lastActivityAt: at,
+  }));
+  const affectedAudiences = db
+    .selectDistinct({ name: audienceMembers.audience })
+    .from(audienceMembers)
+    .where(memberMatch(s));
+  const statements: Statement[] = [
+    db
+      .insert(profiles)
+      .select(selectRows(profiles, tombstones))
+      .onConflictDoUpdate({
+        target: [profiles.projectId, profiles.profileId],
+        set: {
+          customId: null,
+          state: "removed",
+          version: TOMBSTONE_VERSION,
+          lastActivityAt: sql`excluded.last_activity_at`,
+        },
+      }),
+    db
+      .delete(profileAttributes)
+      .where(and(eq(profileAttributes.projectId, s.projectId), inJson(profileAttributes.profileId, s.profileIds))),
+    db.delete(installations).where(installationMatch(s)),
+    db.delete(events).where(and(eq(events.projectId, s.projectId), inJson(events.profileId, s.profileIds))),
+    // Sizes first, from the members that stay, then the members themselves.
+    db
+      .update(audiences)
+      .set({
+        size: sql`(SELECT count(*) FROM ${audienceMembers} m WHERE m.project_id = ${audiences.projectId}
+          AND m.audience = ${audiences.name} AND m.generation = ${audiences.generation}
+          AND NOT ${inJson(sql.raw("m.member"), s.customId === null ? s.installationIds : [s.customId, ...s.installationIds])})`,
+        updatedAt: at,
+      })
+      .where(and(eq(audiences.projectId, s.projectId), inArray(audiences.name, affectedAudiences))),
+    db.delete(audienceMembers).where(memberMatch(s)),
+    ...extra,
+  ];
+  const [first, ...rest] = statements;
+  if (first) await db.batch([first, ...rest]);
+}
+
+function removedAmong(keys: { projectId: string; profileId: string }[]) {
+  const json = JSON.stringify(keys.map((k) => [k.projectId, k.profileId]));
+  return sql`(SELECT p.project_id, p.profile_id FROM ${profiles} p
+    WHERE p.state = 'removed' AND (p.project_id, p.profile_id) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${json})))`;
+}
+
+/**
+ * Late messages for removed profiles: an event landed after the removal is deleted again in
+ * the same transaction that wrote it (a tombstone outlives any queue's retries).
+ */
+export function sweepRemovedEvents(
+  db: DrizzleD1Database,
+  keys: { projectId: string; profileId: string }[],
+): Statement[] {
+  if (keys.length === 0) return [];
+  return [db.delete(events).where(sql`(${events.projectId}, ${events.profileId}) IN ${removedAmong(keys)}`)];
+}
+
+/** The same for an installation projected, after the removal, onto a removed profile. */
+export function sweepRemovedInstallations(
+  db: DrizzleD1Database,
+  keys: { projectId: string; profileId: string }[],
+): Statement[] {
+  if (keys.length === 0) return [];
+  return [
+    db
+      .delete(installations)
+      .where(sql`(${installations.projectId}, ${installations.profileId}) IN ${removedAmong(keys)}`),
+  ];
+}

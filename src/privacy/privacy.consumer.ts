@@ -1,0 +1,64 @@
+import { retryDelaySeconds } from "../queue/consumer";
+import { callbackDelaySeconds, deliverCallback, giveUpCallback } from "./callbacks";
+import type { PrivacyMessage } from "./messages";
+import { processRequest } from "./process";
+import { finish, loadRequest } from "./store";
+
+/** Queues the callback of a finished request whose callback has not been tried yet. */
+async function sendCallback(env: Env, projectId: string, requestId: string): Promise<void> {
+  const row = await loadRequest(env, projectId, requestId);
+  if (row?.callbackUrl && row.callbackState === "pending" && row.callbackAttempts === 0) {
+    await env.PRIVACY.send({ type: "privacy_callback", project_id: projectId, request_id: requestId });
+  }
+}
+
+/**
+ * Privacy requests and their callbacks, one message at a time. A request that throws is
+ * retried with backoff; its steps are idempotent. A callback the receiver refused is retried
+ * with the callback's own backoff until the queue's retries run out (then the dead-letter
+ * consumer records it failed).
+ */
+export async function consumePrivacy(
+  batch: MessageBatch<PrivacyMessage>,
+  env: Env,
+  now: () => Date = () => new Date(),
+): Promise<void> {
+  for (const m of batch.messages) {
+    const { project_id: projectId, request_id: requestId } = m.body;
+    try {
+      if (m.body.type === "privacy_request") {
+        await processRequest(env, projectId, requestId, now());
+        await sendCallback(env, projectId, requestId);
+        m.ack();
+      } else if ((await deliverCallback(env, projectId, requestId, now())) === "retry") {
+        m.retry({ delaySeconds: callbackDelaySeconds(env, m.attempts) });
+      } else {
+        m.ack();
+      }
+    } catch (error) {
+      console.error(
+        JSON.stringify({ level: "error", msg: "privacy message failed", type: m.body.type, error: String(error) }),
+      );
+      m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
+    }
+  }
+}
+
+/** What failed every retry: a request ends `failed` (its callback still goes out); a callback is marked failed. */
+export async function consumePrivacyDeadLetters(
+  batch: MessageBatch<PrivacyMessage>,
+  env: Env,
+  now: () => Date = () => new Date(),
+): Promise<void> {
+  for (const m of batch.messages) {
+    const { project_id: projectId, request_id: requestId } = m.body;
+    if (m.body.type === "privacy_request") {
+      const row = await loadRequest(env, projectId, requestId);
+      if (row) await finish(env, row, { status: "failed", error: "internal" }, now().toISOString());
+      await sendCallback(env, projectId, requestId);
+    } else {
+      await giveUpCallback(env, requestId);
+    }
+    m.ack();
+  }
+}

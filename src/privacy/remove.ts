@@ -1,0 +1,174 @@
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { erasureSteps } from "../db/schema";
+import type { EraseOutcome, EraseRequest, ObjectErasure } from "../identity/erase";
+import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { countD1, eraseD1 } from "./erase-d1";
+
+export type Identifier = { type: "custom_id" | "installation_id"; value: string };
+
+/** Where a profile is held: what a remove starts from. */
+export type Holder = { kind: "custom_id"; customId: string } | { kind: "installation"; installationId: string };
+
+/** The end of a remove: done with its receipt, or why nothing was deleted. */
+export type RemoveResult =
+  | { removed: true; profileId: string; receipt: Receipt }
+  | { removed: false; reason: Exclude<EraseOutcome, ObjectErasure>["reason"]; detail?: string };
+
+export interface ReceiptStep {
+  step: string;
+  where: "custom_id_object" | "installation_object" | "d1";
+  at: string;
+  rows: Record<string, number>;
+  profiles?: { profile_id: string; state: string }[];
+  installation_id?: string;
+}
+
+/** What a remove deleted where, with counts and times (SPEC §5 Privacy). */
+export interface Receipt {
+  profile_id: string;
+  profile_ids: string[];
+  installation_ids: string[];
+  custom_id_freed: boolean;
+  steps: ReceiptStep[];
+  totals: Record<string, number>;
+}
+
+export function customIdStub(env: Env, projectId: string, customId: string) {
+  return env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId)));
+}
+
+export function installationStub(env: Env, projectId: string, installationId: string) {
+  return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
+}
+
+/** Records a step's outcome once; a retried step keeps the first record. */
+async function record(env: Env, requestId: string, step: ReceiptStep): Promise<void> {
+  await drizzle(env.DB)
+    .insert(erasureSteps)
+    .values({ requestId, step: step.step, detail: { ...step }, at: step.at })
+    .onConflictDoNothing();
+}
+
+function objectStep(step: string, where: ReceiptStep["where"], e: ObjectErasure, installationId?: string): ReceiptStep {
+  return {
+    step,
+    where,
+    at: e.at,
+    rows: e.rows,
+    profiles: e.profiles,
+    ...(installationId ? { installation_id: installationId } : {}),
+  };
+}
+
+/**
+ * Removes a profile everywhere it lives: the holder's object first (its guard decides, in the
+ * same transaction as the delete), then the installations it lists, then D1, leaving a
+ * tombstone there. Every step is idempotent by `requestId` and recorded once, so a retried
+ * message carries on where the last attempt stopped and the receipt keeps the first counts.
+ */
+export async function removeProfile(
+  env: Env,
+  projectId: string,
+  holder: Holder,
+  req: Omit<EraseRequest, "requestId" | "at"> & { requestId: string; at: string },
+): Promise<RemoveResult> {
+  const erasures: { step: ReceiptStep; erasure: ObjectErasure; installationId?: string }[] = [];
+  let profileId: string;
+  let customId: string | null = null;
+  let members: string[] = [];
+  if (holder.kind === "custom_id") {
+    const outcome = await customIdStub(env, projectId, holder.customId).erase(req);
+    if (!outcome.erased) return { removed: false, reason: outcome.reason };
+    customId = holder.customId;
+    const own = outcome.profiles.find((p) => p.state === "active") ?? outcome.profiles[0];
+    if (!own) return { removed: false, reason: "not_held" };
+    profileId = own.profile_id;
+    members = outcome.members;
+    erasures.push({ step: objectStep("custom_id_object", "custom_id_object", outcome), erasure: outcome });
+  } else {
+    const outcome = await installationStub(env, projectId, holder.installationId).erase(req);
+    if (!outcome.erased) return { removed: false, reason: outcome.reason };
+    const own = outcome.profiles.find((p) => p.state === "active");
+    if (!own) return { removed: false, reason: "not_held" };
+    profileId = own.profile_id;
+    erasures.push({
+      step: objectStep(
+        `installation_object:${holder.installationId}`,
+        "installation_object",
+        outcome,
+        holder.installationId,
+      ),
+      erasure: outcome,
+      installationId: holder.installationId,
+    });
+  }
+  // Installations signed in to the removed profile; one that has since moved to another
+  // profile is left alone (its guard answers "moved").
+  for (const installationId of members) {
+    const outcome = await installationStub(env, projectId, installationId).erase({
+      requestId: req.requestId,
+      at: req.at,
+      profileId,
+      dryRun: req.dryRun,
+    });
+    if (!outcome.erased) continue;
+    erasures.push({
+      step: objectStep(`installation_object:${installationId}`, "installation_object", outcome, installationId),
+      erasure: outcome,
+      installationId,
+    });
+  }
+  const profileIds = [...new Set(erasures.flatMap((e) => e.erasure.profiles.map((p) => p.profile_id)))];
+  const installationIds = erasures.flatMap((e) => (e.installationId ? [e.installationId] : []));
+  const subject = { projectId, profileIds, installationIds, customId };
+  const d1Step: ReceiptStep = { step: "d1", where: "d1", at: req.at, rows: await countD1(env, subject) };
+  if (req.dryRun) {
+    return {
+      removed: true,
+      profileId,
+      receipt: receipt(profileId, customId, [...erasures.map((e) => e.step), d1Step]),
+    };
+  }
+  for (const e of erasures) await record(env, req.requestId, e.step);
+  const db = drizzle(env.DB);
+  await eraseD1(env, subject, req.at, [
+    db
+      .insert(erasureSteps)
+      .values({ requestId: req.requestId, step: "d1", detail: { ...d1Step }, at: req.at })
+      .onConflictDoNothing(),
+  ]);
+  const steps = await db.select().from(erasureSteps).where(eq(erasureSteps.requestId, req.requestId));
+  return {
+    removed: true,
+    profileId,
+    receipt: receipt(
+      profileId,
+      customId,
+      steps.map((s) => s.detail as unknown as ReceiptStep),
+    ),
+  };
+}
+
+const STEP_ORDER: Record<ReceiptStep["where"], number> = { custom_id_object: 0, installation_object: 1, d1: 2 };
+
+function receipt(profileId: string, customId: string | null, unordered: ReceiptStep[]): Receipt {
+  const steps = [...unordered].sort(
+    (a, b) => STEP_ORDER[a.where] - STEP_ORDER[b.where] || a.step.localeCompare(b.step),
+  );
+  const totals: Record<string, number> = {};
+  for (const s of steps) {
+    for (const [table, n] of Object.entries(s.rows)) {
+      const key = `${s.where}.${table}`;
+      totals[key] = (totals[key] ?? 0) + n;
+    }
+  }
+  return {
+    profile_id: profileId,
+    profile_ids: [...new Set(steps.flatMap((s) => (s.profiles ?? []).map((p) => p.profile_id)))],
+    installation_ids: steps.flatMap((s) => (s.installation_id ? [s.installation_id] : [])),
+    custom_id_freed: customId !== null,
+    steps,
+    totals,
+  };
+}
