@@ -1,6 +1,7 @@
 import { LIMITS } from "./attributes";
-import type { HistoryEntry, ProfileStore, StoredEvent } from "./profile-store";
-import { profileHeader } from "./profile-store";
+import type { StoredEvent } from "./event-table";
+import type { HistoryEntry } from "./history-table";
+import { type ProfileStore, profileHeader } from "./profile-store";
 
 /** Everything a profile holds in its object, for a privacy review's archive. */
 export interface ProfileRecord {
@@ -23,11 +24,11 @@ export function profileRecord(store: ProfileStore, profileId: string): ProfileRe
   return {
     ...header,
     attributes: Object.fromEntries(
-      store
-        .attributes(profileId)
+      store.attributeTable
+        .list(profileId)
         .map((a) => [a.name, { value: a.value, type: a.type, updated_at: a.updatedAt, source: a.source }]),
     ),
-    events: store.events(profileId, LIMITS.eventsKeptPerProfile),
-    identity_history: store.history(profileId),
+    events: store.eventTable.list(profileId, LIMITS.eventsKeptPerProfile),
+    identity_history: store.historyTable.list(profileId),
   };
 }

@@ -1,4 +1,4 @@
-import { retryDelaySeconds } from "../queue/consumer";
+import { retryLater } from "../queue/retry";
 import { callbackDelaySeconds, deliverCallback, giveUpCallback } from "./callbacks";
 import type { PrivacyMessage } from "./messages";
 import { processRequest } from "./process";
@@ -36,10 +36,7 @@ export async function consumePrivacy(
         m.ack();
       }
     } catch (error) {
-      console.error(
-        JSON.stringify({ level: "error", msg: "privacy message failed", type: m.body.type, error: String(error) }),
-      );
-      m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
+      retryLater(m, `privacy ${m.body.type} failed`, error);
     }
   }
 }
