@@ -10,15 +10,17 @@ const CallbackUrl = z.url().max(2048).optional().openapi({
   description: "The final state is POSTed here, signed with the project's secret (Standard Webhooks).",
 });
 
+export const OurBody = z.object({ type: RequestType, identifier: Identifier, callback_url: CallbackUrl }).strict();
+export const BatchBody = z.object({ request_type: RequestType, id: Identifier, callback_url: CallbackUrl }).strict();
+
+/** Which of the two shapes a body means to be: Batch's names its fields `request_type` and `id`. */
+export const branchOf = (body: unknown) =>
+  typeof body === "object" && body !== null && ("request_type" in body || "id" in body) ? BatchBody : OurBody;
+
 /** Our body, or Batch's (`request_type`, `id`); both come out the same after validation. */
-export const CreatePrivacyRequestBody = z
-  .union([
-    z.object({ type: RequestType, identifier: Identifier, callback_url: CallbackUrl }).strict(),
-    z.object({ request_type: RequestType, id: Identifier, callback_url: CallbackUrl }).strict(),
-  ])
-  .openapi("CreatePrivacyRequest", {
-    example: { type: "remove", identifier: { type: "custom_id", value: "user-42" } },
-  });
+export const CreatePrivacyRequestBody = z.union([OurBody, BatchBody]).openapi("CreatePrivacyRequest", {
+  example: { type: "remove", identifier: { type: "custom_id", value: "user-42" } },
+});
 
 export const PrivacyRequestSchema = z
   .object({
