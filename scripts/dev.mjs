@@ -18,9 +18,12 @@ if (!adminToken) throw new Error(".dev.vars has no ADMIN_TOKEN");
 
 execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit" });
 
-const dev = spawn(wrangler, ["dev", "--port", String(port), "--ip", "127.0.0.1", ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+// --test-scheduled: `curl "$BASE/__scheduled?cron=30+3+*+*+*"` runs the 03:30 purge locally.
+const dev = spawn(
+  wrangler,
+  ["dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled", ...process.argv.slice(2)],
+  { stdio: "inherit" },
+);
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
 

@@ -1,6 +1,7 @@
 import { lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { events } from "./db/schema";
+import { startPurge } from "./purge/purge";
 
 /** How long D1 keeps landed events: long enough to re-run any daily export of the last quarter. */
 export const EVENT_RETENTION_DAYS = 90;
@@ -14,9 +15,14 @@ export async function pruneEvents(env: Env, now: Date): Promise<number> {
 
 type Job = (env: Env, now: Date) => Promise<unknown>;
 
+/** Queues the inactive-profile purge as of the cron's own time; the privacy queue does the work in pages. */
+export async function purgeInactiveProfiles(env: Env, now: Date): Promise<string> {
+  return startPurge(env, { asOf: now, dryRun: false, origin: "cron" });
+}
+
 /** Cron expression (as in wrangler.toml) → the jobs it runs. */
 const JOBS: Record<string, Job[]> = {
-  "30 3 * * *": [pruneEvents],
+  "30 3 * * *": [pruneEvents, purgeInactiveProfiles],
 };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

@@ -3,6 +3,8 @@ import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
 import * as handlers from "./admin.handlers";
 import * as routes from "./admin.routes";
+import * as jobHandlers from "./jobs.handlers";
+import * as jobRoutes from "./jobs.routes";
 
 const router = createRouter();
 router.use("*", requireKey("admin"), wellFormedText);
@@ -12,4 +14,6 @@ export default router
   .openapi(routes.getProject, handlers.getProject)
   .openapi(routes.updateProject, handlers.updateProject)
   .openapi(routes.rotateSigningSecret, handlers.rotateSigningSecret)
-  .openapi(routes.createApp, handlers.createApp);
+  .openapi(routes.createApp, handlers.createApp)
+  .openapi(jobRoutes.runJob, jobHandlers.runJob)
+  .openapi(jobRoutes.getJob, jobHandlers.getJob);

@@ -111,6 +111,9 @@ export const profiles = sqliteTable(
     version: integer("version").notNull(),
     createdAt: text("created_at").notNull(),
     lastActivityAt: text("last_activity_at").notNull(),
+    /** The object that holds the profile (`custom_id` or `installation`, and its identifier): where a purge asks. */
+    holderKind: text("holder_kind", { enum: ["custom_id", "installation"] }),
+    holderId: text("holder_id"),
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.profileId] }),
@@ -229,4 +232,41 @@ export const erasureSteps = sqliteTable(
     at: text("at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.requestId, t.step] })],
+);
+
+/** Purge runs (the 03:30 cron or `POST /v1/admin/jobs/purge`), reported by `GET /v1/admin/jobs/purge/{id}`. */
+export const purgeJobs = sqliteTable("purge_jobs", {
+  id: text("id").primaryKey(),
+  asOf: text("as_of").notNull(),
+  dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
+  origin: text("origin", { enum: ["cron", "admin"] }).notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+/**
+ * The pages of a purge: one row per queued message, `done` once it ran. The job is done when
+ * no page is left; a page writes the rows of the pages it queued before it marks itself done.
+ */
+export const purgePages = sqliteTable(
+  "purge_pages",
+  {
+    jobId: text("job_id").notNull(),
+    page: text("page").notNull(),
+    done: integer("done").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.page] })],
+);
+
+/** What a purge did to each profile it looked at. */
+export const purgeResults = sqliteTable(
+  "purge_results",
+  {
+    jobId: text("job_id").notNull(),
+    projectId: text("project_id").notNull(),
+    profileId: text("profile_id").notNull(),
+    kind: text("kind", { enum: ["inactive", "orphan"] }).notNull(),
+    outcome: text("outcome", { enum: ["removed", "would_remove", "spared"] }).notNull(),
+    detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.profileId] })],
 );

@@ -1,3 +1,4 @@
+import { runPurgePage } from "../purge/purge";
 import { retryLater } from "../queue/retry";
 import { callbackDelaySeconds, deliverCallback, giveUpCallback } from "./callbacks";
 import type { PrivacyMessage } from "./messages";
@@ -24,6 +25,15 @@ export async function consumePrivacy(
   now: () => Date = () => new Date(),
 ): Promise<void> {
   for (const m of batch.messages) {
+    if (m.body.type === "purge_projects" || m.body.type === "purge_profiles") {
+      try {
+        await runPurgePage(env, m.body);
+        m.ack();
+      } catch (error) {
+        retryLater(m, "purge page failed", error);
+      }
+      continue;
+    }
     const { project_id: projectId, request_id: requestId } = m.body;
     try {
       if (m.body.type === "privacy_request") {
@@ -48,6 +58,12 @@ export async function consumePrivacyDeadLetters(
   now: () => Date = () => new Date(),
 ): Promise<void> {
   for (const m of batch.messages) {
+    if (m.body.type === "purge_projects" || m.body.type === "purge_profiles") {
+      // A page that failed every retry is logged and left pending: the job says it did not finish.
+      console.error(JSON.stringify({ level: "error", msg: "purge page dead-lettered", page: m.body }));
+      m.ack();
+      continue;
+    }
     const { project_id: projectId, request_id: requestId } = m.body;
     if (m.body.type === "privacy_request") {
       const row = await loadRequest(env, projectId, requestId);

@@ -5,9 +5,10 @@ import { rowChunks, selectRows } from "../db/rows";
 import { installations, profileAttributes, profiles } from "../db/schema";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
-import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
+import type { Holder, InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
 
 type Statement = BatchItem<"sqlite">;
+type ProfileState = { projectId: string; state: ProfileProjection; holder: Holder };
 
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: ProjectionMessage) {
@@ -26,7 +27,7 @@ async function fetchState(env: Env, m: ProjectionMessage) {
       : await env.INSTALLATIONS.get(
           env.INSTALLATIONS.idFromName(installationObjectName(m.project_id, m.holder.id)),
         ).projection(m.profile_id);
-  return { kind: "profile" as const, projectId: m.project_id, state };
+  return { kind: "profile" as const, projectId: m.project_id, state, holder: m.holder };
 }
 
 /** How an attribute value is stored so that each operator can use an index. */
@@ -43,10 +44,10 @@ export function attributeColumns(value: ProfileProjection["attributes"][number][
  * too, and rows older than their profile's version (deleted attributes, or rows a late message
  * just added) are swept in the same transaction. A handful of statements for the whole batch.
  */
-function profileStatements(db: DrizzleD1Database, states: { projectId: string; state: ProfileProjection }[]) {
+function profileStatements(db: DrizzleD1Database, states: ProfileState[]) {
   const statements: Statement[] = [];
   for (const chunk of rowChunks(
-    states.map(({ projectId, state: p }) => ({
+    states.map(({ projectId, state: p, holder }) => ({
       projectId,
       profileId: p.profile_id,
       customId: p.custom_id,
@@ -54,6 +55,8 @@ function profileStatements(db: DrizzleD1Database, states: { projectId: string; s
       version: p.version,
       createdAt: p.created_at,
       lastActivityAt: p.last_activity_at,
+      holderKind: holder.kind,
+      holderId: holder.id,
     })),
   )) {
     statements.push(
@@ -67,6 +70,8 @@ function profileStatements(db: DrizzleD1Database, states: { projectId: string; s
             state: sql`excluded.state`,
             version: sql`excluded.version`,
             lastActivityAt: sql`excluded.last_activity_at`,
+            holderKind: sql`excluded.holder_kind`,
+            holderId: sql`excluded.holder_id`,
           },
           setWhere: sql`excluded.version > ${profiles.version}`,
         }),
@@ -158,14 +163,15 @@ export async function project(env: Env, messages: ProjectionMessage[]): Promise<
   );
   const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
   const db = drizzle(env.DB);
-  const profileStates: { projectId: string; state: ProfileProjection }[] = [];
+  const profileStates: ProfileState[] = [];
   const installationStates: { projectId: string; state: InstallationProjection }[] = [];
   for (const s of states) {
     // Null: the subject moved (a profile adopted at sign-in) or is gone; its new holder reports.
     if (!s.state) continue;
     if (s.kind === "installation")
       installationStates.push({ projectId: s.projectId, state: s.state as InstallationProjection });
-    else profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection });
+    else if ("holder" in s)
+      profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection, holder: s.holder });
   }
   const statements = [
     ...(profileStates.length ? profileStatements(db, profileStates) : []),
