@@ -1,0 +1,253 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
+import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
+
+const DAY = 86_400_000;
+
+interface PurgeJob {
+  request_id: string;
+  status: "pending" | "done";
+  dry_run: boolean;
+  as_of: string;
+  results: { project_id: string; profile_id: string; kind: string; outcome: string; detail: Record<string, unknown> }[];
+}
+
+async function purge(body: Record<string, unknown>): Promise<PurgeJob> {
+  const res = await call("POST", "/v1/admin/jobs/purge", { headers: adminHeaders, body });
+  expect(res.status).toBe(202);
+  const { job, request_id } = await res.json<{ job: string; request_id: string }>();
+  expect(job).toBe("purge");
+  return finished(request_id);
+}
+
+async function finished(id: string): Promise<PurgeJob> {
+  return vi.waitFor(
+    async () => {
+      const res = await call("GET", `/v1/admin/jobs/purge/${id}`, { headers: adminHeaders });
+      expect(res.status).toBe(200);
+      const body = await res.json<PurgeJob>();
+      expect(body.status).toBe("done");
+      return body;
+    },
+    { timeout: 20_000, interval: 100 },
+  );
+}
+
+const resultsFor = (job: PurgeJob, p: Project) => job.results.filter((r) => r.project_id === p.projectId);
+
+async function setInactivity(p: Project, days: number) {
+  const res = await call("PATCH", `/v1/admin/projects/${p.projectId}`, {
+    headers: adminHeaders,
+    body: { inactivity_days: days },
+  });
+  expect(res.status).toBe(200);
+}
+
+/** Waits until D1 shows the profile with the holder the purge will ask, and returns its row. */
+async function projectedRow(p: Project, profileId: string, state = "active") {
+  return vi.waitFor(
+    async () => {
+      const row = await env.DB.prepare(
+        "SELECT last_activity_at, holder_kind, holder_id, state FROM profiles WHERE project_id = ? AND profile_id = ?",
+      )
+        .bind(p.projectId, profileId)
+        .first<{ last_activity_at: string; holder_kind: string | null; holder_id: string | null; state: string }>();
+      expect(row?.state).toBe(state);
+      expect(row?.holder_kind).not.toBeNull();
+      return row as NonNullable<typeof row>;
+    },
+    { timeout: 20_000, interval: 100 },
+  );
+}
+
+/** The profile's own last activity, as its object holds it. */
+async function lastActivity(p: Project, query: { custom_id: string } | { installation_id: string }): Promise<number> {
+  const view = await profileBy(p, query);
+  const body = view.body as unknown as { last_activity_at: string };
+  return Date.parse(body.last_activity_at);
+}
+
+describe("inactive-profile purge", () => {
+  it("removes a profile inactive for the project's period, and keeps one a day short of it", async () => {
+    const p = await createProject();
+    await setInactivity(p, 30);
+    const device = crypto.randomUUID();
+    const signedIn = await batch(p, device, [identify("sleeper"), attributes({ a: 1 })]);
+    await projectedRow(p, signedIn.profile_id);
+    const last = await lastActivity(p, { custom_id: "sleeper" });
+
+    const dayShort = await purge({ as_of: new Date(last + 29 * DAY).toISOString() });
+    expect(resultsFor(dayShort, p)).toEqual([]);
+    // Exactly the period is not "more than": still kept.
+    const boundary = await purge({ as_of: new Date(last + 30 * DAY).toISOString() });
+    expect(resultsFor(boundary, p)).toEqual([]);
+    expect((await profileBy(p, { custom_id: "sleeper" })).status).toBe(200);
+
+    const past = await purge({ as_of: new Date(last + 30 * DAY + 1000).toISOString() });
+    const results = resultsFor(past, p);
+    expect(results.map((r) => [r.profile_id, r.kind, r.outcome])).toEqual([
+      [signedIn.profile_id, "inactive", "removed"],
+    ]);
+    expect(results[0]?.detail).toMatchObject({ profile_id: signedIn.profile_id, installation_ids: [device] });
+    expect((await profileBy(p, { custom_id: "sleeper" })).status).toBe(404);
+    expect((await profileBy(p, { installation_id: device })).status).toBe(404);
+    const tomb = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+      .bind(p.projectId, signedIn.profile_id)
+      .first<{ state: string }>();
+    expect(tomb?.state).toBe("removed");
+    // The device comes back as someone new.
+    const back = await batch(p, device, []);
+    expect(back.profile_id).not.toBe(signedIn.profile_id);
+    expect(back.custom_id).toBeNull();
+  });
+
+  it("spares a profile whose own activity is newer than the projection says", async () => {
+    const p = await createProject();
+    await setInactivity(p, 30);
+    const device = crypto.randomUUID();
+    const anon = await batch(p, device, [attributes({ b: 1 })]);
+    await projectedRow(p, anon.profile_id);
+    // The projection lags: D1 believes the profile has been idle for years.
+    await env.DB.prepare(
+      "UPDATE profiles SET last_activity_at = '2020-01-01T00:00:00.000Z' WHERE project_id = ? AND profile_id = ?",
+    )
+      .bind(p.projectId, anon.profile_id)
+      .run();
+    const job = await purge({ as_of: new Date(Date.now() + DAY).toISOString() });
+    expect(resultsFor(job, p).map((r) => [r.profile_id, r.outcome, r.detail.reason])).toEqual([
+      [anon.profile_id, "spared", "active"],
+    ]);
+    expect((await profileBy(p, { installation_id: device })).body?.profile_id).toBe(anon.profile_id);
+  });
+
+  it("deletes an orphan 7 days after it was orphaned, from its object and from D1", async () => {
+    const p = await createProject();
+    await call("POST", "/v1/profiles/update", {
+      headers: restHeaders(p),
+      body: [{ identifiers: { custom_id: "lander" }, attributes: { x: 1 } }],
+    });
+    const device = crypto.randomUUID();
+    const anon = await batch(p, device, [attributes({ before_login: true })]);
+    await batch(p, device, [identify("lander")]);
+    await projectedRow(p, anon.profile_id, "orphaned");
+    const [orphan] = await querySql(
+      installationStub(p.projectId, device),
+      "SELECT orphaned_at FROM profiles WHERE profile_id = ?",
+      anon.profile_id,
+    );
+    const orphanedAt = Date.parse(String(orphan?.orphaned_at));
+
+    const early = await purge({ as_of: new Date(orphanedAt + 7 * DAY).toISOString() });
+    expect(resultsFor(early, p).filter((r) => r.outcome === "removed")).toEqual([]);
+    expect(
+      await querySql(
+        installationStub(p.projectId, device),
+        "SELECT 1 FROM profiles WHERE profile_id = ?",
+        anon.profile_id,
+      ),
+    ).toHaveLength(1);
+
+    const late = await purge({ as_of: new Date(orphanedAt + 7 * DAY + 1000).toISOString() });
+    expect(resultsFor(late, p).map((r) => [r.profile_id, r.kind, r.outcome])).toEqual([
+      [anon.profile_id, "orphan", "removed"],
+    ]);
+    expect(
+      await querySql(
+        installationStub(p.projectId, device),
+        "SELECT 1 FROM profiles WHERE profile_id = ?",
+        anon.profile_id,
+      ),
+    ).toEqual([]);
+    const row = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+      .bind(p.projectId, anon.profile_id)
+      .first<{ state: string }>();
+    expect(row?.state).toBe("removed");
+    // The installation and the signed-in profile it uses stay.
+    expect((await profileBy(p, { installation_id: device })).body?.custom_id).toBe("lander");
+  });
+
+  it("a dry run reports what would go and deletes nothing", async () => {
+    const p = await createProject();
+    await setInactivity(p, 1);
+    const device = crypto.randomUUID();
+    const anon = await batch(p, device, [attributes({ c: 1 })]);
+    await projectedRow(p, anon.profile_id);
+    const last = await lastActivity(p, { installation_id: device });
+    const job = await purge({ as_of: new Date(last + 2 * DAY).toISOString(), dry_run: true });
+    expect(job.dry_run).toBe(true);
+    expect(resultsFor(job, p).map((r) => [r.profile_id, r.outcome])).toEqual([[anon.profile_id, "would_remove"]]);
+    expect((await profileBy(p, { installation_id: device })).body?.profile_id).toBe(anon.profile_id);
+    const row = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+      .bind(p.projectId, anon.profile_id)
+      .first<{ state: string }>();
+    expect(row?.state).toBe("active");
+  });
+
+  it("the 03:30 cron starts a purge as of its own time", async () => {
+    const before = await env.DB.prepare("SELECT count(*) AS n FROM purge_jobs WHERE origin = 'cron'").first<{
+      n: number;
+    }>();
+    const controller = createScheduledController({
+      scheduledTime: new Date("2026-01-01T03:30:00Z"),
+      cron: "30 3 * * *",
+    });
+    const waits: Promise<unknown>[] = [];
+    await worker.scheduled?.(controller, env, {
+      waitUntil: (p: Promise<unknown>) => waits.push(p),
+      passThroughOnException: () => {},
+    } as unknown as ExecutionContext);
+    await Promise.all(waits);
+    const job = await env.DB.prepare(
+      "SELECT id, as_of FROM purge_jobs WHERE origin = 'cron' ORDER BY id DESC LIMIT 1",
+    ).first<{
+      id: string;
+      as_of: string;
+    }>();
+    const after = await env.DB.prepare("SELECT count(*) AS n FROM purge_jobs WHERE origin = 'cron'").first<{
+      n: number;
+    }>();
+    expect((after?.n ?? 0) - (before?.n ?? 0)).toBe(1);
+    expect(job?.as_of).toBe("2026-01-01T03:30:00.000Z");
+    expect((await finished(job?.id ?? "")).status).toBe("done");
+  });
+});
+
+describe("purge job: errors and security", () => {
+  it.each([
+    [{ as_of: "yesterday" }, "as_of"],
+    [{ dry_run: "yes" }, "dry_run"],
+    [{ dry_run: true, extra: 1 }, "extra"],
+  ])("refuses %j and starts nothing", async (body, path) => {
+    const before = await env.DB.prepare("SELECT count(*) AS n FROM purge_jobs").first<{ n: number }>();
+    const res = await call("POST", "/v1/admin/jobs/purge", { headers: adminHeaders, body });
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).issues?.map((i) => i.path)).toContain(path);
+    const after = await env.DB.prepare("SELECT count(*) AS n FROM purge_jobs").first<{ n: number }>();
+    expect(after?.n).toBe(before?.n);
+  });
+
+  it("refuses an unknown job and an unknown job ID", async () => {
+    expect((await call("POST", "/v1/admin/jobs/vacuum", { headers: adminHeaders, body: {} })).status).toBe(400);
+    const res = await call("GET", `/v1/admin/jobs/purge/${crypto.randomUUID()}`, { headers: adminHeaders });
+    expect(res.status).toBe(404);
+  });
+
+  it("a REST key, an SDK key or no key cannot run or read a purge", async () => {
+    const p = await createProject();
+    const before = await env.DB.prepare("SELECT count(*) AS n FROM purge_jobs").first<{ n: number }>();
+    for (const [headers, status] of [
+      [restHeaders(p), 403],
+      [sdkHeaders(p), 403],
+      [{}, 401],
+    ] as const) {
+      const res = await call("POST", "/v1/admin/jobs/purge", { headers, body: { dry_run: true } });
+      expect(res.status).toBe(status);
+      expect((await call("GET", `/v1/admin/jobs/purge/${crypto.randomUUID()}`, { headers })).status).toBe(status);
+    }
+    const after = await env.DB.prepare("SELECT count(*) AS n FROM purge_jobs").first<{ n: number }>();
+    expect(after?.n).toBe(before?.n);
+  });
+});
