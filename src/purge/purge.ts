@@ -239,8 +239,8 @@ export async function purgeStatus(env: Env, jobId: string) {
       .orderBy(asc(purgeResults.profileId))
       .limit(1000),
   ]);
-  const totals: Record<string, Record<string, number>> = { inactive: {}, orphan: {} };
-  for (const c of counts) (totals[c.kind] ??= {})[c.outcome] = c.n;
+  const totals: Record<"inactive" | "orphan", Record<string, number>> = { inactive: {}, orphan: {} };
+  for (const c of counts) totals[c.kind][c.outcome] = c.n;
   return {
     job: "purge" as const,
     request_id: job.id,
