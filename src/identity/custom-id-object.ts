@@ -169,7 +169,6 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: ctx.requestId,
         });
       }
-      this.store.processed.prune(Date.now());
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
     this.outbox.afterWrite(this.ctx);

@@ -130,6 +130,8 @@ export class InstallationObject extends DurableObject<Env> {
       const seen = local
         ? new Set<string>()
         : this.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+      // The profiles that recorded this call as activity: any call counts, once (SPEC §5).
+      const active = new Set<string>();
       let segment: DataOp[] = [];
       for (const op of input.ops) {
         const repeat = op.id !== null && seen.has(op.id);
@@ -139,7 +141,7 @@ export class InstallationObject extends DurableObject<Env> {
           else segment.push(op);
           continue;
         }
-        await this.applyData(input, segment, result);
+        await this.applyData(input, segment, result, active);
         segment = [];
         if (repeat) {
           result.duplicates++;
@@ -150,10 +152,10 @@ export class InstallationObject extends DurableObject<Env> {
         result.accepted++;
       }
       segment.push(...contextWrites(input));
-      const active = await this.applyData(input, segment, result);
+      await this.applyData(input, segment, result, active);
       const binding = this.installation.binding();
-      // Any call counts as activity on the profile (SPEC §5), even one that changed nothing.
-      if (!active) this.transaction(() => this.store.touch(binding.profileId, input.receivedAt));
+      // A call that sent no data still counts as activity on the profile, even one that changed nothing.
+      if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
       result.profile_id = binding.profileId;
       result.custom_id = binding.customId;
       // Whatever the batch put in the outbox (events, projection changes) leaves now.
@@ -189,10 +191,19 @@ export class InstallationObject extends DurableObject<Env> {
 
   /**
    * Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object.
-   * True when the profile recorded the call as activity.
+   * No ops, no call, unless `touch` asks to record the call as activity all the same. Adds the
+   * profile to `active` when it recorded the call.
    */
-  private async applyData(input: BatchInput, ops: DataOp[], result: BatchResult): Promise<boolean> {
+  private async applyData(
+    input: BatchInput,
+    ops: DataOp[],
+    result: BatchResult,
+    active: Set<string>,
+    { touch = false } = {},
+  ): Promise<void> {
     const binding = this.installation.binding();
+    if (ops.length === 0 && !touch) return;
+    active.add(binding.profileId);
     const ctx: WriteContext = {
       projectId: input.projectId,
       customId: binding.customId,
@@ -203,13 +214,8 @@ export class InstallationObject extends DurableObject<Env> {
     };
     let applied: ApplyResult;
     if (binding.customId === null) {
-      if (ops.length === 0) return false;
-      applied = this.transaction(() => {
-        this.store.processed.prune(Date.now());
-        return this.store.applyData(binding.profileId, ops, ctx, Date.now());
-      });
+      applied = this.transaction(() => this.store.applyData(binding.profileId, ops, ctx, Date.now()));
     } else {
-      // Sent even when empty: any call counts as activity on the signed-in profile.
       applied = await this.customIds(input.projectId, binding.customId).applyOps(
         { ...ctx, customId: binding.customId },
         ops,
@@ -217,15 +223,12 @@ export class InstallationObject extends DurableObject<Env> {
       // Remember what was forwarded, so a retried batch is acknowledged here even after a
       // later op of the same batch moved the installation to another profile.
       const rejected = new Set(applied.rejected.map((r) => r.op_id));
-      this.transaction(() => {
-        for (const op of ops)
-          if (op.id !== null && !rejected.has(op.id)) this.store.processed.mark(op.id, null, Date.now());
-      });
+      const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
+      if (forwarded.length) this.transaction(() => this.store.processed.claim(forwarded, null, Date.now()));
     }
     result.accepted += applied.accepted;
     result.duplicates += applied.duplicates;
     result.rejected.push(...applied.rejected);
-    return true;
   }
 
   private applyInstallationOp(input: BatchInput, op: InstallationOp): void {

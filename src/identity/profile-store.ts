@@ -193,6 +193,11 @@ export class ProfileStore {
    */
   applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
+    // No data: the call only counts as activity.
+    if (ops.length === 0) {
+      this.touch(profileId, ctx.receivedAt);
+      return result;
+    }
     const claimed = this.processed.claim(
       ops.flatMap((op) => (op.id === null ? [] : [op.id])),
       profileId,
