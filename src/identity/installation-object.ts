@@ -22,8 +22,9 @@ import {
   refreshes,
 } from "./installation-row";
 import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
+import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, ProfileStore, type WriteContext } from "./profile-store";
+import { type ApplyResult, type DataOp, PROFILE_SCHEMA, ProfileStore, type WriteContext } from "./profile-store";
 import { type Binding, planIntent } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
 
@@ -47,6 +48,7 @@ const RESUME_AFTER_MS = 5_000;
  * alarm) if the object was evicted or failed half-way.
  */
 export class InstallationObject extends DurableObject<Env> {
+  private readonly schema: LazySchema;
   private readonly store: ProfileStore;
   private readonly installation: InstallationTable;
   private readonly intents: IntentRunner;
@@ -56,6 +58,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA, "profiles");
     this.store = new ProfileStore(ctx.storage);
     this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
     this.intents = new IntentRunner({
@@ -68,8 +71,7 @@ export class InstallationObject extends DurableObject<Env> {
     this.clock = new AlarmClock(ctx.storage);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
-      this.store.migrate();
-      ctx.storage.sql.exec(INSTALLATION_SCHEMA + INTENT_SCHEMA);
+      this.schema.load();
       await this.clock.load();
     });
   }
@@ -120,6 +122,9 @@ export class InstallationObject extends DurableObject<Env> {
   private apply(input: BatchInput): Promise<BatchResult | null> {
     return this.serialized(async () => {
       this.store.holder = { projectId: input.projectId, kind: "installation", id: input.installationId };
+      // The Profile API never creates an installation: nor the object's tables.
+      if (input.source !== "sdk" && !this.schema.exists) return null;
+      this.schema.ensure();
       await this.resume();
       if (input.source !== "sdk" && !this.installation.row()) return null;
       this.ensureInstallation(input);
@@ -269,6 +274,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** Finishes a transition left half-way by an eviction or an exception. */
   private async resume(): Promise<void> {
+    if (!this.schema.exists) return;
     const intent = this.intents.pending();
     const installation = this.installation.row();
     if (!intent || !installation) return;
@@ -278,18 +284,18 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
   projection(profileId: string): ProfileProjection | null {
-    return this.store.projection(profileId);
+    return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
   /** The installation as the D1 projection stores it; null if never seen. */
   installationProjection(): InstallationProjection | null {
-    const row = this.installation.row();
+    const row = this.schema.exists ? this.installation.row() : null;
     return row ? installationProjection(row) : null;
   }
 
   /** The installation, its binding, and its profile when anonymous; null if never seen. */
   describe(): InstallationDescription | null {
-    const row = this.installation.row();
+    const row = this.schema.exists ? this.installation.row() : null;
     if (!row) return null;
     const profile = row.custom_id === null ? this.store.profile(row.profile_id) : null;
     return {
