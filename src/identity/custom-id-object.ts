@@ -4,8 +4,16 @@ import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
 import { LIMITS } from "./attributes";
 import { customIdHooks, type EraseOutcome, type EraseRequest, eraseObject } from "./erase";
+import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
+import {
+  type ApplyResult,
+  type DataOp,
+  PROFILE_SCHEMA,
+  type ProfileSnapshot,
+  ProfileStore,
+  type WriteContext,
+} from "./profile-store";
 import { type ProfileRecord, profileRecord } from "./review";
 import { type AttachOutcome, decideAttach } from "./transitions";
 import { type ProfileView, profileView } from "./view";
@@ -53,18 +61,19 @@ CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NU
  * object itself is the lock that keeps a custom ID on at most one profile (invariant 1).
  */
 export class CustomIdObject extends DurableObject<Env> {
+  private readonly schema: LazySchema;
   private readonly store: ProfileStore;
   private readonly outbox: Outbox;
   private readonly clock: AlarmClock;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + SCHEMA, "profiles");
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
-      this.store.migrate();
-      ctx.storage.sql.exec(SCHEMA);
+      this.schema.load();
       await this.clock.load();
     });
   }
@@ -98,6 +107,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
   attach(req: AttachRequest): AttachResult {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    this.schema.ensure();
     const result = this.store.transaction(() => {
       const seen = this.recall<AttachResult>(req.key);
       if (seen) return seen;
@@ -130,6 +140,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation leaves this custom ID (logout, or switching to another user). */
   detach(req: DetachRequest): void {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    this.schema.ensure();
     this.store.transaction(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
@@ -158,6 +169,7 @@ export class CustomIdObject extends DurableObject<Env> {
    */
   applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
     this.store.holder = { projectId: ctx.projectId, kind: "custom_id", id: ctx.customId };
+    this.schema.ensure();
     const result = this.store.transaction(() => {
       let profileId = this.current()?.profile_id;
       if (!profileId) {
@@ -171,7 +183,6 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: ctx.requestId,
         });
       }
-      this.store.processed.prune(Date.now());
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
     this.outbox.afterWrite(this.ctx);
@@ -180,20 +191,22 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /** The profile as the D1 projection stores it; null when it is not held here. */
   projection(profileId: string): ProfileProjection | null {
-    return this.store.projection(profileId);
+    return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
   /** Privacy remove or purge: deletes everything held here, guarded and idempotent (./erase.ts). */
   erase(req: EraseRequest): EraseOutcome {
+    if (!this.schema.exists) return { erased: false, reason: "not_held" };
     return this.store.transaction(() => eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)));
   }
 
   /** A profile held here in full, for a privacy review. */
   review(profileId: string): ProfileRecord | null {
-    return profileRecord(this.store, profileId);
+    return this.schema.exists ? profileRecord(this.store, profileId) : null;
   }
 
   view(): CustomIdView | null {
+    if (!this.schema.exists) return null;
     const id = this.current()?.profile_id;
     const row = id ? this.store.profile(id) : null;
     if (!row) return null;
