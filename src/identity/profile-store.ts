@@ -101,6 +101,7 @@ export class ProfileStore {
     this.sql.exec(
       PROFILES_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA,
     );
+    this.attributeTable.migrate();
   }
 
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
@@ -204,6 +205,7 @@ export class ProfileStore {
         profileId,
         ops.flatMap((op) => (op.type === "attributes" ? op.writes.map((w) => w.name) : [])),
       ),
+      now,
     );
     let initialCount: number | undefined;
     const customCount = () => (initialCount ??= this.attributeTable.customCount(profileId));
