@@ -11,6 +11,8 @@ import sdk from "./sdk/sdk.index";
 import segments from "./segments/segments.index";
 
 const MiB = 1024 * 1024;
+/** No header we read needs more; a 100 KB header is work for nothing. */
+const MAX_HEADER_VALUE = 8 * 1024;
 
 /** The largest body each route takes; checked before anything is parsed. */
 export function bodyLimitFor(method: string, path: string): number {
@@ -26,6 +28,8 @@ export function bodyLimitFor(method: string, path: string): number {
 const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
 
 export function rewriteCompatPath(request: Request): Request {
+  // Both Batch endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
+  if (request.method !== "POST") return request;
   const url = new URL(request.url);
   const match = BATCH_COMPAT_PATH.exec(url.pathname);
   if (!match) return request;
@@ -51,6 +55,15 @@ export function createApp() {
     const id = uuidv7();
     c.set("requestId", id);
     c.header("X-Request-Id", id);
+    await next();
+  });
+  app.use("*", async (c, next) => {
+    const issues = [...c.req.raw.headers]
+      .filter(([, value]) => value.length > MAX_HEADER_VALUE)
+      .map(([name]) => ({ path: `headers.${name}`, message: `At most ${MAX_HEADER_VALUE} characters.` }));
+    if (issues.length > 0) {
+      throw new ApiError("VALIDATION_FAILED", `A header value is at most ${MAX_HEADER_VALUE} characters.`, { issues });
+    }
     await next();
   });
   app.use("*", (c, next) => {

@@ -64,6 +64,21 @@ function bearer(c: Context<AppEnv>): string | undefined {
   return match?.[1]?.trim();
 }
 
+/**
+ * The project a REST call names, in `X-Project-Id` or Batch's `X-Batch-Project`. Two headers
+ * naming two projects are refused: acting on either would surprise whoever set the other.
+ */
+function projectHeader(c: Context<AppEnv>): string | undefined {
+  const ours = c.req.header("X-Project-Id");
+  const batch = c.req.header("X-Batch-Project");
+  if (ours !== undefined && batch !== undefined && ours !== batch) {
+    throw new ApiError("VALIDATION_FAILED", "X-Project-Id and X-Batch-Project name different projects; send one.", {
+      issues: [{ path: "headers.x-batch-project", message: "Differs from X-Project-Id." }],
+    });
+  }
+  return ours ?? batch;
+}
+
 const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message);
 const forbidden = (message: string) => new ApiError("FORBIDDEN", message);
 
@@ -93,7 +108,7 @@ async function authenticateRest(c: Context<AppEnv>): Promise<Caller> {
   }
   const project = await loadProject(c.env, keyProject);
   if (!project || !(await keyMatches(token, project.restKeyHash))) throw unauthorized("Wrong REST API key.");
-  const headerProject = c.req.header("X-Project-Id") ?? c.req.header("X-Batch-Project");
+  const headerProject = projectHeader(c);
   if (!headerProject) throw unauthorized("Missing project: send `X-Project-Id` (or `X-Batch-Project`).");
   if (headerProject !== keyProject) throw forbidden("This key belongs to another project.");
   return { kind: "rest", projectId: keyProject };
