@@ -27,7 +27,9 @@ export const apps = sqliteTable(
 
 /**
  * Every accepted event, as the event queue's consumer lands it: the source of the
- * daily push and in-app exports. `(project_id, event_id)` makes redelivery harmless.
+ * daily push and in-app exports. An event is identified per profile (SPEC §4): two
+ * installations may both send op "3". `(project_id, profile_id, event_id)` makes
+ * redelivery harmless.
  */
 export const events = sqliteTable(
   "events",
@@ -45,7 +47,7 @@ export const events = sqliteTable(
     receivedAt: text("received_at").notNull(),
   },
   (t) => [
-    uniqueIndex("events_project_event_idx").on(t.projectId, t.eventId),
+    uniqueIndex("events_profile_event_idx").on(t.projectId, t.profileId, t.eventId),
     index("events_app_time_idx").on(t.appId, t.time),
   ],
 );

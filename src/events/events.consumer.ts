@@ -4,7 +4,7 @@ import { events } from "../db/schema";
 import type { EventsMessage } from "../queue/messages";
 import { retryDelaySeconds } from "../queue/retry";
 
-/** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
+/** Lands events in D1; `(project_id, profile_id, event_id)` makes a redelivery a no-op. */
 async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
   const db = drizzle(env.DB);
   const rows = messages.flatMap((m) =>
