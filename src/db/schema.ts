@@ -181,3 +181,22 @@ export const audienceMembers = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.audience, t.generation, t.member] })],
 );
+
+/**
+ * Every message a dead-letter queue received, once per (queue, message): `replayed` when the
+ * dead-letter consumer could still apply it, `recorded` when it could not (the body is kept so
+ * an operator can see and resend it). `GET /v1/admin/dead-letters` reports them.
+ */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    queue: text("queue").notNull(),
+    messageId: text("message_id").notNull(),
+    projectId: text("project_id"),
+    outcome: text("outcome", { enum: ["replayed", "recorded"] }).notNull(),
+    error: text("error"),
+    body: text("body", { mode: "json" }).$type<unknown>().notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.queue, t.messageId] }), index("dead_letters_time_idx").on(t.createdAt)],
+);
