@@ -88,6 +88,22 @@ export const requestChunks = sqliteTable(
   (t) => [primaryKey({ columns: [t.requestId, t.chunk] })],
 );
 
+/**
+ * The operations of one identifier too large for one queue message: stored here in parts, and
+ * the chunk's message only names them. The consumer applies them in one call to the
+ * identifier's object, so they apply in request order (SPEC §5), then deletes them.
+ */
+export const chunkParts = sqliteTable(
+  "chunk_parts",
+  {
+    requestId: text("request_id").notNull(),
+    chunk: integer("chunk").notNull(),
+    part: integer("part").notNull(),
+    items: text("items", { mode: "json" }).$type<unknown[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.chunk, t.part] })],
+);
+
 /*
  * The projection: what the Durable Objects hold, as D1 rows that segment queries can filter.
  * Written only by the projection consumer, each row guarded by the holder's version.
