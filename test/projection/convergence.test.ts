@@ -130,7 +130,7 @@ describe("the D1 projection", () => {
     expect(row?.custom_id).toBe("mover");
   });
 
-  it("retries the whole batch when D1 refuses the write", async () => {
+  it("retries the message when D1 refuses the write", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     await batch(p, i, [event("x")]);
