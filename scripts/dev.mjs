@@ -4,6 +4,16 @@
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
+// npm puts node_modules/.bin first on the PATH, where the node-<os>-<cpu> dependency puts Node 22.
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) {
+  console.error(
+    `wrangler needs Node.js 22 or newer; this is ${process.version}. Run \`npm install\` first, then \`npm run dev\`` +
+      " (not `node scripts/dev.mjs`): npm scripts run on the Node 22 that `npm install` puts in node_modules.",
+  );
+  process.exit(1);
+}
+
 const port = Number(process.env.PORT ?? 8787);
 const base = `http://127.0.0.1:${port}`;
 const wrangler = "node_modules/.bin/wrangler";
