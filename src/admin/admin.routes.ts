@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 
 const security = [{ AdminToken: [] }];
 
@@ -59,7 +59,7 @@ export const createProject = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });
 
@@ -72,7 +72,7 @@ export const getProject = createRoute({
   request: { params: ProjectIdParam },
   responses: {
     200: { description: "The project", content: { "application/json": { schema: ProjectSchema } } },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });
 
@@ -105,6 +105,6 @@ export const createApp = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });

@@ -3,7 +3,7 @@ import { AttributesObject, isTimeZone, parseAttributes, parseEvent, timeProblem 
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
 import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "../identity/locale-codes";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 
 export const MAX_OPS_PER_BATCH = 100;
 
@@ -201,6 +201,6 @@ export const sdkBatch = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });
