@@ -77,6 +77,13 @@ export function issuesFromZod(error: z.ZodError): ErrorIssue[] {
   );
 }
 
+/** Reports the fields of `value` that `known` does not list, as zod's strict objects would. */
+export function reportUnknownFields(value: object, known: readonly string[], ctx: z.core.$RefinementCtx): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) ctx.addIssue({ code: "custom", path: [key], message: `Unknown field "${key}".` });
+  }
+}
+
 /** Issues raised with `params: { code }` choose the envelope's code (placeholder custom IDs do). */
 export function validationFailed(error: z.ZodError, message = "The request is invalid."): ApiError {
   const special = error.issues.find((i) => i.code === "custom" && i.params?.code === "INVALID_CUSTOM_ID");

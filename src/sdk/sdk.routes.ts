@@ -3,7 +3,7 @@ import { AttributesObject, isTimeZone, parseAttributes, parseEvent, timeProblem 
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
 import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "../identity/locale-codes";
-import { errorResponsesOf } from "../lib/errors";
+import { errorResponsesOf, reportUnknownFields } from "../lib/errors";
 
 export const MAX_OPS_PER_BATCH = 100;
 
@@ -22,9 +22,20 @@ const codeIn = (parse: (value: string) => string | null, message: string) =>
     return code;
   });
 
+/** What the document says of an op: no other field (`toBatchOp` refuses them). */
+const CLOSED = { additionalProperties: false } as const;
+
+// Loose here, closed in `toBatchOp`: a strict object would stop before the checks that build the op,
+// so an unknown field would hide a bad value beside it.
 const opShapes = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema }).strict(),
-  z.object({ type: z.literal("logout"), id: OpId, time: OpTime }).strict(),
+  z
+    .object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema })
+    .loose()
+    .openapi(CLOSED),
+  z
+    .object({ type: z.literal("logout"), id: OpId, time: OpTime })
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("attributes"),
@@ -32,7 +43,8 @@ const opShapes = z.discriminatedUnion("type", [
       time: OpTime,
       attributes: AttributesObject,
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("event"),
@@ -43,7 +55,8 @@ const opShapes = z.discriminatedUnion("type", [
       $label: z.string().optional(),
       $tags: z.array(z.string()).optional(),
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("push_token"),
@@ -52,8 +65,12 @@ const opShapes = z.discriminatedUnion("type", [
       provider: z.enum(["apns", "fcm", "hms", "webpush"]),
       token: short(4096),
     })
-    .strict(),
-  z.object({ type: z.literal("push_optin"), id: OpId, time: OpTime, opted_in: z.boolean() }).strict(),
+    .loose()
+    .openapi(CLOSED),
+  z
+    .object({ type: z.literal("push_optin"), id: OpId, time: OpTime, opted_in: z.boolean() })
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("push_opened"),
@@ -62,7 +79,8 @@ const opShapes = z.discriminatedUnion("type", [
       campaign_token: short(256).optional(),
       transactional_token: short(256).optional(),
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("inapp"),
@@ -74,10 +92,16 @@ const opShapes = z.discriminatedUnion("type", [
       cta_index: z.int().min(0).max(100).optional(),
       cta_label: short(300).optional(),
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
 ]);
 
 type RawOp = z.infer<typeof opShapes>;
+
+const OP_FIELDS = Object.fromEntries(opShapes.options.map((o) => [o.shape.type.value, Object.keys(o.shape)])) as Record<
+  RawOp["type"],
+  string[]
+>;
 
 /**
  * Validates what zod's shapes cannot (attribute values, times) and builds the engine's op.
@@ -85,6 +109,7 @@ type RawOp = z.infer<typeof opShapes>;
  */
 function toBatchOp(op: RawOp, now: number, ctx: z.core.$RefinementCtx): BatchOp {
   const path: PropertyKey[] = [];
+  reportUnknownFields(op, OP_FIELDS[op.type], ctx);
   const problem = op.time === undefined ? null : timeProblem(op.time, now);
   // Events report their own time problems (parseEvent); a refused time never reaches Date.
   if (problem && op.type !== "event") ctx.addIssue({ code: "custom", path: [...path, "time"], message: problem });

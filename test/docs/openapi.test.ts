@@ -89,6 +89,13 @@ describe("the OpenAPI document", () => {
     expect(bodiless).toEqual([]);
   });
 
+  it("documents each SDK op as closed: no field beyond its own", () => {
+    const ops = (doc.components.schemas.SdkBatch as { properties: { ops: { items: { oneOf: object[] } } } }).properties
+      .ops.items.oneOf;
+    expect(ops.length).toBe(8);
+    for (const op of ops) expect(op).toMatchObject({ additionalProperties: false });
+  });
+
   it("documents the service's own routes", () => {
     for (const path of ["/", "/health", "/openapi.json", "/docs"]) expect(doc.paths[path]?.get, path).toBeDefined();
   });

@@ -154,20 +154,22 @@ describe("POST /v1/sdk/batch refuses bad input and writes nothing", () => {
 
   it("every issue of a batch in one answer, whichever check finds it", async () => {
     const p = await createProject();
-    // An unknown op type in op 0 does not hide a bad email in op 1 or a repeated op ID in op 3.
+    // An unknown op type in op 0 hides no bad email in op 1 nor a repeated op ID in op 3; an unknown
+    // field hides no bad value in the same op.
     const repeated = event("tap");
     const ops = [
       { id: opId(), type: "teleport" },
       attributes({ $email_address: "not-an-email" }),
       repeated,
       repeated,
-      { id: opId(), type: "logout", extra: true },
+      { ...attributes({ $email_address: "nope" }), extra: true },
     ];
     const byOps = await refused(await sendBatch(p, crypto.randomUUID(), ops), 400, "VALIDATION_FAILED");
     expect(byOps.issues?.map((x) => x.path).sort()).toEqual([
       "ops.0.type",
       "ops.1.attributes.$email_address",
       "ops.3.id",
+      "ops.4.attributes.$email_address",
       "ops.4.extra",
     ]);
     // An installation ID that is not a UUID and a bad context do not hide bad event names and times.
