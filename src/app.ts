@@ -1,9 +1,13 @@
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import type { AppEnv } from "./env";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
+import * as meta from "./lib/meta.routes";
+import { completeDocument, OPENAPI_INFO, type OpenAPIDocument } from "./lib/openapi";
 import { createRouter } from "./lib/router";
 import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
@@ -24,6 +28,11 @@ export function bodyLimitFor(method: string, path: string): number {
   return MiB;
 }
 
+/** Whether the body limit applies: an audience replace streams its body and checks it line by line. */
+export function readsWholeBody(method: string, path: string): boolean {
+  return !(method === "PUT" && path.startsWith("/v1/audiences/"));
+}
+
 /** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
 const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
 
@@ -36,15 +45,6 @@ export function rewriteCompatPath(request: Request): Request {
   url.pathname = `/v1/profiles/${match[1]}`;
   return new Request(url, request);
 }
-
-const OPENAPI_INFO = {
-  openapi: "3.1.0",
-  info: {
-    title: "edge-cdp",
-    version: "0.1.0",
-    description: "Customer profiles and identity resolution at the edge.",
-  },
-};
 
 /** Builds the Hono app: middleware, the error envelope, one router per resource, docs. */
 export function createApp() {
@@ -69,7 +69,7 @@ export function createApp() {
   app.use("*", (c, next) => {
     // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
     // a byte limit here would buffer a chunked upload whole.
-    if (c.req.method === "PUT" && c.req.path.startsWith("/v1/audiences/")) return next();
+    if (!readsWholeBody(c.req.method, c.req.path)) return next();
     const maxSize = bodyLimitFor(c.req.method, c.req.path);
     return bodyLimit({
       maxSize,
@@ -81,7 +81,8 @@ export function createApp() {
   app.onError(onError);
   app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`)));
 
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.openapi(meta.health, (c) => c.json({ status: "ok" as const }, 200));
+  app.openapi(meta.root, (c) => c.redirect("/docs", 302));
 
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
@@ -102,8 +103,14 @@ export function createApp() {
     in: "header",
     name: "X-Api-Key",
   });
-  app.doc31("/openapi.json", OPENAPI_INFO);
-  app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO))));
+  const document = (c: Context<AppEnv>) =>
+    completeDocument(
+      app.getOpenAPI31Document(OPENAPI_INFO) as OpenAPIDocument,
+      new URL(c.req.url).origin,
+      readsWholeBody,
+    );
+  app.openapi(meta.openapiDocument, (c) => c.json(document(c), 200));
+  app.openapi(meta.docsPage, (c) => c.html(renderDocs(document(c)), 200));
 
   return app;
 }
