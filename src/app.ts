@@ -1,4 +1,5 @@
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { renderDocs } from "./lib/docs";
@@ -42,6 +43,18 @@ const OPENAPI_INFO = {
   },
 };
 
+/**
+ * The web SDK calls `/v1/sdk/batch` from the customer's pages: the SDK key is public, so any
+ * origin may send with it. Preflights are cached a day; the SDK reads Retry-After on a 429.
+ */
+export const SDK_CORS = {
+  origin: "*",
+  allowMethods: ["POST"],
+  allowHeaders: ["Content-Type", "X-Api-Key"],
+  exposeHeaders: ["Retry-After", "X-Request-Id"],
+  maxAge: 86_400,
+};
+
 /** Builds the Hono app: middleware, the error envelope, one router per resource, docs. */
 export function createApp() {
   const app = createRouter();
@@ -53,6 +66,8 @@ export function createApp() {
     c.header("X-Request-Id", id);
     await next();
   });
+  // Browsers on any origin send SDK batches; every other route is for servers and gets no CORS.
+  app.use("/v1/sdk/batch", cors(SDK_CORS));
   app.use("*", (c, next) => {
     // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
     // a byte limit here would buffer a chunked upload whole.
