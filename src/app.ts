@@ -2,6 +2,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import debug from "./debug/debug.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
@@ -84,6 +85,7 @@ export function createApp() {
   app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`)));
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  app.route("/debug", debug);
 
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
