@@ -6,6 +6,7 @@ export const DEBUG_PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Profile debugger · edge-cdp</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/debug/debug.css">
 <script src="/debug/debug.js" defer></script>
 </head>

@@ -167,11 +167,12 @@ export const DEBUG_SCRIPT = String.raw`"use strict";
 
     var names = Object.keys(p.attributes).sort();
     var attributes = section("attributes", "Attributes", names.length, table(
-      ["Name", "Value", "Source", "Updated"],
+      ["Name", "Type", "Value", "Source", "Updated"],
       names.map(function (name) {
         var a = p.attributes[name];
         return [
-          el("code", { text: a.type ? a.type + "(" + name + ")" : name }),
+          el("code", { text: name }),
+          el("span", { className: "muted", text: a.type || "—" }),
           show(a.value),
           el("span", { className: "badge src-" + a.source, text: a.source }),
           when(a.updated_at),
@@ -180,9 +181,11 @@ export const DEBUG_SCRIPT = String.raw`"use strict";
       "No attributes."
     ));
 
+    // Newest first, as the API returns them; the profile keeps up to 1,000.
+    var shown = p.events.slice(0, 50);
     var events = section("events", "Recent events", p.events.length, p.events.length === 0
       ? el("p", { className: "muted", text: "No events." })
-      : el("ol", { className: "events" }, p.events.slice().reverse().map(function (e) {
+      : el("ol", { className: "events" }, shown.map(function (e) {
           var attrs = Object.keys(e.attributes || {}).length ? el("pre", { text: JSON.stringify(e.attributes, null, 2) }) : null;
           return el("li", null, [
             el("div", { className: "event-head" }, [

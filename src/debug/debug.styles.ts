@@ -29,8 +29,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dt{color:var(--muted)} dd{margin:0;overflow-wrap:anywhere}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
-th{font-weight:600;color:var(--muted);font-size:12.5px}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
+th{font-weight:600;color:var(--muted);font-size:12.5px;white-space:nowrap}
+td code{overflow-wrap:anywhere}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;background:#eef4ff;color:#3538cd;white-space:nowrap}
 .badge.ok{background:#ecfdf3;color:var(--ok)} .badge.off{background:#fff4ed;color:var(--off)}
 .src-api{background:#eef4ff;color:#3538cd} .src-sdk{background:#f4f3ff;color:#5925dc} .src-sdk_auto{background:#f2f4f7;color:#475467}
@@ -57,7 +58,7 @@ ol.timeline li.kind-orphaned:before{background:var(--err)}
   .bar,main{padding-left:12px;padding-right:12px}
   .credentials input{width:100%}.credentials label{flex:1 1 100%;flex-wrap:wrap}
   thead{display:none} table,tbody,tr,td{display:block;width:100%}
-  tr{border-bottom:1px solid var(--line);padding:6px 0} td{border:0;padding:2px 0}
-  td:before{content:attr(data-label);display:block;color:var(--muted);font-size:11.5px}
+  tr{border-bottom:1px solid var(--line);padding:6px 0} td{border:0;padding:2px 0;display:flex;gap:8px}
+  td:before{content:attr(data-label);flex:0 0 6.5em;color:var(--muted);font-size:12px}
 }
 `;

@@ -37,6 +37,7 @@ export class Sender {
   private sending = false;
   private failures = 0;
   private backingOff = false;
+  private exiting = false;
   private maxOps = MAX_OPS;
   private waiters: Waiter[] = [];
   /** Context fields the server refused (a code it does not know): not sent again. */
@@ -70,8 +71,11 @@ export class Sender {
 
   /** The page is going away: hand one batch to the browser, which sends it even after the page is gone. */
   sendOnExit(): void {
+    // A navigation fires both pagehide and visibilitychange: one request for the two.
+    if (this.exiting) return;
     const { ops, body } = this.batch();
     if (ops.length === 0) return;
+    this.exiting = true;
     // Only one batch: two requests in flight could arrive out of order. Whatever is left stays
     // queued for the next page, and an op this request delivers is acknowledged as a duplicate
     // if it is sent again.
@@ -79,7 +83,10 @@ export class Sender {
       .then((res) => {
         if (res.ok) this.queue.remove(new Set(ops.map((op) => op.id)));
       })
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => {
+        this.exiting = false;
+      });
   }
 
   private schedule(delayMs: number): void {
