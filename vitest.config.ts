@@ -27,6 +27,7 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workerd",
+            sequence: { groupOrder: 0 },
             include: ["test/**/*.test.ts"],
             exclude: ["test/browser/**", "**/node_modules/**"],
             setupFiles: ["./test/support/apply-migrations.ts"],
@@ -38,6 +39,9 @@ export default defineConfig(async () => {
           // The web SDK and the debugger page in Chromium, against the Worker under `wrangler dev`.
           test: {
             name: "browser",
+            // After the workerd project, not beside it: a Worker under `wrangler dev` and Chromium
+            // on the same cores slow the workerd tests that wait on real time windows.
+            sequence: { groupOrder: 1 },
             include: ["test/browser/**/*.test.ts"],
             environment: "node",
             globalSetup: ["./test/browser/global-setup.ts"],

@@ -104,15 +104,16 @@ export class Sender {
     return { "Content-Type": "application/json", "X-Api-Key": this.o.apiKey };
   }
 
-  /** The queue's head: at most 100 ops and 60 KB (a single larger op goes alone). */
+  /** The queue's head: at most 100 ops and 60 KB of UTF-8 (a single larger op goes alone). */
   private batch(): { ops: Op[]; body: string } {
     const context = this.o.context();
     for (const field of this.refusedContext) delete context[field];
+    const utf8 = new TextEncoder();
     const envelope = JSON.stringify({ installation_id: this.o.installationId, context, ops: [] });
     const ops: Op[] = [];
-    let bytes = envelope.length;
+    let bytes = utf8.encode(envelope).length;
     for (const op of this.queue.all().slice(0, this.maxOps)) {
-      const size = JSON.stringify(op).length + 1;
+      const size = utf8.encode(JSON.stringify(op)).length + 1;
       if (ops.length > 0 && bytes + size > MAX_BYTES) break;
       ops.push(op);
       bytes += size;
