@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
@@ -46,6 +48,18 @@ export function rewriteCompatPath(request: Request): Request {
   return new Request(url, request);
 }
 
+/**
+ * The web SDK calls `/v1/sdk/batch` from the customer's pages: the SDK key is public, so any
+ * origin may send with it. Preflights are cached a day; the SDK reads Retry-After on a 429.
+ */
+export const SDK_CORS = {
+  origin: "*",
+  allowMethods: ["POST"],
+  allowHeaders: ["Content-Type", "X-Api-Key"],
+  exposeHeaders: ["Retry-After", "X-Request-Id"],
+  maxAge: 86_400,
+};
+
 /** Builds the Hono app: middleware, the error envelope, one router per resource, docs. */
 export function createApp() {
   const app = createRouter();
@@ -66,6 +80,8 @@ export function createApp() {
     }
     await next();
   });
+  // Browsers on any origin send SDK batches; every other route is for servers and gets no CORS.
+  app.use("/v1/sdk/batch", cors(SDK_CORS));
   app.use("*", (c, next) => {
     // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
     // a byte limit here would buffer a chunked upload whole.
@@ -83,6 +99,7 @@ export function createApp() {
 
   app.openapi(meta.health, (c) => c.json({ status: "ok" as const }, 200));
   app.openapi(meta.root, (c) => c.redirect("/docs", 302));
+  app.route("/debug", debug);
 
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);

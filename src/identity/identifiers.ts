@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { UUID_PATTERN } from "../lib/ids";
 
 /** IDs that real apps send by mistake when no user is signed in (SPEC §2); compared case-insensitively. */
-const PLACEHOLDER_CUSTOM_IDS = new Set([
+export const PLACEHOLDER_CUSTOM_IDS: ReadonlySet<string> = new Set([
   "anonymous",
   "guest",
   "null",
