@@ -6,31 +6,69 @@ import { receiver } from "./test/support/receiver.ts";
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations, PRIVACY_RETRY_BASE_SECONDS: "0" },
-          // Lets tests call `exports.default.queue()` directly (test-only flag).
-          compatibilityFlags: ["service_binding_extra_handlers"],
-          // Outbound calls (privacy callbacks, webhooks) reach a receiver in Node, never the network.
-          outboundService: receiver,
-          queueConsumers: {
-            "edge-cdp-events": { maxBatchTimeout: 0.05 },
-            "edge-cdp-projection": { maxBatchTimeout: 0.05 },
-            "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
-            "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
-            // Miniflare takes the consumer's settings from here whole: retries and DLQ as in wrangler.toml.
-            "edge-cdp-privacy": { maxBatchTimeout: 0.05, maxRetries: 8, deadLetterQueue: "edge-cdp-privacy-dlq" },
-            "edge-cdp-privacy-dlq": { maxBatchTimeout: 0.05 },
+    test: {
+      projects: [
+        {
+          // The API, inside workerd with real D1, Durable Objects, Queues and R2.
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  ADMIN_TOKEN: "test-admin-token",
+                  TEST_MIGRATIONS: migrations,
+                  // Callback retries without waiting, so a test sees every attempt.
+                  PRIVACY_RETRY_BASE_SECONDS: "0",
+                },
+                // Lets tests call `exports.default.queue()` directly (test-only flag).
+                compatibilityFlags: ["service_binding_extra_handlers"],
+                // Outbound calls (privacy callbacks, webhooks) reach a receiver in Node, never the network.
+                outboundService: receiver,
+                queueConsumers: {
+                  "edge-cdp-events": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-events-dlq": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-projection": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+                  // Miniflare takes a consumer's settings from here whole: retries and DLQ as in wrangler.toml.
+                  "edge-cdp-privacy": {
+                    maxBatchTimeout: 0.05,
+                    maxRetries: 8,
+                    deadLetterQueue: "edge-cdp-privacy-dlq",
+                  },
+                  "edge-cdp-privacy-dlq": { maxBatchTimeout: 0.05 },
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            sequence: { groupOrder: 0 },
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/browser/**", "**/node_modules/**"],
+            setupFiles: ["./test/support/apply-migrations.ts"],
+            testTimeout: 30_000,
+            hookTimeout: 30_000,
           },
         },
-      }),
-    ],
-    test: {
-      setupFiles: ["./test/support/apply-migrations.ts"],
-      testTimeout: 30_000,
-      hookTimeout: 30_000,
+        {
+          // The web SDK and the debugger page in Chromium, against the Worker under `wrangler dev`.
+          test: {
+            name: "browser",
+            // After the workerd project, not beside it: a Worker under `wrangler dev` and Chromium
+            // on the same cores slow the workerd tests that wait on real time windows.
+            sequence: { groupOrder: 1 },
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/browser/global-setup.ts"],
+            // One Chromium at a time: the machine's cores go to workerd and the browser.
+            fileParallelism: false,
+            testTimeout: 60_000,
+            hookTimeout: 180_000,
+          },
+        },
+      ],
     },
   };
 });

@@ -1,3 +1,4 @@
+import deadLetters from "../dead-letters/dead-letters.index";
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
@@ -16,4 +17,5 @@ export default router
   .openapi(routes.rotateSigningSecret, handlers.rotateSigningSecret)
   .openapi(routes.createApp, handlers.createApp)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
-  .openapi(jobRoutes.getJob, jobHandlers.getJob);
+  .openapi(jobRoutes.getJob, jobHandlers.getJob)
+  .route("/dead-letters", deadLetters);

@@ -5,6 +5,8 @@ import { archiveKey, finish, loadRequest, type PrivacyRequestRow } from "./store
 
 type Outcome = Parameters<typeof finish>[2];
 
+const ARCHIVE_INSTALLATIONS = 1000;
+
 /** The archive of a review (SPEC §5): everything held on the profile. */
 export interface Archive {
   request_id: string;
@@ -30,12 +32,13 @@ async function collect(
 ): Promise<{ record: ProfileRecord; installations: InstallationView[] } | { error: string }> {
   if (row.identifierType === "custom_id") {
     const stub = customIdStub(env, row.projectId, row.identifierValue);
-    const held = await stub.view();
+    // Every installation, up to what one archive reasonably lists.
+    const held = await stub.view(ARCHIVE_INSTALLATIONS);
     if (!held) return { error: "not_found" };
     const record = await stub.review(held.profile.profile_id);
     if (!record) return { error: "not_found" };
     const described = await Promise.all(
-      held.installationIds.map((id) => installationStub(env, row.projectId, id).describe()),
+      held.installations.members.map((m) => installationStub(env, row.projectId, m.installationId).describe()),
     );
     const installations = described.flatMap((d) =>
       d && d.binding.customId === row.identifierValue ? [d.installation] : [],
