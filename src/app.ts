@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import { memberBodyKind } from "./audiences/content-type";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { renderDocs } from "./lib/docs";
@@ -23,16 +24,19 @@ const MAX_HEADER_VALUE = 8 * 1024;
 /** The largest body each route takes; checked before anything is parsed. */
 export function bodyLimitFor(method: string, path: string): number {
   if (path === "/v1/sdk/batch") return MiB / 2;
-  // A replace streams up to 1,000,000 IDs as CSV.
-  if (method === "PATCH" && path.startsWith("/v1/audiences/")) return 16 * MiB;
+  // JSON members, parsed whole; a replace streams larger sets as CSV (see `readsWholeBody`).
+  if ((method === "PATCH" || method === "PUT") && path.startsWith("/v1/audiences/")) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
   return MiB;
 }
 
-/** Whether the body limit applies: an audience replace streams its body and checks it line by line. */
-export function readsWholeBody(method: string, path: string): boolean {
-  return !(method === "PUT" && path.startsWith("/v1/audiences/"));
+/**
+ * Whether the body limit applies: a CSV audience replace streams its body and bounds it as it
+ * reads (bytes and lines). Every other body, chunked or not, is counted here as it arrives.
+ */
+export function readsWholeBody(method: string, path: string, contentType = ""): boolean {
+  return !(method === "PUT" && path.startsWith("/v1/audiences/") && memberBodyKind(contentType) === "csv");
 }
 
 /** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
@@ -83,9 +87,9 @@ export function createApp() {
   // Browsers on any origin send SDK batches; every other route is for servers and gets no CORS.
   app.use("/v1/sdk/batch", cors(SDK_CORS));
   app.use("*", (c, next) => {
-    // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
-    // a byte limit here would buffer a chunked upload whole.
-    if (!readsWholeBody(c.req.method, c.req.path)) return next();
+    // A CSV audience replace streams up to 1,000,000 IDs and bounds them itself; a byte limit
+    // here would buffer the upload whole.
+    if (!readsWholeBody(c.req.method, c.req.path, c.req.header("Content-Type"))) return next();
     const maxSize = bodyLimitFor(c.req.method, c.req.path);
     return bodyLimit({
       maxSize,
