@@ -1,3 +1,4 @@
+import deadLetters from "../dead-letters/dead-letters.index";
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
@@ -10,4 +11,7 @@ router.use("*", requireKey("admin"), wellFormedText);
 export default router
   .openapi(routes.createProject, handlers.createProject)
   .openapi(routes.getProject, handlers.getProject)
-  .openapi(routes.createApp, handlers.createApp);
+  .openapi(routes.updateProject, handlers.updateProject)
+  .openapi(routes.rotateSigningSecret, handlers.rotateSigningSecret)
+  .openapi(routes.createApp, handlers.createApp)
+  .route("/dead-letters", deadLetters);

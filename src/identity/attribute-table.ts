@@ -1,3 +1,4 @@
+import type { ElementClock } from "./array-elements";
 import type { Source } from "./attributes";
 import { jsonPieces } from "./json-pieces";
 import type { StoredAttribute } from "./reconcile";
@@ -5,7 +6,7 @@ import type { StoredAttribute } from "./reconcile";
 export const ATTRIBUTES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS attributes (
   profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT, updated_at TEXT NOT NULL,
-  source TEXT NOT NULL, PRIMARY KEY (profile_id, name));
+  source TEXT NOT NULL, elements TEXT, PRIMARY KEY (profile_id, name));
 `;
 
 type AttributeRow = {
@@ -14,6 +15,7 @@ type AttributeRow = {
   value: string | null;
   updated_at: string;
   source: string;
+  elements: string | null;
 };
 
 /**
@@ -38,7 +40,7 @@ export class AttributeTable {
     if (missing.length) {
       const rows = this.sql
         .exec<AttributeRow>(
-          `SELECT name, type, value, updated_at, source FROM attributes
+          `SELECT name, type, value, updated_at, source, elements FROM attributes
            WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))`,
           profileId,
           JSON.stringify(missing),
@@ -74,11 +76,13 @@ export class AttributeTable {
       a.value === null ? null : JSON.stringify(a.value),
       a.updatedAt,
       a.source,
+      a.elements ? JSON.stringify(a.elements) : null,
     ]);
     for (const piece of jsonPieces(rows)) {
       this.sql.exec(
-        `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source)
-         SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]' FROM json_each(?)`,
+        `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source, elements)
+         SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]'
+         FROM json_each(?)`,
         profileId,
         piece,
       );
@@ -90,7 +94,7 @@ export class AttributeTable {
   list(profileId: string, withTombstones = false): StoredAttribute[] {
     return this.sql
       .exec<AttributeRow>(
-        `SELECT name, type, value, updated_at, source FROM attributes WHERE profile_id = ?${
+        `SELECT name, type, value, updated_at, source, elements FROM attributes WHERE profile_id = ?${
           withTombstones ? "" : " AND value IS NOT NULL"
         } ORDER BY name`,
         profileId,
@@ -117,5 +121,6 @@ function toStored(row: AttributeRow): StoredAttribute {
     value: row.value === null ? null : (JSON.parse(row.value) as StoredAttribute["value"]),
     updatedAt: row.updated_at,
     source: row.source as Source,
+    ...(row.elements && { elements: JSON.parse(row.elements) as ElementClock }),
   };
 }

@@ -3,6 +3,7 @@ import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
 import { LIMITS } from "./attributes";
+import { MEMBERS_SCHEMA, type Member, type MemberPage, Members, VIEW_INSTALLATIONS } from "./custom-id-members";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
 import {
@@ -45,11 +46,11 @@ export interface DetachRequest {
 
 export interface CustomIdView {
   profile: ProfileView;
-  installationIds: string[];
+  /** The most recently seen installations attached, and how many others. */
+  installations: MemberPage;
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL);
 `;
 
@@ -63,12 +64,14 @@ export class CustomIdObject extends DurableObject<Env> {
   private readonly store: ProfileStore;
   private readonly outbox: Outbox;
   private readonly clock: AlarmClock;
+  private readonly members: Members;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + SCHEMA, "profiles");
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles");
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
+    this.members = new Members(ctx.storage.sql);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.schema.load();
@@ -122,11 +125,7 @@ export class CustomIdObject extends DurableObject<Env> {
         request_id: req.requestId,
       });
       this.store.touch(profileId, req.time);
-      this.ctx.storage.sql.exec(
-        "INSERT OR REPLACE INTO members (installation_id, attached_at) VALUES (?, ?)",
-        req.installationId,
-        req.time,
-      );
+      this.members.attach(req.installationId, req.time);
       const result: AttachResult = { outcome, profileId };
       this.remember(req.key, result);
       return result;
@@ -142,11 +141,8 @@ export class CustomIdObject extends DurableObject<Env> {
     this.store.transaction(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
-      const removed = this.ctx.storage.sql.exec(
-        "DELETE FROM members WHERE installation_id = ?",
-        req.installationId,
-      ).rowsWritten;
-      if (existing && removed > 0) {
+      const removed = this.members.detach(req.installationId);
+      if (existing && removed) {
         this.store.appendHistory(existing.profile_id, {
           time: req.time,
           kind: req.kind,
@@ -156,7 +152,7 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: req.requestId,
         });
       }
-      this.remember(req.key, { detached: removed > 0 });
+      this.remember(req.key, { detached: removed });
     });
     this.outbox.afterWrite(this.ctx);
   }
@@ -181,6 +177,7 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: ctx.requestId,
         });
       }
+      if (ctx.installationId) this.members.seen(ctx.installationId, ctx.receivedAt);
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
     this.outbox.afterWrite(this.ctx);
@@ -192,16 +189,17 @@ export class CustomIdObject extends DurableObject<Env> {
     return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
-  view(): CustomIdView | null {
+  view(limit = VIEW_INSTALLATIONS): CustomIdView | null {
     if (!this.schema.exists) return null;
     const id = this.current()?.profile_id;
     const row = id ? this.store.profile(id) : null;
     if (!row) return null;
-    const installationIds = this.ctx.storage.sql
-      .exec<{ installation_id: string }>("SELECT installation_id FROM members ORDER BY attached_at")
-      .toArray()
-      .map((r) => r.installation_id);
-    return { profile: profileView(this.store, row), installationIds };
+    return { profile: profileView(this.store, row), installations: this.members.page(limit) };
+  }
+
+  /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
+  prune(stale: Member[]): number {
+    return this.store.transaction(() => this.members.prune(stale));
   }
 
   override async alarm(): Promise<void> {

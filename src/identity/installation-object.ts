@@ -35,6 +35,8 @@ export type InstallationDescription = {
   binding: Binding;
   /** Present when the installation is anonymous: its profile lives here. */
   profile: ProfileView | null;
+  /** A transition is under way: the binding may not show it yet. */
+  transitionPending: boolean;
 };
 
 /**
@@ -338,6 +340,7 @@ export class InstallationObject extends DurableObject<Env> {
       installation: installationView(row),
       binding: { profileId: row.profile_id, customId: row.custom_id },
       profile: profile ? profileView(this.store, profile) : null,
+      transitionPending: this.intents.pending() !== null,
     };
   }
 

@@ -207,6 +207,7 @@ export class ProfileStore {
         profileId,
         ops.flatMap((op) => (op.type === "attributes" ? op.writes.map((w) => w.name) : [])),
       ),
+      now,
     );
     let initialCount: number | undefined;
     const customCount = () => (initialCount ??= this.attributeTable.customCount(profileId));

@@ -1,138 +1,38 @@
-import { drizzle } from "drizzle-orm/d1";
-import { rowChunks, selectRows } from "../db/rows";
-import { events, requestChunks } from "../db/schema";
-import { applyOperations } from "../profiles/apply";
-import type { OperationError } from "../profiles/operations";
-import { project } from "../projection/project";
-import type { EventsMessage, ProfileOpsMessage, ProjectionMessage, TaskMessage } from "./messages";
+import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
+import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
+import { consumeDeadProjection, consumeProjection } from "../projection/projection.consumer";
+
+/*
+ * The queue handler only routes: each domain owns its consumer beside its code, and
+ * `./retry.ts` holds the retry policy they share. A queue of wrangler.toml gets one line here.
+ */
 
 export const EVENTS_QUEUE = "edge-cdp-events";
+export const EVENTS_DLQ = "edge-cdp-events-dlq";
 export const TASKS_QUEUE = "edge-cdp-tasks";
 export const TASKS_DLQ = "edge-cdp-tasks-dlq";
 export const PROJECTION_QUEUE = "edge-cdp-projection";
+export const PROJECTION_DLQ = "edge-cdp-projection-dlq";
 
-/** Backoff for a retried message: 10 s, 20 s, 40 s… capped at 10 minutes. */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
-}
+/** Every dead-letter queue: each has a consumer, and operators see what reached them. */
+export const DEAD_LETTER_QUEUES = [EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ] as const;
 
-/** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
-async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
-  const db = drizzle(env.DB);
-  const rows = messages.flatMap((m) =>
-    m.events.map((e) => ({
-      projectId: m.project_id,
-      eventId: e.id,
-      profileId: m.profile_id,
-      customId: m.custom_id,
-      installationId: m.installation_id,
-      appId: m.app_id,
-      name: e.name,
-      time: e.time,
-      attributes: e.attributes,
-      source: e.source,
-      receivedAt: m.received_at,
-    })),
-  );
-  const [first, ...rest] = rowChunks(rows).map((chunk) =>
-    db.insert(events).select(selectRows(events, chunk)).onConflictDoNothing(),
-  );
-  if (first) await db.batch([first, ...rest]);
-}
+// biome-ignore lint/suspicious/noExplicitAny: each consumer narrows the body of its own queue.
+type Consumer = (batch: MessageBatch<any>, env: Env) => Promise<void>;
 
-async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Env): Promise<void> {
-  try {
-    await landEvents(
-      env,
-      batch.messages.map((m) => m.body),
-    );
-    for (const m of batch.messages) m.ack();
-  } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "event batch failed", error: String(error) }));
-    for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
-  }
-}
+const consumers: Record<string, Consumer> = {
+  [EVENTS_QUEUE]: consumeEvents,
+  [EVENTS_DLQ]: consumeDeadEvents,
+  [PROJECTION_QUEUE]: consumeProjection,
+  [PROJECTION_DLQ]: consumeDeadProjection,
+  [TASKS_QUEUE]: consumeMassUpdate,
+  [TASKS_DLQ]: consumeDeadMassUpdate,
+};
 
-/** Projects profile and installation changes into D1; the whole batch retries together. */
-async function consumeProjection(batch: MessageBatch<ProjectionMessage>, env: Env): Promise<void> {
-  try {
-    await project(
-      env,
-      batch.messages.map((m) => m.body),
-    );
-    for (const m of batch.messages) m.ack();
-  } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "projection batch failed", error: String(error) }));
-    for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
-  }
-}
-
-/** Records a chunk's outcome once: a redelivered chunk finds its row and changes nothing. */
-async function recordChunk(
-  env: Env,
-  body: ProfileOpsMessage,
-  outcome: { applied: number; errors: OperationError[]; failed: boolean },
-): Promise<void> {
-  await drizzle(env.DB)
-    .insert(requestChunks)
-    .values({
-      requestId: body.request_id,
-      chunk: body.chunk,
-      applied: outcome.applied,
-      errors: outcome.errors,
-      failed: outcome.failed ? 1 : 0,
-      completedAt: new Date().toISOString(),
-    })
-    .onConflictDoNothing();
-}
-
-/** Applies mass-update chunks; the Durable Objects drop ops they already applied. */
-async function consumeTasks(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
-  for (const m of batch.messages) {
-    try {
-      const body = m.body;
-      const outcome = await applyOperations(env, body.project_id, body.items, {
-        requestId: body.request_id,
-        receivedAt: body.received_at,
-        idPrefix: body.request_id,
-      });
-      await recordChunk(env, body, { ...outcome, failed: false });
-      m.ack();
-    } catch (error) {
-      console.error(
-        JSON.stringify({ level: "error", msg: "mass update chunk failed", id: m.id, error: String(error) }),
-      );
-      m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
-    }
-  }
-}
-
-/** A chunk that failed every retry: its operations are reported failed on the request. */
-async function consumeDeadTasks(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
-  for (const m of batch.messages) {
-    const errors: OperationError[] = m.body.items.map((i) => ({
-      bulk_index: i.bulk_index,
-      category: "internal",
-      reason: "Could not be applied after several attempts.",
-    }));
-    await recordChunk(env, m.body, { applied: 0, errors, failed: true });
-    m.ack();
-  }
-}
-
-/** The queue handler: one consumer per queue of wrangler.toml. */
+/** The queue handler: hands each batch to the consumer of its queue. */
 export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  switch (batch.queue) {
-    case EVENTS_QUEUE:
-      return consumeEvents(batch as MessageBatch<EventsMessage>, env);
-    case PROJECTION_QUEUE:
-      return consumeProjection(batch as MessageBatch<ProjectionMessage>, env);
-    case TASKS_QUEUE:
-      return consumeTasks(batch as MessageBatch<TaskMessage>, env);
-    case TASKS_DLQ:
-      return consumeDeadTasks(batch as MessageBatch<TaskMessage>, env);
-    default:
-      console.error(JSON.stringify({ level: "error", msg: "no consumer for queue", queue: batch.queue }));
-      batch.retryAll({ delaySeconds: 600 });
-  }
+  const consumer = consumers[batch.queue];
+  if (consumer) return consumer(batch, env);
+  console.error(JSON.stringify({ level: "error", msg: "no consumer for queue", queue: batch.queue }));
+  batch.retryAll({ delaySeconds: 600 });
 }
