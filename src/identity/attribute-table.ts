@@ -1,5 +1,6 @@
 import type { ElementClock } from "./array-elements";
 import type { Source } from "./attributes";
+import { jsonPieces } from "./json-pieces";
 import type { StoredAttribute } from "./reconcile";
 
 export const ATTRIBUTES_SCHEMA = `
@@ -66,7 +67,7 @@ export class AttributeTable {
       .one().n;
   }
 
-  /** Writes attributes in one statement (their values travel as one JSON parameter). */
+  /** Writes attributes, their values travelling as JSON parameters within the SQLite limits. */
   put(profileId: string, attributes: StoredAttribute[]): void {
     if (attributes.length === 0) return;
     const rows = attributes.map((a) => [
@@ -77,13 +78,15 @@ export class AttributeTable {
       a.source,
       a.elements ? JSON.stringify(a.elements) : null,
     ]);
-    this.sql.exec(
-      `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source, elements)
-       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]'
-       FROM json_each(?)`,
-      profileId,
-      JSON.stringify(rows),
-    );
+    for (const piece of jsonPieces(rows)) {
+      this.sql.exec(
+        `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source, elements)
+         SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]'
+         FROM json_each(?)`,
+        profileId,
+        piece,
+      );
+    }
     const known = this.cache.get(profileId);
     if (known) for (const a of attributes) known.set(a.name, a);
   }

@@ -309,7 +309,7 @@ export class ProfileStore {
     this.attributeTable.put(id, snapshot.attributes);
     this.eventTable.store(id, snapshot.events);
     for (const h of snapshot.history) this.appendHistory(id, h);
-    for (const p of snapshot.processed) this.processed.mark(p.opId, id, p.at);
+    this.processed.adopt(id, snapshot.processed);
   }
 
   /** Removes a profile and everything on it from this object (it moved, or it was purged). */
