@@ -1,6 +1,7 @@
 import { bodyLimit } from "hono/body-limit";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import exports, { exportJobs } from "./exports/exports.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
@@ -70,12 +71,14 @@ export function createApp() {
 
   app.get("/health", (c) => c.json({ status: "ok" }));
 
+  app.route("/v1/admin/jobs", exportJobs);
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
   app.route("/v1/profiles", profiles);
   app.route("/v1/requests", requests);
   app.route("/v1/audiences", audiences);
   app.route("/v1/segments", segments);
+  app.route("/v1/exports", exports);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

@@ -1,6 +1,8 @@
 import { drizzle } from "drizzle-orm/d1";
-import { rowChunks, selectRows } from "../db/rows";
-import { events, requestChunks } from "../db/schema";
+import { requestChunks } from "../db/schema";
+import { consumeExports, EXPORTS_QUEUE } from "../exports/exports.consumer";
+import type { ExportMessage } from "../exports/exports.messages";
+import { stageEvents } from "../exports/staging";
 import { applyOperations } from "../profiles/apply";
 import type { OperationError } from "../profiles/operations";
 import { project } from "../projection/project";
@@ -16,35 +18,16 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
-async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
-  const db = drizzle(env.DB);
-  const rows = messages.flatMap((m) =>
-    m.events.map((e) => ({
-      projectId: m.project_id,
-      eventId: e.id,
-      profileId: m.profile_id,
-      customId: m.custom_id,
-      installationId: m.installation_id,
-      appId: m.app_id,
-      name: e.name,
-      time: e.time,
-      attributes: e.attributes,
-      source: e.source,
-      receivedAt: m.received_at,
-    })),
-  );
-  const [first, ...rest] = rowChunks(rows).map((chunk) =>
-    db.insert(events).select(selectRows(events, chunk)).onConflictDoNothing(),
-  );
-  if (first) await db.batch([first, ...rest]);
-}
-
+/**
+ * Stages each batch's events in R2 (src/exports/staging.ts): event history lives there, not in
+ * D1. The whole batch retries together; a redelivered batch rewrites the same objects.
+ */
 async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Env): Promise<void> {
   try {
-    await landEvents(
+    await stageEvents(
       env,
       batch.messages.map((m) => m.body),
+      batch.messages.map((m) => m.id),
     );
     for (const m of batch.messages) m.ack();
   } catch (error) {
@@ -129,6 +112,8 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
       return consumeProjection(batch as MessageBatch<ProjectionMessage>, env);
     case TASKS_QUEUE:
       return consumeTasks(batch as MessageBatch<TaskMessage>, env);
+    case EXPORTS_QUEUE:
+      return consumeExports(batch as MessageBatch<ExportMessage>, env);
     case TASKS_DLQ:
       return consumeDeadTasks(batch as MessageBatch<TaskMessage>, env);
     default:
