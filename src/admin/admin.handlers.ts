@@ -7,6 +7,7 @@ import { REST_KEY_PREFIX, SDK_KEY_PREFIX } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { generateKey, hashKey } from "../lib/keys";
+import { generateSigningSecret } from "../lib/signing";
 import type * as routes from "./admin.routes";
 
 const DEFAULT_INACTIVITY_DAYS = 390;
@@ -17,11 +18,65 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
   const { name, inactivity_days = DEFAULT_INACTIVITY_DAYS } = c.req.valid("json");
   const id = uuidv7();
   const restApiKey = generateKey(REST_KEY_PREFIX, id);
+  const signingSecret = generateSigningSecret();
   const createdAt = new Date().toISOString();
   await drizzle(c.env.DB)
     .insert(projects)
-    .values({ id, name, inactivityDays: inactivity_days, restKeyHash: await hashKey(restApiKey), createdAt });
-  return c.json({ project_id: id, name, inactivity_days, created_at: createdAt, rest_api_key: restApiKey }, 201);
+    .values({
+      id,
+      name,
+      inactivityDays: inactivity_days,
+      restKeyHash: await hashKey(restApiKey),
+      signingSecret,
+      signingSecretRotatedAt: createdAt,
+      createdAt,
+    });
+  return c.json(
+    {
+      project_id: id,
+      name,
+      inactivity_days,
+      created_at: createdAt,
+      rest_api_key: restApiKey,
+      signing_secret: signingSecret,
+    },
+    201,
+  );
+};
+
+export const updateProject: RouteHandler<typeof routes.updateProject, AppEnv> = async (c) => {
+  const { project_id } = c.req.valid("param");
+  const { inactivity_days } = c.req.valid("json");
+  const updated = await drizzle(c.env.DB)
+    .update(projects)
+    .set({ inactivityDays: inactivity_days })
+    .where(eq(projects.id, project_id))
+    .returning({
+      id: projects.id,
+      name: projects.name,
+      inactivityDays: projects.inactivityDays,
+      createdAt: projects.createdAt,
+    });
+  const row = updated[0];
+  if (!row) throw projectNotFound(project_id);
+  return c.json(
+    { project_id: row.id, name: row.name, inactivity_days: row.inactivityDays, created_at: row.createdAt },
+    200,
+  );
+};
+
+/** Replaces the signing secret at once: from this call on, callbacks and webhooks carry the new one. */
+export const rotateSigningSecret: RouteHandler<typeof routes.rotateSigningSecret, AppEnv> = async (c) => {
+  const { project_id } = c.req.valid("param");
+  const signingSecret = generateSigningSecret();
+  const rotatedAt = new Date().toISOString();
+  const updated = await drizzle(c.env.DB)
+    .update(projects)
+    .set({ signingSecret, signingSecretRotatedAt: rotatedAt })
+    .where(eq(projects.id, project_id))
+    .returning({ id: projects.id });
+  if (!updated[0]) throw projectNotFound(project_id);
+  return c.json({ project_id, signing_secret: signingSecret, rotated_at: rotatedAt }, 200);
 };
 
 export const getProject: RouteHandler<typeof routes.getProject, AppEnv> = async (c) => {

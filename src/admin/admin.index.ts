@@ -10,4 +10,6 @@ router.use("*", requireKey("admin"), wellFormedText);
 export default router
   .openapi(routes.createProject, handlers.createProject)
   .openapi(routes.getProject, handlers.getProject)
+  .openapi(routes.updateProject, handlers.updateProject)
+  .openapi(routes.rotateSigningSecret, handlers.rotateSigningSecret)
   .openapi(routes.createApp, handlers.createApp);

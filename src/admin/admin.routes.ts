@@ -9,14 +9,18 @@ const ProjectIdParam = z.object({
   project_id: z.uuid().openapi({ param: { name: "project_id", in: "path" } }),
 });
 
+const InactivityDays = z.int().min(1).max(3650).openapi({
+  description: "Days without activity after which a profile is purged (default 390).",
+});
+
 const CreateProjectBody = z
-  .object({
-    name: z.string().trim().min(1).max(100),
-    inactivity_days: z.int().min(1).max(3650).optional().openapi({
-      description: "Days without activity after which a profile is purged (default 390).",
-    }),
-  })
+  .object({ name: z.string().trim().min(1).max(100), inactivity_days: InactivityDays.optional() })
   .strict();
+
+const SigningSecret = z.string().openapi({
+  description:
+    "Standard Webhooks secret (`whsec_…`) that signs privacy callbacks and webhooks. Shown once here; rotate it to get a new one.",
+});
 
 const AppSummary = z.object({
   app_id: z.string(),
@@ -55,6 +59,7 @@ export const createProject = createRoute({
             inactivity_days: z.int(),
             created_at: z.string(),
             rest_api_key: z.string().openapi({ description: "Shown once; only its hash is stored." }),
+            signing_secret: SigningSecret,
           }),
         },
       },
@@ -102,6 +107,48 @@ export const createApp = createRoute({
             project_id: z.string(),
             sdk_api_key: z.string().openapi({ description: "Shown once; only its hash is stored." }),
           }),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+export const updateProject = createRoute({
+  method: "patch",
+  path: "/projects/{project_id}",
+  tags: ["admin"],
+  summary: "Change a project's settings (its inactivity period)",
+  security,
+  request: {
+    params: ProjectIdParam,
+    body: {
+      required: true,
+      content: { "application/json": { schema: z.object({ inactivity_days: InactivityDays }).strict() } },
+    },
+  },
+  responses: {
+    200: {
+      description: "The project's settings after the change",
+      content: { "application/json": { schema: ProjectSchema.omit({ apps: true }) } },
+    },
+    ...errorResponses,
+  },
+});
+
+export const rotateSigningSecret = createRoute({
+  method: "post",
+  path: "/projects/{project_id}/signing-secret",
+  tags: ["admin"],
+  summary: "Replace the project's signing secret (the new one is shown once; the old one stops signing at once)",
+  security,
+  request: { params: ProjectIdParam },
+  responses: {
+    200: {
+      description: "The new secret",
+      content: {
+        "application/json": {
+          schema: z.object({ project_id: z.string(), signing_secret: SigningSecret, rotated_at: z.string() }),
         },
       },
     },

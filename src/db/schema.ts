@@ -8,6 +8,12 @@ export const projects = sqliteTable("projects", {
   inactivityDays: integer("inactivity_days").notNull().default(390),
   restKeyHash: text("rest_key_hash").notNull(),
   createdAt: text("created_at").notNull(),
+  /**
+   * The Standard Webhooks secret (`whsec_…`) that signs callbacks and webhooks. Kept as-is, not
+   * hashed: signing needs the key itself (docs/decisions.md, "Signing secrets").
+   */
+  signingSecret: text("signing_secret"),
+  signingSecretRotatedAt: text("signing_secret_rotated_at"),
 });
 
 export const apps = sqliteTable(

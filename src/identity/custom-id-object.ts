@@ -59,7 +59,7 @@ export class CustomIdObject extends DurableObject<Env> {
     super(ctx, env);
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
-    this.outbox = new Outbox(this.store, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
+    this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       ctx.storage.sql.exec(SCHEMA);
@@ -169,7 +169,7 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: ctx.requestId,
         });
       }
-      this.store.pruneProcessed(Date.now());
+      this.store.processed.prune(Date.now());
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
     this.outbox.afterWrite(this.ctx);

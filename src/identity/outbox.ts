@@ -1,6 +1,6 @@
 import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
-import type { OutboxEntry, OutboxQueue, ProfileStore } from "./profile-store";
+import type { OutboxEntry, OutboxQueue, OutboxTable } from "./outbox-table";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -30,7 +30,7 @@ export class Outbox {
   #caughtUp = false;
 
   constructor(
-    private readonly store: ProfileStore,
+    private readonly table: OutboxTable,
     private readonly queues: Record<OutboxQueue, Queue>,
     private readonly clock: AlarmClock,
   ) {}
@@ -41,7 +41,7 @@ export class Outbox {
    */
   afterWrite(ctx: DurableObjectState): void {
     this.settle();
-    if (!this.store.hasStaged()) return;
+    if (!this.table.hasStaged()) return;
     this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
     ctx.waitUntil(this.flush());
   }
@@ -49,7 +49,7 @@ export class Outbox {
   /** Deletes the rows already sent, as part of whatever the object is writing now. */
   settle(): void {
     if (this.#sentUpTo <= this.#deletedUpTo) return;
-    this.store.ackOutbox(this.#sentUpTo);
+    this.table.ack(this.#sentUpTo);
     this.#deletedUpTo = this.#sentUpTo;
   }
 
@@ -75,9 +75,9 @@ export class Outbox {
 
   /** The next rows to send, oldest first; empty when none is left. */
   #next(): OutboxEntry[] {
-    const staged = this.store.takeStaged();
+    const staged = this.table.takeStaged();
     if (this.#caughtUp && staged !== null) return staged;
-    const rows = this.store.outbox(this.#sentUpTo, BATCH);
+    const rows = this.table.rows(this.#sentUpTo, BATCH);
     // Read to the end: from now on, what the store stages is all there is.
     if (rows.length < BATCH) this.#caughtUp = true;
     return rows;

@@ -52,3 +52,52 @@ export function settleCandidate(outcome: AttachOutcome, fresh: boolean): "moved"
   if (fresh) return "none";
   return outcome === "sign_in" ? "moved" : "orphaned";
 }
+
+/** A cross-object transition, written before the first call to another object (SPEC §2). */
+export type Intent =
+  | {
+      kind: "identify";
+      opId: string;
+      key: string;
+      customId: string;
+      detachFrom: string | null;
+      candidateProfileId: string;
+      fresh: boolean;
+      time: string;
+      requestId: string;
+    }
+  | {
+      kind: "logout";
+      opId: string;
+      key: string;
+      customId: string;
+      newProfileId: string;
+      time: string;
+      requestId: string;
+    };
+
+/** The identity op of a batch, as `planIntent` reads it. */
+export type IdentityCommand =
+  | { type: "identify"; id: string; time: string; custom_id: string }
+  | { type: "logout"; id: string; time: string };
+
+/**
+ * The intent an identity op records, or null when it changes nothing. `key` makes the calls to
+ * other objects idempotent; `freshProfileId` is used if the plan needs a new profile.
+ */
+export function planIntent(
+  binding: Binding,
+  op: IdentityCommand,
+  ids: { key: string; requestId: string; freshProfileId: string },
+): Intent | null {
+  const base = { opId: op.id, key: ids.key, time: op.time, requestId: ids.requestId };
+  if (op.type === "identify") {
+    const plan = planIdentify(binding, op.custom_id, ids.freshProfileId);
+    if (plan.kind === "noop") return null;
+    const { detachFrom, candidateProfileId, fresh } = plan;
+    return { kind: "identify", ...base, customId: op.custom_id, detachFrom, candidateProfileId, fresh };
+  }
+  const plan = planLogout(binding, ids.freshProfileId);
+  if (plan.kind === "noop") return null;
+  return { kind: "logout", ...base, customId: plan.customId, newProfileId: plan.newProfileId };
+}

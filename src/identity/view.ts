@@ -1,7 +1,8 @@
 import type { FlatValue } from "../lib/json";
 import type { QueuedEvent } from "../queue/messages";
 import type { Source } from "./attributes";
-import { type HistoryEntry, type ProfileRow, type ProfileStore, profileHeader } from "./profile-store";
+import type { HistoryEntry } from "./history-table";
+import { type ProfileRow, type ProfileStore, profileHeader } from "./profile-store";
 
 export interface InstallationView {
   installation_id: string;
@@ -35,13 +36,13 @@ export function profileView(store: ProfileStore, row: ProfileRow): ProfileView {
   return {
     ...profileHeader(row),
     attributes: Object.fromEntries(
-      store
-        .attributes(row.profile_id)
+      store.attributeTable
+        .list(row.profile_id)
         .map((a) => [a.name, { value: a.value, type: a.type, updated_at: a.updatedAt, source: a.source }]),
     ),
-    events: store
-      .events(row.profile_id, VIEW_EVENTS)
+    events: store.eventTable
+      .list(row.profile_id, VIEW_EVENTS)
       .map(({ id, name, time, attributes, label, tags }) => ({ id, name, time, attributes, label, tags })),
-    identity_history: store.history(row.profile_id),
+    identity_history: store.historyTable.list(row.profile_id),
   };
 }

@@ -1,6 +1,6 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Intent } from "../../src/identity/installation-object";
+import type { Intent } from "../../src/identity/transitions";
 import { createProject } from "../support/harness";
 import {
   attributes,

@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { retryDelaySeconds } from "../../src/queue/consumer";
 import type { QueueMessage } from "../../src/queue/messages";
+import { retryDelaySeconds } from "../../src/queue/retry";
 import { createProject } from "../support/harness";
 import { batch, event, identify, installationStub, opId, profileBy, querySql } from "../support/identity";
 import { stagedEvents, waitForStaged } from "../support/staged";

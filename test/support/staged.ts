@@ -2,10 +2,13 @@ import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import { listKeys, parseStaged, type StagedEvent, stagedPrefix } from "../../src/exports/staging";
 
-/** Every event staged in R2 for the project, redelivered copies dropped, by time then ID. */
-export async function stagedEvents(projectId: string): Promise<StagedEvent[]> {
+/**
+ * Every event staged in R2 for the project (every project when null), redelivered copies
+ * dropped, by time then ID.
+ */
+export async function stagedEvents(projectId: string | null): Promise<StagedEvent[]> {
   const seen = new Map<string, StagedEvent>();
-  for await (const { key } of listKeys(env.EXPORTS, stagedPrefix(projectId))) {
+  for await (const { key } of listKeys(env.EXPORTS, projectId === null ? "events/" : stagedPrefix(projectId))) {
     const object = await env.EXPORTS.get(key);
     for (const e of parseStaged((await object?.text()) ?? "")) seen.set(`${e.profile_id}/${e.id}`, e);
   }

@@ -1,0 +1,55 @@
+export const HISTORY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS history (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, profile_id TEXT NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
+  installation_id TEXT, custom_id TEXT, source TEXT NOT NULL, request_id TEXT);
+CREATE INDEX IF NOT EXISTS history_by_profile ON history (profile_id, seq);
+`;
+
+export type HistoryKind =
+  | "created"
+  | "sign_in"
+  | "login"
+  | "logout"
+  | "switch_user"
+  | "orphaned"
+  | "created_by_custom_id";
+
+export interface HistoryEntry {
+  time: string;
+  kind: HistoryKind;
+  installation_id: string | null;
+  custom_id: string | null;
+  source: "sdk" | "api";
+  request_id: string | null;
+}
+
+/** A profile's identity history (SPEC §5 `identity_history`), oldest first. */
+export class HistoryTable {
+  constructor(private readonly sql: SqlStorage) {}
+
+  append(profileId: string, entry: HistoryEntry): void {
+    this.sql.exec(
+      "INSERT INTO history (profile_id, time, kind, installation_id, custom_id, source, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      profileId,
+      entry.time,
+      entry.kind,
+      entry.installation_id,
+      entry.custom_id,
+      entry.source,
+      entry.request_id,
+    );
+  }
+
+  list(profileId: string): HistoryEntry[] {
+    return this.sql
+      .exec<Record<string, string | null>>(
+        "SELECT time, kind, installation_id, custom_id, source, request_id FROM history WHERE profile_id = ? ORDER BY seq",
+        profileId,
+      )
+      .toArray() as unknown as HistoryEntry[];
+  }
+
+  remove(profileId: string): void {
+    this.sql.exec("DELETE FROM history WHERE profile_id = ?", profileId);
+  }
+}
