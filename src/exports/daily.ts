@@ -115,7 +115,7 @@ export async function writeFile(
   env: Env,
   msg: Extract<ExportMessage, { type: "daily_file" }>,
   options: DailyOptions = {},
-): Promise<Manifest> {
+): Promise<Manifest & { parts?: number }> {
   const db = drizzle(env.DB);
   const where = and(
     eq(exportFiles.projectId, msg.project_id),
@@ -140,7 +140,7 @@ export async function writeFile(
     await writer.abort();
     throw error;
   }
-  const { parts: _parts, ...manifest } = await writer.close();
+  const { parts, ...manifest } = await writer.close();
   await env.EXPORTS.put(manifestKey(key), JSON.stringify(manifest), {
     httpMetadata: { contentType: "application/json" },
   });
@@ -156,7 +156,7 @@ export async function writeFile(
     const kind = msg.kind;
     await env.EXPORTS.delete(Array.from({ length: 24 }, (_, hour) => runKey(msg.job, msg.app_id, kind, hour)));
   }
-  return manifest;
+  return { ...manifest, parts };
 }
 
 async function concatRuns(env: Env, job: string, appId: string, kind: EventKind, writer: ObjectWriter) {
