@@ -1,6 +1,7 @@
 import { bodyLimit } from "hono/body-limit";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import { batchExports, signedDownloads } from "./exports/batch-compat";
 import exports, { exportJobs } from "./exports/exports.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
@@ -25,12 +26,16 @@ export function bodyLimitFor(method: string, path: string): number {
 
 /** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
 const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
+/** Batch's export API, served by src/exports/batch-compat.ts. */
+const BATCH_EXPORTS_PATH = /^\/2\.\d+\/(profiles\/export|exports\/(?:view|list|download))$/;
 
 export function rewriteCompatPath(request: Request): Request {
   const url = new URL(request.url);
   const match = BATCH_COMPAT_PATH.exec(url.pathname);
-  if (!match) return request;
-  url.pathname = `/v1/profiles/${match[1]}`;
+  const exportsMatch = BATCH_EXPORTS_PATH.exec(url.pathname);
+  if (match) url.pathname = `/v1/profiles/${match[1]}`;
+  else if (exportsMatch) url.pathname = `/v1/batch/${exportsMatch[1]}`;
+  else return request;
   return new Request(url, request);
 }
 
@@ -79,6 +84,8 @@ export function createApp() {
   app.route("/v1/audiences", audiences);
   app.route("/v1/segments", segments);
   app.route("/v1/exports", exports);
+  app.route("/v1/batch", batchExports);
+  app.route("/v1/downloads", signedDownloads);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

@@ -94,7 +94,7 @@ export const downloadProfiles = createRoute({
   responses: { 200: { description: "The file", content: { "text/csv": { schema: z.string() } } }, ...errorResponses },
 });
 
-const FieldName = z
+export const FieldName = z
   .string()
   .regex(/^(\$?[a-z0-9_]{1,30}|date\([a-z0-9_]{1,30}\)|url\([a-z0-9_]{1,30}\))$/, "Not a field or attribute name.");
 
