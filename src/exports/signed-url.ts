@@ -63,7 +63,7 @@ export async function verifyDownload(
 ): Promise<boolean> {
   if (!Number.isSafeInteger(expires) || expires * 1000 < now) return false;
   const bytes = fromBase64Url(signature);
-  if (!bytes || bytes.byteLength !== 32) return false;
+  if (bytes?.byteLength !== 32) return false;
   // crypto.subtle.verify compares in constant time.
   return crypto.subtle.verify("HMAC", await signingKey(secret), bytes, message(projectId, requestId, expires));
 }
