@@ -512,7 +512,8 @@ const TABLES = [
   "request_chunks",
   "audiences",
   "audience_members",
-  "events",
+  "export_files",
+  "export_hours",
   "profiles",
   "profile_attributes",
   "installations",
@@ -527,7 +528,9 @@ async function d1State() {
   const counts = Object.fromEntries(
     TABLES.map((t, i) => [t, (results[i]?.results[0] as { n: number } | undefined)?.n]),
   );
-  return { counts, audiences: results[TABLES.length]?.results ?? [] };
+  // Event history is staged in R2: a refused request stages nothing.
+  const staged = (await stagedEvents(null)).length;
+  return { counts, staged, audiences: results[TABLES.length]?.results ?? [] };
 }
 
 interface Ids {
