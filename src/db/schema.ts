@@ -69,6 +69,22 @@ export const requestChunks = sqliteTable(
   (t) => [primaryKey({ columns: [t.requestId, t.chunk] })],
 );
 
+/**
+ * The operations of one identifier too large for one queue message: stored here in parts, and
+ * the chunk's message only names them. The consumer applies them in one call to the
+ * identifier's object, so they apply in request order (SPEC §5), then deletes them.
+ */
+export const chunkParts = sqliteTable(
+  "chunk_parts",
+  {
+    requestId: text("request_id").notNull(),
+    chunk: integer("chunk").notNull(),
+    part: integer("part").notNull(),
+    items: text("items", { mode: "json" }).$type<unknown[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.chunk, t.part] })],
+);
+
 /*
  * The projection: what the Durable Objects hold, as D1 rows that segment queries can filter.
  * Written only by the projection consumer, each row guarded by the holder's version.
@@ -198,4 +214,23 @@ export const exportHours = sqliteTable(
     hour: integer("hour").notNull(),
   },
   (t) => [primaryKey({ columns: [t.job, t.appId, t.hour] })],
+);
+
+/**
+ * Every message a dead-letter queue received, once per (queue, message): `replayed` when the
+ * dead-letter consumer could still apply it, `recorded` when it could not (the body is kept so
+ * an operator can see and resend it). `GET /v1/admin/dead-letters` reports them.
+ */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    queue: text("queue").notNull(),
+    messageId: text("message_id").notNull(),
+    projectId: text("project_id"),
+    outcome: text("outcome", { enum: ["replayed", "recorded"] }).notNull(),
+    error: text("error"),
+    body: text("body", { mode: "json" }).$type<unknown>().notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.queue, t.messageId] }), index("dead_letters_time_idx").on(t.createdAt)],
 );

@@ -1,3 +1,4 @@
+import { mapBounded } from "../lib/concurrency";
 import type { EventsMessage } from "../queue/messages";
 
 /**
@@ -6,9 +7,9 @@ import type { EventsMessage } from "../queue/messages";
  * each event's own time, so a day's export reads exactly its 24 hour prefixes and an event
  * always lands in the file of its own day. API events carry no app and go under `_`.
  *
- * An object is written once per queue batch. `batch` is a hash of the batch's message IDs, so
- * a whole batch redelivered rewrites the same key with the same bytes; a message retried in a
- * different batch lands again under another key, and readers drop the copy by
+ * An object is written once per queue batch. `batch` is a hash of the batch's content, so a
+ * batch delivered again rewrites the same key with the same bytes; a message retried in another
+ * batch (or alone) lands again under another key, and readers drop the copy by
  * `(profile_id, id)`, which identifies an event (never `id` alone: two installations may use the
  * same op ID). The one rewrite is a privacy remove, which takes the profile's lines out.
  */
@@ -91,11 +92,12 @@ export function groupForStaging(messages: EventsMessage[], batchId: string): Map
 export const toNdjson = (events: StagedEvent[]) => events.map((e) => `${JSON.stringify(e)}\n`).join("");
 
 /**
- * Stages a queue batch's events in R2, one object per (project, app, UTC hour). `messageIds`
- * are the queue's IDs of the batch's messages: the same batch redelivered gets the same keys.
+ * Stages queue messages' events in R2, one object per (project, app, UTC hour). Objects are
+ * named by a hash of the messages' content: the same messages delivered again get the same keys
+ * and bytes, whether they come back as a batch or one by one.
  */
-export async function stageEvents(env: Env, messages: EventsMessage[], messageIds: string[]): Promise<number> {
-  const batchId = (await sha256Hex([...messageIds].sort().join("\n"))).slice(0, 32);
+export async function stageEvents(env: Env, messages: EventsMessage[]): Promise<number> {
+  const batchId = (await sha256Hex(messages.map((m) => JSON.stringify(m)).join("\n"))).slice(0, 32);
   const groups = groupForStaging(messages, batchId);
   await Promise.all(
     [...groups].map(([key, events]) =>
@@ -121,20 +123,6 @@ export async function* listKeys(bucket: R2Bucket, prefix: string, startCursor?: 
   } while (cursor);
 }
 
-/** Bounded concurrency: Workers allow six simultaneous connections a request. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
-
 /** The events of one app and hour, sorted and without redelivered copies. */
 export async function readHour(
   env: Env,
@@ -146,7 +134,7 @@ export async function readHour(
 ): Promise<StagedEvent[]> {
   const keys: string[] = [];
   for await (const { key } of listKeys(env.EXPORTS, hourPrefix(projectId, appId, date, hour))) keys.push(key);
-  const parts = await mapLimit(keys, 6, async (key) => {
+  const parts = await mapBounded(keys, 6, async (key) => {
     const object = await env.EXPORTS.get(key);
     return object ? parseStaged(await object.text()).filter(keep) : [];
   });
@@ -208,7 +196,7 @@ async function scanProfile(
 ): Promise<StagedScan> {
   const page = await env.EXPORTS.list({ prefix: stagedPrefix(projectId), cursor, limit: Math.min(limit, 1000) });
   const needle = JSON.stringify(profileId);
-  const counts = await mapLimit(page.objects, 6, async ({ key }) => {
+  const counts = await mapBounded(page.objects, 6, async ({ key }) => {
     const object = await env.EXPORTS.get(key);
     if (!object) return 0;
     const text = await object.text();
