@@ -23,6 +23,8 @@ export default defineConfig(async () => {
                   "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
                   "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
                   "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-exports": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
                 },
               },
             }),

@@ -6,6 +6,8 @@ import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
+import { batchExports, signedDownloads } from "./exports/batch-compat";
+import exports, { exportJobs } from "./exports/exports.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
@@ -41,14 +43,17 @@ export function readsWholeBody(method: string, path: string, contentType = ""): 
 
 /** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
 const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
+/** Batch's export API, served by src/exports/batch-compat.ts. */
+const BATCH_EXPORTS_PATH = /^\/2\.\d+\/(profiles\/export|exports\/(?:view|list|download))$/;
 
 export function rewriteCompatPath(request: Request): Request {
-  // Both Batch endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
-  if (request.method !== "POST") return request;
   const url = new URL(request.url);
-  const match = BATCH_COMPAT_PATH.exec(url.pathname);
-  if (!match) return request;
-  url.pathname = `/v1/profiles/${match[1]}`;
+  // The update endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
+  const match = request.method === "POST" ? BATCH_COMPAT_PATH.exec(url.pathname) : null;
+  const exportsMatch = BATCH_EXPORTS_PATH.exec(url.pathname);
+  if (match) url.pathname = `/v1/profiles/${match[1]}`;
+  else if (exportsMatch) url.pathname = `/v1/batch/${exportsMatch[1]}`;
+  else return request;
   return new Request(url, request);
 }
 
@@ -105,12 +110,16 @@ export function createApp() {
   app.openapi(meta.root, (c) => c.redirect("/docs", 302));
   app.route("/debug", debug);
 
+  app.route("/v1/admin/jobs", exportJobs);
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
   app.route("/v1/profiles", profiles);
   app.route("/v1/requests", requests);
   app.route("/v1/audiences", audiences);
   app.route("/v1/segments", segments);
+  app.route("/v1/exports", exports);
+  app.route("/v1/batch", batchExports);
+  app.route("/v1/downloads", signedDownloads);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

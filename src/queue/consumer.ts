@@ -1,4 +1,5 @@
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
+import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
 import { consumeDeadProjection, consumeProjection } from "../projection/projection.consumer";
 
@@ -27,6 +28,8 @@ const consumers: Record<string, Consumer> = {
   [PROJECTION_DLQ]: consumeDeadProjection,
   [TASKS_QUEUE]: consumeMassUpdate,
   [TASKS_DLQ]: consumeDeadMassUpdate,
+  [EXPORTS_QUEUE]: consumeExports,
+  [EXPORTS_DLQ]: consumeDeadExports,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */

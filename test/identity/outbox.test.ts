@@ -16,14 +16,12 @@ import { EVENTS_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage } from "../../src/queue/messages";
 import { createProject, type Project } from "../support/harness";
 import { attributes, batch, event, installationStub, profileBy } from "../support/identity";
+import { stagedEvents } from "../support/staged";
 
 const uuid = () => crypto.randomUUID();
 
 async function landedEvents(projectId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT event_id FROM events WHERE project_id = ? ORDER BY event_id")
-    .bind(projectId)
-    .all<{ event_id: string }>();
-  return results.map((r) => r.event_id);
+  return (await stagedEvents(projectId)).map((e) => e.id).sort();
 }
 
 async function projectedProfile(projectId: string, profileId: string) {
@@ -200,12 +198,11 @@ describe("the outbox", () => {
     await worker.queue?.(batchOf, env, ctx);
     const result = await getQueueResult(batchOf, ctx);
     expect(result.retryMessages).toEqual([]);
-    const row = await env.DB.prepare(
-      "SELECT count(*) AS n, min(length(attributes)) AS shortest FROM events WHERE project_id = ?",
-    )
-      .bind(projectId)
-      .first<{ n: number; shortest: number }>();
-    expect(row).toEqual({ n: 200, shortest: JSON.stringify({ padding }).length });
+    const staged = await stagedEvents(projectId);
+    expect(staged).toHaveLength(200);
+    expect(Math.min(...staged.map((e) => JSON.stringify(e.attributes).length))).toBe(
+      JSON.stringify({ padding }).length,
+    );
   });
 });
 
