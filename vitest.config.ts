@@ -17,6 +17,7 @@ export default defineConfig(async () => {
             "edge-cdp-projection": { maxBatchTimeout: 0.05 },
             "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
             "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+            "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
           },
         },
       }),

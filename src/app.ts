@@ -9,6 +9,7 @@ import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
 import sdk from "./sdk/sdk.index";
 import segments from "./segments/segments.index";
+import webhooks from "./webhooks/webhooks.index";
 
 const MiB = 1024 * 1024;
 
@@ -76,6 +77,7 @@ export function createApp() {
   app.route("/v1/requests", requests);
   app.route("/v1/audiences", audiences);
   app.route("/v1/segments", segments);
+  app.route("/v1/webhooks", webhooks);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

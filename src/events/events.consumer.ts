@@ -1,8 +1,10 @@
 import { drizzle } from "drizzle-orm/d1";
 import { rowChunks, selectRows } from "../db/rows";
 import { events } from "../db/schema";
-import type { EventsMessage } from "../queue/messages";
+import type { EventQueueMessage, EventsMessage } from "../queue/messages";
 import { retryDelaySeconds } from "../queue/retry";
+import { itemsOf } from "../webhooks/items";
+import { publishWebhookItems } from "../webhooks/publish";
 
 /** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
 async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
@@ -28,13 +30,18 @@ async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
   if (first) await db.batch([first, ...rest]);
 }
 
-/** The event queue's consumer: lands the batch's events in D1. */
-export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Env): Promise<void> {
+/**
+ * The event queue's consumer: lands the batch's events in D1, then queues their webhook
+ * deliveries and those of identity transitions (it never calls a receiver itself).
+ */
+export async function consumeEvents(batch: MessageBatch<EventQueueMessage>, env: Env): Promise<void> {
   try {
+    const bodies = batch.messages.map((m) => m.body);
     await landEvents(
       env,
-      batch.messages.map((m) => m.body),
+      bodies.filter((b): b is EventsMessage => b.type === "events"),
     );
+    await publishWebhookItems(env, bodies.flatMap(itemsOf));
     for (const m of batch.messages) m.ack();
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "event batch failed", error: String(error) }));

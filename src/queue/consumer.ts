@@ -1,6 +1,7 @@
 import { consumeEvents } from "../events/events.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
 import { consumeProjection } from "../projection/projection.consumer";
+import { consumeWebhookDeliveries } from "../webhooks/webhooks.consumer";
 
 /*
  * The queue handler only routes: each domain owns its consumer beside its code, and
@@ -11,6 +12,7 @@ export const EVENTS_QUEUE = "edge-cdp-events";
 export const TASKS_QUEUE = "edge-cdp-tasks";
 export const TASKS_DLQ = "edge-cdp-tasks-dlq";
 export const PROJECTION_QUEUE = "edge-cdp-projection";
+export const WEBHOOKS_QUEUE = "edge-cdp-webhooks";
 
 // biome-ignore lint/suspicious/noExplicitAny: each consumer narrows the body of its own queue.
 type Consumer = (batch: MessageBatch<any>, env: Env) => Promise<void>;
@@ -20,6 +22,7 @@ const consumers: Record<string, Consumer> = {
   [PROJECTION_QUEUE]: consumeProjection,
   [TASKS_QUEUE]: consumeMassUpdate,
   [TASKS_DLQ]: consumeDeadMassUpdate,
+  [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */
