@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { call, createProject, type Project, restHeaders } from "../support/harness";
+import { call, createProject, restHeaders } from "../support/harness";
 import { batch, event, identify } from "../support/identity";
 import { createWebhook, eventually, Receivers, signingSecret, verify } from "../support/webhooks";
 
