@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { VIEW_INSTALLATIONS } from "../identity/custom-id-members";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import { errorResponses } from "../lib/errors";
 import { MAX_MASS_UPDATE_OPERATIONS, MAX_UPDATE_OPERATIONS } from "./operations";
@@ -39,6 +40,9 @@ export const ProfileViewSchema = z
         last_seen_at: z.string().nullable(),
       }),
     ),
+    installations_not_shown: z.int().openapi({
+      description: `Attached installations beyond those listed: the view lists the ${VIEW_INSTALLATIONS} most recently seen.`,
+    }),
     attributes: z.record(z.string(), AttributeView),
     events: z.array(
       z.object({

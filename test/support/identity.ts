@@ -55,6 +55,7 @@ export interface ProfileBody {
   custom_id: string | null;
   state: string;
   installations: { installation_id: string; platform: string | null; push: { opted_in: boolean | null } }[];
+  installations_not_shown?: number;
   attributes: Record<string, { value: unknown; updated_at: string; source: string }>;
   events: { id: string; name: string }[];
   identity_history: {

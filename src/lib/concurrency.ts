@@ -1,0 +1,16 @@
+/**
+ * Maps `items` through `fn` with at most `limit` calls in flight, keeping the order of `items`:
+ * a view over many Durable Objects does not open a connection to each at once.
+ */
+export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      results[k] = await fn(items[k] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
