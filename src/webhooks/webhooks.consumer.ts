@@ -61,7 +61,17 @@ export async function attemptDelivery(env: Env, msg: WebhookDeliveryMessage, att
     return "failed";
   }
   const secret = await projectSigningSecret(env, msg.project_id);
-  if (!secret) return "failed";
+  if (!secret) {
+    // Nothing is sent unsigned: a project from before signing secrets rotates one first.
+    await record(env, msg, attempt, "failed", {
+      ok: false,
+      status: null,
+      error: "not sent: the project has no signing secret (rotate one to get it)",
+      latencyMs: 0,
+      excerpt: null,
+    });
+    return "failed";
+  }
 
   const result = await deliver(hook.url, secret, msg.delivery_id, hook.id, msg.items);
   const now = webhookRuntime.now();

@@ -144,3 +144,39 @@ describe("publishing items (what privacy requests call)", () => {
     expect(new Set(receivers.itemsAt(url).map((it) => it.id)).size).toBe(250);
   });
 });
+
+describe("what is not sent", () => {
+  it("nothing unsigned: a project without a signing secret gets a failed attempt in the log, and no POST", async () => {
+    const p = await createProject();
+    const url = receivers.url();
+    const hook = await createWebhook(p, url, ["event.*"]);
+    await env.DB.prepare("UPDATE projects SET signing_secret = NULL WHERE id = ?").bind(p.projectId).run();
+    await batch(p, uuid(), [event("purchase")]);
+    await eventually(async () => expect(await deliveries(p, hook.webhook_id)).toHaveLength(1));
+    expect((await deliveries(p, hook.webhook_id))[0]).toMatchObject({
+      outcome: "failed",
+      error: expect.stringContaining("no signing secret"),
+    });
+    expect(receivers.at(url)).toEqual([]);
+  });
+
+  it("nothing to a webhook its owner disabled, until it is enabled again", async () => {
+    const p = await createProject();
+    const paused = receivers.url();
+    const witness = receivers.url();
+    const hook = await createWebhook(p, paused, ["event.*"]);
+    await createWebhook(p, witness, ["event.*"]);
+    const off = await call("PATCH", `/v1/webhooks/${hook.webhook_id}`, {
+      headers: restHeaders(p),
+      body: { enabled: false },
+    });
+    expect(off.status).toBe(200);
+    await batch(p, uuid(), [event("while_paused")]);
+    await eventually(() => expect(receivers.itemsAt(witness)).toHaveLength(1));
+    expect(receivers.at(paused)).toEqual([]);
+
+    await call("PATCH", `/v1/webhooks/${hook.webhook_id}`, { headers: restHeaders(p), body: { enabled: true } });
+    await batch(p, uuid(), [event("after")]);
+    await eventually(() => expect(receivers.itemsAt(paused).map((it) => it.topic)).toEqual(["event.after"]));
+  });
+});
