@@ -1,12 +1,13 @@
 import { drizzle } from "drizzle-orm/d1";
 import { rowChunks, selectRows } from "../db/rows";
 import { events } from "../db/schema";
+import { replayOrRecord } from "../dead-letters/record";
 import type { EventQueueMessage, EventsMessage } from "../queue/messages";
-import { retryDelaySeconds } from "../queue/retry";
+import { consumeWholeOrEach } from "../queue/retry";
 import { itemsOf } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
 
-/** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
+/** Lands events in D1; `(project_id, profile_id, event_id)` makes a redelivery a no-op. */
 async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
   const db = drizzle(env.DB);
   const rows = messages.flatMap((m) =>
@@ -31,20 +32,23 @@ async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
 }
 
 /**
- * The event queue's consumer: lands the batch's events in D1, then queues their webhook
- * deliveries and those of identity transitions (it never calls a receiver itself).
+ * Lands the events in D1, then queues the webhook deliveries of the events and identity
+ * transitions (it never calls a receiver: each delivery is a message of the webhook queue).
  */
+async function handle(env: Env, bodies: EventQueueMessage[]): Promise<void> {
+  await landEvents(
+    env,
+    bodies.filter((b): b is EventsMessage => b.type === "events"),
+  );
+  await publishWebhookItems(env, bodies.flatMap(itemsOf));
+}
+
+/** The event queue's consumer: lands the batch's events in D1; a failing message retries alone. */
 export async function consumeEvents(batch: MessageBatch<EventQueueMessage>, env: Env): Promise<void> {
-  try {
-    const bodies = batch.messages.map((m) => m.body);
-    await landEvents(
-      env,
-      bodies.filter((b): b is EventsMessage => b.type === "events"),
-    );
-    await publishWebhookItems(env, bodies.flatMap(itemsOf));
-    for (const m of batch.messages) m.ack();
-  } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "event batch failed", error: String(error) }));
-    for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
-  }
+  await consumeWholeOrEach(batch, "event message failed", (bodies) => handle(env, bodies));
+}
+
+/** Events that failed every retry are landed once more, or recorded where an operator sees them. */
+export async function consumeDeadEvents(batch: MessageBatch<EventQueueMessage>, env: Env): Promise<void> {
+  await replayOrRecord(batch, env, (body) => handle(env, [body]));
 }
