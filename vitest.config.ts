@@ -25,6 +25,7 @@ export default defineConfig(async () => {
                   "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
                   "edge-cdp-exports": { maxBatchTimeout: 0.05 },
                   "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
                 },
               },
             }),

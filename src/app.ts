@@ -18,6 +18,7 @@ import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
 import sdk from "./sdk/sdk.index";
 import segments from "./segments/segments.index";
+import webhooks from "./webhooks/webhooks.index";
 
 const MiB = 1024 * 1024;
 /** No header we read needs more; a 100 KB header is work for nothing. */
@@ -120,6 +121,7 @@ export function createApp() {
   app.route("/v1/exports", exports);
   app.route("/v1/batch", batchExports);
   app.route("/v1/downloads", signedDownloads);
+  app.route("/v1/webhooks", webhooks);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });
