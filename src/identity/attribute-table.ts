@@ -17,6 +17,12 @@ type AttributeRow = {
   elements: string | null;
 };
 
+/** Objects created before array items had times lack their column: adds it. */
+export function upgradeAttributes(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(attributes)").toArray();
+  if (!columns.some((c) => c.name === "elements")) sql.exec("ALTER TABLE attributes ADD COLUMN elements TEXT");
+}
+
 /**
  * A profile's attributes as stored, tombstones (`value` null) included. Keeps the rows read or
  * written since the object started (null: none), by profile and name, so a busy object
@@ -27,12 +33,6 @@ export class AttributeTable {
   private readonly cache = new Map<string, Map<string, StoredAttribute | null>>();
 
   constructor(private readonly sql: SqlStorage) {}
-
-  /** Objects created before array elements had times lack their column. */
-  migrate(): void {
-    const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(attributes)").toArray();
-    if (!columns.some((c) => c.name === "elements")) this.sql.exec("ALTER TABLE attributes ADD COLUMN elements TEXT");
-  }
 
   /** The stored attributes (tombstones included) among `names`, by name. */
   named(profileId: string, names: string[]): Map<string, StoredAttribute> {

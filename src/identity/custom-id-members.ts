@@ -38,23 +38,22 @@ export function hasMovedOn(
   return !described.transitionPending && described.binding.customId !== customId;
 }
 
+/** Objects made before `seen_at` get the column, filled from `attached_at`, then its index. */
+export function upgradeMembers(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(members)").toArray();
+  if (!columns.some((c) => c.name === "seen_at")) {
+    sql.exec("ALTER TABLE members ADD COLUMN seen_at TEXT");
+    sql.exec("UPDATE members SET seen_at = attached_at");
+  }
+  sql.exec("CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at)");
+}
+
 /** The members table of a custom ID object; synchronous, called inside its transactions. */
 export class Members {
   /** The minute each installation was last recorded as seen, so a busy one writes once a minute. */
   private readonly seenMinute = new Map<string, string>();
 
   constructor(private readonly sql: SqlStorage) {}
-
-  /** Creates the table; objects made before `seen_at` get the column, filled from `attached_at`. */
-  migrate(): void {
-    this.sql.exec(MEMBERS_SCHEMA);
-    const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(members)").toArray();
-    if (!columns.some((c) => c.name === "seen_at")) {
-      this.sql.exec("ALTER TABLE members ADD COLUMN seen_at TEXT");
-      this.sql.exec("UPDATE members SET seen_at = attached_at");
-    }
-    this.sql.exec("CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at)");
-  }
 
   attach(installationId: string, time: string): void {
     this.sql.exec(

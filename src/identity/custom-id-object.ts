@@ -2,10 +2,26 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
+import { upgradeAttributes } from "./attribute-table";
 import { LIMITS } from "./attributes";
-import { type Member, type MemberPage, Members, VIEW_INSTALLATIONS } from "./custom-id-members";
+import {
+  MEMBERS_SCHEMA,
+  type Member,
+  type MemberPage,
+  Members,
+  upgradeMembers,
+  VIEW_INSTALLATIONS,
+} from "./custom-id-members";
+import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
+import {
+  type ApplyResult,
+  type DataOp,
+  PROFILE_SCHEMA,
+  type ProfileSnapshot,
+  ProfileStore,
+  type WriteContext,
+} from "./profile-store";
 import { type AttachOutcome, decideAttach } from "./transitions";
 import { type ProfileView, profileView } from "./view";
 
@@ -52,6 +68,7 @@ CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NU
  * object itself is the lock that keeps a custom ID on at most one profile (invariant 1).
  */
 export class CustomIdObject extends DurableObject<Env> {
+  private readonly schema: LazySchema;
   private readonly store: ProfileStore;
   private readonly outbox: Outbox;
   private readonly clock: AlarmClock;
@@ -59,14 +76,16 @@ export class CustomIdObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles", (sql) => {
+      upgradeAttributes(sql);
+      upgradeMembers(sql);
+    });
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
     this.members = new Members(ctx.storage.sql);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
-      this.store.migrate();
-      ctx.storage.sql.exec(SCHEMA);
-      this.members.migrate();
+      this.schema.load();
       await this.clock.load();
     });
   }
@@ -100,6 +119,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
   attach(req: AttachRequest): AttachResult {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    this.schema.ensure();
     const result = this.store.transaction(() => {
       const seen = this.recall<AttachResult>(req.key);
       if (seen) return seen;
@@ -128,6 +148,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation leaves this custom ID (logout, or switching to another user). */
   detach(req: DetachRequest): void {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    this.schema.ensure();
     this.store.transaction(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
@@ -153,6 +174,7 @@ export class CustomIdObject extends DurableObject<Env> {
    */
   applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
     this.store.holder = { projectId: ctx.projectId, kind: "custom_id", id: ctx.customId };
+    this.schema.ensure();
     const result = this.store.transaction(() => {
       let profileId = this.current()?.profile_id;
       if (!profileId) {
@@ -167,7 +189,6 @@ export class CustomIdObject extends DurableObject<Env> {
         });
       }
       if (ctx.installationId) this.members.seen(ctx.installationId, ctx.receivedAt);
-      this.store.processed.prune(Date.now());
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
     this.outbox.afterWrite(this.ctx);
@@ -176,10 +197,11 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /** The profile as the D1 projection stores it; null when it is not held here. */
   projection(profileId: string): ProfileProjection | null {
-    return this.store.projection(profileId);
+    return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
   view(limit = VIEW_INSTALLATIONS): CustomIdView | null {
+    if (!this.schema.exists) return null;
     const id = this.current()?.profile_id;
     const row = id ? this.store.profile(id) : null;
     if (!row) return null;
@@ -188,6 +210,7 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
   prune(stale: Member[]): number {
+    if (!this.schema.exists) return 0;
     return this.store.transaction(() => this.members.prune(stale));
   }
 
