@@ -5,26 +5,55 @@ import { defineConfig } from "vitest/config";
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations },
-          // Lets tests call `exports.default.queue()` directly (test-only flag).
-          compatibilityFlags: ["service_binding_extra_handlers"],
-          queueConsumers: {
-            "edge-cdp-events": { maxBatchTimeout: 0.05 },
-            "edge-cdp-projection": { maxBatchTimeout: 0.05 },
-            "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
-            "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+    test: {
+      projects: [
+        {
+          // The API, inside workerd with real D1, Durable Objects, Queues and R2.
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations },
+                // Lets tests call `exports.default.queue()` directly (test-only flag).
+                compatibilityFlags: ["service_binding_extra_handlers"],
+                queueConsumers: {
+                  "edge-cdp-events": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-events-dlq": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-projection": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            sequence: { groupOrder: 0 },
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/browser/**", "**/node_modules/**"],
+            setupFiles: ["./test/support/apply-migrations.ts"],
+            testTimeout: 30_000,
+            hookTimeout: 30_000,
           },
         },
-      }),
-    ],
-    test: {
-      setupFiles: ["./test/support/apply-migrations.ts"],
-      testTimeout: 30_000,
-      hookTimeout: 30_000,
+        {
+          // The web SDK and the debugger page in Chromium, against the Worker under `wrangler dev`.
+          test: {
+            name: "browser",
+            // After the workerd project, not beside it: a Worker under `wrangler dev` and Chromium
+            // on the same cores slow the workerd tests that wait on real time windows.
+            sequence: { groupOrder: 1 },
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/browser/global-setup.ts"],
+            // One Chromium at a time: the machine's cores go to workerd and the browser.
+            fileParallelism: false,
+            testTimeout: 60_000,
+            hookTimeout: 180_000,
+          },
+        },
+      ],
     },
   };
 });

@@ -7,6 +7,7 @@ import type { Binding } from "./transitions";
 export const MEMBERS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT);
 `;
+// The index on seen_at comes with upgradeMembers: a table from before has no such column yet.
 
 /** Installations the debug view describes, most recently seen first; it counts the others. */
 export const VIEW_INSTALLATIONS = 20;

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { VIEW_INSTALLATIONS } from "../identity/custom-id-members";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 import { MAX_MASS_UPDATE_OPERATIONS, MAX_UPDATE_OPERATIONS } from "./operations";
 
 const FlatValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]);
@@ -93,7 +93,7 @@ export const getProfile = createRoute({
   request: { query: ProfileLookupQuery },
   responses: {
     200: { description: "The profile", content: { "application/json": { schema: ProfileViewSchema } } },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });
 
@@ -138,7 +138,7 @@ export const updateProfiles = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });
 
@@ -165,6 +165,6 @@ export const massUpdateProfiles = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });

@@ -1,0 +1,41 @@
+/**
+ * IDs that real apps send by mistake when no user is signed in, compared case-insensitively.
+ * The server refuses the same list (src/identity/identifiers.ts); a test asserts the two are equal,
+ * so a refusal happens here, where the developer sees it, instead of in a batch that is dropped.
+ */
+export const PLACEHOLDER_CUSTOM_IDS: readonly string[] = [
+  "anonymous",
+  "guest",
+  "null",
+  "none",
+  "nil",
+  "undefined",
+  "nan",
+  "0",
+  "-1",
+  "true",
+  "false",
+  "id",
+  "user",
+  "email",
+  "distinct_id",
+  "not_authenticated",
+  "[object object]",
+];
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why the server would refuse `value` as a custom ID, or null when it is acceptable. */
+export function customIdProblem(value: unknown): string | null {
+  if (typeof value !== "string") return "A custom ID is a string.";
+  if (value.trim() === "") return "A custom ID cannot be empty or only whitespace.";
+  if (PLACEHOLDER_CUSTOM_IDS.includes(value.trim().toLowerCase())) {
+    return `"${value}" is a placeholder, not a user ID; send the real ID or nothing.`;
+  }
+  if (value.length > 512) return "A custom ID is at most 512 characters.";
+  if (CONTROL_CHARACTERS.test(value)) return "A custom ID cannot contain control characters.";
+  if (LONE_SURROGATE.test(value)) return "A custom ID must be valid Unicode (no lone surrogate).";
+  return null;
+}

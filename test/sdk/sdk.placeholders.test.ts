@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import {
+  PLACEHOLDER_CUSTOM_IDS as SDK_PLACEHOLDERS,
+  customIdProblem as sdkCustomIdProblem,
+} from "../../sdk/web/src/custom-id";
+import { customIdProblem, PLACEHOLDER_CUSTOM_IDS } from "../../src/identity/identifiers";
+
+describe("the web SDK refuses the custom IDs the server refuses", () => {
+  it("holds the same placeholder list as the server", () => {
+    expect([...SDK_PLACEHOLDERS].sort()).toEqual([...PLACEHOLDER_CUSTOM_IDS].sort());
+  });
+
+  it("gives the same verdict on placeholders, blanks, lengths and control characters", () => {
+    const samples = [
+      ...PLACEHOLDER_CUSTOM_IDS,
+      "Anonymous",
+      " NULL ",
+      "[object Object]",
+      "",
+      "   ",
+      "\t",
+      "a".repeat(512),
+      "a".repeat(513),
+      "user\u0000x",
+      "user\u009fx",
+      "user\ud800x",
+      "x\udc00",
+      "emoji \ud83d\ude00",
+      "user-42",
+      "ada@example.com",
+      "0x",
+    ];
+    for (const sample of samples) {
+      expect(sdkCustomIdProblem(sample), JSON.stringify(sample)).toBe(customIdProblem(sample));
+    }
+  });
+});
