@@ -18,6 +18,12 @@ type AttributeRow = {
   elements: string | null;
 };
 
+/** Objects created before array items had times lack their column: adds it. */
+export function upgradeAttributes(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(attributes)").toArray();
+  if (!columns.some((c) => c.name === "elements")) sql.exec("ALTER TABLE attributes ADD COLUMN elements TEXT");
+}
+
 /**
  * A profile's attributes as stored, tombstones (`value` null) included. Keeps the rows read or
  * written since the object started (null: none), by profile and name, so a busy object

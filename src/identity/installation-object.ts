@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
+import { upgradeAttributes } from "./attribute-table";
 import { customIdObjectName } from "./identifiers";
 import {
   type BatchInput,
@@ -57,7 +58,12 @@ export class InstallationObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA, "profiles");
+    this.schema = new LazySchema(
+      ctx.storage.sql,
+      PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA,
+      "profiles",
+      upgradeAttributes,
+    );
     this.store = new ProfileStore(ctx.storage);
     this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
     this.intents = new IntentRunner({
