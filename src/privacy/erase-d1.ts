@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { selectRows } from "../db/rows";
-import { audienceMembers, audiences, events, installations, profileAttributes, profiles } from "../db/schema";
+import { audienceMembers, audiences, installations, profileAttributes, profiles } from "../db/schema";
 
 type Statement = BatchItem<"sqlite">;
 
@@ -21,10 +21,7 @@ export interface D1Subject {
   customId: string | null;
 }
 
-export type D1Counts = Record<
-  "profiles" | "profile_attributes" | "installations" | "events" | "audience_members",
-  number
->;
+export type D1Counts = Record<"profiles" | "profile_attributes" | "installations" | "audience_members", number>;
 
 const ids = (values: string[]) => JSON.stringify(values);
 
@@ -54,7 +51,7 @@ function installationMatch(s: D1Subject) {
 export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
   const db = drizzle(env.DB);
   const count = sql<number>`count(*)`;
-  const [p, a, i, e, m] = await db.batch([
+  const [p, a, i, m] = await db.batch([
     db
       .select({ n: count })
       .from(profiles)
@@ -70,17 +67,12 @@ export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
       .from(profileAttributes)
       .where(and(eq(profileAttributes.projectId, s.projectId), inJson(profileAttributes.profileId, s.profileIds))),
     db.select({ n: count }).from(installations).where(installationMatch(s)),
-    db
-      .select({ n: count })
-      .from(events)
-      .where(and(eq(events.projectId, s.projectId), inJson(events.profileId, s.profileIds))),
     db.select({ n: count }).from(audienceMembers).where(memberMatch(s)),
   ]);
   return {
     profiles: p[0]?.n ?? 0,
     profile_attributes: a[0]?.n ?? 0,
     installations: i[0]?.n ?? 0,
-    events: e[0]?.n ?? 0,
     audience_members: m[0]?.n ?? 0,
   };
 }
@@ -122,7 +114,6 @@ export async function eraseD1(env: Env, s: D1Subject, at: string, extra: Stateme
       .delete(profileAttributes)
       .where(and(eq(profileAttributes.projectId, s.projectId), inJson(profileAttributes.profileId, s.profileIds))),
     db.delete(installations).where(installationMatch(s)),
-    db.delete(events).where(and(eq(events.projectId, s.projectId), inJson(events.profileId, s.profileIds))),
     // Sizes first, from the members that stay, then the members themselves.
     db
       .update(audiences)
@@ -146,19 +137,17 @@ function removedAmong(keys: { projectId: string; profileId: string }[]) {
     WHERE p.state = 'removed' AND (p.project_id, p.profile_id) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${json})))`;
 }
 
-/**
- * Late messages for removed profiles: an event landed after the removal is deleted again in
- * the same transaction that wrote it (a tombstone outlives any queue's retries).
- */
-export function sweepRemovedEvents(
-  db: DrizzleD1Database,
+/** Which of these profiles are removed (tombstoned): their late events are not staged. */
+export async function removedProfiles(
+  env: Env,
   keys: { projectId: string; profileId: string }[],
-): Statement[] {
-  if (keys.length === 0) return [];
-  return [db.delete(events).where(sql`(${events.projectId}, ${events.profileId}) IN ${removedAmong(keys)}`)];
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await drizzle(env.DB).all<{ project_id: string; profile_id: string }>(removedAmong(keys));
+  return new Set(rows.map((r) => `${r.project_id}/${r.profile_id}`));
 }
 
-/** The same for an installation projected, after the removal, onto a removed profile. */
+/** An installation projected, after the removal, onto a removed profile. */
 export function sweepRemovedInstallations(
   db: DrizzleD1Database,
   keys: { projectId: string; profileId: string }[],

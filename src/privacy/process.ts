@@ -1,5 +1,7 @@
 import type { ProfileRecord } from "../identity/review";
 import type { InstallationView } from "../identity/view";
+import { privacyCompletedItem } from "../webhooks/items";
+import { publishWebhookItems } from "../webhooks/publish";
 import { customIdStub, installationStub, removeProfile } from "./remove";
 import { archiveKey, finish, loadRequest, type PrivacyRequestRow } from "./store";
 
@@ -79,7 +81,7 @@ async function review(env: Env, row: PrivacyRequestRow, at: string): Promise<Out
   return { status: "done", archiveKey: key };
 }
 
-async function remove(env: Env, row: PrivacyRequestRow, at: string): Promise<Outcome> {
+async function remove(env: Env, row: PrivacyRequestRow, at: string): Promise<Outcome | null> {
   const result = await removeProfile(
     env,
     row.projectId,
@@ -88,6 +90,7 @@ async function remove(env: Env, row: PrivacyRequestRow, at: string): Promise<Out
       : { kind: "installation", installationId: row.identifierValue },
     { requestId: row.id, at, anonymousOnly: row.identifierType === "installation_id" },
   );
+  if (result.removed === "in_progress") return null;
   if (result.removed) return { status: "done", receipt: { ...result.receipt } };
   if (result.reason === "custom_id_required") return { status: "failed", error: "custom_id_required" };
   return { status: "done", error: "not_found" };
@@ -102,5 +105,25 @@ export async function processRequest(env: Env, projectId: string, requestId: str
   if (row?.status !== "pending") return false;
   const at = now.toISOString();
   const outcome = row.type === "review" ? await review(env, row, at) : await remove(env, row, at);
-  return finish(env, row, outcome, at);
+  if (outcome === null) {
+    // Staged events remain: the same request goes on in a new message, from its recorded steps.
+    await env.PRIVACY.send({ type: "privacy_request", project_id: projectId, request_id: requestId });
+    return false;
+  }
+  const finished = await finish(env, row, outcome, at);
+  if (finished) {
+    const receipt = outcome.receipt as { profile_id?: string } | undefined;
+    await publishWebhookItems(env, [
+      privacyCompletedItem(
+        projectId,
+        { request_id: row.id, type: row.type, status: outcome.status, completed_at: at },
+        {
+          profile_id: receipt?.profile_id ?? null,
+          custom_id: row.identifierType === "custom_id" ? row.identifierValue : null,
+          installation_id: row.identifierType === "installation_id" ? row.identifierValue : null,
+        },
+      ),
+    ]);
+  }
+  return finished;
 }

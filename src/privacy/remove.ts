@@ -1,9 +1,15 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { erasureSteps } from "../db/schema";
+import { deleteStagedEvents } from "../exports/staging";
 import type { EraseOutcome, EraseRequest, ObjectErasure } from "../identity/erase";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { profileRemovedItem } from "../webhooks/items";
+import { publishWebhookItems } from "../webhooks/publish";
 import { countD1, eraseD1 } from "./erase-d1";
+
+/** Pages of staged objects a remove deletes from per queue message (each reads ≤ 200 objects). */
+export const STAGED_PAGES_PER_MESSAGE = 5;
 
 export type Identifier = { type: "custom_id" | "installation_id"; value: string };
 
@@ -13,11 +19,13 @@ export type Holder = { kind: "custom_id"; customId: string } | { kind: "installa
 /** The end of a remove: done with its receipt, or why nothing was deleted. */
 export type RemoveResult =
   | { removed: true; profileId: string; receipt: Receipt }
+  /** Staged events are still being deleted: run the same remove again (it resumes). */
+  | { removed: "in_progress"; profileId: string }
   | { removed: false; reason: Exclude<EraseOutcome, ObjectErasure>["reason"]; detail?: string };
 
 export interface ReceiptStep {
   step: string;
-  where: "custom_id_object" | "installation_object" | "d1";
+  where: "custom_id_object" | "installation_object" | "d1" | "r2";
   at: string;
   rows: Record<string, number>;
   profiles?: { profile_id: string; state: string }[];
@@ -138,7 +146,19 @@ export async function removeProfile(
       .values({ requestId: req.requestId, step: "d1", detail: { ...d1Step }, at: req.at })
       .onConflictDoNothing(),
   ]);
+  if (!(await eraseStaged(env, projectId, profileIds, req.requestId, req.at))) {
+    return { removed: "in_progress", profileId };
+  }
   const steps = await db.select().from(erasureSteps).where(eq(erasureSteps.requestId, req.requestId));
+  // The item's id is the request's and the profile's: a repeated publish is deduplicated downstream.
+  await publishWebhookItems(env, [
+    profileRemovedItem(
+      projectId,
+      req.requestId,
+      { profile_id: profileId, custom_id: customId, installation_id: installationIds[0] ?? null, time: req.at },
+      { profile_ids: profileIds, installation_ids: installationIds },
+    ),
+  ]);
   return {
     removed: true,
     profileId,
@@ -150,7 +170,59 @@ export async function removeProfile(
   };
 }
 
-const STEP_ORDER: Record<ReceiptStep["where"], number> = { custom_id_object: 0, installation_object: 1, d1: 2 };
+type StagedProgress = ReceiptStep & { next: { index: number; cursor: string | null } | null };
+
+/**
+ * Deletes the removed profiles' staged events (event history in R2), at most
+ * {@link STAGED_PAGES_PER_MESSAGE} pages per call. Progress and the running count live on the
+ * request's `r2` step, so the next message resumes where this one stopped. True when done.
+ */
+async function eraseStaged(
+  env: Env,
+  projectId: string,
+  profileIds: string[],
+  requestId: string,
+  at: string,
+): Promise<boolean> {
+  const db = drizzle(env.DB);
+  const row = await db
+    .select()
+    .from(erasureSteps)
+    .where(and(eq(erasureSteps.requestId, requestId), eq(erasureSteps.step, "r2")))
+    .get();
+  const step: StagedProgress = (row?.detail as unknown as StagedProgress | undefined) ?? {
+    step: "r2",
+    where: "r2",
+    at,
+    rows: { events: 0 },
+    next: { index: 0, cursor: null },
+  };
+  for (let page = 0; step.next && page < STAGED_PAGES_PER_MESSAGE; page++) {
+    const profileId = profileIds[step.next.index];
+    if (profileId === undefined) {
+      step.next = null;
+      break;
+    }
+    const scan = await deleteStagedEvents(env, projectId, profileId, { cursor: step.next.cursor ?? undefined });
+    step.rows = { events: (step.rows.events ?? 0) + scan.events };
+    step.next = scan.cursor
+      ? { index: step.next.index, cursor: scan.cursor }
+      : { index: step.next.index + 1, cursor: null };
+    if (step.next.index >= profileIds.length) step.next = null;
+  }
+  await db
+    .insert(erasureSteps)
+    .values({ requestId, step: "r2", detail: { ...step }, at: step.at })
+    .onConflictDoUpdate({ target: [erasureSteps.requestId, erasureSteps.step], set: { detail: { ...step } } });
+  return step.next === null;
+}
+
+const STEP_ORDER: Record<ReceiptStep["where"], number> = {
+  custom_id_object: 0,
+  installation_object: 1,
+  d1: 2,
+  r2: 3,
+};
 
 function receipt(profileId: string, customId: string | null, unordered: ReceiptStep[]): Receipt {
   const steps = [...unordered].sort(
@@ -168,7 +240,7 @@ function receipt(profileId: string, customId: string | null, unordered: ReceiptS
     profile_ids: [...new Set(steps.flatMap((s) => (s.profiles ?? []).map((p) => p.profile_id)))],
     installation_ids: steps.flatMap((s) => (s.installation_id ? [s.installation_id] : [])),
     custom_id_freed: customId !== null,
-    steps,
+    steps: steps.map(({ next: _next, ...step }: ReceiptStep & { next?: unknown }) => step),
     totals,
   };
 }

@@ -116,13 +116,16 @@ async function purgeInactive(env: Env, job: Job, projectId: string, row: Candida
   const base = { jobId: job.id, projectId, profileId: row.profileId, kind: "inactive" as const };
   const holder = await holderOf(env, projectId, row);
   if (!holder) return { ...base, outcome: "spared", detail: { reason: "not_held" } };
-  const result = await removeProfile(env, projectId, holder, {
+  const request = {
     requestId: `purge:${job.id}:${row.profileId}`,
     at: new Date().toISOString(),
     profileId: row.profileId,
     inactiveBefore: cutoff,
     dryRun: job.dryRun,
-  });
+  };
+  let result = await removeProfile(env, projectId, holder, request);
+  // Staged events go in bounded pages; each resume picks up from the recorded progress.
+  while (result.removed === "in_progress") result = await removeProfile(env, projectId, holder, request);
   if (!result.removed) return { ...base, outcome: "spared", detail: { reason: result.reason } };
   return {
     ...base,

@@ -1,8 +1,10 @@
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
+import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
 import { PRIVACY_DLQ, PRIVACY_QUEUE } from "../privacy/messages";
 import { consumePrivacy, consumePrivacyDeadLetters } from "../privacy/privacy.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
 import { consumeDeadProjection, consumeProjection } from "../projection/projection.consumer";
+import { consumeWebhookDeliveries } from "../webhooks/webhooks.consumer";
 
 /*
  * The queue handler only routes: each domain owns its consumer beside its code, and
@@ -14,6 +16,7 @@ export const EVENTS_DLQ = "edge-cdp-events-dlq";
 export const TASKS_QUEUE = "edge-cdp-tasks";
 export const TASKS_DLQ = "edge-cdp-tasks-dlq";
 export const PROJECTION_QUEUE = "edge-cdp-projection";
+export const WEBHOOKS_QUEUE = "edge-cdp-webhooks";
 export const PROJECTION_DLQ = "edge-cdp-projection-dlq";
 
 /** Every dead-letter queue: each has a consumer, and operators see what reached them. */
@@ -31,6 +34,9 @@ const consumers: Record<string, Consumer> = {
   [TASKS_DLQ]: consumeDeadMassUpdate,
   [PRIVACY_QUEUE]: (batch, env) => consumePrivacy(batch, env),
   [PRIVACY_DLQ]: (batch, env) => consumePrivacyDeadLetters(batch, env),
+  [EXPORTS_QUEUE]: consumeExports,
+  [EXPORTS_DLQ]: consumeDeadExports,
+  [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */

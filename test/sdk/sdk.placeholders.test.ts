@@ -10,7 +10,7 @@ describe("the web SDK refuses the custom IDs the server refuses", () => {
     expect([...SDK_PLACEHOLDERS].sort()).toEqual([...PLACEHOLDER_CUSTOM_IDS].sort());
   });
 
-  it("gives the same verdict on placeholders, blanks, lengths and control characters", () => {
+  it("gives the same verdict on placeholders and their look-alikes, blanks, lengths, control and invisible characters", () => {
     const samples = [
       ...PLACEHOLDER_CUSTOM_IDS,
       "Anonymous",
@@ -29,6 +29,15 @@ describe("the web SDK refuses the custom IDs the server refuses", () => {
       "user-42",
       "ada@example.com",
       "0x",
+      "\uff55\uff53\uff45\uff52",
+      "null\u200b",
+      "user\u202e42",
+      "\ufeffuser",
+      " user-42",
+      "user-42\u00a0",
+      "e\u0301lodie",
+      "\u00e9".repeat(512),
+      "e\u0301".repeat(300),
     ];
     for (const sample of samples) {
       expect(sdkCustomIdProblem(sample), JSON.stringify(sample)).toBe(customIdProblem(sample));

@@ -26,16 +26,28 @@ export const PLACEHOLDER_CUSTOM_IDS: readonly string[] = [
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Format characters show nothing: `user\u200b42` and `user42` would be two people's IDs.
+const INVISIBLE_CHARACTERS = /[\p{Cf}\u115f\u1160\u3164\uffa0]/u;
+
+/** The stored form of a custom ID, as the server keeps it: Unicode NFC. */
+export function normalizeCustomId(value: string): string {
+  return value.normalize("NFC");
+}
 
 /** Why the server would refuse `value` as a custom ID, or null when it is acceptable. */
 export function customIdProblem(value: unknown): string | null {
   if (typeof value !== "string") return "A custom ID is a string.";
   if (value.trim() === "") return "A custom ID cannot be empty or only whitespace.";
-  if (PLACEHOLDER_CUSTOM_IDS.includes(value.trim().toLowerCase())) {
+  if (LONE_SURROGATE.test(value)) return "A custom ID must be valid Unicode (no lone surrogate).";
+  // Placeholders are matched after compatibility and case folding: fullwidth `ｕｓｅｒ` is `user`.
+  if (PLACEHOLDER_CUSTOM_IDS.includes(value.normalize("NFKC").toLowerCase().trim())) {
     return `"${value}" is a placeholder, not a user ID; send the real ID or nothing.`;
   }
-  if (value.length > 512) return "A custom ID is at most 512 characters.";
+  if (normalizeCustomId(value).length > 512) return "A custom ID is at most 512 characters.";
   if (CONTROL_CHARACTERS.test(value)) return "A custom ID cannot contain control characters.";
-  if (LONE_SURROGATE.test(value)) return "A custom ID must be valid Unicode (no lone surrogate).";
+  if (INVISIBLE_CHARACTERS.test(value)) {
+    return "A custom ID cannot contain invisible characters (zero-width, bidi controls, byte order mark).";
+  }
+  if (value !== value.trim()) return "A custom ID cannot start or end with whitespace.";
   return null;
 }

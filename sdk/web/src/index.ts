@@ -1,4 +1,4 @@
-import { customIdProblem } from "./custom-id";
+import { customIdProblem, normalizeCustomId } from "./custom-id";
 import { EdgeCdpError } from "./errors";
 import { isUuid, uuid } from "./ids";
 import { OpQueue } from "./queue";
@@ -156,7 +156,7 @@ export function init(options: InitOptions): Client {
     identify(customId) {
       const problem = customIdProblem(customId);
       if (problem) throw new EdgeCdpError("INVALID_CUSTOM_ID", problem);
-      add({ type: "identify", custom_id: customId });
+      add({ type: "identify", custom_id: normalizeCustomId(customId) });
     },
     logout() {
       add({ type: "logout" });
