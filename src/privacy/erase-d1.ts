@@ -143,7 +143,11 @@ export async function removedProfiles(
   keys: { projectId: string; profileId: string }[],
 ): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = await drizzle(env.DB).all<{ project_id: string; profile_id: string }>(removedAmong(keys));
+  const json = JSON.stringify(keys.map((k) => [k.projectId, k.profileId]));
+  const rows = await drizzle(env.DB).all<{ project_id: string; profile_id: string }>(
+    sql`SELECT p.project_id, p.profile_id FROM ${profiles} p
+      WHERE p.state = 'removed' AND (p.project_id, p.profile_id) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${json}))`,
+  );
   return new Set(rows.map((r) => `${r.project_id}/${r.profile_id}`));
 }
 
