@@ -1,7 +1,5 @@
 import type { ProfileRecord } from "../identity/review";
 import type { InstallationView } from "../identity/view";
-import { privacyCompletedItem } from "../webhooks/items";
-import { publishWebhookItems } from "../webhooks/publish";
 import { customIdStub, installationStub, removeProfile } from "./remove";
 import { archiveKey, finish, loadRequest, type PrivacyRequestRow } from "./store";
 
@@ -110,20 +108,5 @@ export async function processRequest(env: Env, projectId: string, requestId: str
     await env.PRIVACY.send({ type: "privacy_request", project_id: projectId, request_id: requestId });
     return false;
   }
-  const finished = await finish(env, row, outcome, at);
-  if (finished) {
-    const receipt = outcome.receipt as { profile_id?: string } | undefined;
-    await publishWebhookItems(env, [
-      privacyCompletedItem(
-        projectId,
-        { request_id: row.id, type: row.type, status: outcome.status, completed_at: at },
-        {
-          profile_id: receipt?.profile_id ?? null,
-          custom_id: row.identifierType === "custom_id" ? row.identifierValue : null,
-          installation_id: row.identifierType === "installation_id" ? row.identifierValue : null,
-        },
-      ),
-    ]);
-  }
-  return finished;
+  return finish(env, row, outcome, at);
 }

@@ -1,6 +1,8 @@
 import { and, desc, eq, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { privacyRequests } from "../db/schema";
+import { privacyCompletedItem } from "../webhooks/items";
+import { publishWebhookItems } from "../webhooks/publish";
 
 export type PrivacyRequestRow = typeof privacyRequests.$inferSelect;
 
@@ -71,5 +73,19 @@ export async function finish(
     })
     .where(and(eq(privacyRequests.id, row.id), eq(privacyRequests.status, "pending")))
     .returning({ id: privacyRequests.id });
-  return updated.length > 0;
+  if (updated.length === 0) return false;
+  // Once per request, whatever ended it (done, failed, or dead-lettered).
+  const receipt = outcome.receipt as { profile_id?: string } | undefined;
+  await publishWebhookItems(env, [
+    privacyCompletedItem(
+      row.projectId,
+      { request_id: row.id, type: row.type, status: outcome.status, completed_at: at },
+      {
+        profile_id: receipt?.profile_id ?? null,
+        custom_id: row.identifierType === "custom_id" ? row.identifierValue : null,
+        installation_id: row.identifierType === "installation_id" ? row.identifierValue : null,
+      },
+    ),
+  ]);
+  return true;
 }
