@@ -3,8 +3,11 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
+import { memberBodyKind } from "./audiences/content-type";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
+import { batchExports, signedDownloads } from "./exports/batch-compat";
+import exports, { exportJobs } from "./exports/exports.index";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
@@ -15,6 +18,7 @@ import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
 import sdk from "./sdk/sdk.index";
 import segments from "./segments/segments.index";
+import webhooks from "./webhooks/webhooks.index";
 
 const MiB = 1024 * 1024;
 /** No header we read needs more; a 100 KB header is work for nothing. */
@@ -23,28 +27,34 @@ const MAX_HEADER_VALUE = 8 * 1024;
 /** The largest body each route takes; checked before anything is parsed. */
 export function bodyLimitFor(method: string, path: string): number {
   if (path === "/v1/sdk/batch") return MiB / 2;
-  // A replace streams up to 1,000,000 IDs as CSV.
-  if (method === "PATCH" && path.startsWith("/v1/audiences/")) return 16 * MiB;
+  // JSON members, parsed whole; a replace streams larger sets as CSV (see `readsWholeBody`).
+  if ((method === "PATCH" || method === "PUT") && path.startsWith("/v1/audiences/")) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
   return MiB;
 }
 
-/** Whether the body limit applies: an audience replace streams its body and checks it line by line. */
-export function readsWholeBody(method: string, path: string): boolean {
-  return !(method === "PUT" && path.startsWith("/v1/audiences/"));
+/**
+ * Whether the body limit applies: a CSV audience replace streams its body and bounds it as it
+ * reads (bytes and lines). Every other body, chunked or not, is counted here as it arrives.
+ */
+export function readsWholeBody(method: string, path: string, contentType = ""): boolean {
+  return !(method === "PUT" && path.startsWith("/v1/audiences/") && memberBodyKind(contentType) === "csv");
 }
 
 /** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
 const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
+/** Batch's export API, served by src/exports/batch-compat.ts. */
+const BATCH_EXPORTS_PATH = /^\/2\.\d+\/(profiles\/export|exports\/(?:view|list|download))$/;
 
 export function rewriteCompatPath(request: Request): Request {
-  // Both Batch endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
-  if (request.method !== "POST") return request;
   const url = new URL(request.url);
-  const match = BATCH_COMPAT_PATH.exec(url.pathname);
-  if (!match) return request;
-  url.pathname = `/v1/profiles/${match[1]}`;
+  // The update endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
+  const match = request.method === "POST" ? BATCH_COMPAT_PATH.exec(url.pathname) : null;
+  const exportsMatch = BATCH_EXPORTS_PATH.exec(url.pathname);
+  if (match) url.pathname = `/v1/profiles/${match[1]}`;
+  else if (exportsMatch) url.pathname = `/v1/batch/${exportsMatch[1]}`;
+  else return request;
   return new Request(url, request);
 }
 
@@ -83,9 +93,9 @@ export function createApp() {
   // Browsers on any origin send SDK batches; every other route is for servers and gets no CORS.
   app.use("/v1/sdk/batch", cors(SDK_CORS));
   app.use("*", (c, next) => {
-    // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
-    // a byte limit here would buffer a chunked upload whole.
-    if (!readsWholeBody(c.req.method, c.req.path)) return next();
+    // A CSV audience replace streams up to 1,000,000 IDs and bounds them itself; a byte limit
+    // here would buffer the upload whole.
+    if (!readsWholeBody(c.req.method, c.req.path, c.req.header("Content-Type"))) return next();
     const maxSize = bodyLimitFor(c.req.method, c.req.path);
     return bodyLimit({
       maxSize,
@@ -101,12 +111,17 @@ export function createApp() {
   app.openapi(meta.root, (c) => c.redirect("/docs", 302));
   app.route("/debug", debug);
 
+  app.route("/v1/admin/jobs", exportJobs);
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
   app.route("/v1/profiles", profiles);
   app.route("/v1/requests", requests);
   app.route("/v1/audiences", audiences);
   app.route("/v1/segments", segments);
+  app.route("/v1/exports", exports);
+  app.route("/v1/batch", batchExports);
+  app.route("/v1/downloads", signedDownloads);
+  app.route("/v1/webhooks", webhooks);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

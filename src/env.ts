@@ -13,3 +13,13 @@ export interface AppEnv {
     caller: Caller;
   };
 }
+
+declare global {
+  interface Env {
+    /**
+     * Set only in `.dev.vars` for local work: webhooks may then use http:// and private hosts.
+     * Kept out of wrangler.toml (and so out of `wrangler types`) so a deployment never has it.
+     */
+    ALLOW_HTTP_WEBHOOKS?: string;
+  }
+}

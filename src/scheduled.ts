@@ -1,22 +1,10 @@
-import { lt } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { events } from "./db/schema";
-
-/** How long D1 keeps landed events: long enough to re-run any daily export of the last quarter. */
-export const EVENT_RETENTION_DAYS = 90;
-
-/** Deletes landed events older than the retention window. */
-export async function pruneEvents(env: Env, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - EVENT_RETENTION_DAYS * 86_400_000).toISOString();
-  const result = await drizzle(env.DB).delete(events).where(lt(events.time, cutoff));
-  return result.meta.changes;
-}
+import { dailyExports } from "./exports/jobs";
 
 type Job = (env: Env, now: Date) => Promise<unknown>;
 
 /** Cron expression (as in wrangler.toml) → the jobs it runs. */
 const JOBS: Record<string, Job[]> = {
-  "30 3 * * *": [pruneEvents],
+  "0 2 * * *": [dailyExports],
 };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

@@ -16,6 +16,7 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
+import { listKeys } from "../src/exports/staging";
 import { NATIVE_ATTRIBUTES } from "../src/identity/attributes";
 import {
   adminHeaders,
@@ -28,6 +29,7 @@ import {
   sdkHeaders,
 } from "./support/harness";
 import { attributes, batch, customIdStub, event, identify, installationStub } from "./support/identity";
+import { stagedEvents } from "./support/staged";
 
 const NUM_RUNS = 60;
 const TEST_TIMEOUT = 90_000;
@@ -511,7 +513,8 @@ const TABLES = [
   "request_chunks",
   "audiences",
   "audience_members",
-  "events",
+  "export_files",
+  "export_hours",
   "profiles",
   "profile_attributes",
   "installations",
@@ -526,7 +529,10 @@ async function d1State() {
   const counts = Object.fromEntries(
     TABLES.map((t, i) => [t, (results[i]?.results[0] as { n: number } | undefined)?.n]),
   );
-  return { counts, audiences: results[TABLES.length]?.results ?? [] };
+  // Event history is staged in R2: a refused request stages nothing (keys only, to stay cheap).
+  let staged = 0;
+  for await (const _ of listKeys(env.EXPORTS, "events/")) staged++;
+  return { counts, staged, audiences: results[TABLES.length]?.results ?? [] };
 }
 
 interface Ids {
@@ -1503,16 +1509,16 @@ describe("fuzz: never a 5xx, always the envelope, nothing written on a refusal",
 /** A flat object of `keys` 300-character strings: valid in event attributes, about 310 bytes a key. */
 const flatOf = (keys: number) => Object.fromEntries(Array.from({ length: keys }, (_, i) => [`k${i}`, "x".repeat(300)]));
 
-/** Waits until the projection holds the installation and D1 holds `events` of its events. */
+/** Waits until the projection holds the installation and R2 has staged `events` of its events. */
 async function waitForLanding(installation: string, events: number) {
   await vi.waitFor(
     async () => {
-      const [projected, landed] = await env.DB.batch([
-        env.DB.prepare("SELECT count(*) AS n FROM installations WHERE installation_id = ?").bind(installation),
-        env.DB.prepare("SELECT count(*) AS n FROM events WHERE installation_id = ?").bind(installation),
-      ]);
-      expect((projected?.results[0] as { n: number } | undefined)?.n).toBe(1);
-      expect((landed?.results[0] as { n: number } | undefined)?.n).toBe(events);
+      const projected = await env.DB.prepare("SELECT count(*) AS n FROM installations WHERE installation_id = ?")
+        .bind(installation)
+        .first<{ n: number }>();
+      const landed = (await stagedEvents(null)).filter((e) => e.installation_id === installation);
+      expect(projected?.n).toBe(1);
+      expect(landed).toHaveLength(events);
     },
     { timeout: 8_000, interval: 200 },
   );

@@ -6,9 +6,10 @@ import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { CsvError, readCsvColumn } from "../lib/csv";
 import { ApiError, type ErrorIssue } from "../lib/errors";
+import { limitBytes } from "../lib/stream-limit";
 import type * as routes from "./audiences.routes";
 import { MAX_CSV_IDS } from "./audiences.routes";
-import { memberBodyKind } from "./content-type";
+import { csvTooLarge, MAX_CSV_BODY, memberBodyKind } from "./content-type";
 import {
   type AudienceRow,
   type AudienceType,
@@ -24,6 +25,8 @@ import {
 const CSV_HEADERS = new Set(["id", "custom_id", "installation_id", "custom_user_id"]);
 /** A refused body lists at most this many problems. */
 const MAX_ISSUES = 100;
+/** Blank lines are skipped but counted: a stream of newlines must end, like any other upload. */
+const MAX_CSV_LINES = MAX_CSV_IDS + 100_000;
 
 function view(row: AudienceRow) {
   return {
@@ -126,7 +129,12 @@ async function writeCsv(
   let values = 0;
   let ids = 0;
   try {
-    for await (const { line, value } of body ? readCsvColumn(body) : []) {
+    const bounded = body ? limitBytes(body, MAX_CSV_BODY, csvTooLarge) : null;
+    for await (const { line, value } of bounded ? readCsvColumn(bounded) : []) {
+      if (line > MAX_CSV_LINES) {
+        issues.push({ path: `line ${line}`, message: `More than ${MAX_CSV_LINES} lines, blank ones included.` });
+        break;
+      }
       if (value === null) continue;
       if (++values === 1 && CSV_HEADERS.has(value.toLowerCase())) continue;
       if (++ids > MAX_CSV_IDS) {

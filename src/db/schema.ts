@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** The single source of truth for D1; `npm run db:generate` turns changes into migrations/. */
 
@@ -32,33 +32,6 @@ export const apps = sqliteTable(
 );
 
 /**
- * Every accepted event, as the event queue's consumer lands it: the source of the
- * daily push and in-app exports. An event is identified per profile (SPEC §4): two
- * installations may both send op "3". `(project_id, profile_id, event_id)` makes
- * redelivery harmless.
- */
-export const events = sqliteTable(
-  "events",
-  {
-    projectId: text("project_id").notNull(),
-    eventId: text("event_id").notNull(),
-    profileId: text("profile_id").notNull(),
-    customId: text("custom_id"),
-    installationId: text("installation_id"),
-    appId: text("app_id"),
-    name: text("name").notNull(),
-    time: text("time").notNull(),
-    attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
-    source: text("source", { enum: ["api", "sdk"] }).notNull(),
-    receivedAt: text("received_at").notNull(),
-  },
-  (t) => [
-    uniqueIndex("events_profile_event_idx").on(t.projectId, t.profileId, t.eventId),
-    index("events_app_time_idx").on(t.appId, t.time),
-  ],
-);
-
-/**
  * Asynchronous requests (mass updates, on-demand exports), reported by GET /v1/requests/{id}.
  * Progress lives in `request_chunks`, one row per applied chunk, so a redelivered chunk
  * cannot count twice.
@@ -68,13 +41,15 @@ export const requests = sqliteTable(
   {
     id: text("id").primaryKey(),
     projectId: text("project_id").notNull(),
-    kind: text("kind", { enum: ["profiles_mass_update"] }).notNull(),
+    kind: text("kind", { enum: ["profiles_mass_update", "profiles_export"] }).notNull(),
     total: integer("total").notNull(),
     chunks: integer("chunks").notNull(),
     /** Operations refused before anything was queued. */
     errors: text("errors", { mode: "json" }).$type<unknown[]>().notNull(),
     /** Set when the request could not be queued at all. */
     failure: text("failure"),
+    /** What an on-demand export wrote: its key, rows, bytes and sha256. */
+    result: text("result", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: text("created_at").notNull(),
   },
   (t) => [index("requests_project_idx").on(t.projectId, t.createdAt)],
@@ -195,6 +170,8 @@ export const installations = sqliteTable(
     index("installations_profile_idx").on(t.projectId, t.profileId),
     index("installations_platform_idx").on(t.projectId, t.platform, t.profileId),
     index("installations_push_idx").on(t.projectId, t.pushOptin, t.profileId),
+    // The optin_users export pages through an app's installations in this order.
+    index("installations_app_seen_idx").on(t.projectId, t.appId, t.lastSeenAt, t.installationId),
   ],
 );
 
@@ -226,6 +203,41 @@ export const audienceMembers = sqliteTable(
 );
 
 /**
+ * The daily export files written so far, one row per file: what `GET /v1/exports` lists
+ * without reading R2. `job` is the run that wrote the file (a redelivered message of that run
+ * finds its row and does not write again).
+ */
+export const exportFiles = sqliteTable(
+  "export_files",
+  {
+    projectId: text("project_id").notNull(),
+    appId: text("app_id").notNull(),
+    kind: text("kind").notNull(),
+    date: text("date").notNull(),
+    rows: integer("rows").notNull(),
+    bytes: integer("bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    job: text("job").notNull(),
+    writtenAt: text("written_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.appId, t.kind, t.date] }),
+    index("export_files_date_idx").on(t.projectId, t.date),
+  ],
+);
+
+/** Hours of a daily export run that are sorted and staged; the 24th starts the files. */
+export const exportHours = sqliteTable(
+  "export_hours",
+  {
+    job: text("job").notNull(),
+    appId: text("app_id").notNull(),
+    hour: integer("hour").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.job, t.appId, t.hour] })],
+);
+
+/**
  * Every message a dead-letter queue received, once per (queue, message): `replayed` when the
  * dead-letter consumer could still apply it, `recorded` when it could not (the body is kept so
  * an operator can see and resend it). `GET /v1/admin/dead-letters` reports them.
@@ -242,4 +254,50 @@ export const deadLetters = sqliteTable(
     createdAt: text("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.queue, t.messageId] }), index("dead_letters_time_idx").on(t.createdAt)],
+);
+
+/**
+ * Webhooks (SPEC §5): where a project's events and identity changes are POSTed. `failing_since`
+ * is the first failed attempt since the last success; 24 h of failing disables the webhook.
+ */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    topics: text("topics", { mode: "json" }).$type<string[]>().notNull(),
+    description: text("description"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    disabledAt: text("disabled_at"),
+    failingSince: text("failing_since"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("webhooks_project_idx").on(t.projectId)],
+);
+
+/** Every delivery attempt of a webhook, kept for `GET /v1/webhooks/{id}/deliveries` (most recent first). */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    webhookId: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    time: text("time").notNull(),
+    outcome: text("outcome", { enum: ["delivered", "retrying", "failed"] }).notNull(),
+    status: integer("status"),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+    /** The first characters of the receiver's answer; bodies are not kept beyond this. */
+    responseExcerpt: text("response_excerpt"),
+    items: integer("items").notNull(),
+  },
+  (t) => [index("webhook_attempts_webhook_idx").on(t.webhookId, t.time)],
 );

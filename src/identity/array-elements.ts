@@ -122,7 +122,10 @@ export function applyWholeWrite(
  * dropped takes its item out of the base too, so it stays out.
  */
 export function compact(clock: ElementClock, now: number | undefined): ElementClock {
-  const removals = clock.items.filter((e) => e[2] === 0).sort((a, b) => ms(b[1]) - ms(a[1]));
+  // Newest first, then by item: which removals stay does not depend on the order they came in.
+  const removals = clock.items
+    .filter((e) => e[2] === 0)
+    .sort((a, b) => ms(b[1]) - ms(a[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const cutoff = now === undefined ? Number.NEGATIVE_INFINITY : now - TOMBSTONE_WINDOW_MS;
   const dropped = removals.filter((e, k) => k >= MAX_TOMBSTONES || ms(e[1]) < cutoff);
   if (dropped.length === 0) return clock;

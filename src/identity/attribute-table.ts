@@ -1,5 +1,6 @@
 import type { ElementClock } from "./array-elements";
 import type { Source } from "./attributes";
+import { jsonPieces } from "./json-pieces";
 import type { StoredAttribute } from "./reconcile";
 
 export const ATTRIBUTES_SCHEMA = `
@@ -16,6 +17,12 @@ type AttributeRow = {
   source: string;
   elements: string | null;
 };
+
+/** Objects created before array items had times lack their column: adds it. */
+export function upgradeAttributes(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(attributes)").toArray();
+  if (!columns.some((c) => c.name === "elements")) sql.exec("ALTER TABLE attributes ADD COLUMN elements TEXT");
+}
 
 /**
  * A profile's attributes as stored, tombstones (`value` null) included. Keeps the rows read or
@@ -66,7 +73,7 @@ export class AttributeTable {
       .one().n;
   }
 
-  /** Writes attributes in one statement (their values travel as one JSON parameter). */
+  /** Writes attributes, their values travelling as JSON parameters within the SQLite limits. */
   put(profileId: string, attributes: StoredAttribute[]): void {
     if (attributes.length === 0) return;
     const rows = attributes.map((a) => [
@@ -77,13 +84,15 @@ export class AttributeTable {
       a.source,
       a.elements ? JSON.stringify(a.elements) : null,
     ]);
-    this.sql.exec(
-      `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source, elements)
-       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]'
-       FROM json_each(?)`,
-      profileId,
-      JSON.stringify(rows),
-    );
+    for (const piece of jsonPieces(rows)) {
+      this.sql.exec(
+        `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source, elements)
+         SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]'
+         FROM json_each(?)`,
+        profileId,
+        piece,
+      );
+    }
     const known = this.cache.get(profileId);
     if (known) for (const a of attributes) known.set(a.name, a);
   }

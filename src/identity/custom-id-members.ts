@@ -6,8 +6,8 @@ import type { Binding } from "./transitions";
  */
 export const MEMBERS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT);
-CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at);
 `;
+// The index on seen_at comes with upgradeMembers: a table from before has no such column yet.
 
 /** Installations the debug view describes, most recently seen first; it counts the others. */
 export const VIEW_INSTALLATIONS = 20;
@@ -37,6 +37,16 @@ export function hasMovedOn(
 ): boolean {
   if (!described) return true;
   return !described.transitionPending && described.binding.customId !== customId;
+}
+
+/** Objects made before `seen_at` get the column, filled from `attached_at`, then its index. */
+export function upgradeMembers(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(members)").toArray();
+  if (!columns.some((c) => c.name === "seen_at")) {
+    sql.exec("ALTER TABLE members ADD COLUMN seen_at TEXT");
+    sql.exec("UPDATE members SET seen_at = attached_at");
+  }
+  sql.exec("CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at)");
 }
 
 /** The members table of a custom ID object; synchronous, called inside its transactions. */

@@ -2,8 +2,16 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
+import { upgradeAttributes } from "./attribute-table";
 import { LIMITS } from "./attributes";
-import { MEMBERS_SCHEMA, type Member, type MemberPage, Members, VIEW_INSTALLATIONS } from "./custom-id-members";
+import {
+  MEMBERS_SCHEMA,
+  type Member,
+  type MemberPage,
+  Members,
+  upgradeMembers,
+  VIEW_INSTALLATIONS,
+} from "./custom-id-members";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
 import {
@@ -68,7 +76,10 @@ export class CustomIdObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles");
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles", (sql) => {
+      upgradeAttributes(sql);
+      upgradeMembers(sql);
+    });
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
     this.members = new Members(ctx.storage.sql);
@@ -199,6 +210,7 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
   prune(stale: Member[]): number {
+    if (!this.schema.exists) return 0;
     return this.store.transaction(() => this.members.prune(stale));
   }
 

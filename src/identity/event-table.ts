@@ -2,6 +2,7 @@ import { chunkBy } from "../lib/chunk";
 import type { EventAttributes } from "../lib/json";
 import type { EventsMessage, QueuedEvent } from "../queue/messages";
 import { LIMITS } from "./attributes";
+import { jsonPieces } from "./json-pieces";
 
 export const EVENTS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -33,7 +34,7 @@ const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
 export class EventTable {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Stores events in one statement; how many were new (a repeat is ignored). */
+  /** Stores events, one statement per piece (see json-pieces.ts); how many were new (a repeat is ignored). */
   store(profileId: string, events: StoredEvent[]): number {
     if (events.length === 0) return 0;
     const rows = events.map((e) => [
@@ -47,13 +48,17 @@ export class EventTable {
       e.installation_id,
       e.received_at,
     ]);
-    return this.sql.exec(
-      `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
-       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]',
-              value->>'$[6]', value->>'$[7]', value->>'$[8]' FROM json_each(?)`,
-      profileId,
-      JSON.stringify(rows),
-    ).rowsWritten;
+    let added = 0;
+    for (const piece of jsonPieces(rows)) {
+      added += this.sql.exec(
+        `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
+         SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]',
+                value->>'$[6]', value->>'$[7]', value->>'$[8]' FROM json_each(?)`,
+        profileId,
+        piece,
+      ).rowsWritten;
+    }
+    return added;
   }
 
   /**

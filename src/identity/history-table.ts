@@ -12,7 +12,9 @@ export type HistoryKind =
   | "logout"
   | "switch_user"
   | "orphaned"
-  | "created_by_custom_id";
+  | "created_by_custom_id"
+  /** An identify or logout that failed every attempt: the installation stayed or went anonymous. */
+  | "transition_abandoned";
 
 export interface HistoryEntry {
   time: string;

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
+import { upgradeAttributes } from "./attribute-table";
 import { customIdObjectName } from "./identifiers";
 import {
   type BatchInput,
@@ -25,7 +26,7 @@ import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
 import { type ApplyResult, type DataOp, PROFILE_SCHEMA, ProfileStore, type WriteContext } from "./profile-store";
-import { type Binding, planIntent } from "./transitions";
+import { type Binding, type Intent, MAX_INTENT_ATTEMPTS, planIntent, resumeDelayMs } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
 
 export type { BatchInput, BatchOp, BatchResult, DeviceContext, IdentityOp, InstallationOp } from "./installation-batch";
@@ -38,9 +39,6 @@ export type InstallationDescription = {
   /** A transition is under way: the binding may not show it yet. */
   transitionPending: boolean;
 };
-
-/** How soon the alarm resumes a transition whose caller went away. */
-const RESUME_AFTER_MS = 5_000;
 
 /**
  * One per (project, installation). Owns the installation's binding to a profile and, while
@@ -60,7 +58,12 @@ export class InstallationObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA, "profiles");
+    this.schema = new LazySchema(
+      ctx.storage.sql,
+      PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA,
+      "profiles",
+      upgradeAttributes,
+    );
     this.store = new ProfileStore(ctx.storage);
     this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
     this.intents = new IntentRunner({
@@ -88,7 +91,9 @@ export class InstallationObject extends DurableObject<Env> {
   /** `transactionSync`, forgetting what is cached if the transaction rolls back. */
   private transaction<T>(fn: () => T): T {
     try {
-      return this.store.transaction(fn);
+      const result = this.store.transaction(fn);
+      this.outbox.committed();
+      return result;
     } catch (error) {
       this.installation.forget();
       this.intents.forget();
@@ -127,48 +132,56 @@ export class InstallationObject extends DurableObject<Env> {
       // The Profile API never creates an installation: nor the object's tables.
       if (input.source !== "sdk" && !this.schema.exists) return null;
       this.schema.ensure();
-      await this.resume();
-      if (input.source !== "sdk" && !this.installation.row()) return null;
-      this.ensureInstallation(input);
-      const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
-      // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
-      // anonymous profile need no look-up: claiming their IDs where they apply is the check.
-      const local = this.installation.binding().customId === null && input.ops.every(isDataOp);
-      const seen = local
-        ? new Set<string>()
-        : this.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
-      // The profiles that recorded this call as activity: any call counts, once (SPEC §5).
-      const active = new Set<string>();
-      let segment: DataOp[] = [];
-      for (const op of input.ops) {
-        const repeat = op.id !== null && seen.has(op.id);
-        if (op.id !== null) seen.add(op.id);
-        if (isDataOp(op)) {
-          if (repeat) result.duplicates++;
-          else segment.push(op);
-          continue;
-        }
-        await this.applyData(input, segment, result, active);
-        segment = [];
-        if (repeat) {
-          result.duplicates++;
-          continue;
-        }
-        if (op.type === "identify" || op.type === "logout") await this.transition(input, op);
-        else this.applyInstallationOp(input, op);
-        result.accepted++;
+      try {
+        return await this.applyOps(input);
+      } finally {
+        // Whatever the call put in the outbox (events, projection changes) leaves now, even
+        // when one of its steps failed after others committed.
+        this.outbox.afterWrite(this.ctx);
       }
-      segment.push(...contextWrites(input));
-      await this.applyData(input, segment, result, active);
-      const binding = this.installation.binding();
-      // A call that sent no data still counts as activity on the profile, even one that changed nothing.
-      if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
-      result.profile_id = binding.profileId;
-      result.custom_id = binding.customId;
-      // Whatever the batch put in the outbox (events, projection changes) leaves now.
-      this.outbox.afterWrite(this.ctx);
-      return result;
     });
+  }
+
+  private async applyOps(input: BatchInput): Promise<BatchResult | null> {
+    await this.resume();
+    if (input.source !== "sdk" && !this.installation.row()) return null;
+    this.ensureInstallation(input);
+    const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
+    // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
+    // anonymous profile need no look-up: claiming their IDs where they apply is the check.
+    const local = this.installation.binding().customId === null && input.ops.every(isDataOp);
+    const seen = local
+      ? new Set<string>()
+      : this.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+    // The profiles that recorded this call as activity: any call counts, once (SPEC §5).
+    const active = new Set<string>();
+    let segment: DataOp[] = [];
+    for (const op of input.ops) {
+      const repeat = op.id !== null && seen.has(op.id);
+      if (op.id !== null) seen.add(op.id);
+      if (isDataOp(op)) {
+        if (repeat) result.duplicates++;
+        else segment.push(op);
+        continue;
+      }
+      await this.applyData(input, segment, result, active);
+      segment = [];
+      if (repeat) {
+        result.duplicates++;
+        continue;
+      }
+      if (op.type === "identify" || op.type === "logout") await this.transition(input, op);
+      else this.applyInstallationOp(input, op);
+      result.accepted++;
+    }
+    segment.push(...contextWrites(input));
+    await this.applyData(input, segment, result, active);
+    const binding = this.installation.binding();
+    // A call that sent no data still counts as activity on the profile, even one that changed nothing.
+    if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
+    result.profile_id = binding.profileId;
+    result.custom_id = binding.customId;
+    return result;
   }
 
   /** First contact creates the installation and its anonymous profile; later ones refresh it. */
@@ -270,8 +283,7 @@ export class InstallationObject extends DurableObject<Env> {
       return;
     }
     this.transaction(() => this.intents.record(intent));
-    this.clock.armBy(Date.now() + RESUME_AFTER_MS);
-    await this.intents.run(input.projectId, intent);
+    await this.attempt(input.projectId, intent);
   }
 
   /** Finishes a transition left half-way by an eviction or an exception. */
@@ -281,7 +293,37 @@ export class InstallationObject extends DurableObject<Env> {
     const installation = this.installation.row();
     if (!intent || !installation) return;
     this.store.holder = { projectId: installation.project_id, kind: "installation", id: installation.installation_id };
-    await this.intents.run(installation.project_id, intent);
+    await this.attempt(installation.project_id, intent);
+  }
+
+  /**
+   * One attempt at the recorded transition, counted first, with the alarm armed to try again
+   * (a caller that goes away, an attempt that throws). When the last allowed attempt fails, the
+   * transition ends in its terminal outcome instead and the call goes on.
+   */
+  private async attempt(projectId: string, intent: Intent): Promise<void> {
+    const attempt = this.transaction(() => this.intents.attempt());
+    this.clock.armBy(Date.now() + resumeDelayMs(attempt), "intent");
+    try {
+      await this.intents.run(projectId, intent);
+    } catch (error) {
+      if (attempt < MAX_INTENT_ATTEMPTS) throw error;
+      const outcome = await this.intents.abandon(projectId, intent);
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "transition abandoned after its last attempt",
+          kind: intent.kind,
+          custom_id: intent.customId,
+          request_id: intent.requestId,
+          attempts: attempt,
+          binding: outcome.binding,
+          recorded: outcome.recordOn !== null,
+          error: String(error),
+        }),
+      );
+    }
+    this.clock.release("intent");
   }
 
   /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
@@ -310,7 +352,14 @@ export class InstallationObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.clock.fired();
-    await this.serialized(() => this.resume());
-    await this.outbox.retry();
+    try {
+      // A failed attempt armed the alarm again (or ended the transition): nothing to rethrow.
+      await this.serialized(() => this.resume());
+    } catch (error) {
+      console.warn(JSON.stringify({ level: "warn", msg: "transition attempt failed", error: String(error) }));
+    } finally {
+      // The outbox's rows go out whatever became of the transition.
+      if (this.schema.exists) await this.outbox.retry();
+    }
   }
 }

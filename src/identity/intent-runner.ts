@@ -1,7 +1,8 @@
 import type { AttachResult, CustomIdObject } from "./custom-id-object";
+import type { HistoryEntry } from "./history-table";
 import type { InstallationTable } from "./installation-row";
 import type { ProfileSnapshot, ProfileStore } from "./profile-store";
-import { type Binding, type Intent, settleCandidate } from "./transitions";
+import { type Abandonment, type Binding, type Intent, planAbandon, settleCandidate } from "./transitions";
 
 export const INTENT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS intent (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
@@ -38,6 +39,17 @@ export class IntentRunner {
     const row = this.deps.sql.exec<{ body: string }>("SELECT body FROM intent WHERE id = 1").toArray()[0];
     this.#recorded = row !== undefined;
     return row ? (JSON.parse(row.body) as Intent) : null;
+  }
+
+  /** Counts one more attempt at the recorded intent; call inside a transaction. The count so far. */
+  attempt(): number {
+    const row = this.deps.sql
+      .exec<{ attempts: number }>(
+        `UPDATE intent SET body = json_set(body, '$.attempts', coalesce(body->>'$.attempts', 0) + 1)
+         WHERE id = 1 RETURNING body->>'$.attempts' AS attempts`,
+      )
+      .toArray()[0];
+    return row?.attempts ?? 0;
   }
 
   /** A rollback may have undone a record or an end: read the table next time. */
@@ -106,12 +118,60 @@ export class IntentRunner {
     });
   }
 
+  /**
+   * Ends a transition that failed every attempt in its terminal outcome (`planAbandon`),
+   * recorded in the identity history of the profile the installation is on when it is held
+   * here. The op counts as processed: the SDK's resend of it is a duplicate, not a new try.
+   */
+  async abandon(projectId: string, intent: Intent): Promise<Abandonment> {
+    const { store, installation, customIds, transaction } = this.deps;
+    const row = installation.row();
+    if (!row) throw new Error("installation not initialised");
+    const installationId = row.installation_id;
+    let detached = false;
+    if (intent.kind === "identify" && intent.detachFrom !== null) {
+      // Idempotent: answers from memory if the transition already left that user.
+      detached = await customIds(projectId, intent.detachFrom)
+        .detach({
+          projectId,
+          customId: intent.detachFrom,
+          installationId,
+          key: `${intent.key}:leave`,
+          kind: "switch_user",
+          time: intent.time,
+          requestId: intent.requestId,
+        })
+        .then(
+          () => true,
+          () => false,
+        );
+    }
+    const outcome = planAbandon(intent, installation.binding(), detached);
+    const entry = (kind: HistoryEntry["kind"], customId: string | null): HistoryEntry => ({
+      time: intent.time,
+      kind,
+      installation_id: installationId,
+      custom_id: customId,
+      source: "sdk",
+      request_id: intent.requestId,
+    });
+    transaction(() => {
+      if (outcome.newProfileId) store.createProfile(outcome.newProfileId, null, intent.time, entry("created", null));
+      if (outcome.recordOn) store.appendHistory(outcome.recordOn, entry("transition_abandoned", intent.customId));
+      this.complete(intent, outcome.binding);
+    });
+    return outcome;
+  }
+
   private complete(intent: Intent, binding: Binding): void {
-    this.deps.installation.bind(binding);
+    const before = this.deps.installation.binding();
+    if (before.profileId !== binding.profileId || before.customId !== binding.customId) {
+      this.deps.installation.bind(binding);
+      this.deps.installation.changed();
+    }
     this.deps.store.processed.mark(intent.opId, null, Date.now());
     this.deps.sql.exec("DELETE FROM intent WHERE id = 1");
     this.#recorded = false;
-    this.deps.installation.changed();
   }
 }
 

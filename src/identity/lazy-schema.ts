@@ -11,13 +11,18 @@ export class LazySchema {
     private readonly ddl: string,
     /** A table every written object has: its presence says the object was written. */
     private readonly probe: string,
+    /** Brings tables made by an older layout up to this one (added columns), after `ddl`. */
+    private readonly upgrade: (sql: SqlStorage) => void = () => {},
   ) {}
 
   /** At start-up (in `blockConcurrencyWhile`): brings the tables of an object written before up to date. */
   load(): void {
     this.#exists =
       this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", this.probe).toArray().length > 0;
-    if (this.#exists) this.sql.exec(this.ddl);
+    if (this.#exists) {
+      this.sql.exec(this.ddl);
+      this.upgrade(this.sql);
+    }
   }
 
   get exists(): boolean {
@@ -28,6 +33,7 @@ export class LazySchema {
   ensure(): void {
     if (this.#exists) return;
     this.sql.exec(this.ddl);
+    this.upgrade(this.sql);
     this.#exists = true;
   }
 }

@@ -5,6 +5,8 @@ import type { OutboxEntry, OutboxQueue, OutboxTable } from "./outbox-table";
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
 const BATCH = 100;
+/** How long an object with nothing unsent waits for another write before letting its alarm go. */
+const QUIET_MS = 1_000;
 /** A sendBatch carries at most 256 KB; each message is at most ~70 KB (see LIMITS.eventAttributeBytes). */
 const MAX_SEND_BYTES = 200 * 1024;
 
@@ -17,9 +19,10 @@ const MAX_SEND_BYTES = 200 * 1024;
  * after a write, the flush sends the rows the store kept in memory; it reads the table instead
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
  * alarm). Sent rows are deleted by the object's next write, in the same commit (a commit of
- * their own would cost a busy object about a tenth of its throughput), and by the alarm. So an
- * object evicted when idle (after 10 s) and woken by its fallback alarm sends again only what
- * went out after its last write, as at-least-once allows.
+ * their own would cost a busy object about a tenth of its throughput), or once the object is
+ * quiet. The fallback alarm is armed only while something may be unsent: armed by the commit
+ * that stages rows, kept when a send fails, and released once everything is sent and the
+ * object stays quiet for a moment (see `#quietSoon`).
  */
 export class Outbox {
   #running: Promise<void> | null = null;
@@ -28,6 +31,7 @@ export class Outbox {
   #deletedUpTo = 0;
   /** True while every row after `#sentUpTo` is one the store holds in memory. */
   #caughtUp = false;
+  #quiet: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly table: OutboxTable,
@@ -36,13 +40,18 @@ export class Outbox {
   ) {}
 
   /**
-   * Arms the fallback alarm in the same output gate as the write that filled the outbox, then
-   * sends in the background. Call after any write that may have filled it.
+   * Arms the fallback alarm in the output gate of the commit that staged rows, so a crash
+   * before they are sent leaves them an alarm. Call right after any commit that may have staged.
    */
+  committed(): void {
+    if (this.table.hasStaged()) this.clock.armBy(Date.now() + OUTBOX_RETRY_MS, "outbox");
+  }
+
+  /** Arms the fallback alarm (see `committed`), then sends in the background. */
   afterWrite(ctx: DurableObjectState): void {
     this.settle();
     if (!this.table.hasStaged()) return;
-    this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
+    this.committed();
     ctx.waitUntil(this.flush());
   }
 
@@ -107,11 +116,28 @@ export class Outbox {
             }),
           );
           this.#caughtUp = false;
-          this.clock.armBy(Date.now() + OUTBOX_RETRY_MS);
+          this.clock.armBy(Date.now() + OUTBOX_RETRY_MS, "outbox");
           return;
         }
         this.#sentUpTo = Math.max(this.#sentUpTo, ...rows.map((r) => r.seq));
       }
     } while (this.#again);
+    this.#quietSoon();
+  }
+
+  /**
+   * Everything is sent. Once the object stays quiet for `QUIET_MS`, forget what was sent and
+   * let the alarm go, so an idle object is not woken for nothing. A busy object keeps its alarm
+   * armed between writes instead of paying a write to delete it and one to arm it per call.
+   * If the object is evicted first, the alarm wakes it once, finds nothing, and is gone.
+   */
+  #quietSoon(): void {
+    if (this.#quiet !== null) clearTimeout(this.#quiet);
+    this.#quiet = setTimeout(() => {
+      this.#quiet = null;
+      if (this.#running || this.table.hasStaged()) return;
+      this.settle();
+      this.clock.release("outbox");
+    }, QUIET_MS);
   }
 }

@@ -1,4 +1,5 @@
 import { LIMITS } from "./attributes";
+import { jsonPieces } from "./json-pieces";
 
 export const PROCESSED_SCHEMA = `
 CREATE TABLE IF NOT EXISTS processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL);
@@ -72,6 +73,18 @@ export class ProcessedOps {
     if (now - this.prunedAt < 60_000) return;
     this.prunedAt = now;
     this.sql.exec("DELETE FROM processed WHERE at < ?", now - LIMITS.idempotencyWindowMs);
+  }
+
+  /** Takes in the op IDs of a profile adopted here, with the times they were applied. */
+  adopt(profileId: string, ops: ProcessedOp[]): void {
+    this.prune();
+    for (const piece of jsonPieces(ops.map((op) => [op.opId, op.at]))) {
+      this.sql.exec(
+        "INSERT OR IGNORE INTO processed (op_id, profile_id, at) SELECT value->>'$[0]', ?, value->>'$[1]' FROM json_each(?)",
+        profileId,
+        piece,
+      );
+    }
   }
 
   ofProfile(profileId: string): ProcessedOp[] {

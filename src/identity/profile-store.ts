@@ -1,5 +1,7 @@
+import { uuidv7 } from "../lib/ids";
 import type { EventAttributes } from "../lib/json";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
+import { identityMessage } from "../webhooks/items";
 import { AttributeChanges } from "./attribute-changes";
 import { ATTRIBUTES_SCHEMA, AttributeTable } from "./attribute-table";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
@@ -139,9 +141,23 @@ export class ProfileStore {
     this.appendHistory(profileId, history);
   }
 
-  appendHistory(profileId: string, entry: HistoryEntry): void {
+  /**
+   * Records a history entry and, in the same commit, stages its webhook message on the event
+   * queue. `copied` entries (a profile's history moving at sign-in) were published when they
+   * happened.
+   */
+  appendHistory(profileId: string, entry: HistoryEntry, copied = false): void {
     this.historyTable.append(profileId, entry);
     this.bump(profileId);
+    if (copied || !this.holder) return;
+    const message = identityMessage(
+      uuidv7(),
+      this.holder.projectId,
+      profileId,
+      this.profile(profileId)?.custom_id ?? null,
+      entry,
+    );
+    if (message) this.outbox.stage("events", null, message);
   }
 
   /** Any call counts as activity (SPEC §5); activity only moves forward, and a new hour is projected. */
@@ -308,8 +324,8 @@ export class ProfileStore {
     this.profileChanged(id);
     this.attributeTable.put(id, snapshot.attributes);
     this.eventTable.store(id, snapshot.events);
-    for (const h of snapshot.history) this.appendHistory(id, h);
-    for (const p of snapshot.processed) this.processed.mark(p.opId, id, p.at);
+    for (const h of snapshot.history) this.appendHistory(id, h, true);
+    this.processed.adopt(id, snapshot.processed);
   }
 
   /** Removes a profile and everything on it from this object (it moved, or it was purged). */

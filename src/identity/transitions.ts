@@ -54,7 +54,7 @@ export function settleCandidate(outcome: AttachOutcome, fresh: boolean): "moved"
 }
 
 /** A cross-object transition, written before the first call to another object (SPEC §2). */
-export type Intent =
+export type Intent = (
   | {
       kind: "identify";
       opId: string;
@@ -74,7 +74,11 @@ export type Intent =
       newProfileId: string;
       time: string;
       requestId: string;
-    };
+    }
+) & {
+  /** The attempts started so far; counted in storage before each. */
+  attempts?: number;
+};
 
 /** The identity op of a batch, as `planIntent` reads it. */
 export type IdentityCommand =
@@ -100,4 +104,39 @@ export function planIntent(
   const plan = planLogout(binding, ids.freshProfileId);
   if (plan.kind === "noop") return null;
   return { kind: "logout", ...base, customId: plan.customId, newProfileId: plan.newProfileId };
+}
+
+/**
+ * How many attempts a transition gets (the SDK call that records it, the SDK's retries, the
+ * alarm) before it ends in its terminal outcome, so a transition that can never complete does
+ * not hold every later call of its installation.
+ */
+export const MAX_INTENT_ATTEMPTS = 5;
+
+/** When the alarm tries a transition again after `attempt` attempts: 5 s, then doubling. */
+export function resumeDelayMs(attempt: number): number {
+  return 5_000 * 2 ** Math.max(0, Math.min(attempt - 1, 6));
+}
+
+export interface Abandonment {
+  /** Where the installation ends. */
+  binding: Binding;
+  /** A fresh anonymous profile to create for it, if any. */
+  newProfileId: string | null;
+  /** The local profile whose identity history records the outcome; null when none is held here. */
+  recordOn: string | null;
+}
+
+/**
+ * The terminal outcome of a transition that failed every attempt. A step that fails every time
+ * never committed (each call is idempotent: a retry of a committed one answers from memory),
+ * so the installation stays where it is, except when it already left a user (`detached`):
+ * then it goes on as anonymous, on the fresh profile the intent named.
+ */
+export function planAbandon(intent: Intent, binding: Binding, detached: boolean): Abandonment {
+  if (intent.kind === "identify" && intent.detachFrom !== null && detached) {
+    const fresh = { profileId: intent.candidateProfileId, customId: null };
+    return { binding: fresh, newProfileId: intent.candidateProfileId, recordOn: intent.candidateProfileId };
+  }
+  return { binding, newProfileId: null, recordOn: binding.customId === null ? binding.profileId : null };
 }

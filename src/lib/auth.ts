@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
 import { apps, projects } from "../db/schema";
 import type { AppEnv, Caller, Platform } from "../env";
+import { countFailure, refuseHeldBack } from "./auth-failures";
 import { ApiError } from "./errors";
 import { keyMatches, keyScope, secretsEqual } from "./keys";
 
@@ -112,6 +113,9 @@ function projectHeader(c: Context<AppEnv>): string | undefined {
   return ours ?? batch;
 }
 
+/** A hash no key has (SHA-256 hex is 64 characters): compared against when the ID is unknown. */
+const NO_SUCH_KEY = "0".repeat(64);
+
 const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message);
 const forbidden = (message: string) => new ApiError("FORBIDDEN", message);
 
@@ -140,7 +144,10 @@ async function authenticateRest(c: Context<AppEnv>): Promise<Caller> {
     throw unauthorized("Wrong REST API key.");
   }
   const project = await loadProject(c, keyProject);
-  if (!project || !(await keyMatches(token, project.restKeyHash))) throw unauthorized("Wrong REST API key.");
+  // An unknown project hashes the key too, so its answer costs what a wrong secret's does.
+  if (!(await keyMatches(token, project?.restKeyHash ?? NO_SUCH_KEY)) || !project) {
+    throw unauthorized("Wrong REST API key.");
+  }
   const headerProject = projectHeader(c);
   if (!headerProject) throw unauthorized("Missing project: send `X-Project-Id` (or `X-Batch-Project`).");
   if (headerProject !== keyProject) throw forbidden("This key belongs to another project.");
@@ -155,7 +162,9 @@ async function authenticateSdk(c: Context<AppEnv>): Promise<Caller> {
   }
   const appId = keyScope(key.trim(), SDK_KEY_PREFIX);
   const app = appId ? await loadApp(c, appId) : null;
-  if (!appId || !app || !(await keyMatches(key.trim(), app.sdkKeyHash))) throw unauthorized("Wrong SDK key.");
+  if (!(await keyMatches(key.trim(), app?.sdkKeyHash ?? NO_SUCH_KEY)) || !appId || !app) {
+    throw unauthorized("Wrong SDK key.");
+  }
   return { kind: "sdk", projectId: app.projectId, appId, platform: app.platform };
 }
 
@@ -180,10 +189,18 @@ async function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
 /**
  * Admits only callers holding a key of the given kind, within their rate limit; sets
  * `c.var.caller`. Runs before the body is read, so a refused call costs nothing more.
+ * Failed attempts are budgeted (see `auth-failures.ts`): past the budget, 429 before any look-up.
  */
 export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const caller = await authenticators[scope](c);
+    refuseHeldBack(c, scope);
+    let caller: Caller;
+    try {
+      caller = await authenticators[scope](c);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "UNAUTHORIZED") await countFailure(c, scope);
+      throw error;
+    }
     if (!(await withinRateLimit(c.env, caller))) {
       throw new ApiError("RATE_LIMITED", "Too many requests for this key; retry after the delay in Retry-After.", {
         headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) },

@@ -1,6 +1,8 @@
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
+import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
 import { consumeDeadProjection, consumeProjection } from "../projection/projection.consumer";
+import { consumeWebhookDeliveries } from "../webhooks/webhooks.consumer";
 
 /*
  * The queue handler only routes: each domain owns its consumer beside its code, and
@@ -12,6 +14,7 @@ export const EVENTS_DLQ = "edge-cdp-events-dlq";
 export const TASKS_QUEUE = "edge-cdp-tasks";
 export const TASKS_DLQ = "edge-cdp-tasks-dlq";
 export const PROJECTION_QUEUE = "edge-cdp-projection";
+export const WEBHOOKS_QUEUE = "edge-cdp-webhooks";
 export const PROJECTION_DLQ = "edge-cdp-projection-dlq";
 
 /** Every dead-letter queue: each has a consumer, and operators see what reached them. */
@@ -27,6 +30,9 @@ const consumers: Record<string, Consumer> = {
   [PROJECTION_DLQ]: consumeDeadProjection,
   [TASKS_QUEUE]: consumeMassUpdate,
   [TASKS_DLQ]: consumeDeadMassUpdate,
+  [EXPORTS_QUEUE]: consumeExports,
+  [EXPORTS_DLQ]: consumeDeadExports,
+  [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */

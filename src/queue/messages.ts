@@ -26,7 +26,40 @@ export interface EventsMessage {
   events: QueuedEvent[];
 }
 
-export type QueueMessage = EventsMessage | ProjectionMessage;
+/**
+ * An identity transition (created, sign-in, login, logout, orphaned), staged on the event queue
+ * in the same commit as the history entry that records it, for webhooks (src/webhooks/items.ts).
+ */
+export interface IdentityMessage {
+  type: "identity";
+  /** Stable across redeliveries: the webhook item's ID. */
+  id: string;
+  project_id: string;
+  profile_id: string;
+  custom_id: string | null;
+  installation_id: string | null;
+  kind: "created" | "sign_in" | "login" | "logout" | "orphaned";
+  time: string;
+  source: "sdk" | "api";
+  request_id: string | null;
+}
+
+/** What the event queue carries. */
+export type EventQueueMessage = EventsMessage | IdentityMessage;
+
+export type QueueMessage = EventQueueMessage | ProjectionMessage;
+
+/** One POST's worth of items for one webhook, on the webhook queue (src/webhooks/). */
+export interface WebhookDeliveryMessage {
+  type: "webhook_delivery";
+  /** The `webhook-id` header: the same on every attempt. */
+  delivery_id: string;
+  webhook_id: string;
+  project_id: string;
+  /** When the delivery was queued: it is retried for 24 h from then. */
+  created_at: string;
+  items: import("../webhooks/items").WebhookItem[];
+}
 
 /** One chunk of a mass update, on the task queue. */
 export interface ProfileOpsMessage {

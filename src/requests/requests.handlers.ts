@@ -40,6 +40,10 @@ export const getRequest: RouteHandler<typeof routes.getRequest, AppEnv> = async 
       applied: chunks.reduce((n, ch) => n + ch.applied, 0),
       errors: errors.sort((a, b) => a.bulk_index - b.bulk_index),
       created_at: request.createdAt,
+      // An on-demand export's file, once written: download it at /v1/exports/{key}.
+      ...(request.result
+        ? { file: request.result as { key: string; rows: number; bytes: number; sha256: string } }
+        : {}),
     } as const,
     200,
   );

@@ -12,6 +12,10 @@ export const RequestStatusSchema = z
       z.object({ bulk_index: z.int(), category: z.string(), reason: z.string(), attribute: z.string().optional() }),
     ),
     created_at: z.string(),
+    file: z
+      .object({ key: z.string(), rows: z.int(), bytes: z.int(), sha256: z.string() })
+      .optional()
+      .openapi({ description: "An on-demand export's file once written; download at /v1/exports/{key}." }),
   })
   .openapi("RequestStatus");
 

@@ -1,20 +1,21 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { EVENTS_DLQ, EVENTS_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage } from "../../src/queue/messages";
 import { createProject } from "../support/harness";
 import { batch } from "../support/identity";
 import { deadLetter, deliverTo } from "../support/queues";
+import { stagedEvents } from "../support/staged";
 
+/** The profiles holding a staged event with this ID (staged in R2, see src/exports/staging.ts). */
 async function landed(projectId: string, eventId: string) {
-  const rows = await env.DB.prepare("SELECT profile_id FROM events WHERE project_id = ? AND event_id = ?")
-    .bind(projectId, eventId)
-    .all<{ profile_id: string }>();
-  return rows.results.map((r) => r.profile_id).sort();
+  return (await stagedEvents(projectId))
+    .filter((e) => e.id === eventId)
+    .map((e) => e.profile_id)
+    .sort();
 }
 
 describe("the events consumer", () => {
-  it("lands two profiles' events that share an op id as two events", async () => {
+  it("stages two profiles' events that share an op id as two events", async () => {
     const p = await createProject();
     const first = await batch(p, crypto.randomUUID(), [{ id: "3", type: "event", name: "opened", attributes: {} }]);
     const second = await batch(p, crypto.randomUUID(), [{ id: "3", type: "event", name: "opened", attributes: {} }]);
@@ -35,12 +36,12 @@ function eventsMessage(projectId: string, eventId: string, name: string | null):
     installation_id: crypto.randomUUID(),
     app_id: null,
     received_at: new Date().toISOString(),
-    // A null name breaks the events table's NOT NULL: the message fails on every delivery.
+    // A null name stands for a poison message: its time is no date, so staging fails on every delivery.
     events: [
       {
         id: eventId,
-        name: name as string,
-        time: new Date().toISOString(),
+        name: name ?? "poison",
+        time: name === null ? "not a time" : new Date().toISOString(),
         attributes: {},
         label: null,
         tags: [],
@@ -51,7 +52,7 @@ function eventsMessage(projectId: string, eventId: string, name: string | null):
 }
 
 describe("the events consumer's retries and dead letters", () => {
-  it("lands the good messages of a batch and retries only the one that fails", async () => {
+  it("stages the good messages of a batch and retries only the one that fails", async () => {
     const p = await createProject();
     const good = `good-${crypto.randomUUID()}`;
     const result = await deliverTo(EVENTS_QUEUE, [
@@ -63,7 +64,7 @@ describe("the events consumer's retries and dead letters", () => {
     expect(await landed(p.projectId, good)).toHaveLength(1);
   });
 
-  it("lands a dead-lettered message once more, and records one that still fails with its body", async () => {
+  it("stages a dead-lettered message once more, and records one that still fails with its body", async () => {
     const p = await createProject();
     const good = `good-${crypto.randomUUID()}`;
     const poison = eventsMessage(p.projectId, "bad", null);

@@ -101,6 +101,19 @@ describe("reconciliation through the API and the SDK (SPEC §3)", () => {
     );
   });
 
+  it("a removal made on the device before sign-in still keeps an older $add out", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    await batch(p, device, [
+      { ...attributes({ tags: ["a", "b"] }), time: ago(10) },
+      { ...attributes({ tags: { $remove: ["a"] } }), time: ago(2) },
+    ]);
+    await batch(p, device, [identify("signer")]);
+    await update(p, [{ identifiers: { custom_id: "signer" }, time: ago(5), attributes: { tags: { $add: ["a"] } } }]);
+    const { body } = await profileBy(p, { custom_id: "signer" });
+    expect(body?.attributes.tags?.value).toEqual(["b"]);
+  });
+
   it("array operations add, remove, and refuse to grow past 25 items", async () => {
     const p = await createProject();
     const target = { custom_id: "arr" };

@@ -1,7 +1,7 @@
-import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { batch, identify, profileBy } from "../support/identity";
+import { waitForStaged } from "../support/staged";
 
 function update(p: Project, operations: unknown, path = "/v1/profiles/update", headers = restHeaders(p)) {
   return call("POST", path, { headers, body: operations });
@@ -145,14 +145,7 @@ describe("POST /v1/profiles/update: Batch-compatible payloads", () => {
     // evt-1 once; the event without an ID is a new event each time.
     expect(body?.events.filter((e) => e.id === "evt-1")).toHaveLength(1);
     expect(body?.events).toHaveLength(3);
-    await vi.waitFor(
-      async () => {
-        const row = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE project_id = ? AND source = 'api'")
-          .bind(p.projectId)
-          .first<{ n: number }>();
-        expect(row?.n).toBe(3);
-      },
-      { timeout: 10_000, interval: 50 },
-    );
+    const staged = await waitForStaged(p.projectId, 3);
+    expect(staged.filter((e) => e.source === "api")).toHaveLength(3);
   });
 });

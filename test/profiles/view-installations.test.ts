@@ -24,6 +24,29 @@ describe("the installations a custom ID's view shows (SPEC §5)", () => {
     expect(await members(p.projectId, "many")).toEqual([...devices].sort());
   });
 
+  it("an installation that writes again comes first, the others keep their place", async () => {
+    const p = await createProject();
+    const devices = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    for (const i of devices) await batch(p, i, [identify("recent")]);
+    const [first] = devices;
+    // A write through the custom ID a few minutes on (the object takes the call's time as given).
+    const later = new Date(Date.now() + 3 * 60_000).toISOString();
+    await customIdStub(p.projectId, "recent").applyOps(
+      {
+        projectId: p.projectId,
+        customId: "recent",
+        installationId: first ?? "",
+        appId: null,
+        requestId: "r",
+        receivedAt: later,
+      },
+      [],
+    );
+    const { body } = await profileBy(p, { custom_id: "recent" });
+    expect(body?.installations[0]?.installation_id).toBe(first);
+    expect(body?.installations).toHaveLength(3);
+  });
+
   it("an installation that logs in elsewhere, or logs out, leaves the list", async () => {
     const p = await createProject();
     const [stays, moves, leaves] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];

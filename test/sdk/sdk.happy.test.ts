@@ -6,28 +6,7 @@ import type { QueueMessage } from "../../src/queue/messages";
 import { retryDelaySeconds } from "../../src/queue/retry";
 import { createProject } from "../support/harness";
 import { batch, event, identify, installationStub, opId, profileBy, querySql } from "../support/identity";
-
-type EventRow = {
-  event_id: string;
-  name: string;
-  custom_id: string | null;
-  installation_id: string;
-  attributes: string;
-};
-
-/** Waits for the event queue's consumer to land `count` events of the project in D1. */
-async function landedEvents(projectId: string, count: number): Promise<EventRow[]> {
-  return vi.waitFor(
-    async () => {
-      const { results } = await env.DB.prepare("SELECT * FROM events WHERE project_id = ? ORDER BY time, event_id")
-        .bind(projectId)
-        .all<EventRow>();
-      if (results.length < count) throw new Error(`${results.length} of ${count} events landed`);
-      return results;
-    },
-    { timeout: 10_000, interval: 50 },
-  );
-}
+import { stagedEvents, waitForStaged } from "../support/staged";
 
 describe("POST /v1/sdk/batch: push, in-app and the event queue", () => {
   it("records push token and opt-in on the installation and publishes push and in-app events", async () => {
@@ -51,17 +30,17 @@ describe("POST /v1/sdk/batch: push, in-app and the event queue", () => {
     const { body } = await profileBy(p, { installation_id: i });
     expect(body?.installations[0]?.push).toEqual({ provider: "apns", token: "tok-1", opted_in: true });
 
-    const rows = await landedEvents(p.projectId, 3);
+    const rows = await waitForStaged(p.projectId, 3);
     expect(rows.map((r) => r.name).sort()).toEqual(["inapp_clicked", "push_opened", "push_optin"]);
     const clicked = rows.find((r) => r.name === "inapp_clicked");
-    expect(JSON.parse(clicked?.attributes ?? "{}")).toMatchObject({
+    expect(clicked?.attributes).toMatchObject({
       campaign_id: "c2",
       cta_index: 1,
       cta_label: "Buy",
     });
   });
 
-  it("stores events on the profile and lands each exactly once in D1, with the custom ID it was sent under", async () => {
+  it("stores events on the profile and stages each exactly once in R2, with the custom ID it was sent under", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     const before = event("browsed");
@@ -71,10 +50,10 @@ describe("POST /v1/sdk/batch: push, in-app and the event queue", () => {
 
     const { body } = await profileBy(p, { custom_id: "buyer" });
     expect(body?.events.map((e) => e.name).sort()).toEqual(["browsed", "purchased"]);
-    const rows = await landedEvents(p.projectId, 2);
+    const rows = await waitForStaged(p.projectId, 2);
     expect(rows).toHaveLength(2);
-    expect(rows.find((r) => r.event_id === before.id)?.custom_id).toBeNull();
-    expect(rows.find((r) => r.event_id === after.id)?.custom_id).toBe("buyer");
+    expect(rows.find((r) => r.id === before.id)?.custom_id).toBeNull();
+    expect(rows.find((r) => r.id === after.id)?.custom_id).toBe("buyer");
   });
 });
 
@@ -105,21 +84,28 @@ describe("event queue consumer", () => {
     ],
   });
 
-  it("acks every message and ignores a redelivered event", async () => {
+  it("stages a batch once per project, app and hour; a redelivered batch rewrites the same objects", async () => {
     const projectId = crypto.randomUUID();
     const messages = [message("m1", eventMessage(projectId, "e1")), message("m2", eventMessage(projectId, "e1"))];
-    const batchOf = createMessageBatch<QueueMessage>("edge-cdp-events", messages);
-    const ctx = createExecutionContext();
-    await worker.queue?.(batchOf, env, ctx);
-    const result = await getQueueResult(batchOf, ctx);
-    expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
-    const count = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE project_id = ?").bind(projectId).first();
-    expect(count?.n).toBe(1);
+    for (let round = 0; round < 2; round++) {
+      const batchOf = createMessageBatch<QueueMessage>("edge-cdp-events", messages);
+      const ctx = createExecutionContext();
+      await worker.queue?.(batchOf, env, ctx);
+      const result = await getQueueResult(batchOf, ctx);
+      expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
+    }
+    const listed = await env.EXPORTS.list({ prefix: `events/${projectId}/` });
+    expect(listed.objects).toHaveLength(1);
+    expect(listed.objects[0]?.key).toMatch(
+      new RegExp(`^events/${projectId}/a-1/\\d{4}-\\d{2}-\\d{2}/\\d{2}/[0-9a-f]{32}\\.ndjson$`),
+    );
+    // The same event delivered twice is one event to readers.
+    expect((await stagedEvents(projectId)).map((e) => e.id)).toEqual(["e1"]);
   });
 
-  it("retries with backoff when D1 refuses the write", async () => {
+  it("retries with backoff when R2 refuses the write", async () => {
     const projectId = crypto.randomUUID();
-    await env.DB.exec("ALTER TABLE events RENAME TO events_away");
+    const failing = { ...env, EXPORTS: { put: () => Promise.reject(new Error("R2 unavailable")) } } as unknown as Env;
     // The consumer logs the refusal it retries; the test checks that line instead of printing it.
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
@@ -127,14 +113,13 @@ describe("event queue consumer", () => {
         message("m1", eventMessage(projectId, "e1")),
       ]);
       const ctx = createExecutionContext();
-      await worker.queue?.(batchOf, env, ctx);
+      await worker.queue?.(batchOf, failing, ctx);
       const result = await getQueueResult(batchOf, ctx);
       expect(result.explicitAcks).toEqual([]);
       expect(result.retryMessages).toEqual([{ msgId: "m1" }]);
-      expect(logged).toHaveBeenCalledWith(expect.stringContaining("no such table: events"));
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining("R2 unavailable"));
     } finally {
       logged.mockRestore();
-      await env.DB.exec("ALTER TABLE events_away RENAME TO events");
     }
   });
 });

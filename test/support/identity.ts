@@ -119,29 +119,65 @@ export async function readWorld(
       world.events.set(id, [...(world.events.get(id) ?? []), `${where}/${r.profile_id}`]);
     }
   };
-  for (const i of installationIds) {
-    const stub = installationStub(projectId, i);
-    const rows = await querySql(stub, "SELECT profile_id, custom_id FROM installation");
-    const row = rows[0];
-    if (!row) continue;
+  const [installationReads, customIdReads] = await Promise.all([
+    Promise.all(
+      installationIds.map((i) =>
+        readTables(installationStub(projectId, i), {
+          binding: "SELECT profile_id, custom_id FROM installation",
+          profiles: "SELECT profile_id, custom_id, state FROM profiles",
+          events: "SELECT event_id, profile_id FROM events",
+        }),
+      ),
+    ),
+    Promise.all(
+      customIds.map((c) =>
+        readTables(customIdStub(projectId, c), {
+          profiles: "SELECT profile_id FROM profiles WHERE state = 'active'",
+          members: "SELECT installation_id FROM members",
+          events: "SELECT event_id, profile_id FROM events",
+        }),
+      ),
+    ),
+  ]);
+  for (const [k, i] of installationIds.entries()) {
+    const read = installationReads[k];
+    const row = read?.binding[0];
+    if (!read || !row) continue;
     world.installations.set(i, {
       profileId: String(row.profile_id),
       customId: row.custom_id === null ? null : String(row.custom_id),
-      localProfiles: await querySql(stub, "SELECT profile_id, custom_id, state FROM profiles"),
+      localProfiles: read.profiles,
     });
-    addEvents(await querySql(stub, "SELECT event_id, profile_id FROM events"), `i:${i}`);
+    addEvents(read.events, `i:${i}`);
   }
-  for (const c of customIds) {
-    const stub = customIdStub(projectId, c);
-    const profiles = await querySql(stub, "SELECT profile_id FROM profiles WHERE state = 'active'");
-    const members = await querySql(stub, "SELECT installation_id FROM members");
+  for (const [k, c] of customIds.entries()) {
+    const read = customIdReads[k];
+    const active = read?.profiles[0];
     world.customIds.set(c, {
-      profileId: profiles[0] ? String(profiles[0].profile_id) : null,
-      members: members.map((m) => String(m.installation_id)),
+      profileId: active ? String(active.profile_id) : null,
+      members: (read?.members ?? []).map((m) => String(m.installation_id)),
     });
-    addEvents(await querySql(stub, "SELECT event_id, profile_id FROM events"), `c:${c}`);
+    addEvents(read?.events ?? [], `c:${c}`);
   }
   return world;
+}
+
+/**
+ * Runs read-only queries in one visit to the object; null when it was never written (its tables
+ * are created by its first write).
+ */
+function readTables<K extends string>(
+  stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>,
+  queries: Record<K, string>,
+): Promise<Record<K, Row[]> | null> {
+  return runInDurableObject(stub, (_instance, state) => {
+    const sql = state.storage.sql;
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'profiles'").toArray().length === 0) {
+      return null;
+    }
+    const entries = Object.entries(queries) as [K, string][];
+    return Object.fromEntries(entries.map(([key, query]) => [key, sql.exec<Row>(query).toArray()])) as Record<K, Row[]>;
+  });
 }
 
 /** Returns every violation of SPEC §1 invariants 1–4 found in `world`; empty when all hold. */

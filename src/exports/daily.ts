@@ -1,0 +1,211 @@
+import { and, asc, count, eq, gt } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { apps, exportFiles, exportHours } from "../db/schema";
+import { chunkBy } from "../lib/chunk";
+import type { ExportMessage } from "./exports.messages";
+import {
+  type Cell,
+  COLUMNS,
+  csvHeader,
+  csvRows,
+  type DailyKind,
+  dailyKey,
+  type EventKind,
+  eventRow,
+  kindOf,
+  type Manifest,
+  manifestKey,
+} from "./files";
+import { liveProfiles } from "./live";
+import { readHour } from "./staging";
+import { ObjectWriter } from "./upload";
+
+/**
+ * The daily exports (SPEC §6), in bounded pieces on the exports queue:
+ *
+ * 1. `daily_start` lists apps a page at a time and queues, per app, one `daily_hour` message
+ *    for each UTC hour of the day and one `daily_file` for `optin_users`.
+ * 2. `daily_hour` reads that hour's staged objects, keeps the push and in-app events of live
+ *    profiles, sorts them (one hour of one app is the most held in memory) and writes each
+ *    kind's rows as a "run" object. The 24th hour of an app to finish queues its two files.
+ * 3. `daily_file` concatenates the 24 runs in hour order behind the header, which is the file
+ *    sorted by timestamp, streamed into an R2 multipart upload, then writes the manifest.
+ *
+ * Everything is derived from the staged events and the projection, so re-running a day writes
+ * the same bytes.
+ */
+
+const EVENT_KINDS: EventKind[] = ["push_events", "inapp_events"];
+const APPS_PAGE = 200;
+const ROWS_PER_SLICE = 1000;
+
+export interface DailyOptions {
+  /** Multipart part size; tests lower it to exercise many parts. */
+  partBytes?: number;
+}
+
+const runKey = (job: string, appId: string, kind: EventKind, hour: number) =>
+  `exports-work/${job}/${appId}/${kind}/${String(hour).padStart(2, "0")}.csv`;
+
+/** Yesterday in UTC, as YYYY-MM-DD. */
+export function previousUtcDay(now: Date): string {
+  return new Date(now.getTime() - 86_400_000).toISOString().slice(0, 10);
+}
+
+export async function sendAll(env: Env, messages: ExportMessage[]): Promise<void> {
+  // A sendBatch takes at most 100 messages and 256 KB.
+  for (const slice of chunkBy(messages, 100, 200 * 1024)) {
+    await env.EXPORT_TASKS.sendBatch(slice.map((body) => ({ body, contentType: "json" as const })));
+  }
+}
+
+/** Queues one app page's work and, when there are more apps, the next page. */
+export async function startDaily(env: Env, msg: Extract<ExportMessage, { type: "daily_start" }>): Promise<void> {
+  const db = drizzle(env.DB);
+  const conditions = [
+    msg.project_id ? eq(apps.projectId, msg.project_id) : undefined,
+    msg.after ? gt(apps.id, msg.after) : undefined,
+  ];
+  const page = await db
+    .select({ id: apps.id, projectId: apps.projectId })
+    .from(apps)
+    .where(and(...conditions))
+    .orderBy(asc(apps.id))
+    .limit(APPS_PAGE);
+  const work: ExportMessage[] = [];
+  for (const app of page) {
+    const base = { job: msg.job, project_id: app.projectId, app_id: app.id, date: msg.date };
+    for (let hour = 0; hour < 24; hour++) work.push({ type: "daily_hour", ...base, hour });
+    work.push({ type: "daily_file", ...base, kind: "optin_users" });
+  }
+  const last = page.at(-1);
+  if (page.length === APPS_PAGE && last) work.push({ ...msg, after: last.id });
+  await sendAll(env, work);
+}
+
+/** Sorts one app's hour into a run per kind; the last hour to finish queues the files. */
+export async function runHour(env: Env, msg: Extract<ExportMessage, { type: "daily_hour" }>): Promise<void> {
+  const events = await readHour(env, msg.project_id, msg.app_id, msg.date, msg.hour, (e) => kindOf(e.name) !== null);
+  const live = await liveProfiles(env, msg.project_id, [...new Set(events.map((e) => e.profile_id))]);
+  for (const kind of EVENT_KINDS) {
+    const rows = events.filter((e) => live.has(e.profile_id) && kindOf(e.name) === kind).map((e) => eventRow(kind, e));
+    await env.EXPORTS.put(runKey(msg.job, msg.app_id, kind, msg.hour), csvRows(rows), {
+      customMetadata: { rows: String(rows.length) },
+    });
+  }
+  const db = drizzle(env.DB);
+  await db.insert(exportHours).values({ job: msg.job, appId: msg.app_id, hour: msg.hour }).onConflictDoNothing();
+  const done = await db
+    .select({ n: count() })
+    .from(exportHours)
+    .where(and(eq(exportHours.job, msg.job), eq(exportHours.appId, msg.app_id)))
+    .get();
+  // Two last hours finishing together may both queue the files: writing one twice is harmless.
+  if (done?.n === 24) {
+    const base = { job: msg.job, project_id: msg.project_id, app_id: msg.app_id, date: msg.date };
+    await sendAll(
+      env,
+      EVENT_KINDS.map((kind) => ({ type: "daily_file", ...base, kind })),
+    );
+  }
+}
+
+/** Writes one daily file and its manifest, and records it for the listing. */
+export async function writeFile(
+  env: Env,
+  msg: Extract<ExportMessage, { type: "daily_file" }>,
+  options: DailyOptions = {},
+): Promise<Manifest & { parts?: number }> {
+  const db = drizzle(env.DB);
+  const where = and(
+    eq(exportFiles.projectId, msg.project_id),
+    eq(exportFiles.appId, msg.app_id),
+    eq(exportFiles.kind, msg.kind),
+    eq(exportFiles.date, msg.date),
+  );
+  const written = await db.select().from(exportFiles).where(where).get();
+  // This run already wrote it (a redelivery): its runs may be gone, so do not write again.
+  if (written?.job === msg.job) return written;
+
+  const key = dailyKey(msg.project_id, msg.app_id, msg.kind, msg.date);
+  const writer = new ObjectWriter(env.EXPORTS, key, {
+    partBytes: options.partBytes,
+    httpMetadata: { contentType: "text/csv; charset=utf-8" },
+  });
+  try {
+    await writer.write(csvHeader(COLUMNS[msg.kind]));
+    if (msg.kind === "optin_users") await writeOptins(env, msg.project_id, msg.app_id, writer);
+    else await concatRuns(env, msg.job, msg.app_id, msg.kind, writer);
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  const { parts, ...manifest } = await writer.close();
+  await env.EXPORTS.put(manifestKey(key), JSON.stringify(manifest), {
+    httpMetadata: { contentType: "application/json" },
+  });
+  const row = { ...manifest, job: msg.job, writtenAt: new Date().toISOString() };
+  await db
+    .insert(exportFiles)
+    .values({ projectId: msg.project_id, appId: msg.app_id, kind: msg.kind, date: msg.date, ...row })
+    .onConflictDoUpdate({
+      target: [exportFiles.projectId, exportFiles.appId, exportFiles.kind, exportFiles.date],
+      set: row,
+    });
+  if (msg.kind !== "optin_users") {
+    const kind = msg.kind;
+    await env.EXPORTS.delete(Array.from({ length: 24 }, (_, hour) => runKey(msg.job, msg.app_id, kind, hour)));
+  }
+  return { ...manifest, parts };
+}
+
+async function concatRuns(env: Env, job: string, appId: string, kind: EventKind, writer: ObjectWriter) {
+  for (let hour = 0; hour < 24; hour++) {
+    const run = await env.EXPORTS.get(runKey(job, appId, kind, hour));
+    if (!run) throw new Error(`run ${hour} of ${job}/${appId}/${kind} is missing`);
+    writer.rows += Number(run.customMetadata?.rows ?? 0);
+    const reader = run.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await writer.writeBytes(value);
+    }
+  }
+}
+
+interface OptinRow {
+  custom_id: string | null;
+  installation_id: string;
+  platform: string | null;
+  push_optin: number | null;
+  last_seen_at: string;
+}
+
+/** One row per reachable installation (on a live profile), by last update then installation. */
+async function writeOptins(env: Env, projectId: string, appId: string, writer: ObjectWriter) {
+  let after: { time: string; id: string } | null = null;
+  for (;;) {
+    const page: D1Result<OptinRow> = await env.DB.prepare(
+      `SELECT i.custom_id, i.installation_id, i.platform, i.push_optin, i.last_seen_at
+         FROM installations i
+         JOIN profiles p ON p.project_id = i.project_id AND p.profile_id = i.profile_id AND p.state = 'active'
+        WHERE i.project_id = ?1 AND i.app_id = ?2 AND (i.last_seen_at, i.installation_id) > (?3, ?4)
+        ORDER BY i.last_seen_at, i.installation_id LIMIT ${ROWS_PER_SLICE}`,
+    )
+      .bind(projectId, appId, after?.time ?? "", after?.id ?? "")
+      .all<OptinRow>();
+    const rows: Cell[][] = page.results.map((r) => [
+      r.custom_id,
+      r.installation_id,
+      r.platform,
+      r.push_optin === null ? null : r.push_optin === 1,
+      r.last_seen_at,
+    ]);
+    await writer.write(csvRows(rows), rows.length);
+    const last = page.results.at(-1);
+    if (!last || page.results.length < ROWS_PER_SLICE) return;
+    after = { time: last.last_seen_at, id: last.installation_id };
+  }
+}
+
+export type { DailyKind };

@@ -1,0 +1,16 @@
+import type { DailyKind } from "./files";
+
+/** Work on the exports queue; each message is a bounded piece (see daily.ts, profiles-export.ts). */
+export type ExportMessage =
+  | {
+      type: "daily_start";
+      job: string;
+      date: string;
+      /** Only this project's apps (an admin run can name one); all projects when absent. */
+      project_id?: string;
+      /** Apps after this ID: the next page. */
+      after?: string;
+    }
+  | { type: "daily_hour"; job: string; project_id: string; app_id: string; date: string; hour: number }
+  | { type: "daily_file"; job: string; project_id: string; app_id: string; date: string; kind: DailyKind }
+  | { type: "profiles_export"; request_id: string; project_id: string; where: unknown; fields: string[] };

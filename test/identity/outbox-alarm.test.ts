@@ -1,0 +1,147 @@
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import type { Outbox } from "../../src/identity/outbox";
+import type { ProfileStore } from "../../src/identity/profile-store";
+import type { EventsMessage } from "../../src/queue/messages";
+import { failStatements } from "../support/faults";
+import { createProject, type Project } from "../support/harness";
+import { batch, customIdStub, event, identify, installationStub, opId, sendBatch } from "../support/identity";
+
+const uuid = () => crypto.randomUUID();
+
+async function landed(p: Project, id: string): Promise<boolean> {
+  const row = await env.DB.prepare("SELECT 1 AS x FROM events WHERE project_id = ? AND event_id = ?")
+    .bind(p.projectId, id)
+    .first();
+  return row !== null;
+}
+
+const waitLanded = (p: Project, id: string) =>
+  vi.waitFor(async () => expect(await landed(p, id)).toBe(true), { timeout: 10_000, interval: 100 });
+
+const alarmOf = (p: Project, i: string) =>
+  runInDurableObject(installationStub(p.projectId, i), (_o, state) => state.storage.getAlarm());
+
+describe("the outbox leaves nothing stranded", () => {
+  it("sends the events a batch stored before a later op of it failed", async () => {
+    const p = await createProject();
+    const i = uuid();
+    await batch(p, i, [identify("user-broken")]);
+    // Whatever alarm the sign-in left fires now: the failure below must not count on it.
+    await runDurableObjectAlarm(installationStub(p.projectId, i));
+    await failStatements(customIdStub(p.projectId, "user-broken"), /INTO events/);
+    const opened = { id: opId(), type: "push_opened", campaign_token: "c-1" };
+    const res = await sendBatch(p, i, [opened, event("never")]);
+    expect(res.status).toBe(500);
+    await waitLanded(p, opened.id);
+  });
+
+  it("sends what the outbox holds from the alarm even when the transition it resumes fails", async () => {
+    const p = await createProject();
+    const i = uuid();
+    await batch(p, i, [event("first")]);
+    await failStatements(customIdStub(p.projectId, "user-unreachable"), /INSERT INTO profiles/);
+    expect((await sendBatch(p, i, [identify("user-unreachable")])).status).toBe(500);
+    // The object dies; it left a message unsent, which only its alarm can send now.
+    await abortAllDurableObjects();
+    await failStatements(customIdStub(p.projectId, "user-unreachable"), /INSERT INTO profiles/);
+    const waiting = uuid();
+    await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
+      const message: EventsMessage = {
+        type: "events",
+        project_id: p.projectId,
+        profile_id: "p-waiting",
+        custom_id: null,
+        installation_id: i,
+        app_id: null,
+        received_at: new Date().toISOString(),
+        events: [
+          {
+            id: waiting,
+            name: "waiting",
+            time: new Date().toISOString(),
+            attributes: {},
+            label: null,
+            tags: [],
+            source: "sdk",
+          },
+        ],
+      };
+      state.storage.sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
+    });
+    await runDurableObjectAlarm(installationStub(p.projectId, i)).catch(() => false);
+    await waitLanded(p, waiting);
+  });
+
+  it("arms the alarm in the commit that stages a message, before any send", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = await batch(p, i, [event("first")]);
+    await vi.waitFor(async () => expect(await alarmOf(p, i)).toBeNull(), { timeout: 10_000, interval: 100 });
+    const armed = await runInDurableObject(installationStub(p.projectId, i), async (object, state) => {
+      // biome-ignore lint/complexity/useLiteralKeys: the object's own transaction is what is under test.
+      const transaction = object["transaction"].bind(object) as <T>(fn: () => T) => T;
+      // biome-ignore lint/complexity/useLiteralKeys: as above.
+      const store = object["store"] as ProfileStore;
+      transaction(() =>
+        store.enqueueEvents(
+          first.profile_id,
+          [
+            {
+              id: uuid(),
+              name: "staged",
+              time: new Date().toISOString(),
+              attributes: {},
+              label: null,
+              tags: [],
+              source: "sdk",
+            },
+          ],
+          {
+            projectId: p.projectId,
+            customId: null,
+            installationId: i,
+            appId: null,
+            receivedAt: new Date().toISOString(),
+          },
+        ),
+      );
+      return state.storage.getAlarm();
+    });
+    expect(armed).not.toBeNull();
+  });
+});
+
+describe("the outbox alarm", () => {
+  it("is not left armed once everything the object wrote was sent", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = event("first");
+    await batch(p, i, [first]);
+    await waitLanded(p, first.id as string);
+    await vi.waitFor(async () => expect(await alarmOf(p, i)).toBeNull(), { timeout: 10_000, interval: 100 });
+  });
+
+  it("stays armed while the queue refuses what the outbox holds, and goes once it is sent", async () => {
+    const p = await createProject();
+    const i = uuid();
+    await batch(p, i, []);
+    await runInDurableObject(installationStub(p.projectId, i), (object) => {
+      // biome-ignore lint/complexity/useLiteralKeys: a queue that refuses sends, for this object only.
+      const queues = (object["outbox"] as Outbox)["queues"] as Record<string, Queue>;
+      queues.events = { sendBatch: () => Promise.reject(new Error("queue down")) } as unknown as Queue;
+    });
+    const refused = event("refused");
+    await batch(p, i, [refused]);
+    await vi.waitFor(async () => expect(await alarmOf(p, i)).not.toBeNull(), { timeout: 10_000, interval: 100 });
+    await runInDurableObject(installationStub(p.projectId, i), (object) => {
+      // biome-ignore lint/complexity/useLiteralKeys: the queue is back.
+      const queues = (object["outbox"] as Outbox)["queues"] as Record<string, Queue>;
+      queues.events = env.EVENTS;
+    });
+    expect(await runDurableObjectAlarm(installationStub(p.projectId, i))).toBe(true);
+    await waitLanded(p, refused.id as string);
+    expect(await alarmOf(p, i)).toBeNull();
+  });
+});
