@@ -137,6 +137,27 @@ export const profileAttributes = sqliteTable(
   ],
 );
 
+/**
+ * One row per item of an array attribute, so that `contains` is an index lookup on
+ * `(project_id, name, item)` rather than a `json_each` scan of every profile's array.
+ * Kept in step with `profile_attributes` by the projection: same version guard, same sweep.
+ */
+export const profileAttributeItems = sqliteTable(
+  "profile_attribute_items",
+  {
+    projectId: text("project_id").notNull(),
+    profileId: text("profile_id").notNull(),
+    name: text("name").notNull(),
+    item: text("item").notNull(),
+    /** The profile version this row was written for; older rows are swept after each write. */
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.profileId, t.name, t.item] }),
+    index("profile_attribute_items_item_idx").on(t.projectId, t.name, t.item, t.profileId),
+  ],
+);
+
 export const installations = sqliteTable(
   "installations",
   {

@@ -23,7 +23,7 @@ function clientKey(c: Context<AppEnv>): string | null {
  * a target: it is one secret chosen by a person. Project and app keys carry 256 random bits, and
  * holding a project back would let anyone lock a tenant out of its own API.
  */
-function targetKey(scope: Caller["kind"]): string | null {
+function targetKey(scope: Caller["kind"] | null): string | null {
   return scope === "admin" ? "target:admin" : null;
 }
 
@@ -47,8 +47,11 @@ const tooMany = () =>
     headers: { "Retry-After": String(WINDOW_SECONDS) },
   });
 
-/** Refuses, before any look-up, an address or target that spent its budget of failures. */
-export function refuseHeldBack(c: Context<AppEnv>, scope: Caller["kind"]): void {
+/**
+ * Refuses, before a look-up or the admin token's check, an address (and with `scope` "admin"
+ * the admin token) that spent its budget of failures.
+ */
+export function refuseHeldBack(c: Context<AppEnv>, scope: Caller["kind"] | null): void {
   const now = Date.now();
   if (isHeld(clientKey(c), now) || isHeld(targetKey(scope), now)) throw tooMany();
 }

@@ -51,6 +51,7 @@ function remember<T>(cache: Map<string, { at: number; value: T | null }>, id: st
  * per-client budget.
  */
 async function admitLookup(c: Context<AppEnv>): Promise<void> {
+  refuseHeldBack(c, null);
   const client = c.req.header("CF-Connecting-IP");
   if (!client) return;
   const { success } = await c.env.KEY_LOOKUP_LIMITER.limit({ key: `ip:${client}` });
@@ -125,6 +126,7 @@ async function authenticateAdmin(c: Context<AppEnv>): Promise<Caller> {
     if (c.req.header("X-Api-Key")) throw forbidden("An SDK key cannot use the admin API.");
     throw unauthorized("Missing admin token: send `Authorization: Bearer <ADMIN_TOKEN>`.");
   }
+  refuseHeldBack(c, "admin");
   if (await secretsEqual(token, c.env.ADMIN_TOKEN)) return { kind: "admin" };
   if (keyScope(token, REST_KEY_PREFIX)) throw forbidden("A REST API key cannot use the admin API.");
   throw unauthorized("Wrong admin token.");
@@ -189,11 +191,12 @@ async function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
 /**
  * Admits only callers holding a key of the given kind, within their rate limit; sets
  * `c.var.caller`. Runs before the body is read, so a refused call costs nothing more.
- * Failed attempts are budgeted (see `auth-failures.ts`): past the budget, 429 before any look-up.
+ * Failed attempts are budgeted (see `auth-failures.ts`): past the budget, 429 before any look-up;
+ * a key the cache already knows is still checked, so one address's guesser does not shut out
+ * every device behind the same NAT.
  */
 export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    refuseHeldBack(c, scope);
     let caller: Caller;
     try {
       caller = await authenticators[scope](c);

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { rowChunks, selectRows } from "../db/rows";
-import { installations, profileAttributes, profiles } from "../db/schema";
+import { installations, profileAttributeItems, profileAttributes, profiles } from "../db/schema";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
 import type { Holder, InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
@@ -105,14 +105,48 @@ function profileStatements(db: DrizzleD1Database, states: ProfileState[]) {
         }),
     );
   }
-  const keys = JSON.stringify(states.map(({ projectId, state }) => [projectId, state.profile_id]));
-  statements.push(
-    db.delete(profileAttributes).where(
-      sql`(${profileAttributes.projectId}, ${profileAttributes.profileId}) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${keys}))
-          AND ${profileAttributes.version} < (SELECT ${profiles.version} FROM ${profiles}
-            WHERE ${profiles.projectId} = ${profileAttributes.projectId} AND ${profiles.profileId} = ${profileAttributes.profileId})`,
+  // Array items, one row each, so `contains` is an index lookup (src/segments/compile.ts).
+  const itemRows = states.flatMap(({ projectId, state: p }) =>
+    p.attributes.flatMap((a) =>
+      Array.isArray(a.value)
+        ? [...new Set(a.value)].map((item) => ({
+            projectId,
+            profileId: p.profile_id,
+            name: a.name,
+            item,
+            version: p.version,
+          }))
+        : [],
     ),
   );
+  for (const chunk of rowChunks(itemRows)) {
+    statements.push(
+      db
+        .insert(profileAttributeItems)
+        .select(selectRows(profileAttributeItems, chunk))
+        .onConflictDoUpdate({
+          target: [
+            profileAttributeItems.projectId,
+            profileAttributeItems.profileId,
+            profileAttributeItems.name,
+            profileAttributeItems.item,
+          ],
+          set: { version: sql`excluded.version` },
+          setWhere: sql`excluded.version >= ${profileAttributeItems.version}`,
+        }),
+    );
+  }
+  // Rows older than their profile: deleted attributes, removed items, arrays set to something else.
+  const keys = JSON.stringify(states.map(({ projectId, state }) => [projectId, state.profile_id]));
+  for (const table of [profileAttributes, profileAttributeItems]) {
+    statements.push(
+      db.delete(table).where(
+        sql`(${table.projectId}, ${table.profileId}) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${keys}))
+          AND ${table.version} < (SELECT ${profiles.version} FROM ${profiles}
+            WHERE ${profiles.projectId} = ${table.projectId} AND ${profiles.profileId} = ${table.profileId})`,
+      ),
+    );
+  }
   return statements;
 }
 

@@ -58,11 +58,9 @@ function compileCondition(c: Condition, projectId: string): SQL {
       case "in":
         return withAttribute(projectId, c.attribute, sql`(${sql.join(c.value.map(valuePredicate), sql` OR `)})`);
       case "contains":
-        return withAttribute(
-          projectId,
-          c.attribute,
-          sql`a.value_json IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(a.value_json) j WHERE j.value = ${c.value})`,
-        );
+        // Arrays hold strings only: another value is in none. One index lookup on the item table.
+        if (typeof c.value !== "string") return sql`0`;
+        return sql`p.profile_id IN (SELECT t.profile_id FROM profile_attribute_items t WHERE t.project_id = ${projectId} AND t.name = ${c.attribute} AND t.item = ${c.value})`;
       default: {
         const cmp = COMPARATORS[c.op];
         if (typeof c.value === "number")

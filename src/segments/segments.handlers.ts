@@ -4,11 +4,15 @@ import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { audiences } from "../db/schema";
 import type { AppEnv } from "../env";
-import { callerOf } from "../lib/auth";
+import { callerOf, RATE_LIMIT_PERIOD_SECONDS } from "../lib/auth";
 import { ApiError, issuePath } from "../lib/errors";
 import { compileWhere } from "./compile";
+import { QUERY_BUDGET, queryCost } from "./cost";
 import type * as routes from "./segments.routes";
 import { audienceNames, countConditions, WHERE_LIMITS, WhereSchema } from "./where";
+
+/** SEGMENT_QUERY_LIMITER's limit in wrangler.toml, for the message. */
+export const SEGMENT_QUERIES_PER_WINDOW = 60;
 
 /** D1 binds at most 100 parameters a statement; the page query adds three. */
 const MAX_PARAMETERS = 96;
@@ -40,7 +44,22 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
   if (countConditions(where) > WHERE_LIMITS.conditions) {
     throw tooComplex(`A where tree holds at most ${WHERE_LIMITS.conditions} conditions.`);
   }
+  const cost = queryCost(where);
+  if (cost > QUERY_BUDGET) {
+    throw tooComplex(
+      `This where tree costs ${cost}, over the budget of ${QUERY_BUDGET} a query: use fewer conditions, or fewer ranges, negations and audiences (see the README's limits).`,
+    );
+  }
   const after = body.cursor === undefined ? null : decodeCursor(body.cursor);
+  // Spent once the query is known to be valid, before it reads D1.
+  const { success } = await c.env.SEGMENT_QUERY_LIMITER.limit({ key: `project:${projectId}` });
+  if (!success) {
+    throw new ApiError(
+      "RATE_LIMITED",
+      `Too many segment queries for this project: at most ${SEGMENT_QUERIES_PER_WINDOW} every ${RATE_LIMIT_PERIOD_SECONDS} s; retry after the delay in Retry-After.`,
+      { headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) } },
+    );
+  }
   const db = drizzle(c.env.DB);
 
   const names = [...new Set(audienceNames(where))];

@@ -7,14 +7,13 @@ import type { EventsMessage } from "../../src/queue/messages";
 import { failStatements } from "../support/faults";
 import { createProject, type Project } from "../support/harness";
 import { batch, customIdStub, event, identify, installationStub, opId, sendBatch } from "../support/identity";
+import { stagedEvents } from "../support/staged";
 
 const uuid = () => crypto.randomUUID();
 
+/** Whether the event queue's consumer staged the event in R2, where event history lives. */
 async function landed(p: Project, id: string): Promise<boolean> {
-  const row = await env.DB.prepare("SELECT 1 AS x FROM events WHERE project_id = ? AND event_id = ?")
-    .bind(p.projectId, id)
-    .first();
-  return row !== null;
+  return (await stagedEvents(p.projectId)).some((e) => e.id === id);
 }
 
 const waitLanded = (p: Project, id: string) =>
