@@ -8,8 +8,11 @@ import { profileRemovedItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
 import { countD1, eraseD1 } from "./erase-d1";
 
-/** Pages of staged objects a remove deletes from per queue message (each reads ≤ 200 objects). */
-export const STAGED_PAGES_PER_MESSAGE = 5;
+/**
+ * How much of the staged event history a remove reads per queue message: `pages` pages of
+ * `objects` objects. A test makes it small to see a remove span several messages.
+ */
+export const stagedPaging = { pages: 5, objects: 200 };
 
 export type Identifier = { type: "custom_id" | "installation_id"; value: string };
 
@@ -174,7 +177,7 @@ type StagedProgress = ReceiptStep & { next: { index: number; cursor: string | nu
 
 /**
  * Deletes the removed profiles' staged events (event history in R2), at most
- * {@link STAGED_PAGES_PER_MESSAGE} pages per call. Progress and the running count live on the
+ * {@link stagedPaging} per call. Progress and the running count live on the
  * request's `r2` step, so the next message resumes where this one stopped. True when done.
  */
 async function eraseStaged(
@@ -197,13 +200,16 @@ async function eraseStaged(
     rows: { events: 0 },
     next: { index: 0, cursor: null },
   };
-  for (let page = 0; step.next && page < STAGED_PAGES_PER_MESSAGE; page++) {
+  for (let page = 0; step.next && page < stagedPaging.pages; page++) {
     const profileId = profileIds[step.next.index];
     if (profileId === undefined) {
       step.next = null;
       break;
     }
-    const scan = await deleteStagedEvents(env, projectId, profileId, { cursor: step.next.cursor ?? undefined });
+    const scan = await deleteStagedEvents(env, projectId, profileId, {
+      cursor: step.next.cursor ?? undefined,
+      limit: stagedPaging.objects,
+    });
     step.rows = { events: (step.rows.events ?? 0) + scan.events };
     step.next = scan.cursor
       ? { index: step.next.index, cursor: scan.cursor }

@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { findStagedEvents } from "../../src/exports/staging";
+import { findStagedEvents, stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
 import { PRIVACY_QUEUE } from "../../src/privacy/messages";
-import { removeProfile } from "../../src/privacy/remove";
+import { removeProfile, stagedPaging } from "../../src/privacy/remove";
 import { EVENTS_QUEUE, PROJECTION_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage, ProjectionMessage } from "../../src/queue/messages";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
@@ -247,5 +247,49 @@ describe("a retried remove", () => {
     const again = await settled(p, id);
     expect(again.status).toBe("done");
     expect(again.receipt).toEqual(done.receipt);
+  });
+});
+
+describe("a remove with much staged history", () => {
+  it("deletes the staged events over several messages and counts them all in the receipt", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    const signedIn = await batch(p, device, [identify("long-history")]);
+    const staged = (hour: number): EventsMessage => ({
+      type: "events",
+      project_id: p.projectId,
+      profile_id: signedIn.profile_id,
+      custom_id: "long-history",
+      installation_id: device,
+      app_id: p.appId,
+      received_at: "2026-11-01T00:00:00.000Z",
+      events: [
+        {
+          id: `old-${hour}`,
+          name: "played",
+          time: `2026-11-01T${String(hour).padStart(2, "0")}:30:00.000Z`,
+          attributes: {},
+          label: null,
+          tags: [],
+          source: "sdk",
+        },
+      ],
+    });
+    // One object per hour: three objects, read one per message below.
+    await stageEvents(env, [staged(1), staged(2), staged(3)]);
+    expect(await stagedCount(p.projectId, signedIn.profile_id)).toBe(3);
+
+    const paging = { ...stagedPaging };
+    Object.assign(stagedPaging, { pages: 1, objects: 1 });
+    try {
+      const done = await run(p, { type: "remove", identifier: { type: "custom_id", value: "long-history" } });
+      expect(done.status).toBe("done");
+      expect(done.receipt?.totals["r2.events"]).toBe(3);
+      expect(done.receipt?.steps.at(-1)).toMatchObject({ step: "r2", where: "r2", rows: { events: 3 } });
+      expect(JSON.stringify(done.receipt)).not.toContain("next");
+    } finally {
+      Object.assign(stagedPaging, paging);
+    }
+    expect(await stagedCount(p.projectId, signedIn.profile_id)).toBe(0);
   });
 });
