@@ -5,7 +5,8 @@
 // listed, and the peak resident memory of the Worker's workerd process. Writes
 // bench/exports-results.json. It reports; it never fails on a number.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { memoryOf } from "./workerd.mjs";
 
 const ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
 const PROFILES = 1000;
@@ -29,34 +30,6 @@ function run(args) {
     console.error(String(error.stdout), String(error.stderr));
     throw error;
   }
-}
-
-/** The workerd processes a `wrangler dev` process started, at any depth. */
-function workerdPids(pid) {
-  const out = [];
-  const walk = (p) => {
-    const kids = execFileSync("sh", ["-c", `pgrep -P ${p} || true`], { encoding: "utf8" });
-    for (const k of kids.split("\n").filter(Boolean)) walk(k);
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes("workerd")) out.push(p);
-    } catch {}
-  };
-  walk(pid);
-  return out;
-}
-
-/** Peak (VmHWM) and current resident memory of the largest workerd process, in MiB. */
-function memoryOf(pid) {
-  let peak = 0;
-  let current = 0;
-  for (const p of workerdPids(pid)) {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, "utf8");
-      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-      current = Math.max(current, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
-    } catch {}
-  }
-  return { peak_mib: Math.round(peak / 1024), rss_mib: Math.round(current / 1024) };
 }
 
 async function api(method, path, body, headers = {}) {

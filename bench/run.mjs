@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
+import { memoryOf, workerdPids } from "./workerd.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -71,34 +72,6 @@ async function waitFor(url) {
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${url} did not answer`);
-}
-
-/** The workerd processes a `wrangler dev` process started, at any depth. */
-function workerdPids(wranglerPid) {
-  const pids = [];
-  const walk = (pid) => {
-    const children = execFileSync("sh", ["-c", `pgrep -P ${pid} || true`], { encoding: "utf8" });
-    for (const child of children.split("\n").filter(Boolean)) walk(child);
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) pids.push(pid);
-    } catch {}
-  };
-  walk(wranglerPid);
-  return pids;
-}
-
-/** Peak and current resident memory of the largest workerd process serving a Worker. */
-function memoryOf(wranglerPid) {
-  let peak = 0;
-  let current = 0;
-  for (const pid of workerdPids(wranglerPid)) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-      current = Math.max(current, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
-    } catch {}
-  }
-  return { peak_mib: Math.round(peak / 1024), rss_mib: Math.round(current / 1024) };
 }
 
 /** CPU time, in ticks of 10 ms, of each thread of the workerd processes serving a Worker. */
