@@ -18,7 +18,9 @@ export default defineConfig(async () => {
                 compatibilityFlags: ["service_binding_extra_handlers"],
                 queueConsumers: {
                   "edge-cdp-events": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-events-dlq": { maxBatchTimeout: 0.05 },
                   "edge-cdp-projection": { maxBatchTimeout: 0.05 },
+                  "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
                   "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
                   "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
                 },

@@ -4,6 +4,16 @@
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
+// npm puts node_modules/.bin first on the PATH, where the node-<os>-<cpu> dependency puts Node 22.
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) {
+  console.error(
+    `wrangler needs Node.js 22 or newer; this is ${process.version}. Run \`npm install\` first, then \`npm run dev\`` +
+      " (not `node scripts/dev.mjs`): npm scripts run on the Node 22 that `npm install` puts in node_modules.",
+  );
+  process.exit(1);
+}
+
 const port = Number(process.env.PORT ?? 8787);
 const base = `http://127.0.0.1:${port}`;
 const wrangler = "node_modules/.bin/wrangler";
@@ -16,10 +26,15 @@ if (!existsSync(".dev.vars")) {
 const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1]?.trim();
 if (!adminToken) throw new Error(".dev.vars has no ADMIN_TOKEN");
 
-execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit" });
+// Locally, Request.cf is a placeholder anyway; fetching the real one from workers.cloudflare.com
+// prints a stack trace when offline, twice. Set CLOUDFLARE_CF_FETCH_ENABLED=true to fetch it.
+const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
+
+execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env });
 
 const dev = spawn(wrangler, ["dev", "--port", String(port), "--ip", "127.0.0.1", ...process.argv.slice(2)], {
   stdio: "inherit",
+  env,
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -1,11 +1,15 @@
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import debug from "./debug/debug.index";
+import type { AppEnv } from "./env";
 import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
+import * as meta from "./lib/meta.routes";
+import { completeDocument, OPENAPI_INFO, type OpenAPIDocument } from "./lib/openapi";
 import { createRouter } from "./lib/router";
 import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
@@ -13,6 +17,8 @@ import sdk from "./sdk/sdk.index";
 import segments from "./segments/segments.index";
 
 const MiB = 1024 * 1024;
+/** No header we read needs more; a 100 KB header is work for nothing. */
+const MAX_HEADER_VALUE = 8 * 1024;
 
 /** The largest body each route takes; checked before anything is parsed. */
 export function bodyLimitFor(method: string, path: string): number {
@@ -24,25 +30,23 @@ export function bodyLimitFor(method: string, path: string): number {
   return MiB;
 }
 
+/** Whether the body limit applies: an audience replace streams its body and checks it line by line. */
+export function readsWholeBody(method: string, path: string): boolean {
+  return !(method === "PUT" && path.startsWith("/v1/audiences/"));
+}
+
 /** Batch's versioned paths (`/2.{minor}/profiles/…`) are the same endpoints as ours. */
 const BATCH_COMPAT_PATH = /^\/2\.\d+\/profiles\/(update|mass-update)$/;
 
 export function rewriteCompatPath(request: Request): Request {
+  // Both Batch endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
+  if (request.method !== "POST") return request;
   const url = new URL(request.url);
   const match = BATCH_COMPAT_PATH.exec(url.pathname);
   if (!match) return request;
   url.pathname = `/v1/profiles/${match[1]}`;
   return new Request(url, request);
 }
-
-const OPENAPI_INFO = {
-  openapi: "3.1.0",
-  info: {
-    title: "edge-cdp",
-    version: "0.1.0",
-    description: "Customer profiles and identity resolution at the edge.",
-  },
-};
 
 /**
  * The web SDK calls `/v1/sdk/batch` from the customer's pages: the SDK key is public, so any
@@ -67,12 +71,21 @@ export function createApp() {
     c.header("X-Request-Id", id);
     await next();
   });
+  app.use("*", async (c, next) => {
+    const issues = [...c.req.raw.headers]
+      .filter(([, value]) => value.length > MAX_HEADER_VALUE)
+      .map(([name]) => ({ path: `headers.${name}`, message: `At most ${MAX_HEADER_VALUE} characters.` }));
+    if (issues.length > 0) {
+      throw new ApiError("VALIDATION_FAILED", `A header value is at most ${MAX_HEADER_VALUE} characters.`, { issues });
+    }
+    await next();
+  });
   // Browsers on any origin send SDK batches; every other route is for servers and gets no CORS.
   app.use("/v1/sdk/batch", cors(SDK_CORS));
   app.use("*", (c, next) => {
     // An audience replace streams up to 1,000,000 IDs and enforces its own limits line by line;
     // a byte limit here would buffer a chunked upload whole.
-    if (c.req.method === "PUT" && c.req.path.startsWith("/v1/audiences/")) return next();
+    if (!readsWholeBody(c.req.method, c.req.path)) return next();
     const maxSize = bodyLimitFor(c.req.method, c.req.path);
     return bodyLimit({
       maxSize,
@@ -84,7 +97,8 @@ export function createApp() {
   app.onError(onError);
   app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`)));
 
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.openapi(meta.health, (c) => c.json({ status: "ok" as const }, 200));
+  app.openapi(meta.root, (c) => c.redirect("/docs", 302));
   app.route("/debug", debug);
 
   app.route("/v1/admin", admin);
@@ -106,8 +120,14 @@ export function createApp() {
     in: "header",
     name: "X-Api-Key",
   });
-  app.doc31("/openapi.json", OPENAPI_INFO);
-  app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO))));
+  const document = (c: Context<AppEnv>) =>
+    completeDocument(
+      app.getOpenAPI31Document(OPENAPI_INFO) as OpenAPIDocument,
+      new URL(c.req.url).origin,
+      readsWholeBody,
+    );
+  app.openapi(meta.openapiDocument, (c) => c.json(document(c), 200));
+  app.openapi(meta.docsPage, (c) => c.html(renderDocs(document(c)), 200));
 
   return app;
 }

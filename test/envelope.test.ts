@@ -106,7 +106,8 @@ describe("the error envelope", () => {
       headers: { ...adminHeaders, "Content-Type": "text/plain" },
       raw: '{"name":"P"}',
     });
-    await envelopeOf(res, 415, "UNSUPPORTED_MEDIA_TYPE");
+    const { error } = await envelopeOf(res, 415, "UNSUPPORTED_MEDIA_TYPE");
+    expect(error.message).toContain("Content-Type: application/json");
   });
 });
 

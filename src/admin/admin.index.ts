@@ -1,3 +1,4 @@
+import deadLetters from "../dead-letters/dead-letters.index";
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
@@ -12,4 +13,5 @@ export default router
   .openapi(routes.getProject, handlers.getProject)
   .openapi(routes.updateProject, handlers.updateProject)
   .openapi(routes.rotateSigningSecret, handlers.rotateSigningSecret)
-  .openapi(routes.createApp, handlers.createApp);
+  .openapi(routes.createApp, handlers.createApp)
+  .route("/dead-letters", deadLetters);

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 
 const security = [{ AdminToken: [] }];
 
@@ -64,7 +64,7 @@ export const createProject = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });
 
@@ -77,7 +77,7 @@ export const getProject = createRoute({
   request: { params: ProjectIdParam },
   responses: {
     200: { description: "The project", content: { "application/json": { schema: ProjectSchema } } },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });
 
@@ -110,7 +110,7 @@ export const createApp = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });
 
@@ -132,7 +132,7 @@ export const updateProject = createRoute({
       description: "The project's settings after the change",
       content: { "application/json": { schema: ProjectSchema.omit({ apps: true }) } },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });
 
@@ -152,6 +152,6 @@ export const rotateSigningSecret = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });

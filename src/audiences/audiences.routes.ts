@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ErrorEnvelopeSchema, errorResponses } from "../lib/errors";
+import { ErrorEnvelopeSchema, errorResponsesOf } from "../lib/errors";
 import { requireMemberBody } from "./content-type";
 
 /** At most this many IDs in a JSON replace and in each list of a patch; larger sets go as CSV. */
@@ -62,7 +62,7 @@ export const createAudience = createRoute({
   },
   responses: {
     201: ok("Created"),
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
     409: { description: "An audience with this name exists", content: errorContent },
   },
 });
@@ -78,7 +78,7 @@ export const listAudiences = createRoute({
       description: "The audiences",
       content: { "application/json": { schema: z.object({ audiences: z.array(AudienceSchema) }) } },
     },
-    ...errorResponses,
+    ...errorResponsesOf(401, 403),
   },
 });
 
@@ -89,7 +89,7 @@ export const getAudience = createRoute({
   summary: "An audience, with its size and when it last changed",
   security,
   request: { params: NameParam },
-  responses: { 200: ok("The audience"), ...errorResponses },
+  responses: { 200: ok("The audience"), ...errorResponsesOf(400, 401, 403, 404) },
 });
 
 export const replaceMembers = createRoute({
@@ -120,7 +120,7 @@ export const replaceMembers = createRoute({
   },
   responses: {
     200: ok("Replaced"),
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
     409: { description: "Another request replaced the members at the same time", content: errorContent },
     415: { description: "Neither application/json nor text/csv", content: errorContent },
   },
@@ -149,7 +149,7 @@ export const patchMembers = createRoute({
       },
     },
   },
-  responses: { 200: ok("Updated"), ...errorResponses },
+  responses: { 200: ok("Updated"), ...errorResponsesOf(400, 401, 403, 404) },
 });
 
 export const deleteAudience = createRoute({
@@ -159,5 +159,5 @@ export const deleteAudience = createRoute({
   summary: "Delete an audience and its members",
   security,
   request: { params: NameParam },
-  responses: { 204: { description: "Deleted" }, ...errorResponses },
+  responses: { 204: { description: "Deleted" }, ...errorResponsesOf(400, 401, 403, 404) },
 });

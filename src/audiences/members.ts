@@ -2,7 +2,7 @@ import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { audienceMembers, audiences } from "../db/schema";
-import { customIdProblem } from "../identity/identifiers";
+import { customIdProblem, normalizeCustomId } from "../identity/identifiers";
 import { ApiError } from "../lib/errors";
 import { UUID_PATTERN } from "../lib/ids";
 
@@ -40,7 +40,7 @@ export function checkMember(type: AudienceType, value: string): { member: string
       : { problem: `"${clip(value)}" is not an installation ID (a UUID).` };
   }
   const problem = customIdProblem(value);
-  return problem ? { problem } : { member: value };
+  return problem ? { problem } : { member: normalizeCustomId(value) };
 }
 
 function clip(value: string): string {

@@ -33,7 +33,9 @@ export const apps = sqliteTable(
 
 /**
  * Every accepted event, as the event queue's consumer lands it: the source of the
- * daily push and in-app exports. `(project_id, event_id)` makes redelivery harmless.
+ * daily push and in-app exports. An event is identified per profile (SPEC §4): two
+ * installations may both send op "3". `(project_id, profile_id, event_id)` makes
+ * redelivery harmless.
  */
 export const events = sqliteTable(
   "events",
@@ -51,7 +53,7 @@ export const events = sqliteTable(
     receivedAt: text("received_at").notNull(),
   },
   (t) => [
-    uniqueIndex("events_project_event_idx").on(t.projectId, t.eventId),
+    uniqueIndex("events_profile_event_idx").on(t.projectId, t.profileId, t.eventId),
     index("events_app_time_idx").on(t.appId, t.time),
   ],
 );
@@ -90,6 +92,22 @@ export const requestChunks = sqliteTable(
     completedAt: text("completed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.requestId, t.chunk] })],
+);
+
+/**
+ * The operations of one identifier too large for one queue message: stored here in parts, and
+ * the chunk's message only names them. The consumer applies them in one call to the
+ * identifier's object, so they apply in request order (SPEC §5), then deletes them.
+ */
+export const chunkParts = sqliteTable(
+  "chunk_parts",
+  {
+    requestId: text("request_id").notNull(),
+    chunk: integer("chunk").notNull(),
+    part: integer("part").notNull(),
+    items: text("items", { mode: "json" }).$type<unknown[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.chunk, t.part] })],
 );
 
 /*
@@ -184,4 +202,23 @@ export const audienceMembers = sqliteTable(
     member: text("member").notNull(),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.audience, t.generation, t.member] })],
+);
+
+/**
+ * Every message a dead-letter queue received, once per (queue, message): `replayed` when the
+ * dead-letter consumer could still apply it, `recorded` when it could not (the body is kept so
+ * an operator can see and resend it). `GET /v1/admin/dead-letters` reports them.
+ */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    queue: text("queue").notNull(),
+    messageId: text("message_id").notNull(),
+    projectId: text("project_id"),
+    outcome: text("outcome", { enum: ["replayed", "recorded"] }).notNull(),
+    error: text("error"),
+    body: text("body", { mode: "json" }).$type<unknown>().notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.queue, t.messageId] }), index("dead_letters_time_idx").on(t.createdAt)],
 );

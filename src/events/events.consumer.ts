@@ -1,10 +1,11 @@
 import { drizzle } from "drizzle-orm/d1";
 import { rowChunks, selectRows } from "../db/rows";
 import { events } from "../db/schema";
+import { replayOrRecord } from "../dead-letters/record";
 import type { EventsMessage } from "../queue/messages";
-import { retryDelaySeconds } from "../queue/retry";
+import { consumeWholeOrEach } from "../queue/retry";
 
-/** Lands events in D1; `(project_id, event_id)` makes a redelivery a no-op. */
+/** Lands events in D1; `(project_id, profile_id, event_id)` makes a redelivery a no-op. */
 async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
   const db = drizzle(env.DB);
   const rows = messages.flatMap((m) =>
@@ -28,16 +29,12 @@ async function landEvents(env: Env, messages: EventsMessage[]): Promise<void> {
   if (first) await db.batch([first, ...rest]);
 }
 
-/** The event queue's consumer: lands the batch's events in D1. */
+/** The event queue's consumer: lands the batch's events in D1; a failing message retries alone. */
 export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Env): Promise<void> {
-  try {
-    await landEvents(
-      env,
-      batch.messages.map((m) => m.body),
-    );
-    for (const m of batch.messages) m.ack();
-  } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "event batch failed", error: String(error) }));
-    for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
-  }
+  await consumeWholeOrEach(batch, "event message failed", (bodies) => landEvents(env, bodies));
+}
+
+/** Events that failed every retry are landed once more, or recorded where an operator sees them. */
+export async function consumeDeadEvents(batch: MessageBatch<EventsMessage>, env: Env): Promise<void> {
+  await replayOrRecord(batch, env, (body) => landEvents(env, [body]));
 }

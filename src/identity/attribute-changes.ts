@@ -12,7 +12,11 @@ export class AttributeChanges {
   /** Net change in the number of custom attributes holding a value, over the ops applied. */
   private growth = 0;
 
-  constructor(private readonly stored: Map<string, StoredAttribute>) {}
+  /** `now` bounds the removals an array attribute remembers. */
+  constructor(
+    private readonly stored: Map<string, StoredAttribute>,
+    private readonly now?: number,
+  ) {}
 
   private current(name: string): StoredAttribute | undefined {
     return this.written.get(name) ?? this.stored.get(name);
@@ -24,7 +28,7 @@ export class AttributeChanges {
     let growth = 0;
     for (const write of op.writes) {
       const current = this.current(write.name);
-      const stored = reconcile(current, write, op.time, op.source, this.written.has(write.name));
+      const stored = reconcile(current, write, op.time, op.source, this.written.has(write.name), this.now);
       if (!stored) continue;
       next.push(stored);
       if (!isNativeName(stored.name)) growth += Number(stored.value !== null) - Number(current?.value != null);

@@ -1,10 +1,11 @@
+import type { ElementClock } from "./array-elements";
 import type { Source } from "./attributes";
 import type { StoredAttribute } from "./reconcile";
 
 export const ATTRIBUTES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS attributes (
   profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT, updated_at TEXT NOT NULL,
-  source TEXT NOT NULL, PRIMARY KEY (profile_id, name));
+  source TEXT NOT NULL, elements TEXT, PRIMARY KEY (profile_id, name));
 `;
 
 type AttributeRow = {
@@ -13,6 +14,7 @@ type AttributeRow = {
   value: string | null;
   updated_at: string;
   source: string;
+  elements: string | null;
 };
 
 /**
@@ -37,7 +39,7 @@ export class AttributeTable {
     if (missing.length) {
       const rows = this.sql
         .exec<AttributeRow>(
-          `SELECT name, type, value, updated_at, source FROM attributes
+          `SELECT name, type, value, updated_at, source, elements FROM attributes
            WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))`,
           profileId,
           JSON.stringify(missing),
@@ -73,10 +75,12 @@ export class AttributeTable {
       a.value === null ? null : JSON.stringify(a.value),
       a.updatedAt,
       a.source,
+      a.elements ? JSON.stringify(a.elements) : null,
     ]);
     this.sql.exec(
-      `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source)
-       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]' FROM json_each(?)`,
+      `INSERT OR REPLACE INTO attributes (profile_id, name, type, value, updated_at, source, elements)
+       SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]'
+       FROM json_each(?)`,
       profileId,
       JSON.stringify(rows),
     );
@@ -87,7 +91,7 @@ export class AttributeTable {
   list(profileId: string, withTombstones = false): StoredAttribute[] {
     return this.sql
       .exec<AttributeRow>(
-        `SELECT name, type, value, updated_at, source FROM attributes WHERE profile_id = ?${
+        `SELECT name, type, value, updated_at, source, elements FROM attributes WHERE profile_id = ?${
           withTombstones ? "" : " AND value IS NOT NULL"
         } ORDER BY name`,
         profileId,
@@ -114,5 +118,6 @@ function toStored(row: AttributeRow): StoredAttribute {
     value: row.value === null ? null : (JSON.parse(row.value) as StoredAttribute["value"]),
     updatedAt: row.updated_at,
     source: row.source as Source,
+    ...(row.elements && { elements: JSON.parse(row.elements) as ElementClock }),
   };
 }

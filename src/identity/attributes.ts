@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { EventAttributes } from "../lib/json";
+import { parseTimestamp } from "../lib/time";
 import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "./locale-codes";
 
 /** Where a write came from; `sdk_auto` is what the SDK collects from the device context. */
@@ -34,7 +35,13 @@ export const LIMITS = {
 const NAME = /^[a-z0-9_]{1,30}$/i;
 const TYPED_KEY = /^(date|url)\((.*)\)$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]00:?00)$/;
-const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
+// No whitespace, control or invisible format character anywhere: `a@b\u0000.com` is not an address.
+const EMAIL = /^[^\s@\p{Cc}\p{Cf}]{1,64}@[^\s@\p{Cc}\p{Cf}]+\.[^\s@\p{Cc}\p{Cf}]{2,}$/u;
+/**
+ * Schemes a browser or mail client runs or resolves locally when the link is opened; a stored
+ * `javascript:` URL is an XSS waiting in every dashboard and template. App deep links stay allowed.
+ */
+const EXECUTING_SCHEMES = new Set(["javascript:", "vbscript:", "data:", "file:", "blob:", "filesystem:"]);
 const E164 = /^\+[1-9]\d{1,14}$/;
 
 /**
@@ -141,7 +148,7 @@ function customWrite(key: string, value: unknown, ctx: Ctx, path: PropertyKey[])
   const name = rawName.toLowerCase();
   if (value === null) return { name, kind: "delete" };
   if (typed?.[1] === "date") {
-    if (typeof value !== "string" || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value))) {
+    if (typeof value !== "string" || !ISO_UTC.test(value) || parseTimestamp(value) === null) {
       issue(ctx, path, "A date() attribute takes an ISO 8601 UTC timestamp, like 2026-11-22T10:00:00Z.");
       return null;
     }
@@ -150,6 +157,11 @@ function customWrite(key: string, value: unknown, ctx: Ctx, path: PropertyKey[])
   if (typed?.[1] === "url") {
     if (typeof value !== "string" || value.length > LIMITS.urlLength || !URL.canParse(value)) {
       issue(ctx, path, `A url() attribute takes a URL of at most ${LIMITS.urlLength} characters.`);
+      return null;
+    }
+    const scheme = new URL(value).protocol;
+    if (EXECUTING_SCHEMES.has(scheme)) {
+      issue(ctx, path, `A url() attribute cannot use ${scheme} (it runs code or reads local data where it is opened).`);
       return null;
     }
     return { name, kind: "set", type: "url", value };
@@ -318,8 +330,8 @@ function isFlat(value: Record<string, unknown>): boolean {
 
 /** Op times: ISO 8601, at most 30 days old and at most 5 minutes ahead of `now`. */
 export function timeProblem(value: string, now: number): string | null {
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t)) return "Expected an ISO 8601 timestamp.";
+  const t = parseTimestamp(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || t === null) return "Expected an ISO 8601 timestamp.";
   if (t < now - LIMITS.eventMaxAgeMs) return "A time is at most 30 days in the past.";
   if (t > now + LIMITS.eventMaxFutureMs) return "A time is at most 5 minutes in the future.";
   return null;

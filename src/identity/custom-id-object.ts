@@ -3,8 +3,17 @@ import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
 import { LIMITS } from "./attributes";
+import { MEMBERS_SCHEMA, type Member, type MemberPage, Members, VIEW_INSTALLATIONS } from "./custom-id-members";
+import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, type ProfileSnapshot, ProfileStore, type WriteContext } from "./profile-store";
+import {
+  type ApplyResult,
+  type DataOp,
+  PROFILE_SCHEMA,
+  type ProfileSnapshot,
+  ProfileStore,
+  type WriteContext,
+} from "./profile-store";
 import { type AttachOutcome, decideAttach } from "./transitions";
 import { type ProfileView, profileView } from "./view";
 
@@ -37,11 +46,11 @@ export interface DetachRequest {
 
 export interface CustomIdView {
   profile: ProfileView;
-  installationIds: string[];
+  /** The most recently seen installations attached, and how many others. */
+  installations: MemberPage;
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL);
 `;
 
@@ -51,18 +60,21 @@ CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NU
  * object itself is the lock that keeps a custom ID on at most one profile (invariant 1).
  */
 export class CustomIdObject extends DurableObject<Env> {
+  private readonly schema: LazySchema;
   private readonly store: ProfileStore;
   private readonly outbox: Outbox;
   private readonly clock: AlarmClock;
+  private readonly members: Members;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles");
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
+    this.members = new Members(ctx.storage.sql);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
-      this.store.migrate();
-      ctx.storage.sql.exec(SCHEMA);
+      this.schema.load();
       await this.clock.load();
     });
   }
@@ -96,6 +108,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
   attach(req: AttachRequest): AttachResult {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    this.schema.ensure();
     const result = this.store.transaction(() => {
       const seen = this.recall<AttachResult>(req.key);
       if (seen) return seen;
@@ -112,11 +125,7 @@ export class CustomIdObject extends DurableObject<Env> {
         request_id: req.requestId,
       });
       this.store.touch(profileId, req.time);
-      this.ctx.storage.sql.exec(
-        "INSERT OR REPLACE INTO members (installation_id, attached_at) VALUES (?, ?)",
-        req.installationId,
-        req.time,
-      );
+      this.members.attach(req.installationId, req.time);
       const result: AttachResult = { outcome, profileId };
       this.remember(req.key, result);
       return result;
@@ -128,14 +137,12 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation leaves this custom ID (logout, or switching to another user). */
   detach(req: DetachRequest): void {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
+    this.schema.ensure();
     this.store.transaction(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
-      const removed = this.ctx.storage.sql.exec(
-        "DELETE FROM members WHERE installation_id = ?",
-        req.installationId,
-      ).rowsWritten;
-      if (existing && removed > 0) {
+      const removed = this.members.detach(req.installationId);
+      if (existing && removed) {
         this.store.appendHistory(existing.profile_id, {
           time: req.time,
           kind: req.kind,
@@ -145,7 +152,7 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: req.requestId,
         });
       }
-      this.remember(req.key, { detached: removed > 0 });
+      this.remember(req.key, { detached: removed });
     });
     this.outbox.afterWrite(this.ctx);
   }
@@ -156,6 +163,7 @@ export class CustomIdObject extends DurableObject<Env> {
    */
   applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
     this.store.holder = { projectId: ctx.projectId, kind: "custom_id", id: ctx.customId };
+    this.schema.ensure();
     const result = this.store.transaction(() => {
       let profileId = this.current()?.profile_id;
       if (!profileId) {
@@ -169,7 +177,7 @@ export class CustomIdObject extends DurableObject<Env> {
           request_id: ctx.requestId,
         });
       }
-      this.store.processed.prune(Date.now());
+      if (ctx.installationId) this.members.seen(ctx.installationId, ctx.receivedAt);
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
     this.outbox.afterWrite(this.ctx);
@@ -178,18 +186,20 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /** The profile as the D1 projection stores it; null when it is not held here. */
   projection(profileId: string): ProfileProjection | null {
-    return this.store.projection(profileId);
+    return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
-  view(): CustomIdView | null {
+  view(limit = VIEW_INSTALLATIONS): CustomIdView | null {
+    if (!this.schema.exists) return null;
     const id = this.current()?.profile_id;
     const row = id ? this.store.profile(id) : null;
     if (!row) return null;
-    const installationIds = this.ctx.storage.sql
-      .exec<{ installation_id: string }>("SELECT installation_id FROM members ORDER BY attached_at")
-      .toArray()
-      .map((r) => r.installation_id);
-    return { profile: profileView(this.store, row), installationIds };
+    return { profile: profileView(this.store, row), installations: this.members.page(limit) };
+  }
+
+  /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
+  prune(stale: Member[]): number {
+    return this.store.transaction(() => this.members.prune(stale));
   }
 
   override async alarm(): Promise<void> {

@@ -24,17 +24,40 @@ export const PLACEHOLDER_CUSTOM_IDS: ReadonlySet<string> = new Set([
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// Zero-width characters, bidi controls, the BOM, soft hyphens: format characters show nothing,
+// so `user\u200b42` and `user42` would be two profiles a person cannot tell apart.
+const INVISIBLE_CHARACTERS = /[\p{Cf}\u115f\u1160\u3164\uffa0]/u;
+
+/**
+ * The form a placeholder is recognised in: compatibility-folded (fullwidth `ｕｓｅｒ` is `user`)
+ * and case-folded, so a look-alike of a placeholder is refused as the placeholder is.
+ */
+function placeholderForm(value: string): string {
+  return value.normalize("NFKC").toLowerCase().trim();
+}
+
+/**
+ * The one stored form of a custom ID: Unicode NFC. An iOS keyboard and a web form can send `é` as
+ * one code point or as `e` plus a combining accent; both are the same person.
+ */
+export function normalizeCustomId(value: string): string {
+  return value.normalize("NFC");
+}
 
 /** Why a custom ID is refused, or null when it is acceptable. */
 export function customIdProblem(value: string): string | null {
   if (value.trim() === "") return "A custom ID cannot be empty or only whitespace.";
-  if (PLACEHOLDER_CUSTOM_IDS.has(value.trim().toLowerCase())) {
-    return `"${value}" is a placeholder, not a user ID; send the real ID or nothing.`;
-  }
-  if (value.length > 512) return "A custom ID is at most 512 characters.";
-  if (CONTROL_CHARACTERS.test(value)) return "A custom ID cannot contain control characters.";
   // A lone surrogate would be replaced on the way to storage, and two IDs would become one.
   if (!value.isWellFormed()) return "A custom ID must be valid Unicode (no lone surrogate).";
+  if (PLACEHOLDER_CUSTOM_IDS.has(placeholderForm(value))) {
+    return `"${value}" is a placeholder, not a user ID; send the real ID or nothing.`;
+  }
+  if (normalizeCustomId(value).length > 512) return "A custom ID is at most 512 characters.";
+  if (CONTROL_CHARACTERS.test(value)) return "A custom ID cannot contain control characters.";
+  if (INVISIBLE_CHARACTERS.test(value)) {
+    return "A custom ID cannot contain invisible characters (zero-width, bidi controls, byte order mark).";
+  }
+  if (value !== value.trim()) return "A custom ID cannot start or end with whitespace.";
   return null;
 }
 
@@ -45,13 +68,14 @@ export const InstallationIdSchema = z
   .transform((s) => s.toLowerCase())
   .openapi({ example: "6f1c2d0e-8a4b-4c1e-9f3a-0d2b7c9e1a55" });
 
-/** Custom IDs that pass the length, control-character and placeholder rules. */
+/** Custom IDs that pass the length, character and placeholder rules, in their NFC form. */
 export const CustomIdSchema = z
   .string()
   .superRefine((value, ctx) => {
     const problem = customIdProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem, params: { code: "INVALID_CUSTOM_ID" } });
   })
+  .transform(normalizeCustomId)
   .openapi({ example: "user-42" });
 
 /** Durable Object names: one object per (project, identifier). */

@@ -22,8 +22,9 @@ import {
   refreshes,
 } from "./installation-row";
 import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
+import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, ProfileStore, type WriteContext } from "./profile-store";
+import { type ApplyResult, type DataOp, PROFILE_SCHEMA, ProfileStore, type WriteContext } from "./profile-store";
 import { type Binding, planIntent } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
 
@@ -34,6 +35,8 @@ export type InstallationDescription = {
   binding: Binding;
   /** Present when the installation is anonymous: its profile lives here. */
   profile: ProfileView | null;
+  /** A transition is under way: the binding may not show it yet. */
+  transitionPending: boolean;
 };
 
 /** How soon the alarm resumes a transition whose caller went away. */
@@ -47,6 +50,7 @@ const RESUME_AFTER_MS = 5_000;
  * alarm) if the object was evicted or failed half-way.
  */
 export class InstallationObject extends DurableObject<Env> {
+  private readonly schema: LazySchema;
   private readonly store: ProfileStore;
   private readonly installation: InstallationTable;
   private readonly intents: IntentRunner;
@@ -56,6 +60,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA, "profiles");
     this.store = new ProfileStore(ctx.storage);
     this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
     this.intents = new IntentRunner({
@@ -68,8 +73,7 @@ export class InstallationObject extends DurableObject<Env> {
     this.clock = new AlarmClock(ctx.storage);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
-      this.store.migrate();
-      ctx.storage.sql.exec(INSTALLATION_SCHEMA + INTENT_SCHEMA);
+      this.schema.load();
       await this.clock.load();
     });
   }
@@ -120,6 +124,9 @@ export class InstallationObject extends DurableObject<Env> {
   private apply(input: BatchInput): Promise<BatchResult | null> {
     return this.serialized(async () => {
       this.store.holder = { projectId: input.projectId, kind: "installation", id: input.installationId };
+      // The Profile API never creates an installation: nor the object's tables.
+      if (input.source !== "sdk" && !this.schema.exists) return null;
+      this.schema.ensure();
       await this.resume();
       if (input.source !== "sdk" && !this.installation.row()) return null;
       this.ensureInstallation(input);
@@ -130,6 +137,8 @@ export class InstallationObject extends DurableObject<Env> {
       const seen = local
         ? new Set<string>()
         : this.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+      // The profiles that recorded this call as activity: any call counts, once (SPEC §5).
+      const active = new Set<string>();
       let segment: DataOp[] = [];
       for (const op of input.ops) {
         const repeat = op.id !== null && seen.has(op.id);
@@ -139,7 +148,7 @@ export class InstallationObject extends DurableObject<Env> {
           else segment.push(op);
           continue;
         }
-        await this.applyData(input, segment, result);
+        await this.applyData(input, segment, result, active);
         segment = [];
         if (repeat) {
           result.duplicates++;
@@ -150,10 +159,10 @@ export class InstallationObject extends DurableObject<Env> {
         result.accepted++;
       }
       segment.push(...contextWrites(input));
-      const active = await this.applyData(input, segment, result);
+      await this.applyData(input, segment, result, active);
       const binding = this.installation.binding();
-      // Any call counts as activity on the profile (SPEC §5), even one that changed nothing.
-      if (!active) this.transaction(() => this.store.touch(binding.profileId, input.receivedAt));
+      // A call that sent no data still counts as activity on the profile, even one that changed nothing.
+      if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
       result.profile_id = binding.profileId;
       result.custom_id = binding.customId;
       // Whatever the batch put in the outbox (events, projection changes) leaves now.
@@ -189,10 +198,19 @@ export class InstallationObject extends DurableObject<Env> {
 
   /**
    * Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object.
-   * True when the profile recorded the call as activity.
+   * No ops, no call, unless `touch` asks to record the call as activity all the same. Adds the
+   * profile to `active` when it recorded the call.
    */
-  private async applyData(input: BatchInput, ops: DataOp[], result: BatchResult): Promise<boolean> {
+  private async applyData(
+    input: BatchInput,
+    ops: DataOp[],
+    result: BatchResult,
+    active: Set<string>,
+    { touch = false } = {},
+  ): Promise<void> {
     const binding = this.installation.binding();
+    if (ops.length === 0 && !touch) return;
+    active.add(binding.profileId);
     const ctx: WriteContext = {
       projectId: input.projectId,
       customId: binding.customId,
@@ -203,13 +221,8 @@ export class InstallationObject extends DurableObject<Env> {
     };
     let applied: ApplyResult;
     if (binding.customId === null) {
-      if (ops.length === 0) return false;
-      applied = this.transaction(() => {
-        this.store.processed.prune(Date.now());
-        return this.store.applyData(binding.profileId, ops, ctx, Date.now());
-      });
+      applied = this.transaction(() => this.store.applyData(binding.profileId, ops, ctx, Date.now()));
     } else {
-      // Sent even when empty: any call counts as activity on the signed-in profile.
       applied = await this.customIds(input.projectId, binding.customId).applyOps(
         { ...ctx, customId: binding.customId },
         ops,
@@ -217,15 +230,12 @@ export class InstallationObject extends DurableObject<Env> {
       // Remember what was forwarded, so a retried batch is acknowledged here even after a
       // later op of the same batch moved the installation to another profile.
       const rejected = new Set(applied.rejected.map((r) => r.op_id));
-      this.transaction(() => {
-        for (const op of ops)
-          if (op.id !== null && !rejected.has(op.id)) this.store.processed.mark(op.id, null, Date.now());
-      });
+      const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
+      if (forwarded.length) this.transaction(() => this.store.processed.claim(forwarded, null, Date.now()));
     }
     result.accepted += applied.accepted;
     result.duplicates += applied.duplicates;
     result.rejected.push(...applied.rejected);
-    return true;
   }
 
   private applyInstallationOp(input: BatchInput, op: InstallationOp): void {
@@ -266,6 +276,7 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** Finishes a transition left half-way by an eviction or an exception. */
   private async resume(): Promise<void> {
+    if (!this.schema.exists) return;
     const intent = this.intents.pending();
     const installation = this.installation.row();
     if (!intent || !installation) return;
@@ -275,24 +286,25 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
   projection(profileId: string): ProfileProjection | null {
-    return this.store.projection(profileId);
+    return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
   /** The installation as the D1 projection stores it; null if never seen. */
   installationProjection(): InstallationProjection | null {
-    const row = this.installation.row();
+    const row = this.schema.exists ? this.installation.row() : null;
     return row ? installationProjection(row) : null;
   }
 
   /** The installation, its binding, and its profile when anonymous; null if never seen. */
   describe(): InstallationDescription | null {
-    const row = this.installation.row();
+    const row = this.schema.exists ? this.installation.row() : null;
     if (!row) return null;
     const profile = row.custom_id === null ? this.store.profile(row.profile_id) : null;
     return {
       installation: installationView(row),
       binding: { profileId: row.profile_id, customId: row.custom_id },
       profile: profile ? profileView(this.store, profile) : null,
+      transitionPending: this.intents.pending() !== null,
     };
   }
 

@@ -14,12 +14,16 @@ export interface ProcessedOp {
 /**
  * The op IDs an object applied within the 7-day idempotency window. `profile_id` says which
  * profile an op wrote to, so the IDs move with the profile at sign-in; null for ops that
- * changed the installation (or were forwarded to a custom ID).
+ * changed the installation (or were forwarded to a custom ID). Every write prunes (at most
+ * once a minute), whatever path it came by, so the table holds about a window's worth.
  */
 export class ProcessedOps {
   private prunedAt = 0;
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Those of `opIds` applied here within the idempotency window. */
   among(opIds: string[]): Set<string> {
@@ -34,6 +38,7 @@ export class ProcessedOps {
   }
 
   mark(opId: string, profileId: string | null, at: number): void {
+    this.prune();
     this.sql.exec("INSERT OR IGNORE INTO processed (op_id, profile_id, at) VALUES (?, ?, ?)", opId, profileId, at);
   }
 
@@ -43,6 +48,7 @@ export class ProcessedOps {
    */
   claim(opIds: string[], profileId: string | null, now: number): Set<string> {
     if (opIds.length === 0) return new Set();
+    this.prune();
     const rows = this.sql
       .exec<{ op_id: string }>(
         "INSERT OR IGNORE INTO processed (op_id, profile_id, at) SELECT value, ?, ? FROM json_each(?) RETURNING op_id",
@@ -61,7 +67,8 @@ export class ProcessedOps {
   }
 
   /** Forgets idempotency keys older than the 7-day window of SPEC §4; at most once a minute. */
-  prune(now: number): void {
+  private prune(): void {
+    const now = this.now();
     if (now - this.prunedAt < 60_000) return;
     this.prunedAt = now;
     this.sql.exec("DELETE FROM processed WHERE at < ?", now - LIMITS.idempotencyWindowMs);

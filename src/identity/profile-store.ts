@@ -60,12 +60,16 @@ export interface ApplyResult {
   rejected: { op_id: string | null; code: string; message: string }[];
 }
 
-const PROFILES_SCHEMA = `
+const PROFILE_ROWS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
   last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
   events_held INTEGER NOT NULL DEFAULT 0);
 `;
+
+/** The tables of every object holding profiles; the probe of its `LazySchema` is `profiles`. */
+export const PROFILE_SCHEMA =
+  PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
 
 /**
  * The profile tables both Durable Object classes keep, and the synchronous operations on
@@ -95,12 +99,6 @@ export class ProfileStore {
     this.historyTable = new HistoryTable(this.sql);
     this.processed = new ProcessedOps(this.sql);
     this.outbox = new OutboxTable(this.sql);
-  }
-
-  migrate(): void {
-    this.sql.exec(
-      PROFILES_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA,
-    );
   }
 
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
@@ -193,6 +191,11 @@ export class ProfileStore {
    */
   applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
+    // No data: the call only counts as activity.
+    if (ops.length === 0) {
+      this.touch(profileId, ctx.receivedAt);
+      return result;
+    }
     const claimed = this.processed.claim(
       ops.flatMap((op) => (op.id === null ? [] : [op.id])),
       profileId,
@@ -204,6 +207,7 @@ export class ProfileStore {
         profileId,
         ops.flatMap((op) => (op.type === "attributes" ? op.writes.map((w) => w.name) : [])),
       ),
+      now,
     );
     let initialCount: number | undefined;
     const customCount = () => (initialCount ??= this.attributeTable.customCount(profileId));

@@ -1,13 +1,32 @@
+import {
+  applyElementOps,
+  applyWholeWrite,
+  type BaseWrite,
+  type ElementClock,
+  emptyBase,
+  type Materialized,
+} from "./array-elements";
 import type { AttributeType, AttributeValue, AttributeWrite, Source } from "./attributes";
 
-/** An attribute as stored: `value: null` is a tombstone that remembers when it was deleted. */
+/**
+ * An attribute as stored: `value: null` is a tombstone that remembers when it was deleted.
+ * `elements` is there once `$add`/`$remove` ran on it: the value shown is then derived from it.
+ */
 export interface StoredAttribute {
   name: string;
   type: AttributeType | null;
   value: AttributeValue | null;
   updatedAt: string;
   source: Source;
+  elements?: ElementClock;
 }
+
+/** The last whole write of a stored attribute: what a new whole write competes with. */
+function baseOf(held: StoredAttribute): BaseWrite {
+  return held.elements?.base ?? { type: held.type, value: held.value, updatedAt: held.updatedAt, source: held.source };
+}
+
+const named = (name: string, m: Materialized): StoredAttribute => ({ name, ...m });
 
 /**
  * Source priority for the native attributes that do not follow "last update wins" (SPEC §3).
@@ -42,7 +61,7 @@ function compare(a: StoredAttribute, b: StoredAttribute, laterInSameRequest: boo
 /**
  * The value an attribute holds after `write` (made at `time` by `source`) meets `current`.
  * Returns null when the write loses and nothing changes. Pure: the Durable Objects and
- * the unit tests call it the same way.
+ * the unit tests call it the same way. `now` bounds the removals an array remembers.
  */
 export function reconcile(
   current: StoredAttribute | undefined,
@@ -50,17 +69,13 @@ export function reconcile(
   time: string,
   source: Source,
   laterInSameRequest = false,
+  now?: number,
 ): StoredAttribute | null {
   if (write.kind === "array_ops") {
-    // Set operations commute, so they apply whatever their order, unless a newer
-    // non-array value (or a newer delete) replaced the array since.
-    if (current && current.type !== "array" && Date.parse(current.updatedAt) > Date.parse(time)) return null;
-    const base = current?.type === "array" && Array.isArray(current.value) ? current.value : [];
-    const removed = new Set(write.remove);
-    const next = [...base.filter((v) => !removed.has(v)), ...write.add.filter((v) => !base.includes(v))];
-    const unique = [...new Set(next)];
-    const updatedAt = current && Date.parse(current.updatedAt) > Date.parse(time) ? current.updatedAt : time;
-    return { name: write.name, type: "array", value: unique, updatedAt, source };
+    // Each item follows last update wins on its own; a newer whole write replaced them all.
+    const base = current ? baseOf(current) : emptyBase(source);
+    const next = applyElementOps(base, current?.elements, write, time, source, laterInSameRequest, now);
+    return next && named(write.name, next);
   }
   const candidate: StoredAttribute =
     write.kind === "delete"
@@ -68,5 +83,9 @@ export function reconcile(
       : { name: write.name, type: write.type, value: write.value, updatedAt: time, source };
   // A delete of an unknown attribute still leaves its tombstone: an older write may be on its way.
   if (!current) return candidate;
-  return compare(candidate, current, laterInSameRequest) > 0 ? candidate : null;
+  const base = { ...baseOf(current), name: write.name };
+  if (compare(candidate, base, laterInSameRequest) <= 0) return null;
+  if (!current.elements) return candidate;
+  const { name: _, ...whole } = candidate;
+  return named(write.name, applyWholeWrite(whole, current.elements, laterInSameRequest, now));
 }

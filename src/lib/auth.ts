@@ -20,41 +20,74 @@ interface CachedApp {
   sdkKeyHash: string;
 }
 
-// Per-isolate cache of key hashes, so the SDK hot path does not read D1 on every call.
-// Only rows that exist are cached; the hash comparison still runs on every request.
+// Per-isolate cache of key hashes, so the SDK hot path does not read D1 on every call. The hash
+// comparison still runs on every request. IDs that do not exist are cached too, for a shorter
+// while, so made-up keys repeated cost no D1 query; both caches are bounded, oldest out first.
 const CACHE_TTL_MS = 60_000;
-const projectCache = new Map<string, { at: number; value: CachedProject }>();
-const appCache = new Map<string, { at: number; value: CachedApp }>();
+const MISS_TTL_MS = 15_000;
+const MAX_CACHED = 10_000;
+const projectCache = new Map<string, { at: number; value: CachedProject | null }>();
+const appCache = new Map<string, { at: number; value: CachedApp | null }>();
 
-function cached<T>(cache: Map<string, { at: number; value: T }>, id: string): T | undefined {
+function cached<T>(cache: Map<string, { at: number; value: T | null }>, id: string): T | null | undefined {
   const hit = cache.get(id);
-  if (hit && Date.now() - hit.at < CACHE_TTL_MS) return hit.value;
+  if (hit && Date.now() - hit.at < (hit.value ? CACHE_TTL_MS : MISS_TTL_MS)) return hit.value;
   cache.delete(id);
   return undefined;
 }
 
-async function loadProject(env: Env, id: string): Promise<CachedProject | undefined> {
+function remember<T>(cache: Map<string, { at: number; value: T | null }>, id: string, value: T | null): void {
+  cache.delete(id);
+  // Maps iterate in insertion order: the first key is the oldest entry.
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+  cache.set(id, { at: Date.now(), value });
+}
+
+/**
+ * A look-up that no cache answers costs a D1 query, so each client address gets a budget of
+ * them (wrangler.toml KEY_LOOKUP_LIMITER), spent before the query. Known keys are cached after
+ * their first call, so only made-up ones run out. Without an address (local runs) there is no
+ * per-client budget.
+ */
+async function admitLookup(c: Context<AppEnv>): Promise<void> {
+  const client = c.req.header("CF-Connecting-IP");
+  if (!client) return;
+  const { success } = await c.env.KEY_LOOKUP_LIMITER.limit({ key: `ip:${client}` });
+  if (!success) {
+    throw new ApiError(
+      "RATE_LIMITED",
+      "Too many unknown keys from this address; retry after the delay in Retry-After.",
+      {
+        headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) },
+      },
+    );
+  }
+}
+
+async function loadProject(c: Context<AppEnv>, id: string): Promise<CachedProject | null> {
   const hit = cached(projectCache, id);
-  if (hit) return hit;
-  const row = await drizzle(env.DB)
+  if (hit !== undefined) return hit;
+  await admitLookup(c);
+  const row = await drizzle(c.env.DB)
     .select({ restKeyHash: projects.restKeyHash })
     .from(projects)
     .where(eq(projects.id, id))
     .get();
-  if (row) projectCache.set(id, { at: Date.now(), value: row });
-  return row;
+  remember(projectCache, id, row ?? null);
+  return row ?? null;
 }
 
-async function loadApp(env: Env, id: string): Promise<CachedApp | undefined> {
+async function loadApp(c: Context<AppEnv>, id: string): Promise<CachedApp | null> {
   const hit = cached(appCache, id);
-  if (hit) return hit;
-  const row = await drizzle(env.DB)
+  if (hit !== undefined) return hit;
+  await admitLookup(c);
+  const row = await drizzle(c.env.DB)
     .select({ projectId: apps.projectId, platform: apps.platform, sdkKeyHash: apps.sdkKeyHash })
     .from(apps)
     .where(eq(apps.id, id))
     .get();
-  if (row) appCache.set(id, { at: Date.now(), value: row });
-  return row;
+  remember(appCache, id, row ?? null);
+  return row ?? null;
 }
 
 function bearer(c: Context<AppEnv>): string | undefined {
@@ -62,6 +95,21 @@ function bearer(c: Context<AppEnv>): string | undefined {
   if (!header) return undefined;
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
   return match?.[1]?.trim();
+}
+
+/**
+ * The project a REST call names, in `X-Project-Id` or Batch's `X-Batch-Project`. Two headers
+ * naming two projects are refused: acting on either would surprise whoever set the other.
+ */
+function projectHeader(c: Context<AppEnv>): string | undefined {
+  const ours = c.req.header("X-Project-Id");
+  const batch = c.req.header("X-Batch-Project");
+  if (ours !== undefined && batch !== undefined && ours !== batch) {
+    throw new ApiError("VALIDATION_FAILED", "X-Project-Id and X-Batch-Project name different projects; send one.", {
+      issues: [{ path: "headers.x-batch-project", message: "Differs from X-Project-Id." }],
+    });
+  }
+  return ours ?? batch;
 }
 
 const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message);
@@ -91,9 +139,9 @@ async function authenticateRest(c: Context<AppEnv>): Promise<Caller> {
     }
     throw unauthorized("Wrong REST API key.");
   }
-  const project = await loadProject(c.env, keyProject);
+  const project = await loadProject(c, keyProject);
   if (!project || !(await keyMatches(token, project.restKeyHash))) throw unauthorized("Wrong REST API key.");
-  const headerProject = c.req.header("X-Project-Id") ?? c.req.header("X-Batch-Project");
+  const headerProject = projectHeader(c);
   if (!headerProject) throw unauthorized("Missing project: send `X-Project-Id` (or `X-Batch-Project`).");
   if (headerProject !== keyProject) throw forbidden("This key belongs to another project.");
   return { kind: "rest", projectId: keyProject };
@@ -106,7 +154,7 @@ async function authenticateSdk(c: Context<AppEnv>): Promise<Caller> {
     throw unauthorized("Missing SDK key: send `X-Api-Key: <key>`.");
   }
   const appId = keyScope(key.trim(), SDK_KEY_PREFIX);
-  const app = appId ? await loadApp(c.env, appId) : undefined;
+  const app = appId ? await loadApp(c, appId) : null;
   if (!appId || !app || !(await keyMatches(key.trim(), app.sdkKeyHash))) throw unauthorized("Wrong SDK key.");
   return { kind: "sdk", projectId: app.projectId, appId, platform: app.platform };
 }

@@ -1,18 +1,4 @@
-type OpenAPIDocument = {
-  info: { title: string; version: string; description?: string };
-  paths?: Record<string, Record<string, Operation | undefined> | undefined>;
-};
-type Operation = {
-  summary?: string;
-  description?: string;
-  tags?: string[];
-  security?: Record<string, string[]>[];
-  requestBody?: { content?: Record<string, { schema?: unknown }> };
-  parameters?: { name: string; in: string; required?: boolean }[];
-  responses?: Record<string, { description?: string }>;
-};
-
-const METHODS = ["get", "post", "put", "patch", "delete"] as const;
+import { METHODS, type OpenAPIDocument } from "./openapi";
 
 const escapeHtml = (s: string) =>
   s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
@@ -23,31 +9,38 @@ const escapeHtml = (s: string) =>
  */
 export function renderDocs(document: unknown): string {
   const doc = document as OpenAPIDocument;
+  const schemaBlock = (label: string, schema: unknown) =>
+    `<details><summary>${label}</summary><pre>${escapeHtml(JSON.stringify(schema ?? {}, null, 2))}</pre></details>`;
   const sections: string[] = [];
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const method of METHODS) {
       const op = item?.[method];
       if (!op) continue;
-      const auth = (op.security ?? []).flatMap((s) => Object.keys(s)).join(", ") || "none";
+      // Alternatives are separated by "or"; the schemes of one alternative are all sent.
+      const auth = (op.security ?? []).map((s) => Object.keys(s).join(" + ")).join(" or ") || "none";
       const params = (op.parameters ?? [])
         .map((p) => `<code>${escapeHtml(p.name)}</code> (${p.in}${p.required ? ", required" : ""})`)
         .join(", ");
       const body = Object.entries(op.requestBody?.content ?? {})
-        .map(
-          ([type, media]) =>
-            `<details><summary>Body: <code>${escapeHtml(type)}</code></summary><pre>${escapeHtml(
-              JSON.stringify(media.schema ?? {}, null, 2),
-            )}</pre></details>`,
-        )
+        .map(([type, media]) => schemaBlock(`Body: <code>${escapeHtml(type)}</code>`, media.schema))
         .join("");
       const responses = Object.entries(op.responses ?? {})
-        .map(([status, r]) => `<li><code>${status}</code> ${escapeHtml(r.description ?? "")}</li>`)
+        .map(([status, r]) => {
+          const headers = Object.keys(r.headers ?? {});
+          const contents = Object.entries(r.content ?? {})
+            .map(([type, media]) => schemaBlock(`<code>${escapeHtml(type)}</code>`, media.schema))
+            .join("");
+          return `<li><code>${status}</code> ${escapeHtml(r.description ?? "")}${
+            headers.length ? ` · headers: ${headers.map((h) => `<code>${escapeHtml(h)}</code>`).join(", ")}` : ""
+          }${contents}</li>`;
+        })
         .join("");
       sections.push(`<section id="${escapeHtml(`${method}-${path}`)}">
 <h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
 <p>${escapeHtml(op.summary ?? "")}</p>
+${op.description ? `<p>${escapeHtml(op.description)}</p>` : ""}
 <p class="meta">Auth: ${escapeHtml(auth)}${params ? ` · Parameters: ${params}` : ""}</p>
-${body}<ul>${responses}</ul></section>`);
+${body}<p>Responses:</p><ul>${responses}</ul></section>`);
     }
   }
   return `<!doctype html>
@@ -63,6 +56,21 @@ pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:12px}
 <h1>${escapeHtml(doc.info.title)} <small>${escapeHtml(doc.info.version)}</small></h1>
 <p>${escapeHtml(doc.info.description ?? "")} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <p>Errors always use one envelope: <code>{"error":{"code","message","issues"?,"request_id"}}</code>.</p>
+${(doc.servers ?? []).map((s) => `<p>Server: <code>${escapeHtml(s.url)}</code></p>`).join("")}
 ${sections.join("\n")}
+<h2>Schemas</h2>
+${Object.entries(doc.components?.schemas ?? {})
+  .map(
+    ([name, schema]) =>
+      `<section id="schema-${escapeHtml(name)}">${schemaBlock(`<code>${escapeHtml(name)}</code>`, schema)}</section>`,
+  )
+  .join("\n")}
+<h2>Authentication</h2>
+<ul>${Object.entries(doc.components?.securitySchemes ?? {})
+    .map(
+      ([name, scheme]) =>
+        `<li><code>${escapeHtml(name)}</code>: <code>${escapeHtml(JSON.stringify(scheme))}</code></li>`,
+    )
+    .join("")}</ul>
 </body></html>`;
 }

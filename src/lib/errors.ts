@@ -77,6 +77,13 @@ export function issuesFromZod(error: z.ZodError): ErrorIssue[] {
   );
 }
 
+/** Reports the fields of `value` that `known` does not list, as zod's strict objects would. */
+export function reportUnknownFields(value: object, known: readonly string[], ctx: z.core.$RefinementCtx): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) ctx.addIssue({ code: "custom", path: [key], message: `Unknown field "${key}".` });
+  }
+}
+
 /** Issues raised with `params: { code }` choose the envelope's code (placeholder custom IDs do). */
 export function validationFailed(error: z.ZodError, message = "The request is invalid."): ApiError {
   const special = error.issues.find((i) => i.code === "custom" && i.params?.code === "INVALID_CUSTOM_ID");
@@ -103,7 +110,14 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof HTTPException) {
     // Hono's body validators throw a bare 400 only when the body cannot be parsed.
     const code = err.status === 400 ? "INVALID_JSON" : codeForStatus(err.status);
-    return errorResponse(c, new ApiError(code, err.message || defaultMessage(code)));
+    // The route's media-type gate refuses any other Content-Type (or none) before reading the body.
+    const message =
+      code === "UNSUPPORTED_MEDIA_TYPE"
+        ? `The body must be JSON: send it with Content-Type: application/json${
+            c.req.header("Content-Type") ? ` (not ${c.req.header("Content-Type")?.slice(0, 100)})` : ""
+          }.`
+        : err.message || defaultMessage(code);
+    return errorResponse(c, new ApiError(code, message));
   }
   console.error(
     JSON.stringify({
@@ -128,14 +142,32 @@ function defaultMessage(code: ErrorCode): string {
   return code.toLowerCase().replaceAll("_", " ");
 }
 
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+/** What each error status means, with the codes it carries: the OpenAPI document's wording. */
+export const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: "Invalid input, every issue with its path: VALIDATION_FAILED, INVALID_JSON, INVALID_CUSTOM_ID",
+  401: "UNAUTHORIZED: missing or wrong key",
+  403: "FORBIDDEN: a key used outside its scope or project",
+  404: "NOT_FOUND",
+  409: "CONFLICT or CUSTOM_ID_REQUIRED: the request contradicts the current state",
+  413: "PAYLOAD_TOO_LARGE: the body is over this route's limit",
+  415: "UNSUPPORTED_MEDIA_TYPE: send the body as application/json",
+  429: "RATE_LIMITED: too many calls with this key; retry after Retry-After seconds",
+  500: "INTERNAL_ERROR: logged under the request ID, which is all the body carries",
+};
+
 const errorContent = { "application/json": { schema: ErrorEnvelopeSchema } };
 
-/** The shared error responses, spread into every route so the OpenAPI document lists them. */
-export const errorResponses = {
-  400: { description: "Invalid input", content: errorContent },
-  401: { description: "Missing or wrong key", content: errorContent },
-  403: { description: "Key used outside its scope or project", content: errorContent },
-  404: { description: "Not found", content: errorContent },
-  413: { description: "Body too large", content: errorContent },
-  500: { description: "Internal error (body carries the request ID only)", content: errorContent },
-} as const;
+/** The error responses of the given statuses, to spread into a route's `responses`. */
+export function errorResponsesOf<const S extends ErrorStatus>(...statuses: S[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, { description: ERROR_DESCRIPTIONS[status], content: errorContent }]),
+  ) as Record<S, { description: string; content: typeof errorContent }>;
+}
+
+/**
+ * The error responses of a route that checks a key and can find nothing. 413, 415, 429 and 500
+ * are added to every route they apply to when the document is served (`completeDocument`).
+ */
+export const errorResponses = errorResponsesOf(400, 401, 403, 404);

@@ -1,40 +1,30 @@
-import { drizzle } from "drizzle-orm/d1";
-import { requestChunks } from "../db/schema";
-import type { ProfileOpsMessage, TaskMessage } from "../queue/messages";
+import { recordDeadLetter } from "../dead-letters/record";
+import type { TaskMessage } from "../queue/messages";
 import { retryLater } from "../queue/retry";
-import { applyOperations } from "./apply";
-import type { OperationError } from "./operations";
+import { type ApplyOutcome, applyOperations } from "./apply";
+import { allFailed, dropParts, itemsOf, recordChunk } from "./chunks";
 
-/** Records a chunk's outcome once: a redelivered chunk finds its row and changes nothing. */
-async function recordChunk(
-  env: Env,
-  body: ProfileOpsMessage,
-  outcome: { applied: number; errors: OperationError[]; failed: boolean },
-): Promise<void> {
-  await drizzle(env.DB)
-    .insert(requestChunks)
-    .values({
-      requestId: body.request_id,
-      chunk: body.chunk,
-      applied: outcome.applied,
-      errors: outcome.errors,
-      failed: outcome.failed ? 1 : 0,
-      completedAt: new Date().toISOString(),
-    })
-    .onConflictDoNothing();
+function apply(env: Env, body: TaskMessage, items: TaskMessage["items"]): Promise<ApplyOutcome> {
+  return applyOperations(env, body.project_id, items, {
+    requestId: body.request_id,
+    receivedAt: body.received_at,
+    idPrefix: body.request_id,
+  });
 }
 
-/** Applies mass-update chunks; the Durable Objects drop ops they already applied. */
+const hasInternal = (outcome: ApplyOutcome) => outcome.errors.some((e) => e.category === "internal");
+
+/**
+ * Applies mass-update chunks. A chunk where an identifier's call failed is retried whole: the
+ * objects drop the operations they already applied, so only the failed ones run again.
+ */
 export async function consumeMassUpdate(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   for (const m of batch.messages) {
     try {
-      const body = m.body;
-      const outcome = await applyOperations(env, body.project_id, body.items, {
-        requestId: body.request_id,
-        receivedAt: body.received_at,
-        idPrefix: body.request_id,
-      });
-      await recordChunk(env, body, { ...outcome, failed: false });
+      const outcome = await apply(env, m.body, await itemsOf(env, m.body));
+      if (hasInternal(outcome)) throw new Error("an identifier's operations could not be applied");
+      await recordChunk(env, m.body, { ...outcome, failed: false });
+      await dropParts(env, m.body);
       m.ack();
     } catch (error) {
       retryLater(m, "mass update chunk failed", error);
@@ -42,15 +32,33 @@ export async function consumeMassUpdate(batch: MessageBatch<TaskMessage>, env: E
   }
 }
 
-/** A chunk that failed every retry: its operations are reported failed on the request. */
+/**
+ * A chunk that failed every retry is tried once more, then recorded with what it actually
+ * applied: the operations that still fail are reported `internal`, for the caller to resend.
+ */
 export async function consumeDeadMassUpdate(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   for (const m of batch.messages) {
-    const errors: OperationError[] = m.body.items.map((i) => ({
-      bulk_index: i.bulk_index,
-      category: "internal",
-      reason: "Could not be applied after several attempts.",
-    }));
-    await recordChunk(env, m.body, { applied: 0, errors, failed: true });
-    m.ack();
+    try {
+      const items = await itemsOf(env, m.body);
+      let outcome: ApplyOutcome;
+      try {
+        outcome = await apply(env, m.body, items);
+      } catch {
+        outcome = { applied: 0, errors: allFailed(items, "Could not be applied after several attempts.") };
+      }
+      const failed = hasInternal(outcome);
+      await recordChunk(env, m.body, { ...outcome, failed });
+      await dropParts(env, m.body);
+      await recordDeadLetter(
+        env,
+        batch.queue,
+        m,
+        failed ? "recorded" : "replayed",
+        failed ? "operations failed" : undefined,
+      );
+      m.ack();
+    } catch (error) {
+      retryLater(m, "dead mass update chunk not recorded", error);
+    }
   }
 }

@@ -8,7 +8,7 @@ import {
   type ValidEvent,
 } from "../identity/attributes";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
-import { issuePath } from "../lib/errors";
+import { issuePath, reportUnknownFields } from "../lib/errors";
 import { ECHO_LIMIT } from "../lib/json";
 
 export const MAX_UPDATE_OPERATIONS = 200;
@@ -64,32 +64,60 @@ export const OperationShape = z
   .strict()
   .openapi("ProfileOperation");
 
-/** Builds the operation's writes, reporting every problem with its path. */
+const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Builds the operation's writes, reporting every problem with its path. Each part is checked on
+ * its own (identifiers, time, attributes, each event), so that a problem in one hides none in
+ * another: a strict object would stop at its own fields before the checks that build on them.
+ */
 function parseOperation(now: number) {
-  return OperationShape.transform((op, ctx): ProfileOperation => {
-    const { custom_id, installation_id } = op.identifiers;
-    if ((custom_id === undefined) === (installation_id === undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["identifiers"],
-        message: "Give exactly one of custom_id or installation_id.",
-      });
-    }
-    const problem = op.time === undefined ? null : timeProblem(op.time, now);
-    if (problem) ctx.addIssue({ code: "custom", path: ["time"], message: problem });
-    const identifier: Identifier =
-      custom_id !== undefined
-        ? { kind: "custom_id", value: custom_id }
-        : { kind: "installation_id", value: installation_id ?? "" };
-    return {
-      identifier,
-      time: new Date(op.time === undefined || problem ? now : op.time).toISOString(),
-      attributes: op.attributes ? parseAttributes(op.attributes, ctx, ["attributes"]) : [],
-      events: (op.events ?? []).map((e, k) =>
-        parseEvent({ id: e.id ?? "", name: e.name, time: e.time, attributes: e.attributes }, now, ctx, ["events", k]),
+  const identifiers = OperationShape.shape.identifiers
+    .check(
+      z.superRefine(
+        (ids: Record<string, unknown>, ctx) => {
+          if ((ids.custom_id === undefined) === (ids.installation_id === undefined)) {
+            ctx.addIssue({ code: "custom", path: [], message: "Give exactly one of custom_id or installation_id." });
+          }
+        },
+        // Also when a value is invalid: "both given" is a problem of its own.
+        { when: (payload) => isObject(payload.value) },
       ),
-    };
+    )
+    .transform(
+      ({ custom_id, installation_id }): Identifier =>
+        custom_id !== undefined
+          ? { kind: "custom_id", value: custom_id }
+          : { kind: "installation_id", value: installation_id ?? "" },
+    );
+  const time = z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const problem = value === undefined ? null : timeProblem(value, now);
+      if (problem) ctx.addIssue({ code: "custom", path: [], message: problem });
+      return new Date(value === undefined || problem ? now : value).toISOString();
+    });
+  const event = EventShape.loose().transform((e, ctx) => {
+    reportUnknownFields(e, Object.keys(EventShape.shape), ctx);
+    return parseEvent({ id: e.id ?? "", name: e.name, time: e.time, attributes: e.attributes }, now, ctx, []);
   });
+  return z
+    .object({
+      identifiers,
+      attributes: AttributesObject.optional().transform((a, ctx) => (a ? parseAttributes(a, ctx, []) : [])),
+      events: z.array(event).max(MAX_EVENTS_PER_OPERATION).optional(),
+      time,
+    })
+    .strict()
+    .transform(
+      (op): ProfileOperation => ({
+        identifier: op.identifiers,
+        time: op.time,
+        attributes: op.attributes,
+        events: op.events ?? [],
+      }),
+    );
 }
 
 function categoryOf(path: readonly PropertyKey[]): OperationError["category"] {

@@ -3,33 +3,47 @@ import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { installations, profiles } from "../db/schema";
 import type { AppEnv } from "../env";
+import { hasMovedOn, VIEW_CONCURRENCY } from "../identity/custom-id-members";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { InstallationView, ProfileView } from "../identity/view";
 import { callerOf } from "../lib/auth";
+import { mapBounded } from "../lib/concurrency";
 import { ApiError } from "../lib/errors";
 import { applyOperations } from "./apply";
 import { enqueueMassUpdate, refuseOversized } from "./mass-update";
 import { type OperationError, validateOperations } from "./operations";
 import type * as routes from "./profiles.routes";
 
-type FullView = ProfileView & { installations: InstallationView[] };
+/** `installations_not_shown`: attached installations beyond those listed (the least recently seen). */
+type FullView = ProfileView & { installations: InstallationView[]; installations_not_shown: number };
 
 function installation(env: Env, projectId: string, installationId: string) {
   return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
 }
 
-/** Reads the profile that holds `customId`, with each attached installation read from its own object. */
+/**
+ * Reads the profile that holds `customId`, with its most recently seen installations read from
+ * their own objects, a few at a time. Members found to have moved on are dropped from the list.
+ */
 async function viewByCustomId(env: Env, projectId: string, customId: string): Promise<FullView | null> {
-  const held = await env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId))).view();
+  const holder = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId)));
+  const held = await holder.view();
   if (!held) return null;
-  const described = await Promise.all(held.installationIds.map((id) => installation(env, projectId, id).describe()));
+  const { members, more } = held.installations;
+  const described = await mapBounded(members, VIEW_CONCURRENCY, (m) =>
+    installation(env, projectId, m.installationId).describe(),
+  );
+  const stale = members.filter((_, k) => hasMovedOn(customId, described[k] ?? null));
+  if (stale.length) await holder.prune(stale);
   const installations = described.flatMap((d) => (d && d.binding.customId === customId ? [d.installation] : []));
-  return { ...held.profile, installations };
+  return { ...held.profile, installations, installations_not_shown: more };
 }
 
 async function viewByInstallation(env: Env, projectId: string, installationId: string): Promise<FullView | null> {
   const described = await installation(env, projectId, installationId).describe();
-  if (described?.profile) return { ...described.profile, installations: [described.installation] };
+  if (described?.profile) {
+    return { ...described.profile, installations: [described.installation], installations_not_shown: 0 };
+  }
   if (described?.binding.customId) return viewByCustomId(env, projectId, described.binding.customId);
   return null;
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { VIEW_INSTALLATIONS } from "../identity/custom-id-members";
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 import { MAX_MASS_UPDATE_OPERATIONS, MAX_UPDATE_OPERATIONS } from "./operations";
 
 const FlatValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]);
@@ -39,6 +40,9 @@ export const ProfileViewSchema = z
         last_seen_at: z.string().nullable(),
       }),
     ),
+    installations_not_shown: z.int().openapi({
+      description: `Attached installations beyond those listed: the view lists the ${VIEW_INSTALLATIONS} most recently seen.`,
+    }),
     attributes: z.record(z.string(), AttributeView),
     events: z.array(
       z.object({
@@ -89,7 +93,7 @@ export const getProfile = createRoute({
   request: { query: ProfileLookupQuery },
   responses: {
     200: { description: "The profile", content: { "application/json": { schema: ProfileViewSchema } } },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });
 
@@ -134,7 +138,7 @@ export const updateProfiles = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });
 
@@ -161,6 +165,6 @@ export const massUpdateProfiles = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });

@@ -144,16 +144,23 @@ function installationStatements(db: DrizzleD1Database, states: { projectId: stri
 }
 
 /**
+ * The messages one batch may merge: the same subject in the same project. Installation IDs
+ * come from devices and custom IDs from customers, so two projects can share either.
+ */
+export function coalescingKey(m: ProjectionMessage): string {
+  return m.type === "profile_changed"
+    ? JSON.stringify(["p", m.project_id, m.holder.kind, m.holder.id, m.profile_id])
+    : JSON.stringify(["i", m.project_id, m.installation_id]);
+}
+
+/**
  * Projects a batch of change messages into D1: each one re-reads its subject's current state
  * (so coalesced changes cost one message) and writes it in one D1 transaction.
  */
 export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
   const unique = new Map(
     // A profile moving at sign-in is reported by both holders: keep one message per holder.
-    messages.map((m) => [
-      m.type === "profile_changed" ? `p:${m.holder.kind}:${m.holder.id}:${m.profile_id}` : `i:${m.installation_id}`,
-      m,
-    ]),
+    messages.map((m) => [coalescingKey(m), m]),
   );
   const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
   const db = drizzle(env.DB);

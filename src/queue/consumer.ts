@@ -1,6 +1,6 @@
-import { consumeEvents } from "../events/events.consumer";
+import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
-import { consumeProjection } from "../projection/projection.consumer";
+import { consumeDeadProjection, consumeProjection } from "../projection/projection.consumer";
 
 /*
  * The queue handler only routes: each domain owns its consumer beside its code, and
@@ -8,16 +8,23 @@ import { consumeProjection } from "../projection/projection.consumer";
  */
 
 export const EVENTS_QUEUE = "edge-cdp-events";
+export const EVENTS_DLQ = "edge-cdp-events-dlq";
 export const TASKS_QUEUE = "edge-cdp-tasks";
 export const TASKS_DLQ = "edge-cdp-tasks-dlq";
 export const PROJECTION_QUEUE = "edge-cdp-projection";
+export const PROJECTION_DLQ = "edge-cdp-projection-dlq";
+
+/** Every dead-letter queue: each has a consumer, and operators see what reached them. */
+export const DEAD_LETTER_QUEUES = [EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ] as const;
 
 // biome-ignore lint/suspicious/noExplicitAny: each consumer narrows the body of its own queue.
 type Consumer = (batch: MessageBatch<any>, env: Env) => Promise<void>;
 
 const consumers: Record<string, Consumer> = {
   [EVENTS_QUEUE]: consumeEvents,
+  [EVENTS_DLQ]: consumeDeadEvents,
   [PROJECTION_QUEUE]: consumeProjection,
+  [PROJECTION_DLQ]: consumeDeadProjection,
   [TASKS_QUEUE]: consumeMassUpdate,
   [TASKS_DLQ]: consumeDeadMassUpdate,
 };

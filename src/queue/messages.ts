@@ -36,6 +36,8 @@ export interface ProfileOpsMessage {
   chunk: number;
   received_at: string;
   items: { bulk_index: number; op: import("../profiles/operations").ProfileOperation }[];
+  /** When set, `items` is empty: the chunk's operations are stored in D1 `chunk_parts`, in this many parts. */
+  parts?: number;
 }
 
 export type TaskMessage = ProfileOpsMessage;

@@ -1,6 +1,9 @@
+import { settleBounded } from "../lib/concurrency";
+
 /**
- * The retry policy every consumer shares. A message is retried on its own (never its whole
- * batch) with this backoff: 10 s, 20 s, 40 s… capped at 10 minutes.
+ * The retry policy every consumer shares. A message is retried on its own, never with its
+ * whole batch: one message that cannot be handled must not send a hundred good ones to the
+ * dead-letter queue. Backoff: 10 s, 20 s, 40 s… capped at 10 minutes.
  */
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
@@ -10,4 +13,37 @@ export function retryDelaySeconds(attempts: number): number {
 export function retryLater(message: Message<unknown>, msg: string, error: unknown): void {
   console.error(JSON.stringify({ level: "error", msg, id: message.id, error: String(error) }));
   message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+}
+
+/** How many messages of a batch are handled at once when they are handled one by one. */
+const MESSAGES_IN_FLIGHT = 8;
+
+/**
+ * Handles a batch in one go when it can (one D1 transaction for a hundred messages), and
+ * message by message when it cannot: the good messages are acknowledged, only the failing
+ * ones are retried.
+ */
+export async function consumeWholeOrEach<B>(
+  batch: MessageBatch<B>,
+  msg: string,
+  handle: (bodies: B[]) => Promise<void>,
+): Promise<void> {
+  try {
+    await handle(batch.messages.map((m) => m.body));
+    for (const m of batch.messages) m.ack();
+    return;
+  } catch (error) {
+    if (batch.messages.length === 1) {
+      const [only] = batch.messages;
+      if (only) retryLater(only, msg, error);
+      return;
+    }
+  }
+  const outcomes = await settleBounded(batch.messages, MESSAGES_IN_FLIGHT, (m) => handle([m.body]));
+  outcomes.forEach((outcome, k) => {
+    const m = batch.messages[k];
+    if (!m) return;
+    if (outcome.status === "fulfilled") m.ack();
+    else retryLater(m, msg, outcome.reason);
+  });
 }

@@ -23,8 +23,14 @@ export const getRequest: RouteHandler<typeof routes.getRequest, AppEnv> = async 
   const request = found[0];
   if (!request) throw new ApiError("NOT_FOUND", `No request ${request_id}.`);
   const errors = [...(request.errors as OperationError[]), ...chunks.flatMap((ch) => ch.errors as OperationError[])];
-  const status =
-    request.failure || chunks.some((ch) => ch.failed) ? "failed" : chunks.length < request.chunks ? "pending" : "done";
+  // Pending until every chunk is recorded, so `applied` and `errors` are final once it is not.
+  const status = request.failure
+    ? "failed"
+    : chunks.length < request.chunks
+      ? "pending"
+      : chunks.some((ch) => ch.failed)
+        ? "failed"
+        : "done";
   return c.json(
     {
       request_id: request.id,

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 
 export const RequestStatusSchema = z
   .object({
@@ -26,6 +26,6 @@ export const getRequest = createRoute({
   },
   responses: {
     200: { description: "The request", content: { "application/json": { schema: RequestStatusSchema } } },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403, 404),
   },
 });

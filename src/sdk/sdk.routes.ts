@@ -3,7 +3,7 @@ import { AttributesObject, isTimeZone, parseAttributes, parseEvent, timeProblem 
 import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
 import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "../identity/locale-codes";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf, reportUnknownFields } from "../lib/errors";
 
 export const MAX_OPS_PER_BATCH = 100;
 
@@ -22,9 +22,20 @@ const codeIn = (parse: (value: string) => string | null, message: string) =>
     return code;
   });
 
+/** What the document says of an op: no other field (`toBatchOp` refuses them). */
+const CLOSED = { additionalProperties: false } as const;
+
+// Loose here, closed in `toBatchOp`: a strict object would stop before the checks that build the op,
+// so an unknown field would hide a bad value beside it.
 const opShapes = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema }).strict(),
-  z.object({ type: z.literal("logout"), id: OpId, time: OpTime }).strict(),
+  z
+    .object({ type: z.literal("identify"), id: OpId, time: OpTime, custom_id: CustomIdSchema })
+    .loose()
+    .openapi(CLOSED),
+  z
+    .object({ type: z.literal("logout"), id: OpId, time: OpTime })
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("attributes"),
@@ -32,7 +43,8 @@ const opShapes = z.discriminatedUnion("type", [
       time: OpTime,
       attributes: AttributesObject,
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("event"),
@@ -43,7 +55,8 @@ const opShapes = z.discriminatedUnion("type", [
       $label: z.string().optional(),
       $tags: z.array(z.string()).optional(),
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("push_token"),
@@ -52,8 +65,12 @@ const opShapes = z.discriminatedUnion("type", [
       provider: z.enum(["apns", "fcm", "hms", "webpush"]),
       token: short(4096),
     })
-    .strict(),
-  z.object({ type: z.literal("push_optin"), id: OpId, time: OpTime, opted_in: z.boolean() }).strict(),
+    .loose()
+    .openapi(CLOSED),
+  z
+    .object({ type: z.literal("push_optin"), id: OpId, time: OpTime, opted_in: z.boolean() })
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("push_opened"),
@@ -62,7 +79,8 @@ const opShapes = z.discriminatedUnion("type", [
       campaign_token: short(256).optional(),
       transactional_token: short(256).optional(),
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
   z
     .object({
       type: z.literal("inapp"),
@@ -74,14 +92,24 @@ const opShapes = z.discriminatedUnion("type", [
       cta_index: z.int().min(0).max(100).optional(),
       cta_label: short(300).optional(),
     })
-    .strict(),
+    .loose()
+    .openapi(CLOSED),
 ]);
 
 type RawOp = z.infer<typeof opShapes>;
 
-/** Validates what zod's shapes cannot (attribute values, times) and builds the engine's ops. */
-function toBatchOp(op: RawOp, index: number, now: number, ctx: z.core.$RefinementCtx): BatchOp | null {
-  const path = ["ops", index];
+const OP_FIELDS = Object.fromEntries(opShapes.options.map((o) => [o.shape.type.value, Object.keys(o.shape)])) as Record<
+  RawOp["type"],
+  string[]
+>;
+
+/**
+ * Validates what zod's shapes cannot (attribute values, times) and builds the engine's op.
+ * Issue paths are relative to the op: zod prefixes them with `ops.<index>`.
+ */
+function toBatchOp(op: RawOp, now: number, ctx: z.core.$RefinementCtx): BatchOp {
+  const path: PropertyKey[] = [];
+  reportUnknownFields(op, OP_FIELDS[op.type], ctx);
   const problem = op.time === undefined ? null : timeProblem(op.time, now);
   // Events report their own time problems (parseEvent); a refused time never reaches Date.
   if (problem && op.type !== "event") ctx.addIssue({ code: "custom", path: [...path, "time"], message: problem });
@@ -149,30 +177,53 @@ const ContextSchema = z
   })
   .strict();
 
+/**
+ * One op, checked and built on its own, so that a problem in one op (or in the installation ID
+ * or context beside them) hides none in the others: every issue comes back in one 400.
+ */
+const BatchOpSchema = opShapes.transform((op, ctx) => ({
+  op: toBatchOp(op, Date.now(), ctx),
+  timed: op.time !== undefined,
+}));
+
+/**
+ * An op ID seen earlier in the batch. It runs whatever else failed (`when`), so it sees ops as
+ * they are: built (`{op}`) where they passed, raw where they did not.
+ */
+const repeatedIds = z.superRefine(
+  (ops: unknown[], ctx) => {
+    const seen = new Set<string>();
+    ops.forEach((item, i) => {
+      const entry = item as { id?: unknown; op?: { id?: unknown } } | null;
+      const id = entry?.op?.id ?? entry?.id;
+      if (typeof id !== "string") return;
+      if (seen.has(id))
+        ctx.addIssue({ code: "custom", path: [i, "id"], message: "An op ID appears twice in the batch." });
+      seen.add(id);
+    });
+  },
+  // Whatever else failed, as long as there is an array to look at.
+  { when: (payload) => Array.isArray(payload.value) },
+);
+
 export const SdkBatchSchema = z
   .object({
     installation_id: InstallationIdSchema,
     context: ContextSchema.default({}),
-    ops: z.array(opShapes).max(MAX_OPS_PER_BATCH, `At most ${MAX_OPS_PER_BATCH} ops per batch.`),
+    ops: z
+      .array(BatchOpSchema)
+      .max(MAX_OPS_PER_BATCH, `At most ${MAX_OPS_PER_BATCH} ops per batch.`)
+      .check(repeatedIds),
   })
   .strict()
-  .transform((batch, ctx) => {
-    const now = Date.now();
-    const seen = new Set<string>();
-    const ops: BatchOp[] = [];
-    batch.ops.forEach((op, i) => {
-      if (seen.has(op.id)) {
-        ctx.addIssue({ code: "custom", path: ["ops", i, "id"], message: "An op ID appears twice in the batch." });
-      }
-      seen.add(op.id);
-      const built = toBatchOp(op, i, now, ctx);
-      if (built) ops.push(built);
-    });
+  .transform((batch) => {
+    // One receipt time for the whole batch: an op without its own time is dated by it.
+    const now = new Date().toISOString();
     return {
       installation_id: batch.installation_id,
       context: batch.context,
-      ops,
-      received_at: new Date(now).toISOString(),
+      ops: batch.ops.map(({ op, timed }) => (timed ? op : { ...op, time: now })),
+      received_at: now,
     };
   })
   .openapi("SdkBatch");
@@ -201,6 +252,6 @@ export const sdkBatch = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });

@@ -1,9 +1,11 @@
 import { type SQL, sql } from "drizzle-orm";
+import { parseTimestamp } from "../lib/time";
 import type { Condition, WhereNode } from "./where";
 
 /** ISO-looking strings compare as the projection stores dates: normalised to `toISOString()`. */
 function normaliseTime(value: string): string {
-  return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : value;
+  const t = /^\d{4}-\d{2}-\d{2}T/.test(value) ? parseTimestamp(value) : null;
+  return t === null ? value : new Date(t).toISOString();
 }
 
 const COMPARATORS = { gt: sql`>`, gte: sql`>=`, lt: sql`<`, lte: sql`<=` } as const;

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../lib/errors";
+import { errorResponsesOf } from "../lib/errors";
 
 export const MAX_LIMIT = 1000;
 
@@ -37,6 +37,6 @@ export const querySegment = createRoute({
         },
       },
     },
-    ...errorResponses,
+    ...errorResponsesOf(400, 401, 403),
   },
 });

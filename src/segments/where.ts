@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { parseTimestamp } from "../lib/time";
 
 /** Bounds on a `where` tree, so that a query stays a query (and under D1's 100 bound parameters). */
 export const WHERE_LIMITS = { depth: 8, conditions: 20, inValues: 20 } as const;
@@ -14,7 +15,7 @@ const AttributeName = z
   .transform((s) => s.toLowerCase());
 const Iso = z
   .string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), "Expected an ISO 8601 time.");
+  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && parseTimestamp(s) !== null, "Expected an ISO 8601 time.");
 
 export type Condition =
   | { attribute: string; op: "eq" | "neq" | "gt" | "gte" | "lt" | "lte" | "contains"; value: string | number | boolean }

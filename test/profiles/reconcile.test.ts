@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, profileBy } from "../support/identity";
 
@@ -70,6 +71,34 @@ describe("reconciliation through the API and the SDK (SPEC §3)", () => {
     await update(p, [{ identifiers: { custom_id: "del" }, time: ago(2), attributes: { plan: null } }]);
     await update(p, [{ identifiers: { custom_id: "del" }, time: ago(4), attributes: { plan: "stale" } }]);
     expect((await profileBy(p, { custom_id: "del" })).body?.attributes.plan).toBeUndefined();
+  });
+
+  it("a late, older $add does not bring back an item removed after it", async () => {
+    const p = await createProject();
+    const target = { custom_id: "tags" };
+    const tags = (minutesAgo: number, value: unknown) => ({
+      identifiers: target,
+      time: ago(minutesAgo),
+      attributes: { tags: value },
+    });
+    await update(p, [tags(10, ["a", "b"])]);
+    await update(p, [tags(2, { $remove: ["a"] })]);
+    // Made before the removal, arriving after it (an SDK queue flushed late, a retried call).
+    await update(p, [tags(5, { $add: ["a", "c"] })]);
+    const { body } = await profileBy(p, target);
+    expect(body?.attributes.tags).toMatchObject({ type: "array", value: ["b", "c"] });
+    // The projection keeps the plain list of strings.
+    await vi.waitFor(
+      async () => {
+        const row = await env.DB.prepare(
+          "SELECT value_json FROM profile_attributes WHERE project_id = ? AND name = 'tags'",
+        )
+          .bind(p.projectId)
+          .first<{ value_json: string }>();
+        expect(JSON.parse(row?.value_json ?? "null")).toEqual(["b", "c"]);
+      },
+      { timeout: 10_000 },
+    );
   });
 
   it("array operations add, remove, and refuse to grow past 25 items", async () => {

@@ -337,6 +337,45 @@ describe("POST /v1/profiles/update: a request whose only operation is invalid is
     await expectNoProfile(customId);
   });
 
+  it("lists every problem of the operation, whichever check finds it", async () => {
+    // A bad identifier, an unknown field or a bad event shape hides no bad attribute or event name.
+    const res = await update(p, [
+      {
+        identifiers: { installation_id: "not-a-uuid" },
+        attributes: { $email_address: "nope" },
+        events: [
+          { name: "Bad Name!", extra: 1 },
+          { name: "ok", time: "2020-01-01T00:00:00Z" },
+        ],
+        unknown: true,
+      },
+    ]);
+    const error = await refused(res, 400, "VALIDATION_FAILED");
+    expect(error.issues?.map((i) => i.path).sort()).toEqual([
+      "0.attributes.$email_address",
+      "0.events.0.extra",
+      "0.events.0.name",
+      "0.events.1.time",
+      "0.identifiers.installation_id",
+      "0.unknown",
+    ]);
+  });
+
+  it("refuses both identifiers, or none, beside the operation's other problems", async () => {
+    const res = await update(p, [
+      { identifiers: {}, attributes: { $email_address: "nope" } },
+      { identifiers: { custom_id: freshId("both"), installation_id: "x" }, events: [{ name: "a b" }] },
+    ]);
+    const error = await refused(res, 400, "VALIDATION_FAILED");
+    expect(error.issues?.map((i) => i.path).sort()).toEqual([
+      "0.attributes.$email_address",
+      "0.identifiers",
+      "1.events.0.name",
+      "1.identifiers",
+      "1.identifiers.installation_id",
+    ]);
+  });
+
   it("refuses a request where every one of several operations is invalid, listing each by index", async () => {
     const ids = [freshId("all0"), freshId("all1"), freshId("all2")];
     const res = await update(p, [

@@ -152,6 +152,54 @@ describe("POST /v1/sdk/batch refuses bad input and writes nothing", () => {
     await assertNothingWritten(p, i);
   });
 
+  it("every issue of a batch in one answer, whichever check finds it", async () => {
+    const p = await createProject();
+    // An unknown op type in op 0 hides no bad email in op 1 nor a repeated op ID in op 3; an unknown
+    // field hides no bad value in the same op.
+    const repeated = event("tap");
+    const ops = [
+      { id: opId(), type: "teleport" },
+      attributes({ $email_address: "not-an-email" }),
+      repeated,
+      repeated,
+      { ...attributes({ $email_address: "nope" }), extra: true },
+    ];
+    const byOps = await refused(await sendBatch(p, crypto.randomUUID(), ops), 400, "VALIDATION_FAILED");
+    expect(byOps.issues?.map((x) => x.path).sort()).toEqual([
+      "ops.0.type",
+      "ops.1.attributes.$email_address",
+      "ops.3.id",
+      "ops.4.attributes.$email_address",
+      "ops.4.extra",
+    ]);
+    // An installation ID that is not a UUID and a bad context do not hide bad event names and times.
+    const byFields = await refused(
+      await sendBatch(p, "not-a-uuid", [event("Bad Name!"), { ...event("old"), time: "2020-01-01T00:00:00Z" }], {
+        timezone: "Mars/Olympus",
+      }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(byFields.issues?.map((x) => x.path)).toEqual([
+      "installation_id",
+      "context.timezone",
+      "ops.0.name",
+      "ops.1.time",
+    ]);
+  });
+
+  it("a placeholder custom ID beside other issues: INVALID_CUSTOM_ID, listing them all", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const error = await refused(
+      await sendBatch(p, i, [attributes({ $email_address: "nope" }), identify("anonymous")]),
+      400,
+      "INVALID_CUSTOM_ID",
+    );
+    expect(error.issues?.map((x) => x.path)).toEqual(["ops.0.attributes.$email_address", "ops.1.custom_id"]);
+    await assertNothingWritten(p, i);
+  });
+
   it("the same op ID twice in one batch", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();

@@ -55,6 +55,7 @@ export interface ProfileBody {
   custom_id: string | null;
   state: string;
   installations: { installation_id: string; platform: string | null; push: { opted_in: boolean | null } }[];
+  installations_not_shown?: number;
   attributes: Record<string, { value: unknown; updated_at: string; source: string }>;
   events: { id: string; name: string }[];
   identity_history: {
@@ -83,13 +84,19 @@ export function customIdStub(projectId: string, customId: string) {
 
 type Row = Record<string, SqlStorageValue>;
 
-/** Runs a read-only SQL query inside a Durable Object's own storage. */
+/**
+ * Runs a read-only SQL query inside a Durable Object's own storage. An object that was never
+ * written has no tables (they come with its first write), so it answers no rows.
+ */
 export function querySql(
   stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>,
   query: string,
   ...params: SqlStorageValue[]
 ): Promise<Row[]> {
-  return runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<Row>(query, ...params).toArray());
+  return runInDurableObject(stub, (_instance, state) => {
+    const written = state.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'profiles'").toArray().length > 0;
+    return written ? state.storage.sql.exec<Row>(query, ...params).toArray() : [];
+  });
 }
 
 /** What every object holds, read straight from storage, for checking the SPEC §1 invariants. */

@@ -1,0 +1,104 @@
+import type { Binding } from "./transitions";
+
+/**
+ * The installations attached to a custom ID's profile. `seen_at` is when the installation last
+ * attached or wrote through this custom ID, to the minute: the view shows the most recent first.
+ */
+export const MEMBERS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT);
+CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at);
+`;
+
+/** Installations the debug view describes, most recently seen first; it counts the others. */
+export const VIEW_INSTALLATIONS = 20;
+/** How many installation objects the view calls at once. */
+export const VIEW_CONCURRENCY = 5;
+
+export interface Member {
+  installationId: string;
+  /** Which attachment this is: a prune names it, so a newer attachment of the same installation stays. */
+  attachedAt: string;
+}
+
+export interface MemberPage {
+  members: Member[];
+  /** Members not in `members`. */
+  more: number;
+}
+
+/**
+ * Whether a member listed on `customId` has moved on: its object holds nothing (it was freed),
+ * or, with no transition under way, it is bound elsewhere. While a transition is under way the
+ * binding may not have caught up with an attachment already recorded here.
+ */
+export function hasMovedOn(
+  customId: string,
+  described: { binding: Binding; transitionPending: boolean } | null,
+): boolean {
+  if (!described) return true;
+  return !described.transitionPending && described.binding.customId !== customId;
+}
+
+/** The members table of a custom ID object; synchronous, called inside its transactions. */
+export class Members {
+  /** The minute each installation was last recorded as seen, so a busy one writes once a minute. */
+  private readonly seenMinute = new Map<string, string>();
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  attach(installationId: string, time: string): void {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO members (installation_id, attached_at, seen_at) VALUES (?, ?, ?)",
+      installationId,
+      time,
+      time,
+    );
+    this.seenMinute.set(installationId, time.slice(0, 16));
+  }
+
+  /** Removes a member; whether it was one. */
+  detach(installationId: string): boolean {
+    this.seenMinute.delete(installationId);
+    return this.sql.exec("DELETE FROM members WHERE installation_id = ?", installationId).rowsWritten > 0;
+  }
+
+  /** Records that a member wrote at `time`; at most one write a minute per installation. */
+  seen(installationId: string, time: string): void {
+    const minute = time.slice(0, 16);
+    if ((this.seenMinute.get(installationId) ?? "") >= minute) return;
+    this.sql.exec(
+      "UPDATE members SET seen_at = ? WHERE installation_id = ? AND (seen_at IS NULL OR seen_at < ?)",
+      time,
+      installationId,
+      time,
+    );
+    this.seenMinute.set(installationId, minute);
+  }
+
+  /** The `limit` most recently seen members, and how many others there are. */
+  page(limit: number): MemberPage {
+    const members = this.sql
+      .exec<{ installation_id: string; attached_at: string }>(
+        "SELECT installation_id, attached_at FROM members ORDER BY seen_at DESC, installation_id LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ installationId: r.installation_id, attachedAt: r.attached_at }));
+    const { n } = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members").one();
+    return { members, more: n - members.length };
+  }
+
+  /** Removes members found to have moved on, unless they attached again since they were read. */
+  prune(stale: Member[]): number {
+    let removed = 0;
+    for (const m of stale) {
+      removed += this.sql.exec(
+        "DELETE FROM members WHERE installation_id = ? AND attached_at = ?",
+        m.installationId,
+        m.attachedAt,
+      ).rowsWritten;
+      this.seenMinute.delete(m.installationId);
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,113 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { PROJECTION_DLQ, PROJECTION_QUEUE } from "../../src/queue/consumer";
+import type { ProjectionMessage } from "../../src/queue/messages";
+import { createProject } from "../support/harness";
+import { attributes, batch } from "../support/identity";
+import { deadLetter, deliverTo } from "../support/queues";
+
+async function deliver(messages: ProjectionMessage[], queue = PROJECTION_QUEUE) {
+  const batchOf = createMessageBatch<ProjectionMessage>(
+    queue,
+    messages.map((body, k) => ({ id: `m${k}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue?.(batchOf, env, ctx);
+  return getQueueResult(batchOf, ctx);
+}
+
+async function projectedInstallation(projectId: string, installationId: string) {
+  return env.DB.prepare("SELECT profile_id FROM installations WHERE project_id = ? AND installation_id = ?")
+    .bind(projectId, installationId)
+    .first<{ profile_id: string }>();
+}
+
+describe("the projection consumer", () => {
+  it("projects both installations when two projects' installations share an ID in one batch", async () => {
+    const [a, b] = [await createProject(), await createProject()];
+    const shared = crypto.randomUUID();
+    await batch(a, shared, [attributes({ team: "a" })]);
+    await batch(b, shared, [attributes({ team: "b" })]);
+    await vi.waitFor(
+      async () => {
+        expect(await projectedInstallation(a.projectId, shared)).not.toBeNull();
+        expect(await projectedInstallation(b.projectId, shared)).not.toBeNull();
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    await env.DB.prepare("DELETE FROM installations WHERE installation_id = ?").bind(shared).run();
+
+    const result = await deliver([
+      { type: "installation_changed", project_id: a.projectId, installation_id: shared },
+      { type: "installation_changed", project_id: b.projectId, installation_id: shared },
+    ]);
+    expect(result.explicitAcks.sort()).toEqual(["m0", "m1"]);
+    expect(await projectedInstallation(a.projectId, shared)).not.toBeNull();
+    expect(await projectedInstallation(b.projectId, shared)).not.toBeNull();
+  });
+
+  it("acknowledges the good messages of a batch and retries only the one that fails", async () => {
+    const p = await createProject();
+    const good = crypto.randomUUID();
+    await batch(p, good, [attributes({ team: "good" })]);
+    await vi.waitFor(async () => expect(await projectedInstallation(p.projectId, good)).not.toBeNull(), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    await env.DB.prepare("DELETE FROM installations WHERE installation_id = ?").bind(good).run();
+    // A message without its holder cannot be read: it fails on every delivery.
+    const poison = { type: "profile_changed", project_id: p.projectId, profile_id: "x" } as ProjectionMessage;
+
+    const result = await deliver([
+      { type: "installation_changed", project_id: p.projectId, installation_id: good },
+      poison,
+    ]);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(result.retryMessages).toEqual([{ msgId: "m1" }]);
+    expect(await projectedInstallation(p.projectId, good)).not.toBeNull();
+  });
+
+  it("replays a dead-lettered projection message, and records one that still fails", async () => {
+    const p = await createProject();
+    const good = crypto.randomUUID();
+    await batch(p, good, [attributes({ team: "good" })]);
+    await vi.waitFor(async () => expect(await projectedInstallation(p.projectId, good)).not.toBeNull(), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    await env.DB.prepare("DELETE FROM installations WHERE installation_id = ?").bind(good).run();
+    const poison = { type: "profile_changed", project_id: p.projectId, profile_id: "x" } as ProjectionMessage;
+
+    const result = await deliverTo(
+      PROJECTION_DLQ,
+      [{ type: "installation_changed", project_id: p.projectId, installation_id: good }, poison],
+      { prefix: `dlq-${good}-` },
+    );
+    expect(result.explicitAcks.sort()).toEqual([`dlq-${good}-0`, `dlq-${good}-1`]);
+    expect(await projectedInstallation(p.projectId, good)).not.toBeNull();
+    expect(await deadLetter(PROJECTION_DLQ, `dlq-${good}-0`)).toMatchObject({
+      outcome: "replayed",
+      project_id: p.projectId,
+      error: null,
+    });
+    const kept = await deadLetter(PROJECTION_DLQ, `dlq-${good}-1`);
+    expect(kept).toMatchObject({ outcome: "recorded", project_id: p.projectId });
+    expect(kept?.error).toBeTruthy();
+    expect(JSON.parse(kept?.body ?? "null")).toEqual(poison);
+
+    // A redelivery from the dead-letter queue records nothing twice.
+    await deliverTo(
+      PROJECTION_DLQ,
+      [{ type: "installation_changed", project_id: p.projectId, installation_id: good }, poison],
+      {
+        prefix: `dlq-${good}-`,
+      },
+    );
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM dead_letters WHERE message_id LIKE ?")
+      .bind(`dlq-${good}-%`)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(2);
+  });
+});
