@@ -131,6 +131,10 @@ async function main() {
   const seedMs = Math.round(performance.now() - seedStart);
   const memoryBefore = memoryOf(server.pid);
 
+  globalThis.serverLog = () => log;
+  // Writing local state from outside makes `wrangler dev` reload once: let it settle first.
+  await sleep(5000);
+  await fetch(`http://127.0.0.1:${PORT}/health`);
   const start = performance.now();
   const { request_id } = await api("POST", "/v1/admin/jobs/daily_exports", { date: day }, admin);
   let file = null;
@@ -164,6 +168,7 @@ async function main() {
 }
 
 main().catch((error) => {
+  console.error(globalThis.serverLog?.().slice(-4000) ?? "");
   console.error(error);
   process.exit(1);
 });
