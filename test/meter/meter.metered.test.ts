@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readMeter } from "../../src/meter/counters";
+import { type Units as MeterUnits, readMeter } from "../../src/meter/counters";
 import {
   ADMIN_TOKEN,
   adminHeaders,
@@ -18,7 +18,7 @@ import { attributes, batch, event, identify } from "../support/identity";
  * `wrangler dev`, so the counters see everything a batch causes downstream.
  */
 
-type Units = Record<string, number>;
+type Units = MeterUnits;
 
 async function meter(): Promise<Units> {
   const res = await call("GET", "/v1/admin/meter", { headers: adminHeaders });
@@ -36,12 +36,12 @@ async function reset(): Promise<void> {
  * same input, every other unit equal); those are asserted as a range.
  */
 async function settlesAt(units: Units, d1ReadsUpTo = units.d1_rows_read): Promise<void> {
-  const low = (units.d1_rows_read ?? 0) - (d1ReadsUpTo - (units.d1_rows_read ?? 0));
+  const low = units.d1_rows_read - (d1ReadsUpTo - units.d1_rows_read);
   await expect
     .poll(
       async () => {
         const u = await meter();
-        const inRange = u.d1_rows_read !== undefined && u.d1_rows_read >= low && u.d1_rows_read <= d1ReadsUpTo;
+        const inRange = u.d1_rows_read >= low && u.d1_rows_read <= d1ReadsUpTo;
         return { ...u, d1_rows_read: inRange ? units.d1_rows_read : u.d1_rows_read };
       },
       { timeout: 15_000, interval: 50 },
