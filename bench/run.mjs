@@ -5,9 +5,10 @@
 // operations and their price. Writes bench/results.json (a subset run writes
 // bench/results.<names>.json). Nothing here is a test: a target not met does not fail the run.
 //
-// Subsets: `BENCH_ONLY=sdk-warm,segments npm run bench`, or `node bench/run.mjs exports`.
+// Subsets: `BENCH_ONLY=sdk-warm,segments npm run bench`, or `node bench/run.mjs sdk-warm segments`.
 // Settings (environment): BENCH_DURATION (s per alternating load, split in rounds), BENCH_ROUNDS,
-// BENCH_CONNECTIONS, BENCH_PROFILES, BENCH_AUDIENCE, BENCH_EXPORT_ROWS, and those in SETTINGS.
+// BENCH_CONNECTIONS, BENCH_PROFILES, BENCH_AUDIENCE, and the others in SETTINGS. `wrangler dev`
+// reloads when a file it serves changes: do not edit the worktree while a run goes on.
 //
 // A scenario module, bench/scenarios/<name>.mjs, exports `async function run(ctx)` returning
 //   { scenarios?: [row], figures?: [{ figure, ...values }], targets?: { name: boolean | { ok, value, target } },
@@ -32,11 +33,11 @@ import { rmSync, writeFileSync } from "node:fs";
 import { interleaved, load } from "./lib/load.mjs";
 import { createMeter } from "./lib/meter.mjs";
 import { costTable, cpuTable, figureTable, scenarioTable, targetsLine } from "./lib/report.mjs";
-import { memoryOf } from "./lib/workerd.mjs";
 import { d1, migrate, startDev, wrangler } from "./lib/wrangler.mjs";
+import { memoryOf } from "./workerd.mjs";
 
 /** The scenario modules, in the order a full run takes them. */
-const SCENARIOS = ["sdk-warm", "sdk-idle", "first-contact", "login", "profile-api", "segments", "audience", "exports"];
+const SCENARIOS = ["sdk-warm", "sdk-idle", "first-contact", "login", "profile-api", "segments", "audience"];
 
 const num = (name, fallback) => Number(process.env[name] ?? fallback);
 const SETTINGS = {
@@ -55,7 +56,6 @@ const SETTINGS = {
   segmentRounds: num("BENCH_SEGMENT_ROUNDS", 3),
   audience: num("BENCH_AUDIENCE", 1_000_000),
   audienceRounds: num("BENCH_AUDIENCE_ROUNDS", 1),
-  exportRows: num("BENCH_EXPORT_ROWS", 1_000_000),
 };
 const APP_PORT = num("BENCH_PORT", 8788);
 const BASE_PORT = APP_PORT + 1;
@@ -168,6 +168,7 @@ async function main() {
     extra: {},
     seconds: {},
   };
+  const file = names.length === SCENARIOS.length ? "bench/results.json" : `bench/results.${names.join("+")}.json`;
   for (const name of names) {
     const t = Date.now();
     console.error(`— ${name}`);
@@ -179,10 +180,11 @@ async function main() {
     results.costs.push(...(out.costs ?? []).filter(Boolean));
     Object.assign(results.extra, out.extra ?? {});
     results.seconds[name] = Math.round((Date.now() - t) / 1000);
+    // Written after each scenario, so a run that fails later keeps what it measured.
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   }
   results.seconds.total = Math.round((Date.now() - started) / 1000);
 
-  const file = names.length === SCENARIOS.length ? "bench/results.json" : `bench/results.${names.join("+")}.json`;
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const print = (s) => s && console.log(`${s}\n`);
   print(

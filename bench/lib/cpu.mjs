@@ -1,7 +1,7 @@
 // CPU time of the workerd processes behind a `wrangler dev`, read from /proc: steadier than
 // requests/s on a shared machine, and it shows where the time goes.
 import { readdirSync, readFileSync } from "node:fs";
-import { workerdPids } from "./workerd.mjs";
+import { workerdPids } from "../workerd.mjs";
 
 /** CPU time, in ticks of 10 ms, of each thread of the workerd processes serving a Worker. */
 export function cpuTicks(wranglerPid) {

@@ -35,7 +35,7 @@ export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, m
   const same = (a, b) => Object.keys({ ...a, ...b }).every((k) => (a[k] ?? 0) === (b[k] ?? 0));
 
   /** Waits until the counters have not moved for `quietMs`: the queues have drained. */
-  const settle = async () => {
+  const waitQuiet = async () => {
     const start = Date.now();
     let last = await read();
     let stillSince = Date.now();
@@ -56,7 +56,7 @@ export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, m
     /** Checks the meter answers, and measures what its own calls add. */
     async init() {
       if ((await get()) === null) return false;
-      await settle();
+      await waitQuiet();
       await reset();
       reads = 0;
       afterReset = {};
@@ -70,7 +70,8 @@ export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, m
       meter.available = true;
       return true;
     },
-    settle,
+    /** Waits until the counters have not moved for a while (nothing when the meter is off). */
+    settle: () => (meter.available ? waitQuiet() : Promise.resolve({ units: {}, settled: false })),
     /**
      * Meters `fn` on its own: waits for quiet, resets, runs it, waits until what it left behind
      * has landed, reads. Returns what `fn` returned and a cost row per 1,000 of `unit`
@@ -78,12 +79,12 @@ export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, m
      */
     async measure({ name, unit, operations }, fn) {
       if (!meter.available) return { value: await fn(), cost: null };
-      await settle();
+      await waitQuiet();
       await reset();
       reads = 0;
       const started = Date.now();
       const value = await fn();
-      const { units, settled } = await settle();
+      const { units, settled } = await waitQuiet();
       const per1000 = {};
       for (const [k, n] of Object.entries(units)) if (n) per1000[k] = +((n * 1000) / operations).toFixed(2);
       const { dollars, unpriced } = priceOf(units);

@@ -1,0 +1,169 @@
+// `npm run bench:exports`: the daily push_events export of one app with BENCH_EXPORT_ROWS events
+// (default 1,000,000), run locally in workerd through the admin job, exactly as the cron runs it.
+// Staged events are written straight into local R2 (24 hour objects) and their profiles into
+// local D1, then the job runs; reports rows per second from the job's start to the file being
+// listed, and the peak resident memory of the Worker's workerd process. Writes
+// bench/exports-results.json. It reports; it never fails on a number.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { memoryOf } from "./workerd.mjs";
+
+const ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
+const PROFILES = 1000;
+const PORT = 8798;
+const ADMIN = "bench-admin-token";
+const STATE = ".wrangler/bench-exports";
+const TMP = `${STATE}-objects`;
+const wrangler = "node_modules/.bin/wrangler";
+const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+
+const children = [];
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGTERM");
+});
+for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => process.exit(1));
+
+function run(args) {
+  try {
+    return execFileSync(wrangler, args, { stdio: ["ignore", "pipe", "pipe"], env: quietEnv, encoding: "utf8" });
+  } catch (error) {
+    console.error(String(error.stdout), String(error.stderr));
+    throw error;
+  }
+}
+
+async function api(method, path, body, headers = {}) {
+  const res = await fetch(`http://127.0.0.1:${PORT}${path}`, {
+    method,
+    headers: { "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const uuid = (n) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+
+async function main() {
+  rmSync(STATE, { recursive: true, force: true });
+  rmSync(TMP, { recursive: true, force: true });
+  mkdirSync(TMP, { recursive: true });
+  run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE]);
+  const server = spawn(
+    wrangler,
+    ["dev", "--port", String(PORT), "--ip", "127.0.0.1", "--inspector-port", String(PORT + 1000)].concat([
+      "--persist-to",
+      STATE,
+      "--var",
+      `ADMIN_TOKEN:${ADMIN}`,
+    ]),
+    { stdio: ["ignore", "pipe", "pipe"], env: quietEnv },
+  );
+  children.push(server);
+  let log = "";
+  server.stdout.on("data", (d) => (log += d));
+  server.stderr.on("data", (d) => (log += d));
+  for (let i = 0; ; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${PORT}/health`);
+      break;
+    } catch {
+      if (i > 240) throw new Error(`the Worker did not start:\n${log}`);
+      await sleep(500);
+    }
+  }
+
+  const admin = { Authorization: `Bearer ${ADMIN}` };
+  const project = await api("POST", "/v1/admin/projects", { name: "bench" }, admin);
+  const app = await api("POST", `/v1/admin/projects/${project.project_id}/apps`, { name: "a", platform: "ios" }, admin);
+  const rest = { Authorization: `Bearer ${project.rest_api_key}`, "X-Project-Id": project.project_id };
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
+  // Live profiles in the projection, one installation each.
+  run([
+    "d1",
+    "execute",
+    "DB",
+    "--local",
+    "--persist-to",
+    STATE,
+    "--command",
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= ${PROFILES})
+     INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
+       SELECT '${project.project_id}', printf('00000000-0000-4000-9000-%012d', i), printf('user-%d', i), 'active', 1, '2026-01-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z' FROM n;`,
+  ]);
+
+  // Staged events: one object an hour, as the event consumer writes them.
+  const seedStart = performance.now();
+  let seeded = 0;
+  for (let hour = 0; hour < 24; hour++) {
+    const count = Math.floor(ROWS / 24) + (hour < ROWS % 24 ? 1 : 0);
+    const lines = [];
+    for (let k = 0; k < count; k++) {
+      const who = ((k * 7919) % PROFILES) + 1;
+      const ms = Math.floor((k / count) * 3_600_000);
+      const time = new Date(Date.parse(`${day}T00:00:00.000Z`) + hour * 3_600_000 + ms).toISOString();
+      lines.push(
+        JSON.stringify({
+          time,
+          installation_id: uuid(who),
+          profile_id: `00000000-0000-4000-9000-${String(who).padStart(12, "0")}`,
+          custom_id: `user-${who}`,
+          app_id: app.app_id,
+          id: `e-${hour}-${k}`,
+          name: k % 3 ? "push_opened" : "push_sent",
+          attributes: { campaign_token: `campaign-${k % 101}` },
+          label: null,
+          tags: [],
+          source: "sdk",
+          received_at: time,
+        }),
+      );
+    }
+    const file = `${TMP}/${hour}.ndjson`;
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const key = `edge-cdp-exports/events/${project.project_id}/${app.app_id}/${day}/${String(hour).padStart(2, "0")}/seed.ndjson`;
+    run(["r2", "object", "put", key, "--local", "--persist-to", STATE, "--file", file]);
+    seeded += count;
+  }
+  const seedMs = Math.round(performance.now() - seedStart);
+  const memoryBefore = memoryOf(server.pid);
+
+  const start = performance.now();
+  const { request_id } = await api("POST", "/v1/admin/jobs/daily_exports", { date: day }, admin);
+  let file = null;
+  let peak = memoryBefore.peak_mib;
+  while (!file) {
+    await sleep(250);
+    peak = Math.max(peak, memoryOf(server.pid).peak_mib);
+    const { files } = await api("GET", `/v1/exports?type=push_events&date=${day}`, undefined, rest);
+    file = files[0] ?? null;
+    if (performance.now() - start > 30 * 60_000) throw new Error(`no file after 30 minutes:\n${log.slice(-3000)}`);
+  }
+  const ms = performance.now() - start;
+  const memoryAfter = memoryOf(server.pid);
+  const results = {
+    run_at: new Date().toISOString(),
+    job: request_id,
+    rows: file.rows,
+    staged: seeded,
+    bytes: file.bytes,
+    seed_ms: seedMs,
+    export_ms: Math.round(ms),
+    rows_per_s: Math.round(file.rows / (ms / 1000)),
+    mib_per_s: +(file.bytes / 1048576 / (ms / 1000)).toFixed(1),
+    worker_memory_before: memoryBefore,
+    worker_memory_after: { ...memoryAfter, peak_mib: Math.max(peak, memoryAfter.peak_mib) },
+  };
+  writeFileSync("bench/exports-results.json", `${JSON.stringify(results, null, 2)}\n`);
+  console.log(JSON.stringify(results, null, 2));
+  rmSync(TMP, { recursive: true, force: true });
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
