@@ -2,7 +2,7 @@
 // faster or slower during a run weighs on every load alike.
 import autocannon from "autocannon";
 
-const round1 = (x) => (x < 10 ? +x.toFixed(1) : Math.round(x));
+const round1 = (x) => (x < 1 ? +x.toFixed(2) : x < 10 ? +x.toFixed(1) : Math.round(x));
 
 /**
  * POSTs `body()` (an object, sent as JSON, or a string) to `url + path` from `connections`
@@ -48,6 +48,7 @@ export function load({
           connections,
           requests_per_s: round1(perSecond),
           operations_per_s: round1(perSecond * ops),
+          exact_requests_per_s: perSecond,
           p50_ms: r.latency.p50,
           p99_ms: r.latency.p99,
           non_2xx: r.non2xx,
@@ -81,6 +82,7 @@ export async function interleaved(loads, rounds) {
       connections: rows[0].connections,
       requests_per_s: round1(perSecond),
       operations_per_s: round1(perSecond * rows[0].ops_per_request),
+      exact_requests_per_s: perSecond,
       p50_ms: median(rows.map((r) => r.p50_ms)),
       p99_ms: Math.max(...rows.map((r) => r.p99_ms)),
       non_2xx: rows.reduce((n, r) => n + r.non_2xx, 0),

@@ -12,9 +12,12 @@ export const tenOps = () =>
       : op({ type: "attributes", attributes: { [`a${k}`]: k } }),
   );
 
-/** A Profile API update body: one operation on each custom ID. */
+/**
+ * A Profile API update body: one operation on each custom ID. Not `tier`: the segment scenario
+ * counts `tier = gold` over seeded rows only, the same in both Workers' D1.
+ */
 export const profileUpdates = (customIds) =>
   customIds.map((id, k) => ({
     identifiers: { custom_id: id },
-    attributes: { tier: k % 3 ? "gold" : "silver", score: k },
+    attributes: { plan: k % 3 ? "gold" : "silver", score: k },
   }));

@@ -9,7 +9,8 @@ const ratio = (a, b) => (a == null || b == null || b === 0 ? null : +(a / b).toF
  */
 export function compare(row, yardstick) {
   row.yardstick_of_row = yardstick.scenario;
-  row.x_rps = ratio(row.requests_per_s, yardstick.requests_per_s);
+  const rps = (r) => r.exact_requests_per_s ?? r.requests_per_s;
+  row.x_rps = ratio(rps(row), rps(yardstick));
   row.x_p99 = ratio(row.p99_ms, Math.max(yardstick.p99_ms, 1));
   return { x_rps: row.x_rps, x_p99: row.x_p99 };
 }

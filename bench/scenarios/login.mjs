@@ -1,6 +1,7 @@
 // Contention: installations that exist log in to one new custom ID, each exactly once, all at
 // once. Checks that every one ended on that custom ID's profile (no lost transition). Uses the
 // installations first-contact made; makes its own when it did not run. Metered as it runs.
+import { sleep } from "../lib/load.mjs";
 import { op } from "../lib/ops.mjs";
 
 export async function run(ctx) {
@@ -33,8 +34,22 @@ export async function run(ctx) {
         amount: crowd.length,
       }),
   );
-  const view = await ctx.api("GET", `/v1/profiles?custom_id=${customId}`, undefined, ctx.rest);
-  const sampled = crowd.slice(0, 200);
+  // The custom ID's view settles once every transition's cross-object steps have landed: read it
+  // until it holds every installation, or stops changing for 10 s.
+  const settleStart = Date.now();
+  let view = await ctx.api("GET", `/v1/profiles?custom_id=${customId}`, undefined, ctx.rest);
+  let stillSince = Date.now();
+  // The view lists the most recently seen installations and counts the others.
+  const held = (v) => v.installations.length + (v.installations_not_shown ?? 0);
+  while (held(view) < crowd.length && Date.now() - stillSince < 10_000 && Date.now() - settleStart < 120_000) {
+    await sleep(1000);
+    const next = await ctx.api("GET", `/v1/profiles?custom_id=${customId}`, undefined, ctx.rest);
+    if (held(next) !== held(view)) stillSince = Date.now();
+    view = next;
+  }
+  // Up to 200 installations, spread over the crowd, each read from its own object.
+  const step = Math.max(1, Math.floor(crowd.length / 200));
+  const sampled = crowd.filter((_, k) => k % step === 0).slice(0, 200);
   const onOne = (
     await Promise.all(
       sampled.map((i) =>
@@ -44,16 +59,17 @@ export async function run(ctx) {
   ).every((id) => id === view.profile_id);
   login.check = {
     logins_sent: crowd.length,
-    installations_on_profile: view.installations.length,
+    installations_on_profile: held(view),
+    view_settled_after_ms: Date.now() - settleStart,
     sampled_installations_on_that_profile: onOne,
   };
-  const ok = view.installations.length === crowd.length && onOne;
+  const ok = held(view) === crowd.length && onOne;
   return {
     scenarios: [login],
     targets: {
       contended_login_no_lost_transition: {
         ok,
-        value: `${view.installations.length} of ${crowd.length} on one profile`,
+        value: `${held(view)} of ${crowd.length} on one profile${onOne ? "" : ", a sampled installation elsewhere"}`,
         target: "all",
       },
     },
