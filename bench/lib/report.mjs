@@ -24,6 +24,7 @@ export function target(value, op, bound, unit = "") {
 const fmt = (n) => (n == null ? "" : typeof n === "number" ? n.toLocaleString("en") : String(n));
 
 export function scenarioTable(rows) {
+  if (!rows.length) return "";
   const out = [
     "| scenario | conns | req/s | ops/s | p50 ms | p99 ms | × yardstick req/s | × yardstick p99 | yardstick | non-2xx/errors |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
