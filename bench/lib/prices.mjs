@@ -22,11 +22,15 @@ export const PRICES = {
   // SQLite-backed objects: $0.001 per million rows read, $1.00 per million rows written.
   do_rows_read: perMillion(0.001),
   do_rows_written: perMillion(1.0),
+  // Each setAlarm() is billed as one row written.
+  do_alarms_set: perMillion(1.0),
   // Queues: $0.40 per million operations; a message under 64 KB is a write, a read and a
   // delete, so three operations.
   queue_messages: 3 * perMillion(0.4),
   // D1: $0.001 per million rows read, $1.00 per million rows written. Queries are not billed.
   d1_queries: 0,
+  // The meter's count of D1 statements whose rows it cannot see (exec()); not a billed unit.
+  d1_queries_without_meta: 0,
   d1_rows_read: perMillion(0.001),
   d1_rows_written: perMillion(1.0),
   // R2 Standard: Class A $4.50 per million, Class B $0.36 per million.
@@ -42,6 +46,7 @@ export const PRICE_NOTES = {
   do_requests: "$0.15 / million",
   do_rows_read: "$0.001 / million rows",
   do_rows_written: "$1.00 / million rows",
+  do_alarms_set: "$1.00 / million (a row written each)",
   queue_messages: "$0.40 / million operations, 3 per message (write, read, delete)",
   d1_queries: "not billed",
   d1_rows_read: "$0.001 / million rows",

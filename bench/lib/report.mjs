@@ -53,6 +53,7 @@ const COST_UNITS = [
   ["do_requests", "DO req"],
   ["do_rows_read", "DO rows read"],
   ["do_rows_written", "DO rows written"],
+  ["do_alarms_set", "DO alarms set"],
   ["queue_messages", "queue msgs"],
   ["d1_queries", "D1 queries"],
   ["d1_rows_read", "D1 rows read"],
