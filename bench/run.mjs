@@ -22,7 +22,8 @@
 //   project, app                        the bench project ({project_id, rest_api_key}) and its app ({app_id, sdk_api_key})
 //   urls.app, urls.base, ports.app, ports.base   edge-cdp and the yardstick Worker
 //   servers.app, servers.base           their wrangler processes ({pid, log()})
-//   load({name, url, path?, headers?, body: () => object|string, ops?, connections?, duration? | amount?, timeout?})
+//   load({name, url, path?, headers?, body: () => object|string, ops?, connections?, duration? | amount?, timeout?, exact?})
+//               one load; `exact: true` times a few long requests to the millisecond (fetch, not autocannon)
 //   interleaved([() => load(...)], rounds)   alternates loads in rounds; one merged row per load
 //   meter       { available, settle(), measure({name, unit, operations}, fn) -> {value, cost} }:
 //               waits for quiet, resets edge-cdp's meter, runs fn, waits until queues drain, reads

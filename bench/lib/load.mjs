@@ -7,9 +7,64 @@ const round1 = (x) => (x < 1 ? +x.toFixed(2) : x < 10 ? +x.toFixed(1) : Math.rou
 /**
  * POSTs `body()` (an object, sent as JSON, or a string) to `url + path` from `connections`
  * connections, for `duration` seconds or `amount` requests. `ops` is how many operations one
- * request carries, for operations/s.
+ * request carries, for operations/s. `exact: true` (with `amount`) sends them with fetch and
+ * times the whole run to the millisecond: autocannon ends an `amount` run on its 1 s tick,
+ * too coarse for a few requests of several seconds.
  */
-export function load({
+export function load(options) {
+  return options.exact ? exactLoad(options) : autocannonLoad(options);
+}
+
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? 0;
+
+async function exactLoad({ name, url, path = "/", headers = {}, body, ops = 1, connections, amount, timeout = 60 }) {
+  const latencies = [];
+  let sent = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const start = performance.now();
+  const connection = async () => {
+    while (sent < amount) {
+      sent++;
+      const b = body();
+      const t = performance.now();
+      try {
+        const res = await fetch(`${url}${path}`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", ...headers },
+          body: typeof b === "string" ? b : JSON.stringify(b),
+          signal: AbortSignal.timeout(timeout * 1000),
+        });
+        await res.arrayBuffer();
+        if (res.status >= 300) non2xx++;
+        latencies.push(performance.now() - t);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, connection));
+  const seconds = (performance.now() - start) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  const perSecond = latencies.length / seconds;
+  return {
+    scenario: name,
+    connections,
+    requests_per_s: round1(perSecond),
+    operations_per_s: round1(perSecond * ops),
+    exact_requests_per_s: perSecond,
+    p50_ms: Math.round(percentile(sorted, 0.5)),
+    p99_ms: Math.round(percentile(sorted, 0.99)),
+    non_2xx: non2xx,
+    errors,
+    total: latencies.length,
+    seconds: +seconds.toFixed(2),
+    ops_per_request: ops,
+  };
+}
+
+function autocannonLoad({
   name,
   url,
   path = "/",

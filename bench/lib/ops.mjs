@@ -19,5 +19,6 @@ export const tenOps = () =>
 export const profileUpdates = (customIds) =>
   customIds.map((id, k) => ({
     identifiers: { custom_id: id },
-    attributes: { plan: k % 3 ? "gold" : "silver", score: k },
+    // A score never sent before: every update changes the profile, so it is projected.
+    attributes: { plan: k % 3 ? "gold" : "silver", score: ++counter },
   }));

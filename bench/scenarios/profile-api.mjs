@@ -29,7 +29,7 @@ export async function run(ctx) {
     app: { url: ctx.urls.app, path: "/v1/profiles/update", headers: ctx.rest },
   };
   const loadOf = (who, name, body) => () =>
-    ctx.load({ name, ...target_[who], body, ops: PER_REQUEST, connections, amount, timeout: 120 });
+    ctx.load({ name, ...target_[who], body, ops: PER_REQUEST, connections, amount, timeout: 120, exact: true });
   // Each round's new-ID loads run first, so the existing-ID loads find IDs that exist.
   const [baseNew, appNew, baseOld, appOld] = await ctx.interleaved(
     [
