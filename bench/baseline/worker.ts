@@ -36,8 +36,11 @@ async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<un
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-// edge-cdp's audience writer: 2,000 IDs a statement as one JSON array, five statements a D1 batch.
-const IDS_PER_STATEMENT = 2_000;
+// edge-cdp's audience writer (src/audiences/members.ts): up to 10,000 IDs (300,000 characters)
+// a statement as one JSON array, five statements a D1 batch. Sent one batch after the other;
+// edge-cdp overlaps a batch's write with reading the next, which is its own doing.
+const IDS_PER_STATEMENT = 10_000;
+const CHARS_PER_STATEMENT = 300_000;
 const STATEMENTS_PER_BATCH = 5;
 const ROWS_PER_DELETE = 50_000;
 
@@ -48,11 +51,13 @@ async function insertAudience(env: BaselineEnv, request: Request, project: strin
   );
   let statements: D1PreparedStatement[] = [];
   let slice: string[] = [];
+  let chars = 0;
   let rows = 0;
   const flushSlice = async (force: boolean) => {
     if (slice.length) statements.push(insert.bind(project, generation, JSON.stringify(slice)));
     rows += slice.length;
     slice = [];
+    chars = 0;
     if (statements.length >= STATEMENTS_PER_BATCH || (force && statements.length)) {
       await env.DB.batch(statements);
       statements = [];
@@ -65,8 +70,10 @@ async function insertAudience(env: BaselineEnv, request: Request, project: strin
     rest = lines.pop() ?? "";
     for (const line of lines) {
       if (!line) continue;
-      slice.push(line.trim());
-      if (slice.length >= IDS_PER_STATEMENT) await flushSlice(false);
+      const id = line.trim();
+      slice.push(id);
+      chars += id.length + 3;
+      if (slice.length >= IDS_PER_STATEMENT || chars >= CHARS_PER_STATEMENT) await flushSlice(false);
     }
   }
   if (rest.trim()) slice.push(rest.trim());

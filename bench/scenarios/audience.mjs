@@ -1,5 +1,5 @@
 // Audience replace of BENCH_AUDIENCE custom IDs streamed as CSV. The yardstick inserts the same
-// rows into the same table on its own D1, batched as edge-cdp's replace writes them (2,000 IDs a
+// rows into the same table on its own D1, batched as edge-cdp's replace writes them (10,000 IDs a
 // statement as a JSON array, 5 statements a D1 batch, src/audiences/members.ts), then deletes
 // older generations. The first edge-cdp replace is metered (nothing else runs meanwhile).
 import { timed } from "../lib/load.mjs";
