@@ -50,7 +50,9 @@ export async function run(ctx) {
 
   const stop = { done: false };
   const health = healthProbe(port, stop);
-  const busy = await sdkLoad("SDK batch, 10 ops, warm installations, while a 10,000-op mass update applies");
+  const busy = await sdkLoad(
+    `SDK batch, 10 ops, warm installations, while a ${OPERATIONS.toLocaleString("en")}-op mass update applies`,
+  );
   let status;
   for (;;) {
     status = await api("GET", `/v1/requests/${accepted.request_id}`, undefined, rest);
