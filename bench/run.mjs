@@ -38,7 +38,17 @@ import { d1, migrate, startDev, wrangler } from "./lib/wrangler.mjs";
 import { memoryOf } from "./workerd.mjs";
 
 /** The scenario modules, in the order a full run takes them. */
-const SCENARIOS = ["sdk-warm", "sdk-idle", "first-contact", "login", "profile-api", "segments", "audience"];
+const SCENARIOS = [
+  "sdk-warm",
+  "sdk-idle",
+  "first-contact",
+  "login",
+  "profile-api",
+  "segments",
+  "audience",
+  // Last: its queued work would weigh on the scenarios after it.
+  "mass-update",
+];
 
 const num = (name, fallback) => Number(process.env[name] ?? fallback);
 const SETTINGS = {
