@@ -46,6 +46,8 @@ const SCENARIOS = [
   "profile-api",
   "segments",
   "audience",
+  // A Worker of its own: see the module.
+  "exports",
   // Last: its queued work would weigh on the scenarios after it.
   "mass-update",
 ];
