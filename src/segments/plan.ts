@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { audienceMembers, compileWhere, inSource, type LeafSource, leafSource } from "./compile";
-import { countConditions, type WhereNode } from "./where";
+import { audienceNames, countConditions, type WhereNode } from "./where";
 
 /**
  * What one segment statement may cost, in index probes: a seek into an index (or into a list
@@ -23,13 +23,6 @@ const capped = (s: LeafSource, cap: number) =>
 
 /** How many of `s` there are, read no further than `cap` index entries. */
 const countUpTo = (probe: Probe, s: LeafSource, cap: number) => probe(capped(s, cap + 1));
-
-function audiencesIn(node: WhereNode): string[] {
-  if ("and" in node) return node.and.flatMap(audiencesIn);
-  if ("or" in node) return node.or.flatMap(audiencesIn);
-  if ("not" in node) return audiencesIn(node.not);
-  return "in_audience" in node ? [node.in_audience] : [];
-}
 
 /** `and` nested in `and` is one `and`. */
 function flattenAnd(node: WhereNode): WhereNode[] {
@@ -135,7 +128,7 @@ function unionAll(selects: SQL[]): SQL {
 /** Members of every audience the tree names: each is a list built once, whatever the plan. */
 async function audienceRows(where: WhereNode, projectId: string, probe: Probe, budget: number): Promise<number> {
   let cost = 0;
-  for (const name of new Set(audiencesIn(where))) {
+  for (const name of new Set(audienceNames(where))) {
     cost += await countUpTo(probe, audienceMembers(name, projectId), budget - cost);
     if (cost > budget) break;
   }
