@@ -1,14 +1,15 @@
-import { sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { rowChunks, selectRows } from "../db/rows";
-import { installations, profileAttributeItems, profileAttributes, profiles } from "../db/schema";
+import { drizzle } from "drizzle-orm/d1";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
-import type { Holder, InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
-
-type Statement = BatchItem<"sqlite">;
-type ProfileState = { projectId: string; state: ProfileProjection; holder: Holder };
+import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
+import {
+  type InstallationState,
+  installationStatements,
+  type Preparable,
+  type ProfileState,
+  prepare,
+  profileStatements,
+} from "./statements";
 
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: ProjectionMessage) {
@@ -28,159 +29,6 @@ async function fetchState(env: Env, m: ProjectionMessage) {
           env.INSTALLATIONS.idFromName(installationObjectName(m.project_id, m.holder.id)),
         ).projection(m.profile_id);
   return { kind: "profile" as const, projectId: m.project_id, state, holder: m.holder };
-}
-
-/** How an attribute value is stored so that each operator can use an index. */
-export function attributeColumns(value: ProfileProjection["attributes"][number]["value"]) {
-  if (Array.isArray(value)) return { valueText: null, valueNum: null, valueJson: JSON.stringify(value) };
-  if (typeof value === "number") return { valueText: null, valueNum: value, valueJson: null };
-  if (typeof value === "boolean") return { valueText: String(value), valueNum: null, valueJson: null };
-  return { valueText: value === null ? null : String(value), valueNum: null, valueJson: null };
-}
-
-/**
- * Upserts profiles and their attributes, every row guarded by the version it was written for:
- * a redelivered or late message never moves a row backwards. Attribute rows carry the version
- * too, and rows older than their profile's version (deleted attributes, or rows a late message
- * just added) are swept in the same transaction. A handful of statements for the whole batch.
- */
-function profileStatements(db: DrizzleD1Database, states: ProfileState[]) {
-  const statements: Statement[] = [];
-  for (const chunk of rowChunks(
-    states.map(({ projectId, state: p, holder }) => ({
-      projectId,
-      profileId: p.profile_id,
-      customId: p.custom_id,
-      state: p.state,
-      version: p.version,
-      createdAt: p.created_at,
-      lastActivityAt: p.last_activity_at,
-      holderKind: holder.kind,
-      holderId: holder.id,
-    })),
-  )) {
-    statements.push(
-      db
-        .insert(profiles)
-        .select(selectRows(profiles, chunk))
-        .onConflictDoUpdate({
-          target: [profiles.projectId, profiles.profileId],
-          set: {
-            customId: sql`excluded.custom_id`,
-            state: sql`excluded.state`,
-            version: sql`excluded.version`,
-            lastActivityAt: sql`excluded.last_activity_at`,
-            holderKind: sql`excluded.holder_kind`,
-            holderId: sql`excluded.holder_id`,
-          },
-          setWhere: sql`excluded.version > ${profiles.version}`,
-        }),
-    );
-  }
-  const attributeRows = states.flatMap(({ projectId, state: p }) =>
-    p.attributes.map((a) => ({
-      projectId,
-      profileId: p.profile_id,
-      name: a.name,
-      type: a.type,
-      version: p.version,
-      ...attributeColumns(a.value),
-    })),
-  );
-  for (const chunk of rowChunks(attributeRows)) {
-    statements.push(
-      db
-        .insert(profileAttributes)
-        .select(selectRows(profileAttributes, chunk))
-        .onConflictDoUpdate({
-          target: [profileAttributes.projectId, profileAttributes.profileId, profileAttributes.name],
-          set: {
-            type: sql`excluded.type`,
-            valueText: sql`excluded.value_text`,
-            valueNum: sql`excluded.value_num`,
-            valueJson: sql`excluded.value_json`,
-            version: sql`excluded.version`,
-          },
-          setWhere: sql`excluded.version >= ${profileAttributes.version}`,
-        }),
-    );
-  }
-  // Array items, one row each, so `contains` is an index lookup (src/segments/compile.ts).
-  const itemRows = states.flatMap(({ projectId, state: p }) =>
-    p.attributes.flatMap((a) =>
-      Array.isArray(a.value)
-        ? [...new Set(a.value)].map((item) => ({
-            projectId,
-            profileId: p.profile_id,
-            name: a.name,
-            item,
-            version: p.version,
-          }))
-        : [],
-    ),
-  );
-  for (const chunk of rowChunks(itemRows)) {
-    statements.push(
-      db
-        .insert(profileAttributeItems)
-        .select(selectRows(profileAttributeItems, chunk))
-        .onConflictDoUpdate({
-          target: [
-            profileAttributeItems.projectId,
-            profileAttributeItems.profileId,
-            profileAttributeItems.name,
-            profileAttributeItems.item,
-          ],
-          set: { version: sql`excluded.version` },
-          setWhere: sql`excluded.version >= ${profileAttributeItems.version}`,
-        }),
-    );
-  }
-  // Rows older than their profile: deleted attributes, removed items, arrays set to something else.
-  const keys = JSON.stringify(states.map(({ projectId, state }) => [projectId, state.profile_id]));
-  for (const table of [profileAttributes, profileAttributeItems]) {
-    statements.push(
-      db.delete(table).where(
-        sql`(${table.projectId}, ${table.profileId}) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${keys}))
-          AND ${table.version} < (SELECT ${profiles.version} FROM ${profiles}
-            WHERE ${profiles.projectId} = ${table.projectId} AND ${profiles.profileId} = ${table.profileId})`,
-      ),
-    );
-  }
-  return statements;
-}
-
-function installationStatements(db: DrizzleD1Database, states: { projectId: string; state: InstallationProjection }[]) {
-  return rowChunks(
-    states.map(({ projectId, state: i }) => ({
-      projectId,
-      installationId: i.installation_id,
-      profileId: i.profile_id,
-      customId: i.custom_id,
-      appId: i.app_id,
-      platform: i.platform,
-      pushOptin: i.push_optin,
-      lastSeenAt: i.last_seen_at,
-      version: i.version,
-    })),
-  ).map((chunk) =>
-    db
-      .insert(installations)
-      .select(selectRows(installations, chunk))
-      .onConflictDoUpdate({
-        target: [installations.projectId, installations.installationId],
-        set: {
-          profileId: sql`excluded.profile_id`,
-          customId: sql`excluded.custom_id`,
-          appId: sql`excluded.app_id`,
-          platform: sql`excluded.platform`,
-          pushOptin: sql`excluded.push_optin`,
-          lastSeenAt: sql`excluded.last_seen_at`,
-          version: sql`excluded.version`,
-        },
-        setWhere: sql`excluded.version > ${installations.version}`,
-      }),
-  );
 }
 
 /**
@@ -205,7 +53,7 @@ export async function project(env: Env, messages: ProjectionMessage[]): Promise<
   const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
   const db = drizzle(env.DB);
   const profileStates: ProfileState[] = [];
-  const installationStates: { projectId: string; state: InstallationProjection }[] = [];
+  const installationStates: InstallationState[] = [];
   for (const s of states) {
     // Null: the subject moved (a profile adopted at sign-in) or is gone; its new holder reports.
     if (!s.state) continue;
@@ -215,14 +63,14 @@ export async function project(env: Env, messages: ProjectionMessage[]): Promise<
       profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection, holder: s.holder });
   }
   const statements = [
-    ...(profileStates.length ? profileStatements(db, profileStates) : []),
-    ...(installationStates.length ? installationStatements(db, installationStates) : []),
+    ...profileStatements(profileStates),
+    ...installationStatements(installationStates),
     // An installation read before its profile was removed must not outlive the removal.
     ...sweepRemovedInstallations(
       db,
       installationStates.map((s) => ({ projectId: s.projectId, profileId: s.state.profile_id })),
     ),
   ];
-  const [first, ...rest] = statements;
-  if (first) await db.batch([first, ...rest]);
+  // The sweep is a drizzle delete: it renders itself with `toSQL()`.
+  if (statements.length) await env.DB.batch(statements.map((s) => prepare(env.DB, s as Preparable)));
 }
