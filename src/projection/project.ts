@@ -42,35 +42,62 @@ export function coalescingKey(m: ProjectionMessage): string {
 }
 
 /**
- * Projects a batch of change messages into D1: each one re-reads its subject's current state
- * (so coalesced changes cost one message) and writes it in one D1 transaction.
+ * Projects a batch of change messages into D1: each subject is read once from its object
+ * (coalesced changes cost one read, whatever their number) and the whole batch is written in
+ * one D1 round trip. Returns the messages whose subject could not be read, by index, with the
+ * reason: the others are projected. Throws when the D1 write fails (nothing was written).
  */
-export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
-  const unique = new Map(
-    // A profile moving at sign-in is reported by both holders: keep one message per holder.
-    messages.map((m) => [coalescingKey(m), m]),
-  );
-  const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
-  const db = drizzle(env.DB);
+export async function projectSettled(env: Env, messages: ProjectionMessage[]): Promise<Map<number, unknown>> {
+  // A profile moving at sign-in is reported by both holders: one read per holder.
+  const byKey = new Map<string, { message: ProjectionMessage; indices: number[] }>();
+  const failed = new Map<number, unknown>();
+  messages.forEach((m, k) => {
+    let key: string;
+    try {
+      key = coalescingKey(m);
+    } catch (error) {
+      // A malformed message (no holder): it fails alone.
+      failed.set(k, error);
+      return;
+    }
+    const entry = byKey.get(key);
+    if (entry) entry.indices.push(k);
+    else byKey.set(key, { message: m, indices: [k] });
+  });
+  const entries = [...byKey.values()];
+  const reads = await Promise.allSettled(entries.map((e) => fetchState(env, e.message)));
   const profileStates: ProfileState[] = [];
   const installationStates: InstallationState[] = [];
-  for (const s of states) {
+  reads.forEach((read, k) => {
+    if (read.status === "rejected") {
+      for (const index of entries[k]?.indices ?? []) failed.set(index, read.reason);
+      return;
+    }
+    const s = read.value;
     // Null: the subject moved (a profile adopted at sign-in) or is gone; its new holder reports.
-    if (!s.state) continue;
+    if (!s.state) return;
     if (s.kind === "installation")
       installationStates.push({ projectId: s.projectId, state: s.state as InstallationProjection });
     else if ("holder" in s)
       profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection, holder: s.holder });
-  }
+  });
   const statements = [
     ...profileStatements(profileStates),
     ...installationStatements(installationStates),
     // An installation read before its profile was removed must not outlive the removal.
     ...sweepRemovedInstallations(
-      db,
+      drizzle(env.DB),
       installationStates.map((s) => ({ projectId: s.projectId, profileId: s.state.profile_id })),
     ),
   ];
   // The sweep is a drizzle delete: it renders itself with `toSQL()`.
   if (statements.length) await env.DB.batch(statements.map((s) => prepare(env.DB, s as Preparable)));
+  return failed;
+}
+
+/** Projects the messages, or throws: for a single message replayed from the dead-letter queue. */
+export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
+  const failed = await projectSettled(env, messages);
+  const [first] = failed.values();
+  if (failed.size) throw first;
 }
