@@ -72,7 +72,24 @@ export function countingD1(db: D1Database = env.DB): { db: D1Database; tally: D1
   return { db: wrapped, tally };
 }
 
-/** The worker's bindings with `DB` replaced, for code that takes `env`. */
-export function envWith(db: D1Database): Env {
-  return new Proxy(env, { get: (target, prop) => (prop === "DB" ? db : Reflect.get(target, prop)) }) as Env;
+/** The worker's bindings with `DB` (or any others) replaced, for code that takes `env`. */
+export function envWith(db: D1Database | null, others: Partial<Env> = {}): Env {
+  const overrides: Partial<Env> = db ? { ...others, DB: db } : others;
+  return new Proxy(env, {
+    get: (target, prop) => (prop in overrides ? overrides[prop as keyof Env] : Reflect.get(target, prop)),
+  }) as Env;
+}
+
+/** A Rate Limiting binding that counts its calls and hands them to the real one. */
+export function countingLimiter(limiter: RateLimit): { limiter: RateLimit; calls: () => number } {
+  let calls = 0;
+  return {
+    limiter: {
+      limit: (options) => {
+        calls++;
+        return limiter.limit(options);
+      },
+    },
+    calls: () => calls,
+  };
 }
