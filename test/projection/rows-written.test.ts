@@ -152,4 +152,25 @@ describe("rows the projection writes", () => {
       .first<{ n: number }>();
     expect(left?.n).toBe(0);
   });
+
+  it("writes an installation's row and the one index over what moved", async () => {
+    const s = await projectedProfile();
+    const message: ProjectionMessage = {
+      type: "installation_changed",
+      project_id: s.p.projectId,
+      installation_id: s.installation,
+    };
+    expect((await projectCounted([message])).rowsWritten).toBe(0);
+    // D1 one version behind, an hour earlier: the row and the (app, last seen) index entry,
+    // not the profile, platform and push indexes.
+    await d1(
+      "UPDATE installations SET version = version - 1, last_seen_at = '2000-01-01T00:00:00.000Z' WHERE installation_id = ?",
+      s.installation,
+    );
+    expect((await projectCounted([message])).rowsWritten).toBe(2);
+    const row = await env.DB.prepare("SELECT last_seen_at FROM installations WHERE installation_id = ?")
+      .bind(s.installation)
+      .first<{ last_seen_at: string }>();
+    expect(row?.last_seen_at).not.toBe("2000-01-01T00:00:00.000Z");
+  });
 });
