@@ -214,9 +214,24 @@ function itemRows(states: ProfileState[]): Statement[] {
   );
 }
 
+/**
+ * One state per profile, the highest version: a profile moving at sign-in can be reported by
+ * both of its holders, and `UPDATE … FROM` picks any one of several matching rows.
+ */
+function newestPerProfile(states: ProfileState[]): ProfileState[] {
+  const newest = new Map<string, ProfileState>();
+  for (const s of states) {
+    const key = JSON.stringify([s.projectId, s.state.profile_id]);
+    const kept = newest.get(key);
+    if (!kept || s.state.version > kept.state.version) newest.set(key, s);
+  }
+  return [...newest.values()];
+}
+
 /** Every statement that brings D1 to these profile states, in the order they must run. */
-export function profileStatements(states: ProfileState[]): Statement[] {
-  if (states.length === 0) return [];
+export function profileStatements(all: ProfileState[]): Statement[] {
+  if (all.length === 0) return [];
+  const states = newestPerProfile(all);
   return [...profileRows(states), ...attributeRows(states), ...itemRows(states), ...deletions(states)];
 }
 

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TOMBSTONE_VERSION } from "../../src/privacy/erase-d1";
 import { project } from "../../src/projection/project";
+import { prepare, profileStatements } from "../../src/projection/statements";
 import type { ProjectionMessage } from "../../src/queue/messages";
 import { countingD1, envWith } from "../support/counting-d1";
 import { createProject } from "../support/harness";
@@ -172,5 +173,42 @@ describe("rows the projection writes", () => {
       .bind(s.installation)
       .first<{ last_seen_at: string }>();
     expect(row?.last_seen_at).not.toBe("2000-01-01T00:00:00.000Z");
+  });
+});
+
+describe("two holders reporting one profile in a batch", () => {
+  it("keeps the highest version, whatever their order", async () => {
+    const projectId = `p-${crypto.randomUUID()}`;
+    const state = (version: number, customId: string, colour: string) => ({
+      projectId,
+      holder: { projectId, kind: "custom_id" as const, id: customId },
+      state: {
+        profile_id: "moving",
+        custom_id: customId,
+        state: "active" as const,
+        created_at: "2026-01-01T00:00:00.000Z",
+        last_activity_at: `2026-01-0${version}T00:00:00.000Z`,
+        version,
+        attributes: [{ name: "colour", type: "string", value: colour }],
+      },
+    });
+    for (const order of [
+      [state(2, "old", "red"), state(3, "new", "blue")],
+      [state(5, "new", "green"), state(4, "old", "grey")],
+    ]) {
+      await env.DB.batch(profileStatements(order).map((s) => prepare(env.DB, s)));
+      const row = await env.DB.prepare(
+        `SELECT p.custom_id, p.version, a.value_text FROM profiles p JOIN profile_attributes a
+          ON a.project_id = p.project_id AND a.profile_id = p.profile_id WHERE p.project_id = ?`,
+      )
+        .bind(projectId)
+        .first();
+      const newest = order.reduce((a, b) => (a.state.version > b.state.version ? a : b));
+      expect(row).toEqual({
+        custom_id: newest.state.custom_id,
+        version: newest.state.version,
+        value_text: newest.state.attributes[0]?.value,
+      });
+    }
   });
 });
