@@ -76,14 +76,15 @@ const PROFILE_COLUMNS = [
 
 /**
  * Profiles: new ones inserted; a newer state updates the row with the statement that names the
- * fewest indexed columns (custom_id and last_activity_at each have an index).
+ * fewest indexed columns (custom_id, state and last_activity_at each have an index). The usual
+ * change, attributes or the hour of the last activity, names neither custom_id nor state.
  */
 function profileRows(states: ProfileState[]): Statement[] {
   const statements: Statement[] = [];
   const newer = sql.raw(
     "profiles.project_id = j.project_id AND profiles.profile_id = j.profile_id AND j.version > profiles.version",
   );
-  const plain = ["state", "version", "holder_kind", "holder_id"];
+  const plain = ["version", "holder_kind", "holder_id"];
   for (const chunk of rowChunks(
     states.map(({ projectId, state: p, holder }) => [
       projectId,
@@ -101,8 +102,8 @@ function profileRows(states: ProfileState[]): Statement[] {
     statements.push(
       sql`INSERT INTO profiles (${sql.raw(PROFILE_COLUMNS.join(", "))}) SELECT * FROM ${j} WHERE true
         ON CONFLICT DO NOTHING`,
-      sql`UPDATE profiles SET ${setFromJ(["custom_id", "last_activity_at", ...plain])} FROM ${j} AS j
-        WHERE ${newer} AND profiles.custom_id IS NOT j.custom_id`,
+      sql`UPDATE profiles SET ${setFromJ(["custom_id", "state", "last_activity_at", ...plain])} FROM ${j} AS j
+        WHERE ${newer} AND ${differs("profiles", ["custom_id", "state"])}`,
       sql`UPDATE profiles SET ${setFromJ(["last_activity_at", ...plain])} FROM ${j} AS j
         WHERE ${newer} AND profiles.last_activity_at IS NOT j.last_activity_at`,
       sql`UPDATE profiles SET ${setFromJ(plain)} FROM ${j} AS j WHERE ${newer}`,
