@@ -25,8 +25,10 @@ export const PLACEHOLDER_CUSTOM_IDS: ReadonlySet<string> = new Set([
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 // Zero-width characters, bidi controls, the BOM, soft hyphens: format characters show nothing,
-// so `user\u200b42` and `user42` would be two profiles a person cannot tell apart.
-const INVISIBLE_CHARACTERS = /[\p{Cf}\u115f\u1160\u3164\uffa0]/u;
+// so `user\u200b42` and `user42` would be two profiles a person cannot tell apart. So do the
+// characters outside `Cf` that render nothing: the Hangul fillers, the combining grapheme joiner,
+// variation selectors and the Braille blank.
+const INVISIBLE_CHARACTERS = /[\p{Cf}\u115f\u1160\u3164\uffa0\u034f\ufe00-\ufe0f\u{e0100}-\u{e01ef}\u2800]/u;
 
 /**
  * The form a placeholder is recognised in: compatibility-folded (fullwidth `ｕｓｅｒ` is `user`)

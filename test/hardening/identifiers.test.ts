@@ -38,6 +38,10 @@ describe("custom IDs mean one thing whatever their Unicode form", () => {
     ["a byte order mark", "\ufeffuser-42"],
     ["a leading space", " user-42"],
     ["a trailing no-break space", "user-42\u00a0"],
+    ["a combining grapheme joiner", "null\u034f"],
+    ["a variation selector", "nu\ufe0fll"],
+    ["a supplementary variation selector", "user-42\u{e0100}"],
+    ["a Braille blank alone", "\u2800"],
   ])("%s is refused with INVALID_CUSTOM_ID", async (_label, customId) => {
     const p = await createProject();
     const res = await sendBatch(p, crypto.randomUUID(), [identify(customId)]);
