@@ -1,9 +1,13 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
+import { stagedPaging } from "../../src/privacy/remove";
+import type { EventsMessage } from "../../src/queue/messages";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
+import { stagedEvents } from "../support/staged";
 
 const DAY = 86_400_000;
 
@@ -212,6 +216,113 @@ describe("inactive-profile purge", () => {
     expect((after?.n ?? 0) - (before?.n ?? 0)).toBe(1);
     expect(job?.as_of).toBe("2026-01-01T03:30:00.000Z");
     expect((await finished(job?.id ?? "")).status).toBe("done");
+  });
+});
+
+/** A staged event of the profile at 01:30 + `hour` on an old day: one object per hour. */
+function stagedAt(
+  p: Project,
+  who: { profile_id: string; custom_id: string | null; installation_id: string },
+  hour: number,
+): EventsMessage {
+  return {
+    type: "events",
+    project_id: p.projectId,
+    profile_id: who.profile_id,
+    custom_id: who.custom_id,
+    installation_id: who.installation_id,
+    app_id: p.appId,
+    received_at: "2026-10-01T00:00:00.000Z",
+    events: [
+      {
+        id: `old-${who.profile_id}-${hour}`,
+        name: "played",
+        time: `2026-10-01T${String(hour).padStart(2, "0")}:30:00.000Z`,
+        attributes: {},
+        label: null,
+        tags: [],
+        source: "sdk",
+      },
+    ],
+  };
+}
+
+const stagedOf = async (p: Project, profileId: string) =>
+  (await stagedEvents(p.projectId)).filter((e) => e.profile_id === profileId).length;
+
+/** The pages (queue messages) a job ran for one project and kind. */
+async function pagesOf(jobId: string, p: Project, kind: "inactive" | "orphan"): Promise<number> {
+  const row = await env.DB.prepare(
+    "SELECT count(*) AS n FROM purge_pages WHERE job_id = ? AND page LIKE ? AND done = 1",
+  )
+    .bind(jobId, `${p.projectId}:${kind}:%`)
+    .first<{ n: number }>();
+  return row?.n ?? -1;
+}
+
+/** Runs `body` with the staged-event paging made small: one object read per message. */
+async function withTinyPaging<T>(body: () => Promise<T>): Promise<T> {
+  const paging = { ...stagedPaging };
+  Object.assign(stagedPaging, { pages: 1, objects: 1 });
+  try {
+    return await body();
+  } finally {
+    Object.assign(stagedPaging, paging);
+  }
+}
+
+describe("a purge with much staged history", () => {
+  it("deletes an inactive profile's staged events over several messages, and the receipt counts them all", async () => {
+    const p = await createProject();
+    await setInactivity(p, 30);
+    const device = crypto.randomUUID();
+    const signedIn = await batch(p, device, [identify("long-sleeper")]);
+    await projectedRow(p, signedIn.profile_id);
+    const who = { profile_id: signedIn.profile_id, custom_id: "long-sleeper", installation_id: device };
+    await stageEvents(env, [stagedAt(p, who, 1), stagedAt(p, who, 2), stagedAt(p, who, 3)]);
+    expect(await stagedOf(p, signedIn.profile_id)).toBe(3);
+    const last = await lastActivity(p, { custom_id: "long-sleeper" });
+
+    const job = await withTinyPaging(() => purge({ as_of: new Date(last + 31 * DAY).toISOString() }));
+    const [result] = resultsFor(job, p);
+    expect(result).toMatchObject({ profile_id: signedIn.profile_id, kind: "inactive", outcome: "removed" });
+    expect((result?.detail.totals as Record<string, number>)["r2.events"]).toBe(3);
+    expect(JSON.stringify(result?.detail)).not.toContain("next");
+    expect(await stagedOf(p, signedIn.profile_id)).toBe(0);
+    // One object read per message: the first page and at least two more carried the deletion.
+    expect(await pagesOf(job.request_id, p, "inactive")).toBeGreaterThanOrEqual(3);
+  });
+
+  it("deletes an orphan's staged events too, over several messages, and keeps the signed-in profile's", async () => {
+    const p = await createProject();
+    await call("POST", "/v1/profiles/update", {
+      headers: restHeaders(p),
+      body: [{ identifiers: { custom_id: "returner" }, attributes: { x: 1 } }],
+    });
+    const device = crypto.randomUUID();
+    const anon = await batch(p, device, [attributes({ before_login: true })]);
+    const signedIn = await batch(p, device, [identify("returner")]);
+    await projectedRow(p, anon.profile_id, "orphaned");
+    const orphanWho = { profile_id: anon.profile_id, custom_id: null, installation_id: device };
+    const keptWho = { profile_id: signedIn.profile_id, custom_id: "returner", installation_id: device };
+    // The orphan's events alone in two objects, and shared with the signed-in profile in a third.
+    await stageEvents(env, [stagedAt(p, orphanWho, 1), stagedAt(p, orphanWho, 2)]);
+    await stageEvents(env, [stagedAt(p, orphanWho, 3), stagedAt(p, keptWho, 3)]);
+    expect(await stagedOf(p, anon.profile_id)).toBe(3);
+    const [orphan] = await querySql(
+      installationStub(p.projectId, device),
+      "SELECT orphaned_at FROM profiles WHERE profile_id = ?",
+      anon.profile_id,
+    );
+    const orphanedAt = Date.parse(String(orphan?.orphaned_at));
+
+    const job = await withTinyPaging(() => purge({ as_of: new Date(orphanedAt + 8 * DAY).toISOString() }));
+    const [result] = resultsFor(job, p).filter((r) => r.kind === "orphan");
+    expect(result).toMatchObject({ profile_id: anon.profile_id, outcome: "removed" });
+    expect(result?.detail.staged).toEqual({ events: 3 });
+    expect(await stagedOf(p, anon.profile_id)).toBe(0);
+    expect(await stagedOf(p, signedIn.profile_id)).toBe(1);
+    expect(await pagesOf(job.request_id, p, "orphan")).toBeGreaterThanOrEqual(3);
   });
 });
 
