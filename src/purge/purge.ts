@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { installations, profiles, projects, purgeJobs, purgePages, purgeResults } from "../db/schema";
+import { erasureSteps, installations, profiles, projects, purgeJobs, purgePages, purgeResults } from "../db/schema";
 import { uuidv7 } from "../lib/ids";
 import { eraseD1 } from "../privacy/erase-d1";
 import {
@@ -132,6 +132,13 @@ async function holderOf(
 
 type Result = typeof purgeResults.$inferInsert;
 
+/**
+ * The ID under which a removal's steps are recorded in `erasure_steps`: one per job, kind and
+ * profile, so a page retried after it wrote a tombstone can find the removals it left unfinished.
+ */
+const stepsPrefix = (jobId: string, kind: "inactive" | "orphan") =>
+  kind === "inactive" ? `purge:${jobId}:` : `purge-orphan:${jobId}:`;
+
 /** A removal whose staged events are not all deleted yet: the next message resumes it. */
 const IN_PROGRESS = "in_progress" as const;
 
@@ -147,7 +154,7 @@ async function purgeInactive(
   const holder = await holderOf(env, projectId, row);
   if (!holder) return { ...base, outcome: "spared", detail: { reason: "not_held" } };
   const request = {
-    requestId: `purge:${job.id}:${row.profileId}`,
+    requestId: `${stepsPrefix(job.id, "inactive")}${row.profileId}`,
     at: new Date().toISOString(),
     profileId: row.profileId,
     inactiveBefore: cutoff,
@@ -186,21 +193,52 @@ async function purgeOrphan(
   });
   if (!outcome.erased) return { ...base, outcome: "spared", detail: { reason: outcome.reason } };
   if (job.dryRun) return { ...base, outcome: "would_remove", detail: { ...outcome } };
-  await eraseD1(env, { projectId, profileIds: [row.profileId], installationIds: [], customId: null }, outcome.at);
+  const requestId = `${stepsPrefix(job.id, "orphan")}${row.profileId}`;
+  const d1Step = { step: "d1", where: "d1", at: outcome.at, rows: {} };
+  // The step's record commits with the tombstone: a retried page finds the removal by it.
+  await eraseD1(env, { projectId, profileIds: [row.profileId], installationIds: [], customId: null }, outcome.at, [
+    drizzle(env.DB)
+      .insert(erasureSteps)
+      .values({ requestId, step: "d1", detail: d1Step, at: outcome.at })
+      .onConflictDoNothing(),
+  ]);
   // Its event history in R2 goes too, paged as a remove's is (the tombstone above keeps late events out).
-  const staged = await eraseStaged(
-    env,
-    projectId,
-    [row.profileId],
-    `purge:${job.id}:${row.profileId}`,
-    outcome.at,
-    budget,
-  );
+  const staged = await eraseStaged(env, projectId, [row.profileId], requestId, outcome.at, budget);
   if (!staged.done) return IN_PROGRESS;
   return { ...base, outcome: "removed", detail: { ...outcome, staged: { events: staged.events } } };
 }
 
-async function profilesPage(env: Env, m: Extract<PurgeMessage, { type: "purge_profiles" }>): Promise<void> {
+/**
+ * Removals of this job, kind and project after `cursor` whose tombstone is written (their `d1`
+ * step is recorded with it) and whose staged events are not all deleted. D1 no longer nominates
+ * them, so a page that failed between a tombstone and queuing its resume finds them here on
+ * its retry. Read on redelivery only: it walks the job's removals after the cursor.
+ */
+async function unfinished(
+  env: Env,
+  m: Extract<PurgeMessage, { type: "purge_profiles" }>,
+  cursor: string | null,
+): Promise<Candidate[]> {
+  const prefix = stepsPrefix(m.job_id, m.kind);
+  const { results } = await env.DB.prepare(
+    `SELECT p.profile_id AS profileId, p.custom_id AS customId, p.holder_kind AS holderKind, p.holder_id AS holderId
+       FROM erasure_steps d
+       JOIN profiles p ON p.project_id = ?1 AND p.profile_id = substr(d.request_id, ?2)
+       LEFT JOIN erasure_steps r ON r.request_id = d.request_id AND r.step = 'r2'
+      WHERE d.step = 'd1' AND d.request_id > ?3 AND d.request_id < ?4 AND p.state = 'removed'
+        AND (r.request_id IS NULL OR json_extract(r.detail, '$.next') IS NOT NULL)
+      ORDER BY d.request_id LIMIT ?5`,
+  )
+    .bind(m.project_id, prefix.length + 1, `${prefix}${cursor ?? ""}`, `${prefix.slice(0, -1)};`, PROFILES_PER_PAGE)
+    .all<Candidate>();
+  return results;
+}
+
+async function profilesPage(
+  env: Env,
+  m: Extract<PurgeMessage, { type: "purge_profiles" }>,
+  redelivered: boolean,
+): Promise<void> {
   const db = drizzle(env.DB);
   const [job, project] = await Promise.all([
     db.select().from(purgeJobs).where(eq(purgeJobs.id, m.job_id)).get(),
@@ -230,7 +268,7 @@ async function profilesPage(env: Env, m: Extract<PurgeMessage, { type: "purge_pr
     if (result === IN_PROGRESS) return finish([{ ...m, resume: { row: m.resume.row, part: m.resume.part + 1 } }]);
     results.push(result);
   }
-  const rows = await db
+  const nominated = await db
     .select({
       profileId: profiles.profileId,
       customId: profiles.customId,
@@ -248,6 +286,11 @@ async function profilesPage(env: Env, m: Extract<PurgeMessage, { type: "purge_pr
     )
     .orderBy(asc(profiles.profileId))
     .limit(PROFILES_PER_PAGE);
+  const rows = redelivered
+    ? [...nominated, ...(await unfinished(env, m, m.cursor))]
+        .sort((a, b) => (a.profileId < b.profileId ? -1 : 1))
+        .slice(0, PROFILES_PER_PAGE)
+    : nominated;
   let cursor = m.cursor;
   for (const row of rows) {
     // The allowance is spent: the rest of the page goes on in a new message.
@@ -261,9 +304,9 @@ async function profilesPage(env: Env, m: Extract<PurgeMessage, { type: "purge_pr
 }
 
 /** Runs one page of a purge. Safe to run again: each removal is idempotent by job and profile. */
-export async function runPurgePage(env: Env, m: PurgeMessage): Promise<void> {
+export async function runPurgePage(env: Env, m: PurgeMessage, redelivered = false): Promise<void> {
   if (m.type === "purge_projects") return projectsPage(env, m);
-  return profilesPage(env, m);
+  return profilesPage(env, m, redelivered);
 }
 
 /** A job's state and what it did (the first 1,000 results, by profile). */

@@ -3,10 +3,12 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
-import { stagedPaging } from "../../src/privacy/remove";
+import { PRIVACY_QUEUE } from "../../src/privacy/messages";
+import { removeProfile, stagedPaging } from "../../src/privacy/remove";
 import type { EventsMessage } from "../../src/queue/messages";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
+import { deliverTo } from "../support/queues";
 import { stagedEvents } from "../support/staged";
 
 const DAY = 86_400_000;
@@ -323,6 +325,53 @@ describe("a purge with much staged history", () => {
     expect(await stagedOf(p, anon.profile_id)).toBe(0);
     expect(await stagedOf(p, signedIn.profile_id)).toBe(1);
     expect(await pagesOf(job.request_id, p, "orphan")).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("a purge page retried after it wrote a tombstone", () => {
+  it("finds the removal it left unfinished and deletes the rest of the staged events", async () => {
+    const p = await createProject();
+    await setInactivity(p, 30);
+    const device = crypto.randomUUID();
+    const signedIn = await batch(p, device, [identify("crashed-sleeper")]);
+    await projectedRow(p, signedIn.profile_id);
+    const who = { profile_id: signedIn.profile_id, custom_id: "crashed-sleeper", installation_id: device };
+    await stageEvents(env, [stagedAt(p, who, 1), stagedAt(p, who, 2), stagedAt(p, who, 3)]);
+    const asOf = new Date((await lastActivity(p, { custom_id: "crashed-sleeper" })) + 31 * DAY);
+    // A job whose page removed the profile, deleted one staged object, then failed before it
+    // queued the resume: D1 holds the tombstone, R2 still holds events.
+    const jobId = crypto.randomUUID();
+    await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
+      .bind(jobId, asOf.toISOString(), new Date().toISOString())
+      .run();
+    const first = await removeProfile(
+      env,
+      p.projectId,
+      { kind: "custom_id", customId: "crashed-sleeper" },
+      {
+        requestId: `purge:${jobId}:${signedIn.profile_id}`,
+        at: new Date().toISOString(),
+        profileId: signedIn.profile_id,
+        inactiveBefore: new Date(asOf.getTime() - 30 * DAY).toISOString(),
+      },
+      { objects: 1 },
+    );
+    expect(first.removed).toBe("in_progress");
+    expect(await stagedOf(p, signedIn.profile_id)).toBeGreaterThan(0);
+
+    const job = await withTinyPaging(async () => {
+      const retry = await deliverTo(
+        PRIVACY_QUEUE,
+        [{ type: "purge_profiles", job_id: jobId, project_id: p.projectId, kind: "inactive", cursor: null }],
+        { attempts: 2, prefix: `retry-${jobId}-` },
+      );
+      expect(retry.explicitAcks).toHaveLength(1);
+      return finished(jobId);
+    });
+    const [result] = resultsFor(job, p);
+    expect(result).toMatchObject({ profile_id: signedIn.profile_id, kind: "inactive", outcome: "removed" });
+    expect(result?.detail.totals).toMatchObject({ "r2.events": 3 });
+    expect(await stagedOf(p, signedIn.profile_id)).toBe(0);
   });
 });
 
