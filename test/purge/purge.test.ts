@@ -328,6 +328,42 @@ describe("a purge with much staged history", () => {
   });
 });
 
+describe("a purge page's allowance of staged objects", () => {
+  it("is shared by its profiles: once spent, the rest of the page goes on in the next message", async () => {
+    const p = await createProject();
+    await setInactivity(p, 30);
+    const sleepers = [];
+    for (const k of [1, 2, 3]) {
+      const device = crypto.randomUUID();
+      const profile = await batch(p, device, [identify(`shared-${k}`)]);
+      await projectedRow(p, profile.profile_id);
+      sleepers.push({ profile_id: profile.profile_id, custom_id: `shared-${k}`, installation_id: device });
+    }
+    // One object holding all three profiles' events: every removal reads it.
+    await stageEvents(
+      env,
+      sleepers.map((who) => stagedAt(p, who, 1)),
+    );
+    const last = Math.max(...(await Promise.all(sleepers.map((s) => lastActivity(p, { custom_id: s.custom_id })))));
+    const paging = { ...stagedPaging };
+    // Two objects a message: two removals, then the page hands on.
+    Object.assign(stagedPaging, { pages: 1, objects: 2 });
+    let job: PurgeJob;
+    try {
+      job = await purge({ as_of: new Date(last + 31 * DAY).toISOString() });
+    } finally {
+      Object.assign(stagedPaging, paging);
+    }
+    expect(
+      resultsFor(job, p)
+        .map((r) => [r.profile_id, r.outcome])
+        .sort(),
+    ).toEqual(sleepers.map((s) => [s.profile_id, "removed"]).sort());
+    for (const s of sleepers) expect(await stagedOf(p, s.profile_id)).toBe(0);
+    expect(await pagesOf(job.request_id, p, "inactive")).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe("a purge page retried after it wrote a tombstone", () => {
   it("finds the removal it left unfinished and deletes the rest of the staged events", async () => {
     const p = await createProject();
