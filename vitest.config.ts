@@ -27,7 +27,8 @@ export default defineConfig(async () => {
         queueConsumers: {
           "edge-cdp-events": { maxBatchTimeout: 0.05 },
           "edge-cdp-events-dlq": { maxBatchTimeout: 0.05 },
-          "edge-cdp-projection": { maxBatchTimeout: 0.05 },
+          // Batches as large as wrangler.toml allows (miniflare would take 5), as deployed.
+          "edge-cdp-projection": { maxBatchTimeout: 0.05, maxBatchSize: 100 },
           "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
           "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
           "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },

@@ -49,8 +49,30 @@ export async function run(ctx) {
       for (let k = 0; k < 5; k++) await app();
     },
   );
+  // The slowest query the cost limit still allows here (src/segments/plan.ts): one condition every
+  // profile matches; and the shape that once ran for minutes (an and of 20 of them), now refused.
+  const broad = { attribute: "tier", op: "in", value: ["gold", "silver"] };
+  const slowest = [];
+  for (let k = 0; k < 3; k++)
+    slowest.push(
+      await timed(() => ctx.api("POST", "/v1/segments/query", { where: broad, count_only: true }, ctx.rest)),
+    );
+  const refused = await timed(async () => {
+    const res = await fetch(`${ctx.urls.app}/v1/segments/query`, {
+      method: "POST",
+      headers: { ...ctx.rest, "Content-Type": "application/json" },
+      body: JSON.stringify({ where: { and: Array.from({ length: 20 }, () => broad) }, count_only: true }),
+    });
+    return { status: res.status, code: (await res.json()).error?.code };
+  });
   return {
     figures: [
+      {
+        figure: `slowest segment query the cost limit allows, ${env.profiles.toLocaleString("en")} profiles: ${JSON.stringify(broad)} (median of 3)`,
+        median_ms: median(slowest.map((t) => t.ms)),
+        count: slowest[0].value.count,
+        and_of_20_of_it: { status: refused.value.status, code: refused.value.code, ms: refused.ms },
+      },
       {
         figure: `segment count_only, one indexed attribute condition, ${env.profiles.toLocaleString("en")} profiles (median of ${times.app.length})`,
         median_ms: appMs,

@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
 import { apps, projects } from "../db/schema";
 import type { AppEnv, Caller, Platform } from "../env";
+import { GroupedLimiter } from "./admission";
 import { countFailure, refuseHeldBack } from "./auth-failures";
 import { ApiError } from "./errors";
 import { keyMatches, keyScope, secretsEqual } from "./keys";
@@ -179,13 +180,20 @@ const authenticators: Record<Scope, (c: Context<AppEnv>) => Promise<Caller>> = {
 /** The window of the rate limits in wrangler.toml, in seconds: what Retry-After says. */
 export const RATE_LIMIT_PERIOD_SECONDS = 10;
 
+/**
+ * Calls each answer of the binding decides (src/lib/admission.ts): SDK_RATE_LIMITER and
+ * REST_RATE_LIMITER count groups of this many calls, so their limits in wrangler.toml are the
+ * per-key limits divided by it (20,000 SDK calls / 10 = 2,000; 1,000 REST calls / 10 = 100).
+ */
+export const RATE_LIMIT_GROUP = 10;
+const sdkLimiter = new GroupedLimiter(RATE_LIMIT_GROUP);
+const restLimiter = new GroupedLimiter(RATE_LIMIT_GROUP);
+
 /** One budget per key: an app for SDK keys, a project for REST keys, the admin token for admin. */
-async function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
-  const { success } =
-    caller.kind === "sdk"
-      ? await env.SDK_RATE_LIMITER.limit({ key: `app:${caller.appId}` })
-      : await env.REST_RATE_LIMITER.limit({ key: caller.kind === "rest" ? `project:${caller.projectId}` : "admin" });
-  return success;
+function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
+  return caller.kind === "sdk"
+    ? sdkLimiter.admit(env.SDK_RATE_LIMITER, `app:${caller.appId}`)
+    : restLimiter.admit(env.REST_RATE_LIMITER, caller.kind === "rest" ? `project:${caller.projectId}` : "admin");
 }
 
 /**

@@ -1,14 +1,15 @@
-import { sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { rowChunks, selectRows } from "../db/rows";
-import { installations, profileAttributeItems, profileAttributes, profiles } from "../db/schema";
+import { drizzle } from "drizzle-orm/d1";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
-import type { Holder, InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
-
-type Statement = BatchItem<"sqlite">;
-type ProfileState = { projectId: string; state: ProfileProjection; holder: Holder };
+import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
+import {
+  type InstallationState,
+  installationStatements,
+  type Preparable,
+  type ProfileState,
+  prepare,
+  profileStatements,
+} from "./statements";
 
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: ProjectionMessage) {
@@ -30,159 +31,6 @@ async function fetchState(env: Env, m: ProjectionMessage) {
   return { kind: "profile" as const, projectId: m.project_id, state, holder: m.holder };
 }
 
-/** How an attribute value is stored so that each operator can use an index. */
-export function attributeColumns(value: ProfileProjection["attributes"][number]["value"]) {
-  if (Array.isArray(value)) return { valueText: null, valueNum: null, valueJson: JSON.stringify(value) };
-  if (typeof value === "number") return { valueText: null, valueNum: value, valueJson: null };
-  if (typeof value === "boolean") return { valueText: String(value), valueNum: null, valueJson: null };
-  return { valueText: value === null ? null : String(value), valueNum: null, valueJson: null };
-}
-
-/**
- * Upserts profiles and their attributes, every row guarded by the version it was written for:
- * a redelivered or late message never moves a row backwards. Attribute rows carry the version
- * too, and rows older than their profile's version (deleted attributes, or rows a late message
- * just added) are swept in the same transaction. A handful of statements for the whole batch.
- */
-function profileStatements(db: DrizzleD1Database, states: ProfileState[]) {
-  const statements: Statement[] = [];
-  for (const chunk of rowChunks(
-    states.map(({ projectId, state: p, holder }) => ({
-      projectId,
-      profileId: p.profile_id,
-      customId: p.custom_id,
-      state: p.state,
-      version: p.version,
-      createdAt: p.created_at,
-      lastActivityAt: p.last_activity_at,
-      holderKind: holder.kind,
-      holderId: holder.id,
-    })),
-  )) {
-    statements.push(
-      db
-        .insert(profiles)
-        .select(selectRows(profiles, chunk))
-        .onConflictDoUpdate({
-          target: [profiles.projectId, profiles.profileId],
-          set: {
-            customId: sql`excluded.custom_id`,
-            state: sql`excluded.state`,
-            version: sql`excluded.version`,
-            lastActivityAt: sql`excluded.last_activity_at`,
-            holderKind: sql`excluded.holder_kind`,
-            holderId: sql`excluded.holder_id`,
-          },
-          setWhere: sql`excluded.version > ${profiles.version}`,
-        }),
-    );
-  }
-  const attributeRows = states.flatMap(({ projectId, state: p }) =>
-    p.attributes.map((a) => ({
-      projectId,
-      profileId: p.profile_id,
-      name: a.name,
-      type: a.type,
-      version: p.version,
-      ...attributeColumns(a.value),
-    })),
-  );
-  for (const chunk of rowChunks(attributeRows)) {
-    statements.push(
-      db
-        .insert(profileAttributes)
-        .select(selectRows(profileAttributes, chunk))
-        .onConflictDoUpdate({
-          target: [profileAttributes.projectId, profileAttributes.profileId, profileAttributes.name],
-          set: {
-            type: sql`excluded.type`,
-            valueText: sql`excluded.value_text`,
-            valueNum: sql`excluded.value_num`,
-            valueJson: sql`excluded.value_json`,
-            version: sql`excluded.version`,
-          },
-          setWhere: sql`excluded.version >= ${profileAttributes.version}`,
-        }),
-    );
-  }
-  // Array items, one row each, so `contains` is an index lookup (src/segments/compile.ts).
-  const itemRows = states.flatMap(({ projectId, state: p }) =>
-    p.attributes.flatMap((a) =>
-      Array.isArray(a.value)
-        ? [...new Set(a.value)].map((item) => ({
-            projectId,
-            profileId: p.profile_id,
-            name: a.name,
-            item,
-            version: p.version,
-          }))
-        : [],
-    ),
-  );
-  for (const chunk of rowChunks(itemRows)) {
-    statements.push(
-      db
-        .insert(profileAttributeItems)
-        .select(selectRows(profileAttributeItems, chunk))
-        .onConflictDoUpdate({
-          target: [
-            profileAttributeItems.projectId,
-            profileAttributeItems.profileId,
-            profileAttributeItems.name,
-            profileAttributeItems.item,
-          ],
-          set: { version: sql`excluded.version` },
-          setWhere: sql`excluded.version >= ${profileAttributeItems.version}`,
-        }),
-    );
-  }
-  // Rows older than their profile: deleted attributes, removed items, arrays set to something else.
-  const keys = JSON.stringify(states.map(({ projectId, state }) => [projectId, state.profile_id]));
-  for (const table of [profileAttributes, profileAttributeItems]) {
-    statements.push(
-      db.delete(table).where(
-        sql`(${table.projectId}, ${table.profileId}) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${keys}))
-          AND ${table.version} < (SELECT ${profiles.version} FROM ${profiles}
-            WHERE ${profiles.projectId} = ${table.projectId} AND ${profiles.profileId} = ${table.profileId})`,
-      ),
-    );
-  }
-  return statements;
-}
-
-function installationStatements(db: DrizzleD1Database, states: { projectId: string; state: InstallationProjection }[]) {
-  return rowChunks(
-    states.map(({ projectId, state: i }) => ({
-      projectId,
-      installationId: i.installation_id,
-      profileId: i.profile_id,
-      customId: i.custom_id,
-      appId: i.app_id,
-      platform: i.platform,
-      pushOptin: i.push_optin,
-      lastSeenAt: i.last_seen_at,
-      version: i.version,
-    })),
-  ).map((chunk) =>
-    db
-      .insert(installations)
-      .select(selectRows(installations, chunk))
-      .onConflictDoUpdate({
-        target: [installations.projectId, installations.installationId],
-        set: {
-          profileId: sql`excluded.profile_id`,
-          customId: sql`excluded.custom_id`,
-          appId: sql`excluded.app_id`,
-          platform: sql`excluded.platform`,
-          pushOptin: sql`excluded.push_optin`,
-          lastSeenAt: sql`excluded.last_seen_at`,
-          version: sql`excluded.version`,
-        },
-        setWhere: sql`excluded.version > ${installations.version}`,
-      }),
-  );
-}
-
 /**
  * The messages one batch may merge: the same subject in the same project. Installation IDs
  * come from devices and custom IDs from customers, so two projects can share either.
@@ -194,35 +42,62 @@ export function coalescingKey(m: ProjectionMessage): string {
 }
 
 /**
- * Projects a batch of change messages into D1: each one re-reads its subject's current state
- * (so coalesced changes cost one message) and writes it in one D1 transaction.
+ * Projects a batch of change messages into D1: each subject is read once from its object
+ * (coalesced changes cost one read, whatever their number) and the whole batch is written in
+ * one D1 round trip. Returns the messages whose subject could not be read, by index, with the
+ * reason: the others are projected. Throws when the D1 write fails (nothing was written).
  */
-export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
-  const unique = new Map(
-    // A profile moving at sign-in is reported by both holders: keep one message per holder.
-    messages.map((m) => [coalescingKey(m), m]),
-  );
-  const states = await Promise.all([...unique.values()].map((m) => fetchState(env, m)));
-  const db = drizzle(env.DB);
+export async function projectSettled(env: Env, messages: ProjectionMessage[]): Promise<Map<number, unknown>> {
+  // A profile moving at sign-in is reported by both holders: one read per holder.
+  const byKey = new Map<string, { message: ProjectionMessage; indices: number[] }>();
+  const failed = new Map<number, unknown>();
+  messages.forEach((m, k) => {
+    let key: string;
+    try {
+      key = coalescingKey(m);
+    } catch (error) {
+      // A malformed message (no holder): it fails alone.
+      failed.set(k, error);
+      return;
+    }
+    const entry = byKey.get(key);
+    if (entry) entry.indices.push(k);
+    else byKey.set(key, { message: m, indices: [k] });
+  });
+  const entries = [...byKey.values()];
+  const reads = await Promise.allSettled(entries.map((e) => fetchState(env, e.message)));
   const profileStates: ProfileState[] = [];
-  const installationStates: { projectId: string; state: InstallationProjection }[] = [];
-  for (const s of states) {
+  const installationStates: InstallationState[] = [];
+  reads.forEach((read, k) => {
+    if (read.status === "rejected") {
+      for (const index of entries[k]?.indices ?? []) failed.set(index, read.reason);
+      return;
+    }
+    const s = read.value;
     // Null: the subject moved (a profile adopted at sign-in) or is gone; its new holder reports.
-    if (!s.state) continue;
+    if (!s.state) return;
     if (s.kind === "installation")
       installationStates.push({ projectId: s.projectId, state: s.state as InstallationProjection });
     else if ("holder" in s)
       profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection, holder: s.holder });
-  }
+  });
   const statements = [
-    ...(profileStates.length ? profileStatements(db, profileStates) : []),
-    ...(installationStates.length ? installationStatements(db, installationStates) : []),
+    ...profileStatements(profileStates),
+    ...installationStatements(installationStates),
     // An installation read before its profile was removed must not outlive the removal.
     ...sweepRemovedInstallations(
-      db,
+      drizzle(env.DB),
       installationStates.map((s) => ({ projectId: s.projectId, profileId: s.state.profile_id })),
     ),
   ];
-  const [first, ...rest] = statements;
-  if (first) await db.batch([first, ...rest]);
+  // The sweep is a drizzle delete: it renders itself with `toSQL()`.
+  if (statements.length) await env.DB.batch(statements.map((s) => prepare(env.DB, s as Preparable)));
+  return failed;
+}
+
+/** Projects the messages, or throws: for a single message replayed from the dead-letter queue. */
+export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
+  const failed = await projectSettled(env, messages);
+  const [first] = failed.values();
+  if (failed.size) throw first;
 }

@@ -78,7 +78,8 @@ const ZERO: Units = {
  * figures of the README's "Billable units" section. Rows written (SQLite counts index entries):
  * processed 30 (10 op IDs, row + 2 indexes), events 15 (5 rows + 2 indexes), attributes 10
  * (5 rows + 1 index), outbox 8 (2 messages staged and deleted once sent, with their index),
- * profiles 1 (version and activity). D1: profile_attributes 15, profiles 3.
+ * profiles 1 (version and activity). D1: profile_attributes 10 (5 rows + their text index
+ * entries: only what changed is written), profiles 2 (the row and its activity index entry).
  */
 const WARM: Units = {
   ...ZERO,
@@ -93,10 +94,10 @@ const WARM: Units = {
   do_alarms_set: 1,
   // one events message (5 events), one profile projection
   queue_messages: 2,
-  // projection: 2 profile upserts/checks, attributes upsert and deletes, webhooks look-up
-  d1_queries: 7,
-  d1_rows_read: 32,
-  d1_rows_written: 18,
+  // projection: one statement per kind of change (src/projection/statements.ts), webhooks look-up
+  d1_queries: 14,
+  d1_rows_read: 146,
+  d1_rows_written: 12,
   // the staged events file
   r2_class_a: 1,
 };
@@ -117,9 +118,11 @@ const NEW: Units = {
   do_rows_written: 85,
   do_alarms_set: 1,
   queue_messages: 4,
-  d1_queries: 10,
-  d1_rows_read: 31,
-  d1_rows_written: 30,
+  // The projection compares in D1 and writes only what differs: one statement per kind of
+  // change, each reading the rows it compares (src/projection/statements.ts).
+  d1_queries: 20,
+  d1_rows_read: 150,
+  d1_rows_written: 31,
   r2_class_a: 1,
 };
 
@@ -165,9 +168,9 @@ describe("the billable-unit meter, on", () => {
         do_rows_written: 165,
         do_alarms_set: 3,
         queue_messages: 7,
-        d1_queries: 9,
-        d1_rows_read: 30,
-        d1_rows_written: 30,
+        d1_queries: 19,
+        d1_rows_read: 149,
+        d1_rows_written: 31,
         r2_class_a: 1,
       },
       31,

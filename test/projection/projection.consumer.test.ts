@@ -4,18 +4,64 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { PROJECTION_DLQ, PROJECTION_QUEUE } from "../../src/queue/consumer";
 import type { ProjectionMessage } from "../../src/queue/messages";
-import { createProject } from "../support/harness";
+import { countingD1, envWith } from "../support/counting-d1";
+import { call, createProject, restHeaders } from "../support/harness";
 import { attributes, batch } from "../support/identity";
 import { deadLetter, deliverTo } from "../support/queues";
 
-async function deliver(messages: ProjectionMessage[], queue = PROJECTION_QUEUE) {
+async function deliver(messages: ProjectionMessage[], queue = PROJECTION_QUEUE, bindings: Env = env) {
   const batchOf = createMessageBatch<ProjectionMessage>(
     queue,
     messages.map((body, k) => ({ id: `m${k}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue?.(batchOf, env, ctx);
+  await worker.queue?.(batchOf, bindings, ctx);
   return getQueueResult(batchOf, ctx);
+}
+
+/** A hundred profiles created through the Profile API, projected; returns their messages. */
+async function hundredProfiles() {
+  const p = await createProject();
+  const customIds = Array.from({ length: 100 }, (_, k) => `bulk-${k}-${crypto.randomUUID()}`);
+  const res = await call("POST", "/v1/profiles/update", {
+    headers: restHeaders(p),
+    body: customIds.map((custom_id, k) => ({
+      identifiers: { custom_id },
+      attributes: { plan: k % 2 ? "free" : "paid", seats: k, tags: ["a", `t${k}`] },
+    })),
+  });
+  expect(res.status).toBe(202);
+  const projected = async () =>
+    (
+      await env.DB.prepare("SELECT profile_id, custom_id FROM profiles WHERE project_id = ?")
+        .bind(p.projectId)
+        .all<{ profile_id: string; custom_id: string }>()
+    ).results;
+  await vi.waitFor(async () => expect(await projected()).toHaveLength(100), { timeout: 20_000, interval: 100 });
+  const messages = (await projected()).map(
+    (r): ProjectionMessage => ({
+      type: "profile_changed",
+      project_id: p.projectId,
+      profile_id: r.profile_id,
+      holder: { projectId: p.projectId, kind: "custom_id", id: r.custom_id },
+    }),
+  );
+  return { p, messages };
+}
+
+async function projectedRows(projectId: string) {
+  return env.DB.prepare(
+    `SELECT (SELECT count(*) FROM profiles WHERE project_id = ?1) AS profiles,
+       (SELECT count(*) FROM profile_attributes WHERE project_id = ?1) AS attributes,
+       (SELECT count(*) FROM profile_attribute_items WHERE project_id = ?1) AS items`,
+  )
+    .bind(projectId)
+    .first<{ profiles: number; attributes: number; items: number }>();
+}
+
+async function forget(projectId: string) {
+  for (const table of ["profiles", "profile_attributes", "profile_attribute_items"])
+    await env.DB.prepare(`DELETE FROM ${table} WHERE project_id = ?`).bind(projectId).run();
 }
 
 async function projectedInstallation(projectId: string, installationId: string) {
@@ -25,6 +71,34 @@ async function projectedInstallation(projectId: string, installationId: string) 
 }
 
 describe("the projection consumer", () => {
+  it("projects a batch of 100 profiles, one of them sent twice, in one D1 round trip", async () => {
+    const { p, messages } = await hundredProfiles();
+    await forget(p.projectId);
+    const { db, tally } = countingD1();
+    const [first] = messages;
+    const result = await deliver([...messages, first as ProjectionMessage], PROJECTION_QUEUE, envWith(db));
+    expect(result.explicitAcks).toHaveLength(101);
+    expect(tally.roundTrips).toBe(1);
+    expect(await projectedRows(p.projectId)).toEqual({ profiles: 100, attributes: 300, items: 200 });
+  }, 60_000);
+
+  it("keeps one D1 round trip when a message of the batch cannot be read, and retries that one alone", async () => {
+    const { p, messages } = await hundredProfiles();
+    await forget(p.projectId);
+    const poison = { type: "profile_changed", project_id: p.projectId, profile_id: "x" } as ProjectionMessage;
+    const { db, tally } = countingD1();
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const result = await deliver([poison, ...messages], PROJECTION_QUEUE, envWith(db));
+      expect(result.retryMessages).toEqual([{ msgId: "m0" }]);
+      expect(result.explicitAcks).toHaveLength(100);
+    } finally {
+      logged.mockRestore();
+    }
+    expect(tally.roundTrips).toBe(1);
+    expect(await projectedRows(p.projectId)).toEqual({ profiles: 100, attributes: 300, items: 200 });
+  }, 60_000);
+
   it("projects both installations when two projects' installations share an ID in one batch", async () => {
     const [a, b] = [await createProject(), await createProject()];
     const shared = crypto.randomUUID();
