@@ -1,5 +1,5 @@
 import { replayOrRecord } from "../dead-letters/record";
-import { deleteStagedEvents, stageEvents } from "../exports/staging";
+import { dropFromObjects, stageEvents } from "../exports/staging";
 import { removedProfiles } from "../privacy/erase-d1";
 import type { EventQueueMessage, EventsMessage } from "../queue/messages";
 import { consumeWholeOrEach } from "../queue/retry";
@@ -12,27 +12,30 @@ import { publishWebhookItems } from "../webhooks/publish";
  * receiver: each delivery is a message of the webhook queue). Staged objects are named by their
  * content, so a batch or a message delivered again rewrites the same objects.
  */
-async function handle(env: Env, bodies: EventQueueMessage[]): Promise<void> {
+export async function handle(
+  env: Env,
+  bodies: EventQueueMessage[],
+  hooks: { beforeStaging?: () => Promise<void> } = {},
+): Promise<void> {
   const events = bodies.filter((b): b is EventsMessage => b.type === "events");
   const keyOf = (m: { project_id: string; profile_id: string }) => `${m.project_id}/${m.profile_id}`;
   const keys = () => events.map((m) => ({ projectId: m.project_id, profileId: m.profile_id }));
   // A profile removed while its events were on the queue gets none of them back (its D1
   // tombstone outlives any queue's retries), and no webhook item either.
   const removed = await removedProfiles(env, keys());
-  await stageEvents(
-    env,
-    events.filter((m) => !removed.has(keyOf(m))),
-  );
-  // A removal that tombstoned the profile between the check and the staging may have swept
-  // before these objects landed: sweep them again (one bounded page per profile and message).
+  await hooks.beforeStaging?.();
+  const staging = events.filter((m) => !removed.has(keyOf(m)));
+  const written = await stageEvents(env, staging);
+  // A removal that tombstoned a profile between the check and the staging may have swept R2
+  // before these objects landed; one tombstoned after they landed sweeps them itself. So the
+  // objects this batch wrote are the only ones that can still hold the profile's events: take
+  // them out of those, whatever the size of the project's history (the work is bounded by what
+  // the batch wrote).
   const late = await removedProfiles(
     env,
-    events.filter((m) => !removed.has(keyOf(m))).map((m) => ({ projectId: m.project_id, profileId: m.profile_id })),
+    staging.map((m) => ({ projectId: m.project_id, profileId: m.profile_id })),
   );
-  for (const key of late) {
-    const [projectId, profileId] = key.split("/") as [string, string];
-    await deleteStagedEvents(env, projectId, profileId);
-  }
+  if (late.size) await dropFromObjects(env, written, late);
   await publishWebhookItems(env, bodies.filter((b) => !removed.has(keyOf(b)) && !late.has(keyOf(b))).flatMap(itemsOf));
 }
 

@@ -96,7 +96,7 @@ export const toNdjson = (events: StagedEvent[]) => events.map((e) => `${JSON.str
  * named by a hash of the messages' content: the same messages delivered again get the same keys
  * and bytes, whether they come back as a batch or one by one.
  */
-export async function stageEvents(env: Env, messages: EventsMessage[]): Promise<number> {
+export async function stageEvents(env: Env, messages: EventsMessage[]): Promise<string[]> {
   const batchId = (await sha256Hex(messages.map((m) => JSON.stringify(m)).join("\n"))).slice(0, 32);
   const groups = groupForStaging(messages, batchId);
   await Promise.all(
@@ -104,7 +104,7 @@ export async function stageEvents(env: Env, messages: EventsMessage[]): Promise<
       env.EXPORTS.put(key, toNdjson(events), { httpMetadata: { contentType: "application/x-ndjson" } }),
     ),
   );
-  return groups.size;
+  return [...groups.keys()];
 }
 
 export function parseStaged(text: string): StagedEvent[] {
@@ -171,6 +171,36 @@ export async function deleteStagedEvents(
     if (kept.length === 0) await env.EXPORTS.delete(key);
     else await env.EXPORTS.put(key, toNdjson(kept), { httpMetadata: { contentType: "application/x-ndjson" } });
   });
+}
+
+/**
+ * Takes removed profiles' events out of the given objects (the ones a queue batch just wrote,
+ * when a profile was tombstoned while they were being written): each object is rewritten
+ * without them, or deleted when nothing else is left. `removed` holds `{project}/{profile}`.
+ * A rewrite is conditional on the object being unchanged since it was read, so one racing
+ * with a remove's own sweep of the same object reads it again rather than undoing the sweep.
+ */
+export async function dropFromObjects(env: Env, keys: string[], removed: Set<string>): Promise<number> {
+  const counts = await mapBounded(keys, 6, async (key) => {
+    const projectId = key.split("/")[1];
+    for (;;) {
+      const object = await env.EXPORTS.get(key);
+      if (!object) return 0;
+      const all = parseStaged(await object.text());
+      const kept = all.filter((e) => !removed.has(`${projectId}/${e.profile_id}`));
+      if (kept.length === all.length) return 0;
+      if (kept.length === 0) {
+        await env.EXPORTS.delete(key);
+        return all.length;
+      }
+      const written = await env.EXPORTS.put(key, toNdjson(kept), {
+        httpMetadata: { contentType: "application/x-ndjson" },
+        onlyIf: { etagMatches: object.etag },
+      });
+      if (written) return all.length - kept.length;
+    }
+  });
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** A profile's staged events (for a privacy review), in the same bounded pages as the delete. */

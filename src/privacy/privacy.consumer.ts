@@ -27,7 +27,7 @@ export async function consumePrivacy(
   for (const m of batch.messages) {
     if (m.body.type === "purge_projects" || m.body.type === "purge_profiles") {
       try {
-        await runPurgePage(env, m.body);
+        await runPurgePage(env, m.body, m.attempts > 1);
         m.ack();
       } catch (error) {
         retryLater(m, "purge page failed", error);

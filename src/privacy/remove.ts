@@ -9,10 +9,21 @@ import { publishWebhookItems } from "../webhooks/publish";
 import { countD1, eraseD1 } from "./erase-d1";
 
 /**
- * How much of the staged event history a remove reads per queue message: `pages` pages of
- * `objects` objects. A test makes it small to see a remove span several messages.
+ * How much of the staged event history a queue message reads: `pages` pages of `objects`
+ * objects. A test makes it small to see a remove span several messages.
  */
 export const stagedPaging = { pages: 5, objects: 200 };
+
+/**
+ * What is left of one message's allowance of staged objects to read. A privacy remove takes a
+ * fresh one per message; a purge page shares one across the profiles it removes, so a page of
+ * many profiles reads no more than a message of one.
+ */
+export interface StagedBudget {
+  objects: number;
+}
+
+export const stagedBudget = (): StagedBudget => ({ objects: stagedPaging.pages * stagedPaging.objects });
 
 export type Identifier = { type: "custom_id" | "installation_id"; value: string };
 
@@ -83,6 +94,7 @@ export async function removeProfile(
   projectId: string,
   holder: Holder,
   req: Omit<EraseRequest, "requestId" | "at"> & { requestId: string; at: string },
+  budget: StagedBudget = stagedBudget(),
 ): Promise<RemoveResult> {
   const erasures: { step: ReceiptStep; erasure: ObjectErasure; installationId?: string }[] = [];
   let profileId: string;
@@ -149,7 +161,7 @@ export async function removeProfile(
       .values({ requestId: req.requestId, step: "d1", detail: { ...d1Step }, at: req.at })
       .onConflictDoNothing(),
   ]);
-  if (!(await eraseStaged(env, projectId, profileIds, req.requestId, req.at))) {
+  if (!(await eraseStaged(env, projectId, profileIds, req.requestId, req.at, budget)).done) {
     return { removed: "in_progress", profileId };
   }
   const steps = await db.select().from(erasureSteps).where(eq(erasureSteps.requestId, req.requestId));
@@ -176,17 +188,19 @@ export async function removeProfile(
 type StagedProgress = ReceiptStep & { next: { index: number; cursor: string | null } | null };
 
 /**
- * Deletes the removed profiles' staged events (event history in R2), at most
- * {@link stagedPaging} per call. Progress and the running count live on the
- * request's `r2` step, so the next message resumes where this one stopped. True when done.
+ * Deletes removed profiles' staged events (event history in R2), reading no more objects than
+ * `budget` has left (and taking them off it). Progress and the running count live on the
+ * request's `r2` step, so the next message resumes where this one stopped. `done` once every
+ * profile's events are gone; `events` counts them over all messages so far.
  */
-async function eraseStaged(
+export async function eraseStaged(
   env: Env,
   projectId: string,
   profileIds: string[],
   requestId: string,
   at: string,
-): Promise<boolean> {
+  budget: StagedBudget,
+): Promise<{ done: boolean; events: number }> {
   const db = drizzle(env.DB);
   const row = await db
     .select()
@@ -200,16 +214,15 @@ async function eraseStaged(
     rows: { events: 0 },
     next: { index: 0, cursor: null },
   };
-  for (let page = 0; step.next && page < stagedPaging.pages; page++) {
-    const profileId = profileIds[step.next.index];
-    if (profileId === undefined) {
-      step.next = null;
-      break;
-    }
+  if (step.next && step.next.index >= profileIds.length) step.next = null;
+  while (step.next && budget.objects > 0) {
+    const profileId = profileIds[step.next.index] as string;
     const scan = await deleteStagedEvents(env, projectId, profileId, {
       cursor: step.next.cursor ?? undefined,
-      limit: stagedPaging.objects,
+      limit: Math.min(stagedPaging.objects, budget.objects),
     });
+    // An empty listing still costs a call: it counts as one object.
+    budget.objects -= Math.max(scan.objects, 1);
     step.rows = { events: (step.rows.events ?? 0) + scan.events };
     step.next = scan.cursor
       ? { index: step.next.index, cursor: scan.cursor }
@@ -220,7 +233,7 @@ async function eraseStaged(
     .insert(erasureSteps)
     .values({ requestId, step: "r2", detail: { ...step }, at: step.at })
     .onConflictDoUpdate({ target: [erasureSteps.requestId, erasureSteps.step], set: { detail: { ...step } } });
-  return step.next === null;
+  return { done: step.next === null, events: step.rows.events ?? 0 };
 }
 
 const STEP_ORDER: Record<ReceiptStep["where"], number> = {

@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { handle } from "../../src/events/events.consumer";
+import { eraseD1 } from "../../src/privacy/erase-d1";
 import { EVENTS_DLQ, EVENTS_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage } from "../../src/queue/messages";
 import { createProject } from "../support/harness";
@@ -76,5 +79,36 @@ describe("the events consumer's retries and dead letters", () => {
     const kept = await deadLetter(EVENTS_DLQ, `${prefix}1`);
     expect(kept).toMatchObject({ outcome: "recorded", project_id: p.projectId });
     expect(JSON.parse(kept?.body ?? "null")).toEqual(poison);
+  });
+});
+
+describe("events of a profile removed while the batch was being staged", () => {
+  it("are taken out of every object the batch wrote, however much history the project has", async () => {
+    const p = await createProject();
+    // More staged objects than one page of a scan, all sorting before the batch's own.
+    await Promise.all(
+      Array.from({ length: 210 }, (_, k) =>
+        env.EXPORTS.put(`events/${p.projectId}/_/2020-01-01/00/filler-${String(k).padStart(3, "0")}.ndjson`, ""),
+      ),
+    );
+    const gone = eventsMessage(p.projectId, "late-1", "opened");
+    const goneElsewhere: EventsMessage = {
+      ...gone,
+      app_id: p.appId,
+      events: gone.events.map((e) => ({ ...e, id: "late-2" })),
+    };
+    const kept = eventsMessage(p.projectId, "kept-1", "opened");
+    await handle(env, [gone, goneElsewhere, kept], {
+      // The removal tombstones the profile after the batch's first check, and its sweep ran before the objects landed.
+      beforeStaging: () =>
+        eraseD1(
+          env,
+          { projectId: p.projectId, profileIds: [gone.profile_id], installationIds: [], customId: null },
+          new Date().toISOString(),
+        ),
+    });
+    const staged = await stagedEvents(p.projectId);
+    expect(staged.filter((e) => e.profile_id === gone.profile_id)).toEqual([]);
+    expect(staged.filter((e) => e.profile_id === kept.profile_id).map((e) => e.id)).toEqual(["kept-1"]);
   });
 });

@@ -1,0 +1,227 @@
+// Privacy figures against a running edge-cdp (see `run` below for what `ctx` holds):
+//   - removes per second: BENCH_REMOVES profiles (default 500), each signed in from its own
+//     installation with a few attributes and events, are removed by privacy requests posted all
+//     at once; timed from the first POST until every request is `done`.
+//   - purge of BENCH_PURGE inactive profiles (default 100,000): seeded through the Profile API
+//     mass update (one custom ID object per profile, 10,000 operations a request), projected into
+//     D1, then purged by `POST /v1/admin/jobs/purge`; timed from the POST until
+//     `GET /v1/admin/jobs/purge/{id}` says `done`. The seed time is reported apart.
+// It reports; it never fails on a number. Each figure uses its own project.
+import { execFileSync } from "node:child_process";
+
+const REMOVES = Number(process.env.BENCH_REMOVES ?? 500);
+const PURGE = Number(process.env.BENCH_PURGE ?? 100_000);
+/** Requests in flight at once while seeding and posting. */
+const CONCURRENCY = Number(process.env.BENCH_PRIVACY_CONCURRENCY ?? 16);
+/** The Profile API mass update's limit: operations per request. */
+const MASS_UPDATE_OPS = 10_000;
+const DAY_MS = 86_400_000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const seconds = (ms) => +(ms / 1000).toFixed(1);
+
+/** Runs `fn` over `items`, at most `limit` at once, in order of the items. */
+async function mapBounded(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      out[k] = await fn(items[k], k);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Polls `check` until it returns a value other than undefined; gives up after `timeoutMs`. */
+async function until(check, { everyMs = 1000, timeoutMs = 3 * 3600_000, what }) {
+  const start = performance.now();
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (performance.now() - start > timeoutMs) throw new Error(`${what}: not done after ${seconds(timeoutMs)} s`);
+    await sleep(everyMs);
+  }
+}
+
+/** A new project with an SDK app, and its keys. */
+async function newProject(ctx, name) {
+  const project = await ctx.api("POST", "/v1/admin/projects", { name }, ctx.admin);
+  const app = await ctx.api(
+    "POST",
+    `/v1/admin/projects/${project.project_id}/apps`,
+    { name: `${name}-ios`, platform: "ios" },
+    ctx.admin,
+  );
+  return {
+    project,
+    rest: { Authorization: `Bearer ${project.rest_api_key}`, "X-Project-Id": project.project_id },
+    sdk: { "X-Api-Key": app.sdk_api_key },
+  };
+}
+
+/** One D1 number, read with wrangler from the running edge-cdp's local state (run from the repository's root). */
+function d1Number(ctx, sql) {
+  const out = execFileSync(
+    ctx.wrangler,
+    ["d1", "execute", "DB", "--local", "--persist-to", ctx.state, "--json", "--command", sql],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  const [first] = JSON.parse(out);
+  return Number(Object.values(first.results[0])[0]);
+}
+
+async function removesPerSecond(ctx) {
+  const { project, rest, sdk } = await newProject(ctx, "bench-privacy-removes");
+  let op = 0;
+  const ops = (k) => [
+    { id: `r${++op}`, type: "identify", custom_id: `remove-${k}` },
+    { id: `r${++op}`, type: "attributes", attributes: { tier: k % 2 ? "gold" : "silver", score: k, city: "Paris" } },
+    ...Array.from({ length: 3 }, (_, e) => ({
+      id: `r${++op}`,
+      type: "event",
+      name: "viewed",
+      attributes: { item: `sku-${e}` },
+    })),
+  ];
+  const ids = Array.from({ length: REMOVES }, (_, k) => k);
+  const seedStart = performance.now();
+  await mapBounded(ids, CONCURRENCY, (k) =>
+    ctx.api("POST", "/v1/sdk/batch", { installation_id: crypto.randomUUID(), ops: ops(k) }, sdk),
+  );
+  const seedMs = performance.now() - seedStart;
+  // The events reach R2 through the event queue: let it drain, so the removes find and delete them.
+  await sleep(5_000);
+
+  const start = performance.now();
+  const requests = await mapBounded(ids, CONCURRENCY, (k) =>
+    ctx.api(
+      "POST",
+      "/v1/privacy/requests",
+      { type: "remove", identifier: { type: "custom_id", value: `remove-${k}` } },
+      rest,
+    ),
+  );
+  const postedMs = performance.now() - start;
+  const mine = new Set(requests.map((r) => r.request_id));
+  const states = await until(
+    async () => {
+      const seen = { done: 0, failed: 0, pending: 0, r2_events: 0 };
+      let cursor = null;
+      do {
+        const page = await ctx.api(
+          "GET",
+          `/v1/privacy/requests?limit=100${cursor ? `&cursor=${cursor}` : ""}`,
+          undefined,
+          rest,
+        );
+        for (const r of page.requests) {
+          if (!mine.has(r.request_id)) continue;
+          seen[r.status]++;
+          seen.r2_events += r.receipt?.totals?.["r2.events"] ?? 0;
+        }
+        cursor = page.next_cursor;
+      } while (cursor);
+      return seen.pending === 0 && seen.done + seen.failed === mine.size ? seen : undefined;
+    },
+    { everyMs: 500, what: "privacy removes" },
+  );
+  const ms = performance.now() - start;
+  return {
+    figure: `privacy removes, ${REMOVES.toLocaleString("en")} profiles (1 installation, 3 attributes, 3 events each)`,
+    removes_per_s: +(REMOVES / (ms / 1000)).toFixed(1),
+    seconds: seconds(ms),
+    post_seconds: seconds(postedMs),
+    seed_seconds: seconds(seedMs),
+    done: states.done,
+    failed: states.failed,
+    staged_events_deleted: states.r2_events,
+    project_id: project.project_id,
+  };
+}
+
+async function purgeInactive(ctx) {
+  const { project, rest } = await newProject(ctx, "bench-privacy-purge");
+  const projectId = project.project_id;
+  // Seed: the Profile API mass update, 10,000 new custom IDs a request, a few requests at once;
+  // each operation makes a custom ID object holding a profile, projected into D1 by the queue.
+  const seedStart = performance.now();
+  const requests = Array.from({ length: Math.ceil(PURGE / MASS_UPDATE_OPS) }, (_, r) => r);
+  const accepted = await mapBounded(requests, 4, (r) => {
+    const from = r * MASS_UPDATE_OPS;
+    const body = Array.from({ length: Math.min(MASS_UPDATE_OPS, PURGE - from) }, (_, k) => ({
+      identifiers: { custom_id: `sleeper-${from + k}` },
+      attributes: { tier: (from + k) % 3 ? "gold" : "silver", score: from + k },
+    }));
+    return ctx.api("POST", "/v1/profiles/mass-update", body, rest);
+  });
+  await until(
+    async () => {
+      const views = await Promise.all(
+        accepted.map((a) => ctx.api("GET", `/v1/requests/${a.request_id}`, undefined, rest)),
+      );
+      return views.every((v) => v.status !== "pending") ? views : undefined;
+    },
+    { everyMs: 2000, what: "mass updates" },
+  );
+  const appliedMs = performance.now() - seedStart;
+  const activeSql = `SELECT count(*) FROM profiles WHERE project_id = '${projectId}' AND state = 'active' AND holder_kind IS NOT NULL`;
+  const projected = await until(
+    () => {
+      const n = d1Number(ctx, activeSql);
+      return n >= PURGE ? n : undefined;
+    },
+    { everyMs: 3000, timeoutMs: 20 * 60_000, what: "projection of the seeded profiles" },
+  );
+  const seedMs = performance.now() - seedStart;
+
+  // Inactive after one day; the purge runs as of two days from now. Only this project's
+  // profiles are that idle (other projects keep the default period, and no orphan is old enough).
+  await ctx.api("PATCH", `/v1/admin/projects/${projectId}`, { inactivity_days: 1 }, ctx.admin);
+  const asOf = new Date(Date.now() + 2 * DAY_MS).toISOString();
+  const start = performance.now();
+  const job = await ctx.api("POST", "/v1/admin/jobs/purge", { as_of: asOf }, ctx.admin);
+  const status = await until(
+    async () => {
+      const s = await ctx.api("GET", `/v1/admin/jobs/purge/${job.request_id}`, undefined, ctx.admin);
+      return s.status === "done" ? s : undefined;
+    },
+    { everyMs: 2000, what: "purge" },
+  );
+  const ms = performance.now() - start;
+  const left = d1Number(ctx, activeSql);
+  return {
+    figure: `inactive-profile purge, ${PURGE.toLocaleString("en")} profiles (Profile API, one custom ID object each)`,
+    purge_seconds: seconds(ms),
+    profiles_per_s: +(PURGE / (ms / 1000)).toFixed(1),
+    removed: status.totals.inactive.removed ?? 0,
+    spared: status.totals.inactive.spared ?? 0,
+    active_left_in_d1: left,
+    seed_seconds: seconds(seedMs),
+    seed_applied_seconds: seconds(appliedMs),
+    seed_projected: projected,
+    project_id: projectId,
+  };
+}
+
+/**
+ * `ctx`: `api(method, path, body, headers)` (JSON, throws on status ≥ 300), `admin` headers,
+ * `wrangler` (the binary) and `state` (the running edge-cdp's `--persist-to` directory).
+ * Returns the figures, one object each, named by `figure`. BENCH_REMOVES=0 or BENCH_PURGE=0
+ * leaves that figure out.
+ */
+export async function run(ctx) {
+  const figures = [];
+  for (const [count, measure, name] of [
+    [REMOVES, removesPerSecond, "privacy removes"],
+    [PURGE, purgeInactive, "inactive-profile purge"],
+  ]) {
+    if (count <= 0) continue;
+    // One figure failing leaves the other standing.
+    const figure = await measure(ctx).catch((error) => ({ figure: name, error: String(error?.stack ?? error) }));
+    console.error(`privacy bench: ${JSON.stringify(figure)}`);
+    figures.push(figure);
+  }
+  return figures;
+}
