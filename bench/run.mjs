@@ -48,6 +48,8 @@ const SCENARIOS = [
   "audience",
   // A Worker of its own: see the module.
   "exports",
+  // Its purge covers every project: it runs after the scenarios that read their profiles.
+  "privacy",
   // Last: its queued work would weigh on the scenarios after it.
   "mass-update",
 ];
