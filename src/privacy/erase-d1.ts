@@ -2,7 +2,14 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { selectRows } from "../db/rows";
-import { audienceMembers, audiences, installations, profileAttributes, profiles } from "../db/schema";
+import {
+  audienceMembers,
+  audiences,
+  installations,
+  profileAttributeItems,
+  profileAttributes,
+  profiles,
+} from "../db/schema";
 
 type Statement = BatchItem<"sqlite">;
 
@@ -113,6 +120,11 @@ export async function eraseD1(env: Env, s: D1Subject, at: string, extra: Stateme
     db
       .delete(profileAttributes)
       .where(and(eq(profileAttributes.projectId, s.projectId), inJson(profileAttributes.profileId, s.profileIds))),
+    db
+      .delete(profileAttributeItems)
+      .where(
+        and(eq(profileAttributeItems.projectId, s.projectId), inJson(profileAttributeItems.profileId, s.profileIds)),
+      ),
     db.delete(installations).where(installationMatch(s)),
     // Sizes first, from the members that stay, then the members themselves.
     db

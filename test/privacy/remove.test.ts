@@ -178,6 +178,23 @@ describe("privacy remove by custom ID", () => {
   });
 });
 
+describe("a removed profile's array items", () => {
+  it("leave D1 with its attributes", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    const signedIn = await batch(p, device, [identify("with-tags"), attributes({ tags: ["red", "blue"] })]);
+    await vi.waitFor(
+      async () =>
+        expect(await d1Count("profile_attribute_items", p.projectId, "profile_id = ?", signedIn.profile_id)).toBe(2),
+      { timeout: 20_000, interval: 100 },
+    );
+    const done = await run(p, { type: "remove", identifier: { type: "custom_id", value: "with-tags" } });
+    expect(done.status).toBe("done");
+    expect(await d1Count("profile_attribute_items", p.projectId, "profile_id = ?", signedIn.profile_id)).toBe(0);
+    expect(await segmentIds(p, { attribute: "tags", op: "contains", value: "red" })).toEqual([]);
+  });
+});
+
 describe("privacy remove by installation ID", () => {
   it("deletes an anonymous profile and the orphans its installation kept", async () => {
     const p = await createProject();
