@@ -2,7 +2,6 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
-import { upgradeAttributes } from "./attribute-table";
 import { LIMITS } from "./attributes";
 import {
   MEMBERS_SCHEMA,
@@ -21,6 +20,7 @@ import {
   PROFILE_SCHEMA,
   type ProfileSnapshot,
   ProfileStore,
+  upgradeProfileTables,
   type WriteContext,
 } from "./profile-store";
 import { type ProfileRecord, profileRecord } from "./review";
@@ -79,7 +79,7 @@ export class CustomIdObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles", (sql) => {
-      upgradeAttributes(sql);
+      upgradeProfileTables(sql);
       upgradeMembers(sql);
     });
     this.clock = new AlarmClock(ctx.storage);

@@ -101,7 +101,7 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
 }
 
 /** Per-profile tables of the profile store: an orphan's rows are removed from each. */
-const PROFILE_TABLES = ["attributes", "events", "history", "processed", "profiles"] as const;
+const PROFILE_TABLES = ["attributes", "events", "history", "processed_ops", "profiles"] as const;
 
 /**
  * Deletes one orphaned profile an installation's object keeps, once it has been orphaned

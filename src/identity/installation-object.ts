@@ -2,7 +2,6 @@ import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
-import { upgradeAttributes } from "./attribute-table";
 import { type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
 import { customIdObjectName } from "./identifiers";
 import {
@@ -26,7 +25,14 @@ import {
 import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, PROFILE_SCHEMA, ProfileStore, type WriteContext } from "./profile-store";
+import {
+  type ApplyResult,
+  type DataOp,
+  PROFILE_SCHEMA,
+  ProfileStore,
+  upgradeProfileTables,
+  type WriteContext,
+} from "./profile-store";
 import { type ProfileRecord, profileRecord } from "./review";
 import { type Binding, type Intent, MAX_INTENT_ATTEMPTS, planIntent, resumeDelayMs } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
@@ -64,7 +70,7 @@ export class InstallationObject extends DurableObject<Env> {
       ctx.storage.sql,
       PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA,
       "profiles",
-      upgradeAttributes,
+      upgradeProfileTables,
     );
     this.store = new ProfileStore(ctx.storage);
     this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
@@ -246,7 +252,7 @@ export class InstallationObject extends DurableObject<Env> {
       // later op of the same batch moved the installation to another profile.
       const rejected = new Set(applied.rejected.map((r) => r.op_id));
       const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
-      if (forwarded.length) this.transaction(() => this.store.processed.claim(forwarded, null, Date.now()));
+      if (forwarded.length) this.transaction(() => this.store.processed.record(forwarded, null, Date.now()));
     }
     result.accepted += applied.accepted;
     result.duplicates += applied.duplicates;

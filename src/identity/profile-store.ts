@@ -3,12 +3,12 @@ import type { EventAttributes } from "../lib/json";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
 import { AttributeChanges } from "./attribute-changes";
-import { ATTRIBUTES_SCHEMA, AttributeTable } from "./attribute-table";
+import { ATTRIBUTES_SCHEMA, AttributeTable, upgradeAttributes } from "./attribute-table";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
 import { EVENTS_SCHEMA, type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
 import { HISTORY_SCHEMA, type HistoryEntry, HistoryTable } from "./history-table";
 import { OUTBOX_SCHEMA, OutboxTable } from "./outbox-table";
-import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps } from "./processed-ops";
+import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps, upgradeProcessed } from "./processed-ops";
 import type { StoredAttribute } from "./reconcile";
 
 /**
@@ -72,6 +72,12 @@ CREATE TABLE IF NOT EXISTS profiles (
 /** The tables of every object holding profiles; the probe of its `LazySchema` is `profiles`. */
 export const PROFILE_SCHEMA =
   PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
+
+/** Brings the profile tables of an object written by an older layout up to this one. */
+export function upgradeProfileTables(sql: SqlStorage): void {
+  upgradeAttributes(sql);
+  upgradeProcessed(sql);
+}
 
 /**
  * The profile tables both Durable Object classes keep, and the synchronous operations on
@@ -212,12 +218,9 @@ export class ProfileStore {
       this.touch(profileId, ctx.receivedAt);
       return result;
     }
-    const claimed = this.processed.claim(
-      ops.flatMap((op) => (op.id === null ? [] : [op.id])),
-      profileId,
-      now,
-    );
-    const unclaim: string[] = [];
+    // The op IDs not applied before; each op that applies takes its own, and only those are recorded.
+    const claimed = this.processed.unseen(ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+    const applied: string[] = [];
     const attributes = new AttributeChanges(
       this.attributeTable.named(
         profileId,
@@ -231,10 +234,10 @@ export class ProfileStore {
     const events: StoredEvent[] = [];
     for (const op of ops) {
       if (op.group !== undefined && refusedGroups.has(op.group)) {
-        if (op.id !== null && claimed.delete(op.id)) unclaim.push(op.id);
+        if (op.id !== null) claimed.delete(op.id);
         continue;
       }
-      // The claim was the duplicate check: an ID it did not take was seen before (or earlier here).
+      // An ID not left to take was seen before (or earlier here).
       if (op.id !== null && !claimed.delete(op.id)) {
         result.duplicates++;
         continue;
@@ -242,7 +245,6 @@ export class ProfileStore {
       if (op.type === "attributes") {
         const outcome = attributes.apply(op, customCount);
         if (outcome !== true) {
-          if (op.id !== null) unclaim.push(op.id);
           result.rejected.push({ op_id: op.id, code: "LIMIT_EXCEEDED", message: outcome });
           if (op.group !== undefined) refusedGroups.add(op.group);
           continue;
@@ -252,9 +254,12 @@ export class ProfileStore {
         events.push({ id, name, time, attributes, label, tags, source, ...origin(ctx) });
       }
       // Ops without an ID are the SDK context's automatic writes, not ops the caller counts.
-      if (op.id !== null) result.accepted++;
+      if (op.id !== null) {
+        result.accepted++;
+        applied.push(op.id);
+      }
     }
-    this.processed.release(unclaim);
+    this.processed.record(applied, profileId, now);
     this.attributeTable.put(profileId, attributes.changed());
     const projected = this.activityHour(profileId);
     const added = this.eventTable.store(profileId, events);

@@ -1,7 +1,15 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
-import { batch, customIdStub, identify, profileBy, querySql } from "../support/identity";
+import {
+  attributes,
+  batch,
+  customIdStub,
+  identify,
+  installationStub,
+  profileBy,
+  querySql,
+} from "../support/identity";
 
 const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
 
@@ -31,5 +39,34 @@ describe("objects written before array items had times and members a last-seen t
     expect(body?.installations.map((x) => x.installation_id)).toEqual([device]);
     const [member] = await querySql(customIdStub(p.projectId, "old"), "SELECT seen_at, attached_at FROM members");
     expect(member?.seen_at).toBe(member?.attached_at);
+  });
+});
+
+describe("objects written when every applied op ID had a row of its own", () => {
+  it("move those IDs to one row per write when they wake, and still refuse them as duplicates", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    const stub = installationStub(p.projectId, device);
+    const first = attributes({ tier: "gold" });
+    await batch(p, device, [first]);
+    // Put the object back to the layout it had before: one row per op ID, indexed by time.
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("CREATE TABLE processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL)");
+      sql.exec("CREATE INDEX processed_by_time ON processed (at)");
+      sql.exec(
+        "INSERT INTO processed SELECT op.value, profile_id, at FROM processed_ops, json_each(processed_ops.ops) AS op",
+      );
+      sql.exec("INSERT INTO processed VALUES ('old-op', NULL, ?)", Date.now());
+      sql.exec("DELETE FROM processed_ops");
+    });
+    await abortAllDurableObjects();
+
+    const again = await batch(p, device, [first, { ...attributes({ tier: "silver" }), id: "old-op" }]);
+    expect(again).toMatchObject({ accepted: 0, duplicates: 2 });
+    const woken = installationStub(p.projectId, device);
+    expect(await querySql(woken, "SELECT name FROM sqlite_master WHERE name = 'processed'")).toEqual([]);
+    const { body } = await profileBy(p, { installation_id: device });
+    expect(body?.attributes.tier?.value).toBe("gold");
   });
 });

@@ -41,23 +41,23 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
 const EXPECTED = {
   newInstallation: {
     installation: {
-      schema: 26,
+      schema: 24,
       profiles: 4,
       history: 3,
       outbox: 19,
       installation: 3,
-      processed: 30,
+      processed_ops: 1,
       attributes: 12,
       events: 15,
     },
   },
-  warmInstallation: { installation: { processed: 30, attributes: 12, events: 15, outbox: 8, profiles: 1 } },
+  warmInstallation: { installation: { processed_ops: 1, attributes: 12, events: 15, outbox: 8, profiles: 1 } },
   signedIn: {
-    custom_id: { processed: 30, attributes: 12, events: 15, outbox: 8, profiles: 1 },
-    installation: { processed: 30 },
+    custom_id: { processed_ops: 1, attributes: 12, events: 15, outbox: 8, profiles: 1 },
+    installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 29, profiles: 4, history: 3, outbox: 11, processed: 18, attributes: 10, events: 15 },
+    custom_id: { schema: 27, profiles: 4, history: 3, outbox: 11, processed_ops: 1, attributes: 10, events: 15 },
   },
 } satisfies Record<string, RowsByTable>;
 
