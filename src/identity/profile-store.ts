@@ -5,7 +5,14 @@ import { identityMessage } from "../webhooks/items";
 import { AttributeChanges } from "./attribute-changes";
 import { ATTRIBUTES_SCHEMA, AttributeTable, upgradeAttributes } from "./attribute-table";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
-import { EVENTS_SCHEMA, type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
+import {
+  EVENTS_SCHEMA,
+  type EventOrigin,
+  EventTable,
+  eventMessages,
+  type StoredEvent,
+  upgradeEvents,
+} from "./event-table";
 import { HISTORY_SCHEMA, type HistoryEntry, HistoryTable } from "./history-table";
 import { OUTBOX_SCHEMA, OutboxTable } from "./outbox-table";
 import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps, upgradeProcessed } from "./processed-ops";
@@ -77,6 +84,7 @@ export const PROFILE_SCHEMA =
 export function upgradeProfileTables(sql: SqlStorage): void {
   upgradeAttributes(sql);
   upgradeProcessed(sql);
+  upgradeEvents(sql);
 }
 
 /**
@@ -264,24 +272,31 @@ export class ProfileStore {
     const projected = this.activityHour(profileId);
     const added = this.eventTable.store(profileId, events);
     this.enqueueEvents(profileId, events, ctx);
+    // Trimmed before the profile row is written, so the row is written once.
+    const trimmed = added > 0 ? this.eventTable.trim(profileId, this.eventsHeld(profileId) + added) : 0;
     const row = this.sql
-      .exec<{ held: number; activity: string }>(
+      .exec<{ activity: string }>(
         `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-           events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS held, last_activity_at AS activity`,
+           events_held = events_held + ? WHERE profile_id = ? RETURNING last_activity_at AS activity`,
         ctx.receivedAt,
-        added,
+        added - trimmed,
         profileId,
       )
       .one();
-    if (added > 0 && this.eventTable.trim(profileId, row.held)) {
-      this.sql.exec("UPDATE profiles SET events_held = ? WHERE profile_id = ?", LIMITS.eventsKeptPerProfile, profileId);
-    }
     // The projection shows attribute values and the hour of the last activity; events reach D1
     // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
     const hour = row.activity.slice(0, 13);
     if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
     this.projectedHour.set(profileId, hour);
     return result;
+  }
+
+  private eventsHeld(profileId: string): number {
+    return (
+      this.sql
+        .exec<{ held: number }>("SELECT events_held AS held FROM profiles WHERE profile_id = ?", profileId)
+        .toArray()[0]?.held ?? 0
+    );
   }
 
   /** Puts events in the outbox for the event queue, as few messages as fit. */

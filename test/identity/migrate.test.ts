@@ -5,6 +5,7 @@ import {
   attributes,
   batch,
   customIdStub,
+  event,
   identify,
   installationStub,
   profileBy,
@@ -68,5 +69,37 @@ describe("objects written when every applied op ID had a row of its own", () => 
     expect(await querySql(woken, "SELECT name FROM sqlite_master WHERE name = 'processed'")).toEqual([]);
     const { body } = await profileBy(p, { installation_id: device });
     expect(body?.attributes.tier?.value).toBe("gold");
+  });
+});
+
+describe("objects written when every event had a row of its own", () => {
+  it("move their events to one row per profile when they wake, and show and trim them as before", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    const stub = installationStub(p.projectId, device);
+    const early = event("early");
+    await batch(p, device, [early, event("late")]);
+    // Put the object back to the layout it had before: one row per event, indexed by time.
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec(`CREATE TABLE events (
+        profile_id TEXT NOT NULL, event_id TEXT NOT NULL, name TEXT NOT NULL, time TEXT NOT NULL,
+        attributes TEXT NOT NULL, label TEXT, tags TEXT NOT NULL, source TEXT NOT NULL,
+        installation_id TEXT, received_at TEXT NOT NULL, PRIMARY KEY (profile_id, event_id))`);
+      sql.exec("CREATE INDEX events_by_time ON events (profile_id, time)");
+      sql.exec(`INSERT INTO events SELECT profile_id, e.value->>'id', e.value->>'name', e.value->>'time',
+        e.value->'attributes', e.value->>'label', e.value->'tags', e.value->>'source', e.value->>'installation_id',
+        e.value->>'received_at' FROM event_batches, json_each(event_batches.events) AS e`);
+      sql.exec("DELETE FROM event_batches");
+    });
+    await abortAllDurableObjects();
+
+    const again = await batch(p, device, [early, event("later")]);
+    expect(again).toMatchObject({ accepted: 1, duplicates: 1 });
+    const { body } = await profileBy(p, { installation_id: device });
+    expect(body?.events.map((e) => e.name).sort()).toEqual(["early", "late", "later"]);
+    const woken = installationStub(p.projectId, device);
+    expect(await querySql(woken, "SELECT name FROM sqlite_master WHERE name LIKE 'events%'")).toEqual([]);
+    expect(await querySql(woken, "SELECT events_held FROM profiles")).toEqual([{ events_held: 3 }]);
   });
 });

@@ -41,23 +41,23 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
 const EXPECTED = {
   newInstallation: {
     installation: {
-      schema: 24,
+      schema: 22,
       profiles: 4,
       history: 3,
       outbox: 19,
       installation: 3,
       processed_ops: 1,
       attributes: 12,
-      events: 15,
+      event_batches: 1,
     },
   },
-  warmInstallation: { installation: { processed_ops: 1, attributes: 12, events: 15, outbox: 8, profiles: 1 } },
+  warmInstallation: { installation: { processed_ops: 1, attributes: 12, event_batches: 1, outbox: 8, profiles: 1 } },
   signedIn: {
-    custom_id: { processed_ops: 1, attributes: 12, events: 15, outbox: 8, profiles: 1 },
+    custom_id: { processed_ops: 1, attributes: 12, event_batches: 1, outbox: 8, profiles: 1 },
     installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 27, profiles: 4, history: 3, outbox: 11, processed_ops: 1, attributes: 10, events: 15 },
+    custom_id: { schema: 25, profiles: 4, history: 3, outbox: 11, processed_ops: 1, attributes: 10, event_batches: 1 },
   },
 } satisfies Record<string, RowsByTable>;
 
