@@ -14,7 +14,7 @@ import {
   upgradeEvents,
 } from "./event-table";
 import { HISTORY_SCHEMA, type HistoryEntry, HistoryTable } from "./history-table";
-import { OUTBOX_SCHEMA, OutboxTable } from "./outbox-table";
+import { OUTBOX_SCHEMA, OutboxTable, upgradeOutbox } from "./outbox-table";
 import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps, upgradeProcessed } from "./processed-ops";
 import type { StoredAttribute } from "./reconcile";
 
@@ -85,6 +85,7 @@ export function upgradeProfileTables(sql: SqlStorage): void {
   upgradeAttributes(sql);
   upgradeProcessed(sql);
   upgradeEvents(sql);
+  upgradeOutbox(sql);
 }
 
 /**
@@ -120,7 +121,7 @@ export class ProfileStore {
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
   transaction<T>(fn: () => T): T {
     try {
-      return this.storage.transactionSync(fn);
+      return this.storage.transactionSync(() => this.outbox.within(fn));
     } catch (error) {
       this.outbox.rolledBack();
       this.projectedHour.clear();

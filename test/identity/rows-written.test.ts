@@ -41,23 +41,23 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
 const EXPECTED = {
   newInstallation: {
     installation: {
-      schema: 22,
+      schema: 21,
       profiles: 4,
       history: 3,
-      outbox: 19,
       installation: 3,
+      outbox: 4,
       processed_ops: 1,
       attributes: 12,
       event_batches: 1,
     },
   },
-  warmInstallation: { installation: { processed_ops: 1, attributes: 12, event_batches: 1, outbox: 8, profiles: 1 } },
+  warmInstallation: { installation: { processed_ops: 1, attributes: 12, event_batches: 1, profiles: 1, outbox: 2 } },
   signedIn: {
-    custom_id: { processed_ops: 1, attributes: 12, event_batches: 1, outbox: 8, profiles: 1 },
+    custom_id: { processed_ops: 1, attributes: 12, event_batches: 1, profiles: 1, outbox: 2 },
     installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 25, profiles: 4, history: 3, outbox: 11, processed_ops: 1, attributes: 10, event_batches: 1 },
+    custom_id: { schema: 24, profiles: 4, history: 3, processed_ops: 1, attributes: 10, event_batches: 1, outbox: 2 },
   },
 } satisfies Record<string, RowsByTable>;
 
