@@ -61,7 +61,7 @@ export interface CustomIdView {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /**

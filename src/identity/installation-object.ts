@@ -198,8 +198,7 @@ export class InstallationObject extends DurableObject<Env> {
     // Most calls change nothing here: no transaction for them.
     if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
     this.transaction(() => {
-      const created = !table.row();
-      if (created) {
+      if (!table.row()) {
         const profileId = uuidv7();
         this.store.createProfile(profileId, null, input.receivedAt, {
           time: input.receivedAt,
@@ -210,10 +209,12 @@ export class InstallationObject extends DurableObject<Env> {
           request_id: input.requestId,
         });
         table.create(input, profileId);
+        table.announce();
+        return;
       }
       const before = table.row();
-      if (input.source === "sdk" && refreshes(before, input)) table.refresh(input);
-      if (created || projectedChange(before, table.row())) table.changed();
+      table.refresh(input);
+      if (projectedChange(before, table.row())) table.changed();
     });
   }
 

@@ -73,7 +73,7 @@ const PROFILE_ROWS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
   last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0);
+  events_held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 `;
 
 /** The tables of every object holding profiles; the probe of its `LazySchema` is `profiles`. */
@@ -145,15 +145,17 @@ export class ProfileStore {
       null) as ProfileRow | null;
   }
 
+  /** Creates a profile with its first history entry; its version counts both, in one row written. */
   createProfile(profileId: string, customId: string | null, time: string, history: HistoryEntry): void {
     this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 1)",
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 2)",
       profileId,
       customId,
       time,
       time,
     );
-    this.appendHistory(profileId, history);
+    this.profileChanged(profileId);
+    this.recordHistory(profileId, history, false);
   }
 
   /**
@@ -162,8 +164,12 @@ export class ProfileStore {
    * happened.
    */
   appendHistory(profileId: string, entry: HistoryEntry, copied = false): void {
-    this.historyTable.append(profileId, entry);
     this.bump(profileId);
+    this.recordHistory(profileId, entry, copied);
+  }
+
+  private recordHistory(profileId: string, entry: HistoryEntry, copied: boolean): void {
+    this.historyTable.append(profileId, entry);
     if (copied || !this.holder) return;
     const message = identityMessage(
       uuidv7(),

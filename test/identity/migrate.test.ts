@@ -103,3 +103,26 @@ describe("objects written when every event had a row of its own", () => {
     expect(await querySql(woken, "SELECT events_held FROM profiles")).toEqual([{ events_held: 3 }]);
   });
 });
+
+describe("objects whose identity history has the older layout (AUTOINCREMENT, an index)", () => {
+  it("append to it and list it in order as before", async () => {
+    const p = await createProject();
+    const [first, second] = [crypto.randomUUID(), crypto.randomUUID()];
+    await batch(p, first, [identify("historic")]);
+    await runInDurableObject(customIdStub(p.projectId, "historic"), (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("ALTER TABLE history RENAME TO history_new");
+      sql.exec(`CREATE TABLE history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, profile_id TEXT NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
+        installation_id TEXT, custom_id TEXT, source TEXT NOT NULL, request_id TEXT)`);
+      sql.exec("CREATE INDEX history_by_profile ON history (profile_id, seq)");
+      sql.exec(`INSERT INTO history (profile_id, time, kind, installation_id, custom_id, source, request_id)
+        SELECT profile_id, time, kind, installation_id, custom_id, source, request_id FROM history_new ORDER BY seq`);
+      sql.exec("DROP TABLE history_new");
+    });
+    await abortAllDurableObjects();
+    await batch(p, second, [identify("historic")]);
+    const { body } = await profileBy(p, { custom_id: "historic" });
+    expect(body?.identity_history.map((h) => h.kind)).toEqual(["created", "sign_in", "login"]);
+  });
+});

@@ -41,23 +41,23 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
 const EXPECTED = {
   newInstallation: {
     installation: {
-      schema: 21,
-      profiles: 4,
-      history: 3,
-      installation: 3,
+      schema: 16,
+      profiles: 2,
+      history: 1,
+      installation: 1,
       outbox: 4,
       processed_ops: 1,
-      attributes: 12,
+      attributes: 6,
       event_batches: 1,
     },
   },
-  warmInstallation: { installation: { processed_ops: 1, attributes: 12, event_batches: 1, profiles: 1, outbox: 2 } },
+  warmInstallation: { installation: { processed_ops: 1, attributes: 6, event_batches: 1, profiles: 1, outbox: 2 } },
   signedIn: {
-    custom_id: { processed_ops: 1, attributes: 12, event_batches: 1, profiles: 1, outbox: 2 },
+    custom_id: { processed_ops: 1, attributes: 6, event_batches: 1, profiles: 1, outbox: 2 },
     installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 24, profiles: 4, history: 3, processed_ops: 1, attributes: 10, event_batches: 1, outbox: 2 },
+    custom_id: { schema: 17, profiles: 2, history: 1, processed_ops: 1, attributes: 5, event_batches: 1, outbox: 2 },
   },
 } satisfies Record<string, RowsByTable>;
 
