@@ -3,53 +3,70 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { receiver } from "./test/support/receiver.ts";
 
+/** Test files that run with the meter on, in their own Worker. */
+const METERED_TESTS = "test/meter/*.metered.test.ts";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  /** The Worker of wrangler.toml in workerd, with test bindings, plus `vars`. */
+  const workerd = (vars: Record<string, string> = {}) =>
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: "test-admin-token",
+          TEST_MIGRATIONS: migrations,
+          // Callback retries without waiting, so a test sees every attempt.
+          PRIVACY_RETRY_BASE_SECONDS: "0",
+          ...vars,
+        },
+        // Lets tests call `exports.default.queue()` directly (test-only flag).
+        compatibilityFlags: ["service_binding_extra_handlers"],
+        // Outbound calls (privacy callbacks, webhooks) reach a receiver in Node, never the network.
+        outboundService: receiver,
+        queueConsumers: {
+          "edge-cdp-events": { maxBatchTimeout: 0.05 },
+          "edge-cdp-events-dlq": { maxBatchTimeout: 0.05 },
+          "edge-cdp-projection": { maxBatchTimeout: 0.05 },
+          "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
+          "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
+          "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
+          // Miniflare takes a consumer's settings from here whole: retries and DLQ as in wrangler.toml.
+          "edge-cdp-privacy": {
+            maxBatchTimeout: 0.05,
+            maxRetries: 8,
+            deadLetterQueue: "edge-cdp-privacy-dlq",
+          },
+          "edge-cdp-privacy-dlq": { maxBatchTimeout: 0.05 },
+          "edge-cdp-exports": { maxBatchTimeout: 0.05 },
+          "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
+          "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
+        },
+      },
+    });
   return {
     test: {
       projects: [
         {
           // The API, inside workerd with real D1, Durable Objects, Queues and R2.
-          plugins: [
-            cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
-              miniflare: {
-                bindings: {
-                  ADMIN_TOKEN: "test-admin-token",
-                  TEST_MIGRATIONS: migrations,
-                  // Callback retries without waiting, so a test sees every attempt.
-                  PRIVACY_RETRY_BASE_SECONDS: "0",
-                },
-                // Lets tests call `exports.default.queue()` directly (test-only flag).
-                compatibilityFlags: ["service_binding_extra_handlers"],
-                // Outbound calls (privacy callbacks, webhooks) reach a receiver in Node, never the network.
-                outboundService: receiver,
-                queueConsumers: {
-                  "edge-cdp-events": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-events-dlq": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-projection": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-projection-dlq": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-tasks": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-tasks-dlq": { maxBatchTimeout: 0.05 },
-                  // Miniflare takes a consumer's settings from here whole: retries and DLQ as in wrangler.toml.
-                  "edge-cdp-privacy": {
-                    maxBatchTimeout: 0.05,
-                    maxRetries: 8,
-                    deadLetterQueue: "edge-cdp-privacy-dlq",
-                  },
-                  "edge-cdp-privacy-dlq": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-exports": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
-                  "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
-                },
-              },
-            }),
-          ],
+          plugins: [workerd()],
           test: {
             name: "workerd",
             sequence: { groupOrder: 0 },
             include: ["test/**/*.test.ts"],
-            exclude: ["test/browser/**", "**/node_modules/**"],
+            exclude: ["test/browser/**", METERED_TESTS, "**/node_modules/**"],
+            setupFiles: ["./test/support/apply-migrations.ts"],
+            testTimeout: 30_000,
+            hookTimeout: 30_000,
+          },
+        },
+        {
+          // The same Worker with the billable-unit meter on (`METER = "on"`, as the bench runs it).
+          plugins: [workerd({ METER: "on" })],
+          test: {
+            name: "workerd-meter",
+            sequence: { groupOrder: 0 },
+            include: [METERED_TESTS],
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 30_000,
             hookTimeout: 30_000,

@@ -2,10 +2,12 @@
 // (default 1,000,000), run locally in workerd through the admin job, exactly as the cron runs it.
 // Staged events are written straight into local R2 (24 hour objects) and their profiles into
 // local D1, then the job runs; reports rows per second from the job's start to the file being
-// listed, and the peak resident memory of the Worker's workerd process. Writes
+// listed, the peak JavaScript heap of the Worker's isolate (what the 128 MB limit bounds) and
+// the resident memory of its workerd process (which also holds the local R2/D1 simulators). Writes
 // bench/exports-results.json. It reports; it never fails on a number.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { heapSampler } from "./inspector.mjs";
 import { memoryOf } from "./workerd.mjs";
 
 const ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
@@ -130,7 +132,13 @@ async function main() {
   }
   const seedMs = Math.round(performance.now() - seedStart);
   const memoryBefore = memoryOf(server.pid);
+  const heap = await heapSampler(PORT + 1000);
+  const heapBefore = await heap.now();
 
+  globalThis.serverLog = () => log;
+  // Writing local state from outside makes `wrangler dev` reload once: let it settle first.
+  await sleep(5000);
+  await fetch(`http://127.0.0.1:${PORT}/health`);
   const start = performance.now();
   const { request_id } = await api("POST", "/v1/admin/jobs/daily_exports", { date: day }, admin);
   let file = null;
@@ -143,6 +151,7 @@ async function main() {
     if (performance.now() - start > 30 * 60_000) throw new Error(`no file after 30 minutes:\n${log.slice(-3000)}`);
   }
   const ms = performance.now() - start;
+  heap.stop();
   const memoryAfter = memoryOf(server.pid);
   const results = {
     run_at: new Date().toISOString(),
@@ -154,8 +163,9 @@ async function main() {
     export_ms: Math.round(ms),
     rows_per_s: Math.round(file.rows / (ms / 1000)),
     mib_per_s: +(file.bytes / 1048576 / (ms / 1000)).toFixed(1),
-    worker_memory_before: memoryBefore,
-    worker_memory_after: { ...memoryAfter, peak_mib: Math.max(peak, memoryAfter.peak_mib) },
+    worker_heap_mib: { before: heapBefore, peak: heap.peak() },
+    workerd_process_memory_before: memoryBefore,
+    workerd_process_memory_after: { ...memoryAfter, peak_mib: Math.max(peak, memoryAfter.peak_mib) },
   };
   writeFileSync("bench/exports-results.json", `${JSON.stringify(results, null, 2)}\n`);
   console.log(JSON.stringify(results, null, 2));
@@ -164,6 +174,7 @@ async function main() {
 }
 
 main().catch((error) => {
+  console.error(globalThis.serverLog?.().slice(-4000) ?? "");
   console.error(error);
   process.exit(1);
 });

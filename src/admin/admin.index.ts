@@ -2,6 +2,7 @@ import deadLetters from "../dead-letters/dead-letters.index";
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
+import meter from "../meter/meter.index";
 import * as handlers from "./admin.handlers";
 import * as routes from "./admin.routes";
 import * as jobHandlers from "./jobs.handlers";
@@ -18,4 +19,5 @@ export default router
   .openapi(routes.createApp, handlers.createApp)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
   .openapi(jobRoutes.getJob, jobHandlers.getJob)
-  .route("/dead-letters", deadLetters);
+  .route("/dead-letters", deadLetters)
+  .route("/meter", meter);

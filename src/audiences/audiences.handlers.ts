@@ -4,7 +4,7 @@ import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { audienceMembers, audiences } from "../db/schema";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
-import { CsvError, readCsvColumn } from "../lib/csv";
+import { CsvError, readCsvColumnBatches } from "../lib/csv";
 import { ApiError, type ErrorIssue } from "../lib/errors";
 import { limitBytes } from "../lib/stream-limit";
 import type * as routes from "./audiences.routes";
@@ -130,24 +130,27 @@ async function writeCsv(
   let ids = 0;
   try {
     const bounded = body ? limitBytes(body, MAX_CSV_BODY, csvTooLarge) : null;
-    for await (const { line, value } of bounded ? readCsvColumn(bounded) : []) {
-      if (line > MAX_CSV_LINES) {
-        issues.push({ path: `line ${line}`, message: `More than ${MAX_CSV_LINES} lines, blank ones included.` });
-        break;
+    reading: for await (const lines of bounded ? readCsvColumnBatches(bounded) : []) {
+      for (const { line, value } of lines) {
+        if (line > MAX_CSV_LINES) {
+          issues.push({ path: `line ${line}`, message: `More than ${MAX_CSV_LINES} lines, blank ones included.` });
+          break reading;
+        }
+        if (value === null) continue;
+        if (++values === 1 && CSV_HEADERS.has(value.toLowerCase())) continue;
+        if (++ids > MAX_CSV_IDS) {
+          issues.push({ path: `line ${line}`, message: `More than ${MAX_CSV_IDS} IDs.` });
+          break reading;
+        }
+        const checked = checkMember(type, value);
+        if ("problem" in checked) {
+          issues.push({ path: `line ${line}`, message: checked.problem });
+          if (issues.length >= MAX_ISSUES) break reading;
+        } else if (issues.length === 0) {
+          writer.add(checked.member);
+        }
       }
-      if (value === null) continue;
-      if (++values === 1 && CSV_HEADERS.has(value.toLowerCase())) continue;
-      if (++ids > MAX_CSV_IDS) {
-        issues.push({ path: `line ${line}`, message: `More than ${MAX_CSV_IDS} IDs.` });
-        break;
-      }
-      const checked = checkMember(type, value);
-      if ("problem" in checked) {
-        issues.push({ path: `line ${line}`, message: checked.problem });
-        if (issues.length >= MAX_ISSUES) break;
-      } else if (issues.length === 0) {
-        await writer.add(checked.member);
-      }
+      if (issues.length === 0) await writer.write();
     }
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
@@ -184,11 +187,13 @@ export const replaceMembers: RouteHandler<typeof routes.replaceMembers, AppEnv> 
       const issues = await writeCsv(writer, claim.audience.type, c.req.raw.body);
       if (issues.length) throw refused(issues);
     } else {
-      for (const member of members) await writer.add(member);
+      for (const member of members) writer.add(member);
       await writer.flush();
     }
   } catch (error) {
     try {
+      // No batch of this generation may land after its rows are deleted.
+      await writer.settle();
       await deleteGenerations(db, projectId, name, sql`generation = ${claim.generation}`);
     } catch (cleanup) {
       // The rows left are of a generation that never becomes current; the next replace deletes them.

@@ -112,6 +112,9 @@ export const profiles = sqliteTable(
     primaryKey({ columns: [t.projectId, t.profileId] }),
     index("profiles_custom_id_idx").on(t.projectId, t.customId),
     index("profiles_activity_idx").on(t.projectId, t.lastActivityAt),
+    // Segment queries: a count checks `state` for each matching profile from this index alone
+    // (no table read), and pages walk the active profiles in profile ID order.
+    index("profiles_state_idx").on(t.projectId, t.state, t.profileId),
   ],
 );
 
@@ -132,8 +135,9 @@ export const profileAttributes = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.profileId, t.name] }),
-    index("profile_attributes_text_idx").on(t.projectId, t.name, t.valueText),
-    index("profile_attributes_num_idx").on(t.projectId, t.name, t.valueNum),
+    // With the profile ID, a segment condition reads its matches from the index alone.
+    index("profile_attributes_text_idx").on(t.projectId, t.name, t.valueText, t.profileId),
+    index("profile_attributes_num_idx").on(t.projectId, t.name, t.valueNum, t.profileId),
   ],
 );
 

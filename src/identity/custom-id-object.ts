@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
+import { meterObject, meterRequests } from "../meter/objects";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
 import { LIMITS } from "./attributes";
@@ -76,8 +77,9 @@ export class CustomIdObject extends DurableObject<Env> {
   private readonly clock: AlarmClock;
   private readonly members: Members;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+  constructor(state: DurableObjectState, bindings: Env) {
+    super(state, bindings);
+    const { ctx, env } = meterObject(this, state, bindings);
     this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles", (sql) => {
       upgradeProfileTables(sql);
       upgradeMembers(sql);
@@ -232,3 +234,15 @@ export class CustomIdObject extends DurableObject<Env> {
     await this.outbox.retry();
   }
 }
+
+// Every call into the object is a billed request (the meter is off unless METER is "on").
+meterRequests(CustomIdObject, {
+  attach: true,
+  detach: true,
+  applyOps: true,
+  projection: true,
+  erase: true,
+  review: true,
+  view: true,
+  prune: true,
+});

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "../lib/ids";
+import { meterObject, meterRequests } from "../meter/objects";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
 import { type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
@@ -64,8 +65,9 @@ export class InstallationObject extends DurableObject<Env> {
   private readonly clock: AlarmClock;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+  constructor(state: DurableObjectState, bindings: Env) {
+    super(state, bindings);
+    const { ctx, env } = meterObject(this, state, bindings);
     this.schema = new LazySchema(
       ctx.storage.sql,
       PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA,
@@ -399,3 +401,15 @@ export class InstallationObject extends DurableObject<Env> {
     }
   }
 }
+
+// Every call into the object is a billed request (the meter is off unless METER is "on").
+meterRequests(InstallationObject, {
+  applyBatch: true,
+  applyApiOps: true,
+  projection: true,
+  installationProjection: true,
+  erase: true,
+  eraseOrphan: true,
+  review: true,
+  describe: true,
+});

@@ -49,6 +49,19 @@ export async function* readCsvColumn(
   stream: ReadableStream<Uint8Array>,
   options: CsvReadOptions = {},
 ): AsyncGenerator<CsvLine, void, undefined> {
+  for await (const lines of readCsvColumnBatches(stream, options)) yield* lines;
+}
+
+/**
+ * {@link readCsvColumn}, a chunk of the body at a time: the lines of each decoded chunk in one
+ * array, so a caller reading a million lines awaits once per chunk rather than once per line.
+ * Lines before a refused one are yielded first, then the {@link CsvError} is thrown. Holds one
+ * chunk's lines (plus the start of a line whose end has not arrived) in memory.
+ */
+export async function* readCsvColumnBatches(
+  stream: ReadableStream<Uint8Array>,
+  options: CsvReadOptions = {},
+): AsyncGenerator<CsvLine[], void, undefined> {
   const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const reader = stream.pipeThrough(new TextDecoderStream("utf-8", { fatal: true })).getReader();
   let line = 1;
@@ -73,20 +86,29 @@ export async function* readCsvColumn(
       }
       if (chunk.done) break;
       const text = chunk.value;
+      const lines: CsvLine[] = [];
+      let refused: CsvError | null = null;
       let start = 0;
-      for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
-        const whole = carry + text.slice(start, end);
-        carry = "";
-        if (whole.length > maxLineLength) throw tooLong(line, maxLineLength);
-        yield { line, value: parseValue(whole, line) };
-        line++;
-        start = end + 1;
+      try {
+        for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+          const whole = carry === "" ? text.slice(start, end) : carry + text.slice(start, end);
+          carry = "";
+          if (whole.length > maxLineLength) throw tooLong(line, maxLineLength);
+          lines.push({ line, value: parseValue(whole, line) });
+          line++;
+          start = end + 1;
+        }
+        carry += text.slice(start);
+        if (carry.length > maxLineLength) throw tooLong(line, maxLineLength);
+      } catch (error) {
+        if (!(error instanceof CsvError)) throw error;
+        refused = error;
       }
-      carry += text.slice(start);
-      if (carry.length > maxLineLength) throw tooLong(line, maxLineLength);
+      if (lines.length) yield lines;
+      if (refused) throw refused;
     }
     finished = true;
-    if (carry !== "") yield { line, value: parseValue(carry, line) };
+    if (carry !== "") yield [{ line, value: parseValue(carry, line) }];
   } finally {
     // Stops the upload when the caller stops early or the body is refused.
     if (!finished) await reader.cancel().catch(() => {});

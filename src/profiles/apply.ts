@@ -30,7 +30,7 @@ function toDataOps(idPrefix: string, bulkIndex: number, op: ProfileOperation): D
   return ops;
 }
 
-/** How many identifiers' objects one request calls at once. */
+/** How many identifiers' objects one request calls at once, unless the caller says fewer. */
 const IDENTIFIERS_IN_FLIGHT = 16;
 
 type Item = { bulk_index: number; op: ProfileOperation };
@@ -47,11 +47,10 @@ export async function applyOperations(
   projectId: string,
   items: Item[],
   meta: { requestId: string; receivedAt: string; idPrefix: string },
+  inFlight = IDENTIFIERS_IN_FLIGHT,
 ): Promise<ApplyOutcome> {
   const groups = [...Map.groupBy(items, (i) => `${i.op.identifier.kind}:${i.op.identifier.value}`).values()];
-  const settled = await settleBounded(groups, IDENTIFIERS_IN_FLIGHT, (group) =>
-    applyIdentifier(env, projectId, group, meta),
-  );
+  const settled = await settleBounded(groups, inFlight, (group) => applyIdentifier(env, projectId, group, meta));
   const outcomes = settled.map((s, k): ApplyOutcome => {
     if (s.status === "fulfilled") return s.value;
     console.error(

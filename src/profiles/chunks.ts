@@ -1,7 +1,9 @@
 import { and, asc, eq } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { chunkParts, requestChunks } from "../db/schema";
-import { chunkBy } from "../lib/chunk";
+import { chunkBy, jsonBytes } from "../lib/chunk";
+import { settleBounded } from "../lib/concurrency";
 import type { ProfileOpsMessage } from "../queue/messages";
 import type { OperationError } from "./operations";
 
@@ -37,45 +39,75 @@ export function allFailed(items: Items, reason: string): OperationError[] {
   return items.map((i) => ({ bulk_index: i.bulk_index, category: "internal" as const, reason }));
 }
 
+/** How many sends of one accept are in flight at once. */
+const SENDS_IN_FLIGHT = 4;
+
 /**
- * Sends chunks to the task queue, each group tried twice; returns the chunks that could not
- * be sent, so the caller records them instead of losing them.
+ * Sends chunks to the task queue, each send tried twice, a few sends at once; returns the
+ * chunks that could not be sent, so the caller records them instead of losing them. `bytes`
+ * is each message's size as the caller measured it: nothing is serialized twice here.
  */
-export async function sendChunks(env: Env, messages: ProfileOpsMessage[]): Promise<ProfileOpsMessage[]> {
-  const unsent: ProfileOpsMessage[] = [];
-  for (const group of chunkBy(messages, MAX_SEND_MESSAGES, MAX_SEND_BYTES)) {
-    const batch = group.map((body) => ({ body, contentType: "json" as const }));
+export async function sendChunks(
+  env: Env,
+  messages: { body: ProfileOpsMessage; bytes: number }[],
+): Promise<ProfileOpsMessage[]> {
+  const groups = chunkBy(messages, MAX_SEND_MESSAGES, MAX_SEND_BYTES, (m) => m.bytes);
+  const outcomes = await settleBounded(groups, SENDS_IN_FLIGHT, async (group) => {
+    const batch = group.map(({ body }) => ({ body, contentType: "json" as const }));
     try {
       await env.TASKS.sendBatch(batch);
     } catch {
-      try {
-        await env.TASKS.sendBatch(batch);
-      } catch (error) {
-        console.error(JSON.stringify({ level: "error", msg: "mass update chunks not queued", error: String(error) }));
-        unsent.push(...group);
-      }
+      await env.TASKS.sendBatch(batch);
     }
-  }
-  return unsent;
+  });
+  return outcomes.flatMap((outcome, k) => {
+    if (outcome.status === "fulfilled") return [];
+    console.error(
+      JSON.stringify({ level: "error", msg: "mass update chunks not queued", error: String(outcome.reason) }),
+    );
+    return (groups[k] ?? []).map((m) => m.body);
+  });
 }
 
-/** Stores one identifier's operations in parts; returns how many. */
-export async function storeParts(env: Env, requestId: string, chunk: number, items: Items): Promise<number> {
+/** One stored part of a large identifier's operations. */
+export interface StagedPart {
+  requestId: string;
+  chunk: number;
+  part: number;
+  items: Items;
+  bytes: number;
+}
+
+/** Splits one identifier's operations into parts that each fit a D1 row comfortably. */
+export function partsOf(requestId: string, chunk: number, items: Items): StagedPart[] {
+  return chunkBy(items, Number.POSITIVE_INFINITY, MAX_PART_BYTES).map((part, k) => ({
+    requestId,
+    chunk,
+    part: k,
+    items: part,
+    bytes: jsonBytes(part),
+  }));
+}
+
+/** What one D1 round trip of an accept carries at most: a few parts, not the whole body at once. */
+const MAX_STAGE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Writes the request's record and its stored parts: one statement each, in as few D1 round
+ * trips as their size allows (usually one). The request row goes in the first.
+ */
+export async function writeStaged(env: Env, request: BatchItem<"sqlite">, parts: StagedPart[]): Promise<void> {
   const db = drizzle(env.DB);
-  const parts = chunkBy(items, Number.POSITIVE_INFINITY, MAX_PART_BYTES);
-  // One statement per part (each up to 512 KB), a few parts per D1 round trip.
-  for (const run of chunkBy(
-    parts.map((part, k) => ({ part, k })),
-    4,
-    Number.POSITIVE_INFINITY,
-    () => 0,
-  )) {
-    const [first, ...rest] = run.map(({ part, k }) =>
-      db.insert(chunkParts).values({ requestId, chunk, part: k, items: part }).onConflictDoNothing(),
+  const runs = chunkBy(parts, Number.POSITIVE_INFINITY, MAX_STAGE_BYTES, (p) => p.bytes);
+  const statements = (run: StagedPart[]) =>
+    run.map(({ requestId, chunk, part, items }) =>
+      db.insert(chunkParts).values({ requestId, chunk, part, items }).onConflictDoNothing(),
     );
+  await db.batch([request, ...statements(runs[0] ?? [])]);
+  for (const run of runs.slice(1)) {
+    const [first, ...rest] = statements(run);
     if (first) await db.batch([first, ...rest]);
   }
-  return parts.length;
 }
 
 /**

@@ -3,24 +3,39 @@ import type { TaskMessage } from "../queue/messages";
 import { retryLater } from "../queue/retry";
 import { type ApplyOutcome, applyOperations } from "./apply";
 import { allFailed, dropParts, itemsOf, recordChunk } from "./chunks";
+import { admitChunk, deferChunk } from "./pace";
+
+/**
+ * A chunk's objects are called a few at a time (the synchronous update calls more): background
+ * work holds few connections and little of the Worker at any moment.
+ */
+const CHUNK_IDENTIFIERS_IN_FLIGHT = 4;
 
 function apply(env: Env, body: TaskMessage, items: TaskMessage["items"]): Promise<ApplyOutcome> {
-  return applyOperations(env, body.project_id, items, {
-    requestId: body.request_id,
-    receivedAt: body.received_at,
-    idPrefix: body.request_id,
-  });
+  return applyOperations(
+    env,
+    body.project_id,
+    items,
+    { requestId: body.request_id, receivedAt: body.received_at, idPrefix: body.request_id },
+    CHUNK_IDENTIFIERS_IN_FLIGHT,
+  );
 }
 
 const hasInternal = (outcome: ApplyOutcome) => outcome.errors.some((e) => e.category === "internal");
 
 /**
- * Applies mass-update chunks. A chunk where an identifier's call failed is retried whole: the
- * objects drop the operations they already applied, so only the failed ones run again.
+ * Applies mass-update chunks, one at a time, each only if its project is within its pace
+ * (./pace.ts); a chunk over the pace is deferred, not run and not failed. A chunk where an
+ * identifier's call failed is retried whole: the objects drop the operations they already
+ * applied, so only the failed ones run again.
  */
 export async function consumeMassUpdate(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   for (const m of batch.messages) {
     try {
+      if (!(await admitChunk(env, m.body.project_id))) {
+        await deferChunk(env, m);
+        continue;
+      }
       const outcome = await apply(env, m.body, await itemsOf(env, m.body));
       if (hasInternal(outcome)) throw new Error("an identifier's operations could not be applied");
       await recordChunk(env, m.body, { ...outcome, failed: false });

@@ -17,11 +17,17 @@ export const SEGMENT_QUERIES_PER_WINDOW = 60;
 /** D1 binds at most 100 parameters a statement; the page query adds three. */
 const MAX_PARAMETERS = 96;
 
-const encodeCursor = (profileId: string) => btoa(profileId).replaceAll("=", "");
-function decodeCursor(cursor: string): string {
+/**
+ * A cursor is the last profile ID of the page and the count of the first page, so later pages
+ * answer that count without counting again (docs/decisions.md, "Segments"). A client that
+ * edits the count only misleads itself: the cursor selects nothing by it.
+ */
+const encodeCursor = (profileId: string, count: number) => btoa(`${profileId}.${count}`).replaceAll("=", "");
+function decodeCursor(cursor: string): { after: string; count: number | null } {
   try {
-    const id = atob(cursor);
-    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+    // `<profile ID>.<count>`; a bare profile ID is a cursor from before the count was carried.
+    const match = /^([0-9a-f-]{36})(?:\.(\d{1,15}))?$/.exec(atob(cursor));
+    if (match?.[1]) return { after: match[1], count: match[2] === undefined ? null : Number(match[2]) };
   } catch {}
   throw new ApiError("VALIDATION_FAILED", "The cursor is not one this API returned.", {
     issues: [{ path: "cursor", message: "Invalid cursor." }],
@@ -50,7 +56,7 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
       `This where tree costs ${cost}, over the budget of ${QUERY_BUDGET} a query: use fewer conditions, or fewer ranges, negations and audiences (see the README's limits).`,
     );
   }
-  const after = body.cursor === undefined ? null : decodeCursor(body.cursor);
+  const cursor = body.cursor === undefined ? null : decodeCursor(body.cursor);
   // Spent once the query is known to be valid, before it reads D1.
   const { success } = await c.env.SEGMENT_QUERY_LIMITER.limit({ key: `project:${projectId}` });
   if (!success) {
@@ -77,17 +83,17 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
   if (new SQLiteAsyncDialect().sqlToQuery(countQuery).params.length > MAX_PARAMETERS) {
     throw tooComplex("This where tree is too large to run; split it or use fewer values.");
   }
-  const count = (await db.get<{ n: number }>(countQuery))?.n ?? 0;
-  if (body.count_only) return c.json({ count, profiles: [], next_cursor: null }, 200);
+  const countAll = async () => (await db.get<{ n: number }>(countQuery))?.n ?? 0;
+  if (body.count_only) return c.json({ count: await countAll(), profiles: [], next_cursor: null }, 200);
 
   const page = await db.all<{ profile_id: string; custom_id: string | null }>(
-    sql`SELECT p.profile_id, p.custom_id ${matching} ${after ? sql`AND p.profile_id > ${after}` : sql``}
+    sql`SELECT p.profile_id, p.custom_id ${matching} ${cursor ? sql`AND p.profile_id > ${cursor.after}` : sql``}
         ORDER BY p.profile_id LIMIT ${body.limit + 1}`,
   );
   const profiles = page.slice(0, body.limit);
+  const more = page.length > body.limit;
+  // Counted once, for the first page (not at all when it holds every match); later pages carry it.
+  const count = cursor?.count ?? (cursor === null && !more ? profiles.length : await countAll());
   const last = profiles.at(-1);
-  return c.json(
-    { count, profiles, next_cursor: page.length > body.limit && last ? encodeCursor(last.profile_id) : null },
-    200,
-  );
+  return c.json({ count, profiles, next_cursor: more && last ? encodeCursor(last.profile_id, count) : null }, 200);
 };

@@ -12,8 +12,12 @@ const QueryBody = z
       example: { and: [{ attribute: "tier", op: "eq", value: "gold" }, { push_optin: true }] },
     }),
     limit: z.int().min(1).max(MAX_LIMIT).default(100),
-    cursor: z.string().max(200).optional(),
-    count_only: z.boolean().default(false),
+    cursor: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: "A `next_cursor` from the previous page of the same query." }),
+    count_only: z.boolean().default(false).openapi({ description: "Only count: `profiles` is empty." }),
   })
   .strict();
 
@@ -30,7 +34,10 @@ export const querySegment = createRoute({
       content: {
         "application/json": {
           schema: z.object({
-            count: z.int(),
+            count: z.int().openapi({
+              description:
+                "How many profiles match. Counted for `count_only` and for the first page; a page read with a cursor answers the count of that first page (carried in the cursor), not a new one: start again without a cursor, or ask `count_only`, for a fresh count.",
+            }),
             profiles: z.array(z.object({ profile_id: z.string(), custom_id: z.string().nullable() })),
             next_cursor: z.string().nullable(),
           }),

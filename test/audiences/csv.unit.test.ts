@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CsvError, type CsvLine, readCsvColumn } from "../../src/lib/csv";
+import { CsvError, type CsvLine, readCsvColumn, readCsvColumnBatches } from "../../src/lib/csv";
 
 const encoder = new TextEncoder();
 
@@ -176,5 +176,29 @@ describe("readCsvColumn: refused lines", () => {
     });
     for await (const line of readCsvColumn(stream)) if (line.line === 3) break;
     expect(cancelled).toBe(true);
+  });
+});
+
+describe("readCsvColumnBatches", () => {
+  it("yields the lines of each chunk together, the good lines before a refused one, then the error", async () => {
+    const batches: CsvLine[][] = [];
+    let error: unknown;
+    try {
+      for await (const lines of readCsvColumnBatches(streamOf("a\nb\nc", "\nd\ne,f\ng\n"))) batches.push(lines);
+    } catch (e) {
+      error = e;
+    }
+    expect(batches).toEqual([
+      [
+        { line: 1, value: "a" },
+        { line: 2, value: "b" },
+      ],
+      [
+        { line: 3, value: "c" },
+        { line: 4, value: "d" },
+      ],
+    ]);
+    expect(error).toBeInstanceOf(CsvError);
+    expect((error as CsvError).line).toBe(5);
   });
 });

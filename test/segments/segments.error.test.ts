@@ -31,6 +31,8 @@ describe("POST /v1/segments/query refuses bad input with the path at fault", () 
     [{ where: { has_custom_id: true }, limit: 1001 }, "limit"],
     [{ where: { has_custom_id: true }, extra: 1 }, "extra"],
     [{ where: { has_custom_id: true }, cursor: "not-a-cursor" }, "cursor"],
+    [{ where: { has_custom_id: true }, cursor: btoa(`${crypto.randomUUID()}.many`) }, "cursor"],
+    [{ where: { has_custom_id: true }, cursor: btoa(`${crypto.randomUUID()}.-1`) }, "cursor"],
     [{ where: deep(9) }, "where.not.not.not.not.not.not.not.not"],
   ])("%j → issue at %s", async (body, path) => {
     const p = await createProject();

@@ -90,6 +90,29 @@ describe("array items are rows of their own, kept in step with the profile", () 
   });
 });
 
+describe("a count reads indexes only", () => {
+  /** The plan of the count query the route runs for `where`, every parameter a placeholder value. */
+  async function countPlan(where: Parameters<typeof import("../../src/segments/compile").compileWhere>[0]) {
+    const { compileWhere } = await import("../../src/segments/compile");
+    const { SQLiteAsyncDialect } = await import("drizzle-orm/sqlite-core");
+    const { sql } = new SQLiteAsyncDialect().sqlToQuery(compileWhere(where, "project"));
+    const plan = await env.DB.prepare(
+      `EXPLAIN QUERY PLAN SELECT count(*) FROM profiles p WHERE p.project_id = 'project' AND p.state = 'active' AND ${sql.replaceAll("?", "'x'")}`,
+    ).all<{ detail: string }>();
+    return plan.results.map((r) => r.detail);
+  }
+
+  it.each([
+    ["eq on text", { attribute: "tier", op: "eq", value: "gold" }, "profile_attributes_text_idx"],
+    ["a range on numbers", { attribute: "age", op: "gt", value: 3 }, "profile_attributes_num_idx"],
+  ] as const)("%s: covering indexes on both sides, no table row read", async (_, where, attributeIndex) => {
+    const plan = await countPlan(where);
+    expect(plan.some((d) => d.includes(`COVERING INDEX ${attributeIndex}`))).toBe(true);
+    expect(plan.some((d) => d.includes("COVERING INDEX profiles_state_idx"))).toBe(true);
+    expect(plan.filter((d) => /^(SEARCH|SCAN) [ap]\b/.test(d) && !d.includes("COVERING"))).toEqual([]);
+  });
+});
+
 describe("each segment query has a cost budget", () => {
   const many = (n: number, node: (k: number) => unknown) => ({ or: Array.from({ length: n }, (_, k) => node(k)) });
 
