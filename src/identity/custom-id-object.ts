@@ -207,7 +207,11 @@ export class CustomIdObject extends DurableObject<Env> {
   /** Privacy remove or purge: deletes everything held here, guarded and idempotent (./erase.ts). */
   erase(req: EraseRequest): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
-    return this.store.transaction(() => eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)));
+    const outcome = this.store.transaction(() =>
+      eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)),
+    );
+    this.store.processed.forget();
+    return outcome;
   }
 
   /** A profile held here in full, for a privacy review. */

@@ -360,6 +360,7 @@ export class InstallationObject extends DurableObject<Env> {
       );
       this.installation.forget();
       this.intents.forget();
+      this.store.processed.forget();
       return outcome;
     });
   }
@@ -367,7 +368,9 @@ export class InstallationObject extends DurableObject<Env> {
   /** Purge of one orphan this object keeps, once it has been orphaned long enough. */
   eraseOrphan(req: EraseRequest & { profileId: string; orphanedBefore: string }): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
-    return this.transaction(() => eraseOrphan(this.ctx.storage, req));
+    const outcome = this.transaction(() => eraseOrphan(this.ctx.storage, req));
+    this.store.processed.forget();
+    return outcome;
   }
 
   /** A profile held here in full, for a privacy review. */

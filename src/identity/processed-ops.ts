@@ -30,16 +30,24 @@ export function upgradeProcessed(sql: SqlStorage): void {
   sql.exec("DROP TABLE processed");
 }
 
+/** Past this many IDs in the window, look-ups read the table rather than keep them all in memory. */
+const MAX_KNOWN = 100_000;
+
 /**
  * The op IDs an object applied within the 7-day idempotency window. `profile_id` says which
  * profile an op wrote to, so the IDs move with the profile at sign-in; null for ops that
- * changed the installation (or were forwarded to a custom ID). A look-up reads every row of
- * the window (rows read cost a thousandth of rows written); a write adds one row, whatever the
- * number of its ops. Every write prunes (at most once a minute), whatever path it came by, so
- * the table holds about a window's worth.
+ * changed the installation (or were forwarded to a custom ID). A write adds one row, whatever
+ * the number of its ops. The first look-up of the object's life reads the window once and keeps
+ * the IDs in memory (reading the table on each look-up would read every ID of the window each
+ * time; SQLite counts each JSON item read as a row read); a window past `MAX_KNOWN` IDs is read
+ * on each look-up instead. Every write prunes (at most once a minute), whatever path it came by,
+ * so the table holds about a window's worth.
  */
 export class ProcessedOps {
   private prunedAt = 0;
+  /** Op ID → when it was applied, for the whole table; null until read, or past `MAX_KNOWN`. */
+  private known: Map<string, number> | null = null;
+  private tooMany = false;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -49,6 +57,11 @@ export class ProcessedOps {
   /** Those of `opIds` applied here within the idempotency window. */
   among(opIds: string[]): Set<string> {
     if (opIds.length === 0) return new Set();
+    const known = this.load();
+    if (known) {
+      const since = this.now() - LIMITS.idempotencyWindowMs;
+      return new Set(opIds.filter((id) => (known.get(id) ?? -1) >= since));
+    }
     const rows = this.sql
       .exec<{ op_id: string }>(
         `SELECT DISTINCT op.value AS op_id FROM processed_ops, json_each(processed_ops.ops) AS op
@@ -57,6 +70,30 @@ export class ProcessedOps {
       )
       .toArray();
     return new Set(rows.map((r) => r.op_id));
+  }
+
+  /** Reads the window into memory once; null when it holds too many IDs for that. */
+  private load(): Map<string, number> | null {
+    if (this.known || this.tooMany) return this.known;
+    const { n } = this.sql
+      .exec<{ n: number }>("SELECT coalesce(sum(json_array_length(ops)), 0) AS n FROM processed_ops")
+      .one();
+    if (n > MAX_KNOWN) {
+      this.tooMany = true;
+      return null;
+    }
+    const known = new Map<string, number>();
+    for (const row of this.sql.exec<{ at: number; ops: string }>("SELECT at, ops FROM processed_ops")) {
+      for (const id of JSON.parse(row.ops) as string[]) known.set(id, Math.max(row.at, known.get(id) ?? row.at));
+    }
+    this.known = known;
+    return known;
+  }
+
+  /** A rollback may have undone writes the memory holds, a removal took IDs away: read again. */
+  forget(): void {
+    this.known = null;
+    this.tooMany = false;
   }
 
   /**
@@ -81,6 +118,7 @@ export class ProcessedOps {
         piece,
       );
     }
+    if (this.known) for (const id of opIds) this.known.set(id, Math.max(at, this.known.get(id) ?? at));
   }
 
   mark(opId: string, profileId: string | null, at: number): void {
@@ -92,7 +130,10 @@ export class ProcessedOps {
     const now = this.now();
     if (now - this.prunedAt < 60_000) return;
     this.prunedAt = now;
-    this.sql.exec("DELETE FROM processed_ops WHERE at < ?", now - LIMITS.idempotencyWindowMs);
+    const cutoff = now - LIMITS.idempotencyWindowMs;
+    this.sql.exec("DELETE FROM processed_ops WHERE at < ?", cutoff);
+    if (this.known) for (const [id, at] of this.known) if (at < cutoff) this.known.delete(id);
+    this.tooMany = false;
   }
 
   /** Takes in the op IDs of a profile adopted here, with the times they were applied. */
@@ -119,5 +160,6 @@ export class ProcessedOps {
 
   remove(profileId: string): void {
     this.sql.exec("DELETE FROM processed_ops WHERE profile_id = ?", profileId);
+    this.forget();
   }
 }

@@ -126,6 +126,7 @@ export class ProfileStore {
       this.outbox.rolledBack();
       this.projectedHour.clear();
       this.attributeTable.forget();
+      this.processed.forget();
       throw error;
     }
   }
