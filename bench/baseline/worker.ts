@@ -3,31 +3,152 @@ import { DurableObject } from "cloudflare:workers";
 interface BaselineEnv {
   COUNTERS: DurableObjectNamespace<Counter>;
   LIMITER: RateLimit;
+  QUEUE: Queue;
+  DB: D1Database;
 }
 
-/** One SQLite row written per call: the least a durable per-identifier write can cost. */
+/** An object that writes rows: the least a durable per-identifier write can cost. */
 export class Counter extends DurableObject<BaselineEnv> {
   constructor(ctx: DurableObjectState, env: BaselineEnv) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL)");
   }
 
-  hit(): number {
-    this.ctx.storage.sql.exec("INSERT INTO hits (at) VALUES (?)", Date.now());
-    return 1;
+  /** Writes `rows` rows in one transaction. */
+  hit(rows = 1): number {
+    this.ctx.storage.transactionSync(() => {
+      for (let k = 0; k < rows; k++) this.ctx.storage.sql.exec("INSERT INTO hits (at) VALUES (?)", Date.now());
+    });
+    return rows;
   }
+}
+
+type Batch = { installation_id?: string; ops?: unknown[] };
+
+const counter = (env: BaselineEnv, name: string) => env.COUNTERS.get(env.COUNTERS.idFromName(name));
+
+/** Runs `fn` on every item with at most `limit` in flight, as edge-cdp's Profile API does (16). */
+async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+// edge-cdp's audience writer (src/audiences/members.ts): up to 10,000 IDs (300,000 characters)
+// a statement as one JSON array, five statements a D1 batch. Sent one batch after the other;
+// edge-cdp overlaps a batch's write with reading the next, which is its own doing.
+const IDS_PER_STATEMENT = 10_000;
+const CHARS_PER_STATEMENT = 300_000;
+const STATEMENTS_PER_BATCH = 5;
+const ROWS_PER_DELETE = 50_000;
+
+/** Reads a CSV body line by line and inserts its IDs as audience_members rows under `generation`. */
+async function insertAudience(env: BaselineEnv, request: Request, project: string, generation: number) {
+  const insert = env.DB.prepare(
+    "INSERT INTO audience_members (project_id, audience, generation, member) SELECT ?, 'bench_audience', ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+  );
+  let statements: D1PreparedStatement[] = [];
+  let slice: string[] = [];
+  let chars = 0;
+  let rows = 0;
+  const flushSlice = async (force: boolean) => {
+    if (slice.length) statements.push(insert.bind(project, generation, JSON.stringify(slice)));
+    rows += slice.length;
+    slice = [];
+    chars = 0;
+    if (statements.length >= STATEMENTS_PER_BATCH || (force && statements.length)) {
+      await env.DB.batch(statements);
+      statements = [];
+    }
+  };
+  let rest = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of request.body ?? new ReadableStream()) {
+    const lines = (rest + decoder.decode(chunk as Uint8Array, { stream: true })).split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line) continue;
+      const id = line.trim();
+      slice.push(id);
+      chars += id.length + 3;
+      if (slice.length >= IDS_PER_STATEMENT || chars >= CHARS_PER_STATEMENT) await flushSlice(false);
+    }
+  }
+  if (rest.trim()) slice.push(rest.trim());
+  await flushSlice(true);
+  // As a replace does once it switched generations: the older ones go, in bounded pieces.
+  for (;;) {
+    const r = await env.DB.prepare(
+      "DELETE FROM audience_members WHERE rowid IN (SELECT rowid FROM audience_members WHERE project_id = ? AND audience = 'bench_audience' AND generation < ? LIMIT ?)",
+    )
+      .bind(project, generation, ROWS_PER_DELETE)
+      .run();
+    if (r.meta.changes < ROWS_PER_DELETE) break;
+  }
+  return rows;
 }
 
 export default {
   /**
-   * Takes the same body as an SDK batch, so both Workers parse the same bytes. `/limited` first
-   * asks a Rate Limiting binding, as every edge-cdp call does: the benchmark's measure of what
-   * that binding costs where it runs (locally, a Durable Object write of its own).
+   * Each route takes the body of the edge-cdp call it is the yardstick of, so both Workers
+   * parse the same bytes:
+   * - `/`: one Durable Object SQLite write, to the object named by the batch's installation;
+   * - `/limited`: a Rate Limiting call, then that write;
+   * - `/floor`: what an SDK batch cannot avoid: a Rate Limiting call, one object transaction
+   *   writing as many rows as the batch has ops, one queue send;
+   * - `/first`: a new object (idFromName of a fresh ID) and one row written in it;
+   * - `/profiles`: one row written to the object of each custom ID of a Profile API update body;
+   * - `/segment?project=`: the SQL edge-cdp's segment compiler makes of `tier eq gold`, count only;
+   * - `/audience?project=&generation=`: a CSV of IDs inserted as audience members, as edge-cdp's
+   *   replace writes them, then older generations deleted.
    */
   async fetch(request: Request, env: BaselineEnv): Promise<Response> {
-    if (new URL(request.url).pathname === "/limited") await env.LIMITER.limit({ key: "bench" });
-    const body = (await request.json().catch(() => ({}))) as { installation_id?: string };
-    await env.COUNTERS.get(env.COUNTERS.idFromName(body.installation_id ?? "default")).hit();
-    return Response.json({ ok: true });
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case "/segment": {
+        const project = url.searchParams.get("project") ?? "";
+        const row = await env.DB.prepare(
+          "SELECT count(*) AS n FROM profiles p WHERE p.project_id = ? AND p.state = 'active' AND p.profile_id IN (SELECT a.profile_id FROM profile_attributes a WHERE a.project_id = ? AND a.name = ? AND a.value_text = ?)",
+        )
+          .bind(project, project, "tier", "gold")
+          .first<{ n: number }>();
+        return Response.json({ count: row?.n ?? 0 });
+      }
+      case "/audience": {
+        const project = url.searchParams.get("project") ?? "";
+        const generation = Number(url.searchParams.get("generation") ?? 1);
+        return Response.json({ size: await insertAudience(env, request, project, generation) });
+      }
+      case "/profiles": {
+        const ops = (await request.json()) as { identifiers?: { custom_id?: string } }[];
+        await bounded(ops, 16, (op) => counter(env, op.identifiers?.custom_id ?? "default").hit());
+        return Response.json({ applied: ops.length });
+      }
+      case "/first":
+        await request.arrayBuffer();
+        await counter(env, crypto.randomUUID()).hit();
+        return Response.json({ ok: true });
+      case "/floor": {
+        await env.LIMITER.limit({ key: "bench" });
+        const body = (await request.json().catch(() => ({}))) as Batch;
+        const rows = Math.max(1, body.ops?.length ?? 1);
+        await counter(env, body.installation_id ?? "default").hit(rows);
+        await env.QUEUE.send({ installation_id: body.installation_id, ops: rows });
+        return Response.json({ ok: true });
+      }
+      default: {
+        if (url.pathname === "/limited") await env.LIMITER.limit({ key: "bench" });
+        const body = (await request.json().catch(() => ({}))) as Batch;
+        await counter(env, body.installation_id ?? "default").hit();
+        return Response.json({ ok: true });
+      }
+    }
+  },
+
+  /** The floor route's consumer: acknowledges, as the cheapest consumer can. */
+  async queue(batch: MessageBatch): Promise<void> {
+    batch.ackAll();
   },
 } satisfies ExportedHandler<BaselineEnv>;

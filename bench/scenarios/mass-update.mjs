@@ -26,16 +26,14 @@ async function healthProbe(port, stop) {
 }
 
 export async function run(ctx) {
-  const { api, rest, sdk, port, load } = ctx;
+  const { api, rest, sdk, load } = ctx;
+  const port = ctx.ports.app;
   const warm = Array.from({ length: WARM }, () => crypto.randomUUID());
   let n = 0;
   for (const i of warm) await api("POST", "/v1/sdk/batch", { installation_id: i, ops: tenOps(n++) }, sdk);
   let turn = 0;
   const body = () => ({ installation_id: warm[turn++ % warm.length], ops: tenOps(n++) });
-  const sdkLoad = (name) =>
-    load(name, port, body, { path: "/v1/sdk/batch", headers: sdk }, 10, {
-      duration: Number(process.env.BENCH_DURATION ?? 10),
-    });
+  const sdkLoad = (name) => load({ name, url: ctx.urls.app, path: "/v1/sdk/batch", headers: sdk, body, ops: 10 });
 
   const quiet = await sdkLoad("SDK batch, 10 ops, warm installations, no mass update");
 

@@ -1,11 +1,10 @@
 import type { Condition, WhereNode } from "./where";
 
 /**
- * What a query may cost, in units of one indexed lookup that reads only the rows it matches.
- * Every condition is an `IN (subquery)` built once and probed for each of the project's
- * profiles, so a query costs about (rows its subqueries read) + (profiles × conditions):
- * weights say how many rows a subquery may read, relative to a selective lookup.
- * docs/decisions.md, "Segment query cost".
+ * A static limit on a tree's shape, in units of one indexed lookup, checked before anything
+ * reads D1: ranges, negations and audiences weigh more than exact lookups. It cannot know how
+ * many profiles a condition matches; what a query may read on this project's data is bounded
+ * by src/segments/plan.ts. docs/decisions.md, "Segment query cost".
  */
 export const QUERY_BUDGET = 30;
 

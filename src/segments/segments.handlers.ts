@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { audiences } from "../db/schema";
@@ -8,6 +8,7 @@ import { callerOf, RATE_LIMIT_PERIOD_SECONDS } from "../lib/auth";
 import { ApiError, issuePath } from "../lib/errors";
 import { compileWhere } from "./compile";
 import { QUERY_BUDGET, queryCost } from "./cost";
+import { PROBE_BUDGET, planWhere } from "./plan";
 import type * as routes from "./segments.routes";
 import { audienceNames, countConditions, WHERE_LIMITS, WhereSchema } from "./where";
 
@@ -78,11 +79,20 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
     if (missing.length) throw tooComplex(`No audience named ${missing.map((m) => `"${m}"`).join(", ")}.`);
   }
 
-  const matching = sql`FROM profiles p WHERE p.project_id = ${projectId} AND p.state = 'active' AND ${compileWhere(where, projectId)}`;
-  const countQuery = sql`SELECT count(*) AS n ${matching}`;
-  if (new SQLiteAsyncDialect().sqlToQuery(countQuery).params.length > MAX_PARAMETERS) {
+  // Every plan binds the same values as the plain compiled tree.
+  const plain = sql`SELECT count(*) AS n FROM profiles p WHERE p.project_id = ${projectId} AND p.state = 'active' AND ${compileWhere(where, projectId)}`;
+  if (new SQLiteAsyncDialect().sqlToQuery(plain).params.length > MAX_PARAMETERS) {
     throw tooComplex("This where tree is too large to run; split it or use fewer values.");
   }
+  const probe = async (query: SQL) => (await db.get<{ n: number }>(query))?.n ?? 0;
+  const plan = await planWhere(where, projectId, probe);
+  if (!plan.ok) {
+    throw tooComplex(
+      `This where tree would cost at least ${plan.probes} index probes on this project's profiles, over the limit of ${PROBE_BUDGET} a query: ${plan.hint}.`,
+    );
+  }
+  const matching = sql`FROM profiles p WHERE p.project_id = ${projectId} AND p.state = 'active' AND ${plan.condition}`;
+  const countQuery = sql`SELECT count(*) AS n ${matching}`;
   const countAll = async () => (await db.get<{ n: number }>(countQuery))?.n ?? 0;
   if (body.count_only) return c.json({ count: await countAll(), profiles: [], next_cursor: null }, 200);
 
