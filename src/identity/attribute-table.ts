@@ -6,7 +6,7 @@ import type { StoredAttribute } from "./reconcile";
 export const ATTRIBUTES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS attributes (
   profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT, updated_at TEXT NOT NULL,
-  source TEXT NOT NULL, elements TEXT, PRIMARY KEY (profile_id, name));
+  source TEXT NOT NULL, elements TEXT, PRIMARY KEY (profile_id, name)) WITHOUT ROWID;
 `;
 
 type AttributeRow = {

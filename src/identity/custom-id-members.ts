@@ -5,7 +5,7 @@ import type { Binding } from "./transitions";
  * attached or wrote through this custom ID, to the minute: the view shows the most recent first.
  */
 export const MEMBERS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT);
+CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT) WITHOUT ROWID;
 `;
 // The index on seen_at comes with upgradeMembers: a table from before has no such column yet.
 

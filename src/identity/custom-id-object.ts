@@ -3,7 +3,6 @@ import { uuidv7 } from "../lib/ids";
 import { meterObject, meterRequests } from "../meter/objects";
 import type { ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
-import { upgradeAttributes } from "./attribute-table";
 import { LIMITS } from "./attributes";
 import {
   MEMBERS_SCHEMA,
@@ -22,6 +21,7 @@ import {
   PROFILE_SCHEMA,
   type ProfileSnapshot,
   ProfileStore,
+  upgradeProfileTables,
   type WriteContext,
 } from "./profile-store";
 import { type ProfileRecord, profileRecord } from "./review";
@@ -62,7 +62,7 @@ export interface CustomIdView {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /**
@@ -81,7 +81,7 @@ export class CustomIdObject extends DurableObject<Env> {
     super(state, bindings);
     const { ctx, env } = meterObject(this, state, bindings);
     this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles", (sql) => {
-      upgradeAttributes(sql);
+      upgradeProfileTables(sql);
       upgradeMembers(sql);
     });
     this.clock = new AlarmClock(ctx.storage);
@@ -207,7 +207,11 @@ export class CustomIdObject extends DurableObject<Env> {
   /** Privacy remove or purge: deletes everything held here, guarded and idempotent (./erase.ts). */
   erase(req: EraseRequest): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
-    return this.store.transaction(() => eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)));
+    const outcome = this.store.transaction(() =>
+      eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)),
+    );
+    this.store.processed.forget();
+    return outcome;
   }
 
   /** A profile held here in full, for a privacy review. */

@@ -59,6 +59,28 @@ function tables(sql: SqlStorage): string[] {
     .map((r) => r.name);
 }
 
+/**
+ * Tables that keep several items in a row, counted by item in a receipt under the name the
+ * items had when each took a row: a receipt says how many events went, not how many writes.
+ */
+const ITEMS: Record<string, { name: string; count: string }> = {
+  event_batches: { name: "events", count: "coalesce(sum(n), 0)" },
+  processed_ops: { name: "processed", count: "coalesce(sum(json_array_length(ops)), 0)" },
+};
+
+/** How many items `table` holds (those of `profileId` only, when given), under the receipt's name. */
+function countItems(sql: SqlStorage, table: string, profileId?: string): { name: string; n: number } {
+  const items = ITEMS[table];
+  const where = profileId === undefined ? "" : " WHERE profile_id = ?";
+  const { n } = sql
+    .exec<{ n: number }>(
+      `SELECT ${items?.count ?? "count(*)"} AS n FROM "${table}"${where}`,
+      ...(profileId === undefined ? [] : [profileId]),
+    )
+    .one();
+  return { name: items?.name ?? table, n };
+}
+
 /** What the object says about itself, for the guard: its current profile, the installations it lists. */
 export interface ErasureHooks {
   /** The profile the object currently stands for, with its own last activity; null if none. */
@@ -89,8 +111,8 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
   const memberIds = hooks.members();
   const rows: Record<string, number> = {};
   for (const table of tables(sql)) {
-    const { n } = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM "${table}"`).one();
-    if (n > 0) rows[table] = n;
+    const { name, n } = countItems(sql, table);
+    if (n > 0) rows[name] = n;
     if (!req.dryRun) sql.exec(`DELETE FROM "${table}"`);
   }
   const receipt: ObjectErasure = { erased: true, at: req.at, profiles, members: memberIds, rows };
@@ -101,7 +123,7 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
 }
 
 /** Per-profile tables of the profile store: an orphan's rows are removed from each. */
-const PROFILE_TABLES = ["attributes", "events", "history", "processed", "profiles"] as const;
+const PROFILE_TABLES = ["attributes", "event_batches", "history", "processed_ops", "profiles"] as const;
 
 /**
  * Deletes one orphaned profile an installation's object keeps, once it has been orphaned
@@ -126,10 +148,8 @@ export function eraseOrphan(
   }
   const rows: Record<string, number> = {};
   for (const table of PROFILE_TABLES) {
-    const { n } = sql
-      .exec<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE profile_id = ?`, req.profileId)
-      .one();
-    if (n > 0) rows[table] = n;
+    const { name, n } = countItems(sql, table, req.profileId);
+    if (n > 0) rows[name] = n;
     if (!req.dryRun) sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, req.profileId);
   }
   const receipt: ObjectErasure = {

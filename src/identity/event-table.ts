@@ -1,15 +1,17 @@
 import { chunkBy } from "../lib/chunk";
-import type { EventAttributes } from "../lib/json";
 import type { EventsMessage, QueuedEvent } from "../queue/messages";
 import { LIMITS } from "./attributes";
-import { jsonPieces } from "./json-pieces";
+import { MAX_PIECE_BYTES } from "./json-pieces";
 
+/**
+ * A profile's events, one row per write: the events it brought, as a JSON list, with the time
+ * of the most recent (for trimming) and their count. One row written per call, however many
+ * events it carries, and no index beyond the key.
+ */
 export const EVENTS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  profile_id TEXT NOT NULL, event_id TEXT NOT NULL, name TEXT NOT NULL, time TEXT NOT NULL,
-  attributes TEXT NOT NULL, label TEXT, tags TEXT NOT NULL, source TEXT NOT NULL,
-  installation_id TEXT, received_at TEXT NOT NULL, PRIMARY KEY (profile_id, event_id));
-CREATE INDEX IF NOT EXISTS events_by_time ON events (profile_id, time);
+CREATE TABLE IF NOT EXISTS event_batches (
+  profile_id TEXT NOT NULL, seq INTEGER NOT NULL, latest TEXT NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL,
+  PRIMARY KEY (profile_id, seq)) WITHOUT ROWID;
 `;
 
 /** An event as a profile keeps it: what travels on the queue, plus where and when it came in. */
@@ -30,75 +32,97 @@ export interface EventOrigin {
 /** An event queue message stays well under the 128 KB a message may carry. */
 const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
 
-/** The most recent events of each profile (SPEC §4); the queue and D1 keep the full stream. */
+/** Objects from before kept a row per event (and an index on time): their events move to batches. */
+export function upgradeEvents(sql: SqlStorage): void {
+  const old = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray();
+  if (old.length === 0) return;
+  const table = new EventTable(sql);
+  const profiles = sql.exec<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events").toArray();
+  for (const { profile_id } of profiles) {
+    const events = sql
+      .exec<Record<string, string | null>>("SELECT * FROM events WHERE profile_id = ? ORDER BY time", profile_id)
+      .toArray()
+      .map(
+        (r): StoredEvent => ({
+          id: r.event_id as string,
+          name: r.name as string,
+          time: r.time as string,
+          attributes: JSON.parse(r.attributes as string),
+          label: r.label ?? null,
+          tags: JSON.parse(r.tags as string) as string[],
+          source: r.source as QueuedEvent["source"],
+          installation_id: r.installation_id ?? null,
+          received_at: r.received_at as string,
+        }),
+      );
+    table.store(profile_id, events);
+  }
+  sql.exec("DROP TABLE events");
+}
+
+/** The most recent events of each profile (SPEC §4); the queue and R2 keep the full stream. */
 export class EventTable {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Stores events, one statement per piece (see json-pieces.ts); how many were new (a repeat is ignored). */
+  /** Stores events in one row (more only past 1 MB, see json-pieces.ts); how many it stored. */
   store(profileId: string, events: StoredEvent[]): number {
     if (events.length === 0) return 0;
-    const rows = events.map((e) => [
-      e.id,
-      e.name,
-      e.time,
-      JSON.stringify(e.attributes),
-      e.label,
-      JSON.stringify(e.tags),
-      e.source,
-      e.installation_id,
-      e.received_at,
-    ]);
-    let added = 0;
-    for (const piece of jsonPieces(rows)) {
-      added += this.sql.exec(
-        `INSERT OR IGNORE INTO events (profile_id, event_id, name, time, attributes, label, tags, source, installation_id, received_at)
-         SELECT ?, value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]',
-                value->>'$[6]', value->>'$[7]', value->>'$[8]' FROM json_each(?)`,
+    const whole = JSON.stringify(events);
+    // A UTF-16 unit is at most 3 bytes of UTF-8: most calls are one piece without counting bytes.
+    const pieces =
+      whole.length * 3 <= MAX_PIECE_BYTES ? [events] : chunkBy(events, Number.POSITIVE_INFINITY, MAX_PIECE_BYTES);
+    for (const piece of pieces) {
+      const text = piece === events ? whole : JSON.stringify(piece);
+      const latest = piece.reduce((max, e) => (e.time > max ? e.time : max), "");
+      this.sql.exec(
+        `INSERT INTO event_batches (profile_id, seq, latest, n, events)
+         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM event_batches WHERE profile_id = ?1), ?2, ?3, ?4)`,
         profileId,
-        piece,
-      ).rowsWritten;
+        latest,
+        piece.length,
+        text,
+      );
     }
-    return added;
+    return events.length;
   }
 
   /**
-   * Keeps the most recent events only. A counter (`held`, kept on the profile row) makes the
-   * check O(1); trimming runs once the profile holds a tenth too many. True when it trimmed.
+   * Keeps the most recent events: once the profile holds a tenth too many (`held`, counted on
+   * the profile row, makes the check O(1)), deletes its oldest rows while those left hold at
+   * least the number kept. Returns how many events went.
    */
-  trim(profileId: string, held: number): boolean {
-    if (held <= LIMITS.eventsKeptPerProfile * 1.1) return false;
-    this.sql.exec(
-      `DELETE FROM events WHERE profile_id = ?1 AND event_id IN (
-         SELECT event_id FROM events WHERE profile_id = ?1 ORDER BY time DESC, event_id DESC LIMIT -1 OFFSET ?2)`,
-      profileId,
-      LIMITS.eventsKeptPerProfile,
-    );
-    return true;
+  trim(profileId: string, held: number): number {
+    if (held <= LIMITS.eventsKeptPerProfile * 1.1) return 0;
+    const gone = this.sql
+      .exec<{ n: number }>(
+        `DELETE FROM event_batches WHERE profile_id = ?1 AND seq IN (
+           SELECT seq FROM (
+             SELECT seq, coalesce(sum(n) OVER (ORDER BY latest DESC, seq DESC
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS newer
+             FROM event_batches WHERE profile_id = ?1)
+           WHERE newer >= ?2) RETURNING n`,
+        profileId,
+        LIMITS.eventsKeptPerProfile,
+      )
+      .toArray();
+    return gone.reduce((sum, r) => sum + r.n, 0);
   }
 
+  /** The profile's `limit` most recent events, most recent first. */
   list(profileId: string, limit: number): StoredEvent[] {
     return this.sql
-      .exec<Record<string, string | null>>(
-        "SELECT * FROM events WHERE profile_id = ? ORDER BY time DESC, event_id DESC LIMIT ?",
+      .exec<{ event: string }>(
+        `SELECT e.value AS event FROM event_batches, json_each(event_batches.events) AS e
+         WHERE profile_id = ? ORDER BY e.value->>'$.time' DESC, e.value->>'$.id' DESC LIMIT ?`,
         profileId,
         limit,
       )
       .toArray()
-      .map((r) => ({
-        id: r.event_id as string,
-        name: r.name as string,
-        time: r.time as string,
-        attributes: JSON.parse(r.attributes as string) as EventAttributes,
-        label: r.label ?? null,
-        tags: JSON.parse(r.tags as string) as string[],
-        source: r.source as QueuedEvent["source"],
-        installation_id: r.installation_id ?? null,
-        received_at: r.received_at as string,
-      }));
+      .map((r) => JSON.parse(r.event) as StoredEvent);
   }
 
   remove(profileId: string): void {
-    this.sql.exec("DELETE FROM events WHERE profile_id = ?", profileId);
+    this.sql.exec("DELETE FROM event_batches WHERE profile_id = ?", profileId);
   }
 }
 

@@ -1,8 +1,12 @@
+/**
+ * Keyed by profile, then by a number that only goes up across the object: a profile's entries
+ * read in order without a second index. (Objects from before number them with AUTOINCREMENT and
+ * keep an index on (profile_id, seq); the same statements serve both.)
+ */
 export const HISTORY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS history (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, profile_id TEXT NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
-  installation_id TEXT, custom_id TEXT, source TEXT NOT NULL, request_id TEXT);
-CREATE INDEX IF NOT EXISTS history_by_profile ON history (profile_id, seq);
+  profile_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
+  installation_id TEXT, custom_id TEXT, source TEXT NOT NULL, request_id TEXT, PRIMARY KEY (profile_id, seq)) WITHOUT ROWID;
 `;
 
 export type HistoryKind =
@@ -31,7 +35,8 @@ export class HistoryTable {
 
   append(profileId: string, entry: HistoryEntry): void {
     this.sql.exec(
-      "INSERT INTO history (profile_id, time, kind, installation_id, custom_id, source, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      `INSERT INTO history (seq, profile_id, time, kind, installation_id, custom_id, source, request_id)
+       VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM history), ?, ?, ?, ?, ?, ?, ?)`,
       profileId,
       entry.time,
       entry.kind,

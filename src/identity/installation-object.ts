@@ -3,7 +3,6 @@ import { uuidv7 } from "../lib/ids";
 import { meterObject, meterRequests } from "../meter/objects";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
-import { upgradeAttributes } from "./attribute-table";
 import { type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
 import { customIdObjectName } from "./identifiers";
 import {
@@ -27,7 +26,14 @@ import {
 import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type ApplyResult, type DataOp, PROFILE_SCHEMA, ProfileStore, type WriteContext } from "./profile-store";
+import {
+  type ApplyResult,
+  type DataOp,
+  PROFILE_SCHEMA,
+  ProfileStore,
+  upgradeProfileTables,
+  type WriteContext,
+} from "./profile-store";
 import { type ProfileRecord, profileRecord } from "./review";
 import { type Binding, type Intent, MAX_INTENT_ATTEMPTS, planIntent, resumeDelayMs } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
@@ -66,7 +72,7 @@ export class InstallationObject extends DurableObject<Env> {
       ctx.storage.sql,
       PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA,
       "profiles",
-      upgradeAttributes,
+      upgradeProfileTables,
     );
     this.store = new ProfileStore(ctx.storage);
     this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
@@ -194,8 +200,7 @@ export class InstallationObject extends DurableObject<Env> {
     // Most calls change nothing here: no transaction for them.
     if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
     this.transaction(() => {
-      const created = !table.row();
-      if (created) {
+      if (!table.row()) {
         const profileId = uuidv7();
         this.store.createProfile(profileId, null, input.receivedAt, {
           time: input.receivedAt,
@@ -206,10 +211,12 @@ export class InstallationObject extends DurableObject<Env> {
           request_id: input.requestId,
         });
         table.create(input, profileId);
+        table.announce();
+        return;
       }
       const before = table.row();
-      if (input.source === "sdk" && refreshes(before, input)) table.refresh(input);
-      if (created || projectedChange(before, table.row())) table.changed();
+      table.refresh(input);
+      if (projectedChange(before, table.row())) table.changed();
     });
   }
 
@@ -248,7 +255,7 @@ export class InstallationObject extends DurableObject<Env> {
       // later op of the same batch moved the installation to another profile.
       const rejected = new Set(applied.rejected.map((r) => r.op_id));
       const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
-      if (forwarded.length) this.transaction(() => this.store.processed.claim(forwarded, null, Date.now()));
+      if (forwarded.length) this.transaction(() => this.store.processed.record(forwarded, null, Date.now()));
     }
     result.accepted += applied.accepted;
     result.duplicates += applied.duplicates;
@@ -353,6 +360,7 @@ export class InstallationObject extends DurableObject<Env> {
       );
       this.installation.forget();
       this.intents.forget();
+      this.store.processed.forget();
       return outcome;
     });
   }
@@ -360,7 +368,9 @@ export class InstallationObject extends DurableObject<Env> {
   /** Purge of one orphan this object keeps, once it has been orphaned long enough. */
   eraseOrphan(req: EraseRequest & { profileId: string; orphanedBefore: string }): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
-    return this.transaction(() => eraseOrphan(this.ctx.storage, req));
+    const outcome = this.transaction(() => eraseOrphan(this.ctx.storage, req));
+    this.store.processed.forget();
+    return outcome;
   }
 
   /** A profile held here in full, for a privacy review. */

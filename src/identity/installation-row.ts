@@ -68,14 +68,21 @@ export class InstallationTable {
     this.#row = (rows[0] ?? null) as InstallationRow | null;
   }
 
+  /** Creates the row with what the call says of the device, at version 1: one row written. */
   create(input: BatchInput, profileId: string): void {
+    const c = input.source === "sdk" ? input.context : {};
     this.write(
-      `INSERT INTO installation (id, project_id, installation_id, app_id, platform, first_seen_at, last_seen_at, profile_id)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO installation (id, project_id, installation_id, app_id, platform, app_version, sdk_version,
+         os_version, device_model, first_seen_at, last_seen_at, profile_id, version)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
       input.projectId,
       input.installationId,
       input.appId,
       input.platform,
+      c.app_version ?? null,
+      c.sdk_version ?? null,
+      c.os_version ?? null,
+      c.device_model ?? null,
       input.receivedAt,
       input.receivedAt,
       profileId,
@@ -118,9 +125,15 @@ export class InstallationTable {
 
   /** The installation's projected state changed: move its version on and tell the projection. */
   changed(): void {
+    if (!this.row()) return;
+    this.write("UPDATE installation SET version = version + 1 WHERE id = 1");
+    this.announce();
+  }
+
+  /** Tells the projection to read the installation again (a new row is at version 1 already). */
+  announce(): void {
     const row = this.row();
     if (!row) return;
-    this.write("UPDATE installation SET version = version + 1 WHERE id = 1");
     this.outbox.changed({
       type: "installation_changed",
       project_id: row.project_id,

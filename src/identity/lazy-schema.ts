@@ -15,14 +15,20 @@ export class LazySchema {
     private readonly upgrade: (sql: SqlStorage) => void = () => {},
   ) {}
 
+  /**
+   * Runs the DDL a statement at a time: a cursor over several statements reports the rows
+   * written by its last one only, and every statement here writes rows (billed like any other).
+   */
+  private create(): void {
+    for (const statement of this.ddl.split(";")) if (statement.trim()) this.sql.exec(statement);
+    this.upgrade(this.sql);
+  }
+
   /** At start-up (in `blockConcurrencyWhile`): brings the tables of an object written before up to date. */
   load(): void {
     this.#exists =
       this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", this.probe).toArray().length > 0;
-    if (this.#exists) {
-      this.sql.exec(this.ddl);
-      this.upgrade(this.sql);
-    }
+    if (this.#exists) this.create();
   }
 
   get exists(): boolean {
@@ -32,8 +38,7 @@ export class LazySchema {
   /** Creates the tables before a first write; call outside a transaction, so no rollback undoes it. */
   ensure(): void {
     if (this.#exists) return;
-    this.sql.exec(this.ddl);
-    this.upgrade(this.sql);
+    this.create();
     this.#exists = true;
   }
 }

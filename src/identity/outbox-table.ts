@@ -1,13 +1,15 @@
+import { chunkBy } from "../lib/chunk";
 import type { ProjectionMessage, QueueMessage } from "../queue/messages";
+import { MAX_PIECE_BYTES } from "./json-pieces";
 
+/** One row per commit: the messages it owes the queues, as a JSON list of `[queue, dedupe, body]`. */
 export const OUTBOX_SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, dedupe TEXT UNIQUE, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 `;
 
 export type OutboxQueue = "events" | "projection";
 
-/** A message waiting in the outbox; `bytes` is its JSON size, for sending in batches. */
+/** A message waiting in the outbox, under the number of its row; `bytes` is its JSON size, for sending in batches. */
 export interface OutboxEntry {
   seq: number;
   queue: OutboxQueue;
@@ -16,61 +18,126 @@ export interface OutboxEntry {
   bytes: number;
 }
 
+type Message = Omit<OutboxEntry, "seq">;
+type StoredMessage = [OutboxQueue, string | null, QueueMessage];
+
 const encoder = new TextEncoder();
+/** Rows read at once by a flush: a bounded amount of memory, whatever the backlog. */
+const READ_ROWS = 100;
+const READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Objects from before kept a row per message (with a unique key and an AUTOINCREMENT counter,
+ * three rows written each): what they still owe moves to the one-row-per-commit table.
+ */
+export function upgradeOutbox(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(outbox)").toArray();
+  if (!columns.some((c) => c.name === "queue")) return;
+  const owed = sql
+    .exec<{ queue: OutboxQueue; dedupe: string | null; body: string }>(
+      "SELECT queue, dedupe, body FROM outbox ORDER BY seq",
+    )
+    .toArray();
+  sql.exec("DROP TABLE outbox");
+  sql.exec(OUTBOX_SCHEMA);
+  const table = new OutboxTable(sql);
+  for (const r of owed) table.stage(r.queue, r.dedupe, JSON.parse(r.body) as QueueMessage);
+}
+
+/** The last message of each subject, in order: the projection consumer reads the current state. */
+export function latestOnly(entries: OutboxEntry[]): OutboxEntry[] {
+  const last = new Map<string, number>();
+  entries.forEach((e, k) => {
+    if (e.dedupe !== null) last.set(e.dedupe, k);
+  });
+  return entries.filter((e, k) => e.dedupe === null || last.get(e.dedupe) === k);
+}
 
 /**
  * The messages an object owes its queues, written in the same transaction as the change they
- * announce. What is staged is kept in memory too, so the flush right after the write sends it
- * without reading it back; `Outbox` (outbox.ts) sends them.
+ * announce: gathered while the transaction runs and written as one row when it ends (`within`),
+ * so a call costs one outbox row whatever it announces. What is written is kept in memory too,
+ * so the flush right after the write sends it without reading it back; `Outbox` (outbox.ts)
+ * sends them. Store transactions do not nest.
  */
 export class OutboxTable {
   private staged: OutboxEntry[] = [];
   private stagedValid = true;
+  /** Messages of the transaction under way. */
+  private pending: Message[] = [];
+  private depth = 0;
+  /** The next row number; rows only ever go up, so "sent up to n" stays true of every row up to n. */
+  private nextSeq: number | undefined;
 
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Writes an outbox row and keeps it in memory. A repeated key replaces the pending entry. */
+  /**
+   * Adds a message to the transaction under way (written on its own outside one). A repeated
+   * key replaces the message staged with it in the same transaction.
+   */
   stage(queue: OutboxQueue, dedupe: string | null, body: QueueMessage): void {
-    const text = JSON.stringify(body);
-    const { seq } = this.sql
-      .exec<{ seq: number }>(
-        "INSERT OR REPLACE INTO outbox (queue, dedupe, body) VALUES (?, ?, ?) RETURNING seq",
-        queue,
-        dedupe,
-        text,
-      )
-      .one();
-    if (dedupe !== null) this.staged = this.staged.filter((e) => e.dedupe !== dedupe);
-    this.staged.push({ seq, queue, dedupe, body, bytes: encoder.encode(text).byteLength });
+    if (dedupe !== null) this.pending = this.pending.filter((e) => e.dedupe !== dedupe);
+    this.pending.push({ queue, dedupe, body, bytes: encoder.encode(JSON.stringify(body)).byteLength });
+    if (this.depth === 0) this.write();
   }
 
   /**
-   * Says the projection must re-read this profile or installation. One pending message per
-   * subject: the consumer reads the current state, so later changes ride on the same message.
-   * REPLACE gives the row a new sequence number, so a flush already sending the old row does
-   * not acknowledge this newer change with it.
+   * Says the projection must re-read this profile or installation. One message per subject and
+   * commit, and one per subject sent at once (`latestOnly`): the consumer reads the current state.
    */
   changed(message: ProjectionMessage): void {
     const key = message.type === "profile_changed" ? `p:${message.profile_id}` : `i:${message.installation_id}`;
     this.stage("projection", key, message);
   }
 
-  /** The rows numbered after `after`, oldest first. */
-  rows(after: number, limit: number): OutboxEntry[] {
-    return this.sql
-      .exec<{ seq: number; queue: string; dedupe: string | null; body: string }>(
-        "SELECT seq, queue, dedupe, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-        after,
-        limit,
-      )
-      .toArray()
-      .map((r) => ({
-        seq: r.seq,
-        queue: r.queue as OutboxQueue,
-        dedupe: r.dedupe,
-        body: JSON.parse(r.body) as QueueMessage,
-        bytes: encoder.encode(r.body).byteLength,
-      }));
+  /** Runs `fn` as the body of a store transaction; what it staged is written when it returns. */
+  within<T>(fn: () => T): T {
+    this.depth++;
+    try {
+      const result = fn();
+      if (this.depth === 1) this.write();
+      return result;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Writes what the transaction staged: one row (more only past 1 MB), kept in memory too. */
+  private write(): void {
+    const messages = this.pending;
+    this.pending = [];
+    if (messages.length === 0) return;
+    this.nextSeq ??= this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM outbox").one().seq + 1;
+    for (const piece of chunkBy(messages, Number.POSITIVE_INFINITY, MAX_PIECE_BYTES, (m) => m.bytes)) {
+      const seq = this.nextSeq++;
+      const stored: StoredMessage[] = piece.map((m) => [m.queue, m.dedupe, m.body]);
+      this.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", seq, JSON.stringify(stored));
+      for (const m of piece) this.staged.push({ seq, ...m });
+    }
+  }
+
+  /**
+   * The messages of the rows numbered after `after`, oldest first, a bounded number of rows;
+   * `end` when they reach the last row.
+   */
+  rows(after: number): { entries: OutboxEntry[]; end: boolean } {
+    const cursor = this.sql.exec<{ seq: number; body: string }>(
+      "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+      after,
+      READ_ROWS,
+    );
+    const entries: OutboxEntry[] = [];
+    let read = 0;
+    let size = 0;
+    for (const r of cursor) {
+      read++;
+      size += r.body.length;
+      for (const [queue, dedupe, body] of JSON.parse(r.body) as StoredMessage[]) {
+        entries.push({ seq: r.seq, queue, dedupe, body, bytes: encoder.encode(JSON.stringify(body)).byteLength });
+      }
+      if (size >= READ_BYTES) return { entries, end: false };
+    }
+    return { entries, end: read < READ_ROWS };
   }
 
   /** Forgets the rows numbered up to `upTo`: they were sent. */
@@ -79,8 +146,8 @@ export class OutboxTable {
   }
 
   /**
-   * The rows staged since the last call, in order; null when a rolled-back transaction may have
-   * left the memory and the table apart, and only the table can say.
+   * The messages written since the last call, in order; null when a rolled-back transaction may
+   * have left the memory and the table apart, and only the table can say.
    */
   takeStaged(): OutboxEntry[] | null {
     const staged = this.staged;
@@ -92,13 +159,14 @@ export class OutboxTable {
     return staged;
   }
 
-  /** Whether rows were staged since the last `takeStaged`. */
+  /** Whether rows were written since the last `takeStaged`. */
   hasStaged(): boolean {
     return this.staged.length > 0 || !this.stagedValid;
   }
 
   /** A rollback voids what was staged in memory. */
   rolledBack(): void {
+    this.pending = [];
     this.staged = [];
     this.stagedValid = false;
   }

@@ -1,6 +1,6 @@
 import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
-import type { OutboxEntry, OutboxQueue, OutboxTable } from "./outbox-table";
+import { latestOnly, type OutboxEntry, type OutboxQueue, type OutboxTable } from "./outbox-table";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -15,7 +15,8 @@ const MAX_SEND_BYTES = 200 * 1024;
  * so a message is never lost between "stored" and "published". At-least-once: the queue
  * consumers are idempotent. One flush runs at a time per object.
  *
- * Rows are numbered in order, and "sent" is one number: every row up to it went out. Right
+ * Rows (one per commit, holding its messages) are numbered in order, and "sent" is one number:
+ * every row up to it went out. Right
  * after a write, the flush sends the rows the store kept in memory; it reads the table instead
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
  * alarm). Sent rows are deleted by the object's next write, in the same commit (a commit of
@@ -85,11 +86,11 @@ export class Outbox {
   /** The next rows to send, oldest first; empty when none is left. */
   #next(): OutboxEntry[] {
     const staged = this.table.takeStaged();
-    if (this.#caughtUp && staged !== null) return staged;
-    const rows = this.table.rows(this.#sentUpTo, BATCH);
+    if (this.#caughtUp && staged !== null) return latestOnly(staged);
+    const { entries, end } = this.table.rows(this.#sentUpTo);
     // Read to the end: from now on, what the store stages is all there is.
-    if (rows.length < BATCH) this.#caughtUp = true;
-    return rows;
+    if (end) this.#caughtUp = true;
+    return latestOnly(entries);
   }
 
   async #drain(): Promise<void> {

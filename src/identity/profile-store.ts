@@ -3,12 +3,19 @@ import type { EventAttributes } from "../lib/json";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
 import { AttributeChanges } from "./attribute-changes";
-import { ATTRIBUTES_SCHEMA, AttributeTable } from "./attribute-table";
+import { ATTRIBUTES_SCHEMA, AttributeTable, upgradeAttributes } from "./attribute-table";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
-import { EVENTS_SCHEMA, type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
+import {
+  EVENTS_SCHEMA,
+  type EventOrigin,
+  EventTable,
+  eventMessages,
+  type StoredEvent,
+  upgradeEvents,
+} from "./event-table";
 import { HISTORY_SCHEMA, type HistoryEntry, HistoryTable } from "./history-table";
-import { OUTBOX_SCHEMA, OutboxTable } from "./outbox-table";
-import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps } from "./processed-ops";
+import { OUTBOX_SCHEMA, OutboxTable, upgradeOutbox } from "./outbox-table";
+import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps, upgradeProcessed } from "./processed-ops";
 import type { StoredAttribute } from "./reconcile";
 
 /**
@@ -66,12 +73,20 @@ const PROFILE_ROWS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
   last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0);
+  events_held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 `;
 
 /** The tables of every object holding profiles; the probe of its `LazySchema` is `profiles`. */
 export const PROFILE_SCHEMA =
   PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
+
+/** Brings the profile tables of an object written by an older layout up to this one. */
+export function upgradeProfileTables(sql: SqlStorage): void {
+  upgradeAttributes(sql);
+  upgradeProcessed(sql);
+  upgradeEvents(sql);
+  upgradeOutbox(sql);
+}
 
 /**
  * The profile tables both Durable Object classes keep, and the synchronous operations on
@@ -106,11 +121,12 @@ export class ProfileStore {
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
   transaction<T>(fn: () => T): T {
     try {
-      return this.storage.transactionSync(fn);
+      return this.storage.transactionSync(() => this.outbox.within(fn));
     } catch (error) {
       this.outbox.rolledBack();
       this.projectedHour.clear();
       this.attributeTable.forget();
+      this.processed.forget();
       throw error;
     }
   }
@@ -130,15 +146,17 @@ export class ProfileStore {
       null) as ProfileRow | null;
   }
 
+  /** Creates a profile with its first history entry; its version counts both, in one row written. */
   createProfile(profileId: string, customId: string | null, time: string, history: HistoryEntry): void {
     this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 1)",
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 2)",
       profileId,
       customId,
       time,
       time,
     );
-    this.appendHistory(profileId, history);
+    this.profileChanged(profileId);
+    this.recordHistory(profileId, history, false);
   }
 
   /**
@@ -147,8 +165,12 @@ export class ProfileStore {
    * happened.
    */
   appendHistory(profileId: string, entry: HistoryEntry, copied = false): void {
-    this.historyTable.append(profileId, entry);
     this.bump(profileId);
+    this.recordHistory(profileId, entry, copied);
+  }
+
+  private recordHistory(profileId: string, entry: HistoryEntry, copied: boolean): void {
+    this.historyTable.append(profileId, entry);
     if (copied || !this.holder) return;
     const message = identityMessage(
       uuidv7(),
@@ -212,12 +234,9 @@ export class ProfileStore {
       this.touch(profileId, ctx.receivedAt);
       return result;
     }
-    const claimed = this.processed.claim(
-      ops.flatMap((op) => (op.id === null ? [] : [op.id])),
-      profileId,
-      now,
-    );
-    const unclaim: string[] = [];
+    // The op IDs not applied before; each op that applies takes its own, and only those are recorded.
+    const claimed = this.processed.unseen(ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+    const applied: string[] = [];
     const attributes = new AttributeChanges(
       this.attributeTable.named(
         profileId,
@@ -231,10 +250,10 @@ export class ProfileStore {
     const events: StoredEvent[] = [];
     for (const op of ops) {
       if (op.group !== undefined && refusedGroups.has(op.group)) {
-        if (op.id !== null && claimed.delete(op.id)) unclaim.push(op.id);
+        if (op.id !== null) claimed.delete(op.id);
         continue;
       }
-      // The claim was the duplicate check: an ID it did not take was seen before (or earlier here).
+      // An ID not left to take was seen before (or earlier here).
       if (op.id !== null && !claimed.delete(op.id)) {
         result.duplicates++;
         continue;
@@ -242,7 +261,6 @@ export class ProfileStore {
       if (op.type === "attributes") {
         const outcome = attributes.apply(op, customCount);
         if (outcome !== true) {
-          if (op.id !== null) unclaim.push(op.id);
           result.rejected.push({ op_id: op.id, code: "LIMIT_EXCEEDED", message: outcome });
           if (op.group !== undefined) refusedGroups.add(op.group);
           continue;
@@ -252,31 +270,41 @@ export class ProfileStore {
         events.push({ id, name, time, attributes, label, tags, source, ...origin(ctx) });
       }
       // Ops without an ID are the SDK context's automatic writes, not ops the caller counts.
-      if (op.id !== null) result.accepted++;
+      if (op.id !== null) {
+        result.accepted++;
+        applied.push(op.id);
+      }
     }
-    this.processed.release(unclaim);
+    this.processed.record(applied, profileId, now);
     this.attributeTable.put(profileId, attributes.changed());
     const projected = this.activityHour(profileId);
     const added = this.eventTable.store(profileId, events);
     this.enqueueEvents(profileId, events, ctx);
+    // Trimmed before the profile row is written, so the row is written once.
+    const trimmed = added > 0 ? this.eventTable.trim(profileId, this.eventsHeld(profileId) + added) : 0;
     const row = this.sql
-      .exec<{ held: number; activity: string }>(
+      .exec<{ activity: string }>(
         `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-           events_held = events_held + ? WHERE profile_id = ? RETURNING events_held AS held, last_activity_at AS activity`,
+           events_held = events_held + ? WHERE profile_id = ? RETURNING last_activity_at AS activity`,
         ctx.receivedAt,
-        added,
+        added - trimmed,
         profileId,
       )
       .one();
-    if (added > 0 && this.eventTable.trim(profileId, row.held)) {
-      this.sql.exec("UPDATE profiles SET events_held = ? WHERE profile_id = ?", LIMITS.eventsKeptPerProfile, profileId);
-    }
     // The projection shows attribute values and the hour of the last activity; events reach D1
     // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
     const hour = row.activity.slice(0, 13);
     if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
     this.projectedHour.set(profileId, hour);
     return result;
+  }
+
+  private eventsHeld(profileId: string): number {
+    return (
+      this.sql
+        .exec<{ held: number }>("SELECT events_held AS held FROM profiles WHERE profile_id = ?", profileId)
+        .toArray()[0]?.held ?? 0
+    );
   }
 
   /** Puts events in the outbox for the event queue, as few messages as fit. */

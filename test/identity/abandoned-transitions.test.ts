@@ -8,6 +8,7 @@ import {
   batch,
   customIdStub,
   event,
+  HELD_EVENTS,
   identify,
   installationStub,
   invariantViolations,
@@ -151,7 +152,7 @@ describe("a sign-in that carries a large anonymous history", () => {
     await enforceSqlLimits(customIdStub(p.projectId, "user-big"));
     const answer = await batch(p, i, [identify("user-big")]);
     expect(answer.custom_id).toBe("user-big");
-    const held = await querySql(customIdStub(p.projectId, "user-big"), "SELECT event_id FROM events");
+    const held = await querySql(customIdStub(p.projectId, "user-big"), `SELECT event_id FROM ${HELD_EVENTS}`);
     expect(held.map((r) => String(r.event_id)).sort()).toEqual([...ids].sort());
   });
 });

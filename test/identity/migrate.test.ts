@@ -1,7 +1,16 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
-import { batch, customIdStub, identify, profileBy, querySql } from "../support/identity";
+import {
+  attributes,
+  batch,
+  customIdStub,
+  event,
+  identify,
+  installationStub,
+  profileBy,
+  querySql,
+} from "../support/identity";
 
 const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
 
@@ -31,5 +40,89 @@ describe("objects written before array items had times and members a last-seen t
     expect(body?.installations.map((x) => x.installation_id)).toEqual([device]);
     const [member] = await querySql(customIdStub(p.projectId, "old"), "SELECT seen_at, attached_at FROM members");
     expect(member?.seen_at).toBe(member?.attached_at);
+  });
+});
+
+describe("objects written when every applied op ID had a row of its own", () => {
+  it("move those IDs to one row per write when they wake, and still refuse them as duplicates", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    const stub = installationStub(p.projectId, device);
+    const first = attributes({ tier: "gold" });
+    await batch(p, device, [first]);
+    // Put the object back to the layout it had before: one row per op ID, indexed by time.
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("CREATE TABLE processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL)");
+      sql.exec("CREATE INDEX processed_by_time ON processed (at)");
+      sql.exec(
+        "INSERT INTO processed SELECT op.value, profile_id, at FROM processed_ops, json_each(processed_ops.ops) AS op",
+      );
+      sql.exec("INSERT INTO processed VALUES ('old-op', NULL, ?)", Date.now());
+      sql.exec("DELETE FROM processed_ops");
+    });
+    await abortAllDurableObjects();
+
+    const again = await batch(p, device, [first, { ...attributes({ tier: "silver" }), id: "old-op" }]);
+    expect(again).toMatchObject({ accepted: 0, duplicates: 2 });
+    const woken = installationStub(p.projectId, device);
+    expect(await querySql(woken, "SELECT name FROM sqlite_master WHERE name = 'processed'")).toEqual([]);
+    const { body } = await profileBy(p, { installation_id: device });
+    expect(body?.attributes.tier?.value).toBe("gold");
+  });
+});
+
+describe("objects written when every event had a row of its own", () => {
+  it("move their events to one row per profile when they wake, and show and trim them as before", async () => {
+    const p = await createProject();
+    const device = crypto.randomUUID();
+    const stub = installationStub(p.projectId, device);
+    const early = event("early");
+    await batch(p, device, [early, event("late")]);
+    // Put the object back to the layout it had before: one row per event, indexed by time.
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec(`CREATE TABLE events (
+        profile_id TEXT NOT NULL, event_id TEXT NOT NULL, name TEXT NOT NULL, time TEXT NOT NULL,
+        attributes TEXT NOT NULL, label TEXT, tags TEXT NOT NULL, source TEXT NOT NULL,
+        installation_id TEXT, received_at TEXT NOT NULL, PRIMARY KEY (profile_id, event_id))`);
+      sql.exec("CREATE INDEX events_by_time ON events (profile_id, time)");
+      sql.exec(`INSERT INTO events SELECT profile_id, e.value->>'id', e.value->>'name', e.value->>'time',
+        e.value->'attributes', e.value->>'label', e.value->'tags', e.value->>'source', e.value->>'installation_id',
+        e.value->>'received_at' FROM event_batches, json_each(event_batches.events) AS e`);
+      sql.exec("DELETE FROM event_batches");
+    });
+    await abortAllDurableObjects();
+
+    const again = await batch(p, device, [early, event("later")]);
+    expect(again).toMatchObject({ accepted: 1, duplicates: 1 });
+    const { body } = await profileBy(p, { installation_id: device });
+    expect(body?.events.map((e) => e.name).sort()).toEqual(["early", "late", "later"]);
+    const woken = installationStub(p.projectId, device);
+    expect(await querySql(woken, "SELECT name FROM sqlite_master WHERE name LIKE 'events%'")).toEqual([]);
+    expect(await querySql(woken, "SELECT events_held FROM profiles")).toEqual([{ events_held: 3 }]);
+  });
+});
+
+describe("objects whose identity history has the older layout (AUTOINCREMENT, an index)", () => {
+  it("append to it and list it in order as before", async () => {
+    const p = await createProject();
+    const [first, second] = [crypto.randomUUID(), crypto.randomUUID()];
+    await batch(p, first, [identify("historic")]);
+    await runInDurableObject(customIdStub(p.projectId, "historic"), (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("ALTER TABLE history RENAME TO history_new");
+      sql.exec(`CREATE TABLE history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, profile_id TEXT NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
+        installation_id TEXT, custom_id TEXT, source TEXT NOT NULL, request_id TEXT)`);
+      sql.exec("CREATE INDEX history_by_profile ON history (profile_id, seq)");
+      sql.exec(`INSERT INTO history (profile_id, time, kind, installation_id, custom_id, source, request_id)
+        SELECT profile_id, time, kind, installation_id, custom_id, source, request_id FROM history_new ORDER BY seq`);
+      sql.exec("DROP TABLE history_new");
+    });
+    await abortAllDurableObjects();
+    await batch(p, second, [identify("historic")]);
+    const { body } = await profileBy(p, { custom_id: "historic" });
+    expect(body?.identity_history.map((h) => h.kind)).toEqual(["created", "sign_in", "login"]);
   });
 });

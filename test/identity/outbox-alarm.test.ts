@@ -29,7 +29,7 @@ describe("the outbox leaves nothing stranded", () => {
     await batch(p, i, [identify("user-broken")]);
     // Whatever alarm the sign-in left fires now: the failure below must not count on it.
     await runDurableObjectAlarm(installationStub(p.projectId, i));
-    await failStatements(customIdStub(p.projectId, "user-broken"), /INTO events/);
+    await failStatements(customIdStub(p.projectId, "user-broken"), /INTO event_batches/);
     const opened = { id: opId(), type: "push_opened", campaign_token: "c-1" };
     const res = await sendBatch(p, i, [opened, event("never")]);
     expect(res.status).toBe(500);
@@ -67,10 +67,58 @@ describe("the outbox leaves nothing stranded", () => {
           },
         ],
       };
-      state.storage.sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
+      state.storage.sql.exec(
+        "INSERT INTO outbox (seq, body) VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?)",
+        JSON.stringify([["events", null, message]]),
+      );
     });
     await runDurableObjectAlarm(installationStub(p.projectId, i)).catch(() => false);
     await waitLanded(p, waiting);
+  });
+
+  it("sends what an object of the older layout (a row per message) still owed, once it wakes", async () => {
+    const p = await createProject();
+    const i = uuid();
+    await batch(p, i, [event("first")]);
+    const waiting = uuid();
+    const message: EventsMessage = {
+      type: "events",
+      project_id: p.projectId,
+      profile_id: "p-waiting",
+      custom_id: null,
+      installation_id: i,
+      app_id: null,
+      received_at: new Date().toISOString(),
+      events: [
+        {
+          id: waiting,
+          name: "waiting",
+          time: new Date().toISOString(),
+          attributes: {},
+          label: null,
+          tags: [],
+          source: "sdk",
+        },
+      ],
+    };
+    await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE outbox");
+      sql.exec(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, dedupe TEXT UNIQUE, body TEXT NOT NULL)",
+      );
+      sql.exec("INSERT INTO outbox (queue, body) VALUES ('events', ?)", JSON.stringify(message));
+    });
+    await abortAllDurableObjects();
+    await batch(p, i, [event("second")]);
+    await waitLanded(p, waiting);
+    const layout = await runInDurableObject(installationStub(p.projectId, i), (_o, state) =>
+      state.storage.sql
+        .exec<{ name: string }>("PRAGMA table_info(outbox)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    expect(layout).toEqual(["seq", "body"]);
   });
 
   it("arms the alarm in the commit that stages a message, before any send", async () => {

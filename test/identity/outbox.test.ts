@@ -107,9 +107,10 @@ describe("the outbox", () => {
     const outboxEvents = () =>
       runInDurableObject(stub, (_object, state) =>
         state.storage.sql
-          .exec<{ body: string }>("SELECT body FROM outbox WHERE queue = 'events'")
+          .exec<{ body: string }>("SELECT body FROM outbox")
           .toArray()
-          .flatMap((r) => (JSON.parse(r.body) as EventsMessage).events.map((e) => e.id)),
+          .flatMap((r) => JSON.parse(r.body) as [string, string | null, EventsMessage][])
+          .flatMap(([queue, , message]) => (queue === "events" ? message.events.map((e) => e.id) : [])),
       );
     const first = event("first");
     await batch(p, i, [first]);

@@ -75,11 +75,12 @@ const ZERO: Units = {
 
 /*
  * What the same batch costs once the installation exists, on an anonymous installation: the
- * figures of the README's "Billable units" section. Rows written (SQLite counts index entries):
- * processed 30 (10 op IDs, row + 2 indexes), events 15 (5 rows + 2 indexes), attributes 10
- * (5 rows + 1 index), outbox 8 (2 messages staged and deleted once sent, with their index),
- * profiles 1 (version and activity). D1: profile_attributes 10 (5 rows + their text index
- * entries: only what changed is written), profiles 2 (the row and its activity index entry).
+ * figures of the README's "Billable units" section. Rows written (SQLite counts index entries;
+ * docs/decisions.md "Rows written per call"): processed_ops 1 (the 10 op IDs in one row),
+ * event_batches 1 (the 5 events in one row), attributes 5, outbox 2 (one row for the call's
+ * messages, deleted once sent), profiles 1 (version and activity). D1: profile_attributes 10
+ * (5 rows + their text index entries: only what changed is written), profiles 2 (the row and its
+ * activity index entry).
  */
 const WARM: Units = {
   ...ZERO,
@@ -88,8 +89,8 @@ const WARM: Units = {
   queue_batches: 2,
   // applyBatch, then the projection consumer's projection() re-read
   do_requests: 2,
-  do_rows_read: 61,
-  do_rows_written: 64,
+  do_rows_read: 17,
+  do_rows_written: 10,
   // the outbox's fallback alarm
   do_alarms_set: 1,
   // one events message (5 events), one profile projection
@@ -103,10 +104,11 @@ const WARM: Units = {
 };
 
 /*
- * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (created:
- * 2 rows of sqlite_master), the installation row and its anonymous profile with its first
- * history entry, each staging a projection message (queue_messages 4), and the projection of
- * the installation into D1 (installations 6 rows). processed is claimed without a look-up.
+ * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (16 rows of
+ * sqlite_master, each statement counted), the installation row and its anonymous profile with
+ * its first history entry (one row each), their commit's outbox row (staged and deleted), each
+ * staging a projection message (queue_messages 4), and the projection of the installation into
+ * D1 (installations 6 rows).
  */
 const NEW: Units = {
   ...ZERO,
@@ -114,8 +116,8 @@ const NEW: Units = {
   queue_batches: 2,
   // applyBatch; projection() and installationProjection() from the projection consumer
   do_requests: 3,
-  do_rows_read: 92,
-  do_rows_written: 85,
+  do_rows_read: 64,
+  do_rows_written: 31,
   do_alarms_set: 1,
   queue_messages: 4,
   // The projection compares in D1 and writes only what differs: one statement per kind of
@@ -164,8 +166,8 @@ describe("the billable-unit meter, on", () => {
         worker_requests: 1,
         queue_batches: 2,
         do_requests: 6,
-        do_rows_read: 195,
-        do_rows_written: 165,
+        do_rows_read: 126,
+        do_rows_written: 70,
         do_alarms_set: 3,
         queue_messages: 7,
         d1_queries: 19,
@@ -173,21 +175,21 @@ describe("the billable-unit meter, on", () => {
         d1_rows_written: 31,
         r2_class_a: 1,
       },
-      31,
+      30,
     );
     await reset();
     await batch(p, installation, tenOps());
     /*
-     * The installation checks its processed op IDs (20 rows read), forwards the ops to the custom
-     * ID's object, which claims them (processed 30) and applies them, and then claims the same
-     * 10 IDs itself (processed 30 more): 94 rows written against WARM's 64.
+     * The installation checks its processed op IDs, forwards the ops to the custom ID's object,
+     * which records them (one row) and applies them, and then records the same 10 IDs itself
+     * (one row more): 11 rows written against WARM's 10.
      */
     await settlesAt({
       ...WARM,
       // applyBatch, applyOps on the custom ID's object, projection() from the consumer
       do_requests: 3,
-      do_rows_read: 110,
-      do_rows_written: 94,
+      do_rows_read: 22,
+      do_rows_written: 11,
     });
   });
 

@@ -5,7 +5,7 @@ import worker from "../../src/index";
 import type { QueueMessage } from "../../src/queue/messages";
 import { retryDelaySeconds } from "../../src/queue/retry";
 import { createProject } from "../support/harness";
-import { batch, event, identify, installationStub, opId, profileBy, querySql } from "../support/identity";
+import { batch, event, HELD_EVENTS, identify, installationStub, opId, profileBy, querySql } from "../support/identity";
 import { stagedEvents, waitForStaged } from "../support/staged";
 
 describe("POST /v1/sdk/batch: push, in-app and the event queue", () => {
@@ -137,7 +137,7 @@ describe("events kept per profile", () => {
       });
       await batch(p, i, ops);
     }
-    const held = await querySql(installationStub(p.projectId, i), "SELECT event_id FROM events ORDER BY time");
+    const held = await querySql(installationStub(p.projectId, i), `SELECT event_id FROM ${HELD_EVENTS} ORDER BY time`);
     expect(held.length).toBeGreaterThanOrEqual(1000);
     expect(held.length).toBeLessThanOrEqual(1100);
     // What is kept is the newest; what went is the oldest.

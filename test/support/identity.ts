@@ -84,6 +84,10 @@ export function customIdStub(projectId: string, customId: string) {
 
 type Row = Record<string, SqlStorageValue>;
 
+/** The events an object holds, one row each (they are stored one row per write), for `FROM`. */
+export const HELD_EVENTS = `(SELECT profile_id, e.value->>'$.id' AS event_id, e.value->>'$.time' AS time
+  FROM event_batches, json_each(event_batches.events) AS e)`;
+
 /**
  * Runs a read-only SQL query inside a Durable Object's own storage. An object that was never
  * written has no tables (they come with its first write), so it answers no rows.
@@ -125,7 +129,7 @@ export async function readWorld(
         readTables(installationStub(projectId, i), {
           binding: "SELECT profile_id, custom_id FROM installation",
           profiles: "SELECT profile_id, custom_id, state FROM profiles",
-          events: "SELECT event_id, profile_id FROM events",
+          events: `SELECT event_id, profile_id FROM ${HELD_EVENTS}`,
         }),
       ),
     ),
@@ -134,7 +138,7 @@ export async function readWorld(
         readTables(customIdStub(projectId, c), {
           profiles: "SELECT profile_id FROM profiles WHERE state = 'active'",
           members: "SELECT installation_id FROM members",
-          events: "SELECT event_id, profile_id FROM events",
+          events: `SELECT event_id, profile_id FROM ${HELD_EVENTS}`,
         }),
       ),
     ),

@@ -1,0 +1,130 @@
+import { runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { call, createProject, type Project, restHeaders } from "../support/harness";
+import { attributes, batch, customIdStub, event, identify, installationStub, type Op } from "../support/identity";
+import { type RowsByTable, rowsWritten, total } from "../support/rows-written";
+
+/*
+ * What one call costs in Durable Object rows written (SPEC §8: every row and every index entry
+ * is billed). Each case counts one request, then waits for the outbox to send and delete what
+ * it staged, which a quiet object does on its own shortly after. The clock is fixed a few
+ * seconds into a minute, so no case crosses a minute or an hour by chance.
+ */
+
+const context = { platform: "ios", app_version: "4.2.0", sdk_version: "1.0.0", os_version: "18.1", language: "fr" };
+
+/** Five attribute sets and five events: the SDK batch of SPEC §8's cost target. */
+function tenOps(round: number): Op[] {
+  return [
+    ...Array.from({ length: 5 }, (_, k) => attributes({ [`attr_${k}`]: `value-${round}-${k}` })),
+    ...Array.from({ length: 5 }, (_, k) => event(`event_${k}`, { n: k })),
+  ];
+}
+
+/** Waits until the object's outbox holds nothing: what it staged went out and was deleted. */
+function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) {
+  return () =>
+    vi.waitFor(
+      async () => {
+        const left = await runInDurableObject(stub, (_o, state) => {
+          const sql = state.storage.sql;
+          const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").toArray().length > 0;
+          return exists ? sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n : 0;
+        });
+        expect(left).toBe(0);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+}
+
+/** Rows written per case, by object and table: lower is cheaper; docs/decisions.md says why each stays. */
+const EXPECTED = {
+  newInstallation: {
+    installation: {
+      schema: 16,
+      profiles: 2,
+      history: 1,
+      installation: 1,
+      outbox: 4,
+      processed_ops: 1,
+      attributes: 6,
+      event_batches: 1,
+    },
+  },
+  warmInstallation: { installation: { processed_ops: 1, attributes: 6, event_batches: 1, profiles: 1, outbox: 2 } },
+  signedIn: {
+    custom_id: { processed_ops: 1, attributes: 6, event_batches: 1, profiles: 1, outbox: 2 },
+    installation: { processed_ops: 1 },
+  },
+  profileApiNewCustomId: {
+    custom_id: { schema: 17, profiles: 2, history: 1, processed_ops: 1, attributes: 5, event_batches: 1, outbox: 2 },
+  },
+} satisfies Record<string, RowsByTable>;
+
+function update(p: Project, operations: unknown[]) {
+  return call("POST", "/v1/profiles/update", { headers: restHeaders(p), body: operations });
+}
+
+describe("rows written per call", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    vi.setSystemTime(minute + 60_000 + 5_000);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("a 10-op SDK batch on a new anonymous installation, then on the warm one", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const stub = installationStub(p.projectId, i);
+    const first = await rowsWritten({ installation: stub }, () => batch(p, i, tenOps(1), context), drained(stub));
+    console.log("new installation", JSON.stringify(first), total(first));
+    vi.setSystemTime(Date.now() + 1_000);
+    const warm = await rowsWritten({ installation: stub }, () => batch(p, i, tenOps(2), context), drained(stub));
+    console.log("warm installation", JSON.stringify(warm), total(warm));
+    expect(first).toEqual(EXPECTED.newInstallation);
+    expect(warm).toEqual(EXPECTED.warmInstallation);
+  });
+
+  it("a 10-op SDK batch on a signed-in installation", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const customId = `user-${crypto.randomUUID()}`;
+    const installation = installationStub(p.projectId, i);
+    const user = customIdStub(p.projectId, customId);
+    await batch(p, i, [identify(customId), ...tenOps(1)], context);
+    await drained(installation)();
+    await drained(user)();
+    vi.setSystemTime(Date.now() + 1_000);
+    const rows = await rowsWritten(
+      { installation, custom_id: user },
+      () => batch(p, i, tenOps(2), context),
+      async () => {
+        await drained(installation)();
+        await drained(user)();
+      },
+    );
+    console.log("signed in", JSON.stringify(rows), total(rows));
+    expect(rows).toEqual(EXPECTED.signedIn);
+  });
+
+  it("one Profile API operation on a new custom ID", async () => {
+    const p = await createProject();
+    const customId = `user-${crypto.randomUUID()}`;
+    const user = customIdStub(p.projectId, customId);
+    const op = {
+      identifiers: { custom_id: customId },
+      attributes: Object.fromEntries(Array.from({ length: 5 }, (_, k) => [`attr_${k}`, `value-${k}`])),
+      events: Array.from({ length: 5 }, (_, k) => ({ name: `event_${k}`, attributes: { n: k } })),
+    };
+    const rows = await rowsWritten(
+      { custom_id: user },
+      async () => expect((await update(p, [op])).status).toBe(202),
+      drained(user),
+    );
+    console.log("profile api", JSON.stringify(rows), total(rows));
+    expect(rows).toEqual(EXPECTED.profileApiNewCustomId);
+  });
+});
