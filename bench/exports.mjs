@@ -163,7 +163,7 @@ async function main() {
     export_ms: Math.round(ms),
     rows_per_s: Math.round(file.rows / (ms / 1000)),
     mib_per_s: +(file.bytes / 1048576 / (ms / 1000)).toFixed(1),
-    worker_heap_mib: { before: heapBefore, peak: heap.peak() },
+    worker_heap_mib: { before: heapBefore, peak: heap.peak(), live_peak: heap.livePeak() },
     workerd_process_memory_before: memoryBefore,
     workerd_process_memory_after: { ...memoryAfter, peak_mib: Math.max(peak, memoryAfter.peak_mib) },
   };
