@@ -85,10 +85,29 @@ export async function startDaily(env: Env, msg: Extract<ExportMessage, { type: "
 
 /** Sorts one app's hour into a run per kind; the last hour to finish queues the files. */
 export async function runHour(env: Env, msg: Extract<ExportMessage, { type: "daily_hour" }>): Promise<void> {
-  const events = await readHour(env, msg.project_id, msg.app_id, msg.date, msg.hour, (e) => kindOf(e.name) !== null);
+  // An hour of an app can hold a few hundred thousand events: each is kept as its CSV cells only.
+  const events = await readHour(
+    env,
+    msg.project_id,
+    msg.app_id,
+    msg.date,
+    msg.hour,
+    (e) => kindOf(e.name) !== null,
+    (e) => {
+      const kind = kindOf(e.name) as EventKind;
+      return {
+        time: e.time,
+        installation_id: e.installation_id,
+        profile_id: e.profile_id,
+        id: e.id,
+        kind,
+        row: eventRow(kind, e),
+      };
+    },
+  );
   const live = await liveProfiles(env, msg.project_id, [...new Set(events.map((e) => e.profile_id))]);
   for (const kind of EVENT_KINDS) {
-    const rows = events.filter((e) => live.has(e.profile_id) && kindOf(e.name) === kind).map((e) => eventRow(kind, e));
+    const rows = events.filter((e) => live.has(e.profile_id) && e.kind === kind).map((e) => e.row);
     await env.EXPORTS.put(runKey(msg.job, msg.app_id, kind, msg.hour), csvRows(rows), {
       customMetadata: { rows: String(rows.length) },
     });

@@ -41,7 +41,10 @@ export function hourPrefix(projectId: string, appId: string, date: string, hour:
 }
 
 /** Export order: timestamp, then installation; profile and event ID make it total. */
-export function compareStaged(a: StagedEvent, b: StagedEvent): number {
+/** What orders staged events and tells two apart. */
+export type StagedKey = Pick<StagedEvent, "time" | "installation_id" | "profile_id" | "id">;
+
+export function compareStaged(a: StagedKey, b: StagedKey): number {
   return (
     cmp(a.time, b.time) ||
     cmp(a.installation_id ?? "", b.installation_id ?? "") ||
@@ -124,19 +127,25 @@ export async function* listKeys(bucket: R2Bucket, prefix: string, startCursor?: 
 }
 
 /** The events of one app and hour, sorted and without redelivered copies. */
-export async function readHour(
+export async function readHour<T extends StagedKey = StagedEvent>(
   env: Env,
   projectId: string,
   appId: string,
   date: string,
   hour: number,
   keep: (e: StagedEvent) => boolean = () => true,
-): Promise<StagedEvent[]> {
+  // What is kept of each event: a reader that needs a few fields holds only those for the hour.
+  shape: (e: StagedEvent) => T = (e) => e as unknown as T,
+): Promise<T[]> {
   const keys: string[] = [];
   for await (const { key } of listKeys(env.EXPORTS, hourPrefix(projectId, appId, date, hour))) keys.push(key);
   const parts = await mapBounded(keys, 6, async (key) => {
     const object = await env.EXPORTS.get(key);
-    return object ? parseStaged(await object.text()).filter(keep) : [];
+    return object
+      ? parseStaged(await object.text())
+          .filter(keep)
+          .map(shape)
+      : [];
   });
   const all = parts.flat().sort(compareStaged);
   return all.filter((e, i) => {
