@@ -28,7 +28,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // Format characters show nothing: `user\u200b42` and `user42` would be two people's IDs. Nor do
 // the Hangul fillers, the combining grapheme joiner, variation selectors and the Braille blank.
-const INVISIBLE_CHARACTERS = /[\p{Cf}\u115f\u1160\u3164\uffa0\u034f\ufe00-\ufe0f\u{e0100}-\u{e01ef}\u2800]/u;
+const INVISIBLE_CHARACTERS = /[\p{Cf}\p{Variation_Selector}\u115f\u1160\u3164\uffa0\u2800]|\u034f/u;
 
 /** The stored form of a custom ID, as the server keeps it: Unicode NFC. */
 export function normalizeCustomId(value: string): string {
