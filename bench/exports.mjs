@@ -5,9 +5,10 @@
 // listed, the peak JavaScript heap of the Worker's isolate (what the 128 MB limit bounds) and
 // the resident memory of its workerd process (which also holds the local R2/D1 simulators). Writes
 // bench/exports-results.json. It reports; it never fails on a number.
-import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { heapSampler } from "./inspector.mjs";
+import { sleep } from "./lib/load.mjs";
+import { d1, migrate, startDev, wrangler } from "./lib/wrangler.mjs";
 import { memoryOf } from "./workerd.mjs";
 
 const ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
@@ -16,23 +17,6 @@ const PORT = 8798;
 const ADMIN = "bench-admin-token";
 const STATE = ".wrangler/bench-exports";
 const TMP = `${STATE}-objects`;
-const wrangler = "node_modules/.bin/wrangler";
-const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
-
-const children = [];
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGTERM");
-});
-for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => process.exit(1));
-
-function run(args) {
-  try {
-    return execFileSync(wrangler, args, { stdio: ["ignore", "pipe", "pipe"], env: quietEnv, encoding: "utf8" });
-  } catch (error) {
-    console.error(String(error.stdout), String(error.stderr));
-    throw error;
-  }
-}
 
 async function api(method, path, body, headers = {}) {
   const res = await fetch(`http://127.0.0.1:${PORT}${path}`, {
@@ -45,37 +29,15 @@ async function api(method, path, body, headers = {}) {
   return text ? JSON.parse(text) : null;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const uuid = (n) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 
 async function main() {
   rmSync(STATE, { recursive: true, force: true });
   rmSync(TMP, { recursive: true, force: true });
   mkdirSync(TMP, { recursive: true });
-  run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE]);
-  const server = spawn(
-    wrangler,
-    ["dev", "--port", String(PORT), "--ip", "127.0.0.1", "--inspector-port", String(PORT + 1000)].concat([
-      "--persist-to",
-      STATE,
-      "--var",
-      `ADMIN_TOKEN:${ADMIN}`,
-    ]),
-    { stdio: ["ignore", "pipe", "pipe"], env: quietEnv },
-  );
-  children.push(server);
-  let log = "";
-  server.stdout.on("data", (d) => (log += d));
-  server.stderr.on("data", (d) => (log += d));
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${PORT}/health`);
-      break;
-    } catch {
-      if (i > 240) throw new Error(`the Worker did not start:\n${log}`);
-      await sleep(500);
-    }
-  }
+  migrate(STATE);
+  const server = await startDev(["--var", `ADMIN_TOKEN:${ADMIN}`], { port: PORT, state: STATE, probe: "/health" });
+  const log = server.log;
 
   const admin = { Authorization: `Bearer ${ADMIN}` };
   const project = await api("POST", "/v1/admin/projects", { name: "bench" }, admin);
@@ -84,18 +46,12 @@ async function main() {
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
   // Live profiles in the projection, one installation each.
-  run([
-    "d1",
-    "execute",
-    "DB",
-    "--local",
-    "--persist-to",
+  d1(
     STATE,
-    "--command",
     `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= ${PROFILES})
      INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
        SELECT '${project.project_id}', printf('00000000-0000-4000-9000-%012d', i), printf('user-%d', i), 'active', 1, '2026-01-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z' FROM n;`,
-  ]);
+  );
 
   // Staged events: one object an hour, as the event consumer writes them.
   const seedStart = performance.now();
@@ -127,7 +83,7 @@ async function main() {
     const file = `${TMP}/${hour}.ndjson`;
     writeFileSync(file, `${lines.join("\n")}\n`);
     const key = `edge-cdp-exports/events/${project.project_id}/${app.app_id}/${day}/${String(hour).padStart(2, "0")}/seed.ndjson`;
-    run(["r2", "object", "put", key, "--local", "--persist-to", STATE, "--file", file]);
+    wrangler(["r2", "object", "put", key, "--local", "--persist-to", STATE, "--file", file]);
     seeded += count;
   }
   const seedMs = Math.round(performance.now() - seedStart);
@@ -135,7 +91,7 @@ async function main() {
   const heap = await heapSampler(PORT + 1000);
   const heapBefore = await heap.now();
 
-  globalThis.serverLog = () => log;
+  globalThis.serverLog = log;
   // Writing local state from outside makes `wrangler dev` reload once: let it settle first.
   await sleep(5000);
   await fetch(`http://127.0.0.1:${PORT}/health`);
@@ -148,7 +104,7 @@ async function main() {
     peak = Math.max(peak, memoryOf(server.pid).peak_mib);
     const { files } = await api("GET", `/v1/exports?type=push_events&date=${day}`, undefined, rest);
     file = files[0] ?? null;
-    if (performance.now() - start > 30 * 60_000) throw new Error(`no file after 30 minutes:\n${log.slice(-3000)}`);
+    if (performance.now() - start > 30 * 60_000) throw new Error(`no file after 30 minutes:\n${log().slice(-3000)}`);
   }
   const ms = performance.now() - start;
   heap.stop();
