@@ -7,8 +7,6 @@
 //     D1, then purged by `POST /v1/admin/jobs/purge`; timed from the POST until
 //     `GET /v1/admin/jobs/purge/{id}` says `done`. The seed time is reported apart.
 // It reports; it never fails on a number. Each figure uses its own project.
-import { execFileSync } from "node:child_process";
-import { WRANGLER } from "../lib/wrangler.mjs";
 
 const REMOVES = Number(process.env.BENCH_REMOVES ?? 500);
 const PURGE = Number(process.env.BENCH_PURGE ?? 2_000);
@@ -64,11 +62,17 @@ async function newProject(ctx, name) {
 
 /** One D1 number, read with wrangler from the running edge-cdp's local state (run from the repository's root). */
 function d1Number(ctx, sql) {
-  const out = execFileSync(
-    WRANGLER,
-    ["d1", "execute", "DB", "--local", "--persist-to", ctx.wrangler.state.app, "--json", "--command", sql],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
+  const out = ctx.wrangler.run([
+    "d1",
+    "execute",
+    "DB",
+    "--local",
+    "--persist-to",
+    ctx.wrangler.state.app,
+    "--json",
+    "--command",
+    sql,
+  ]);
   const [first] = JSON.parse(out);
   return Number(Object.values(first.results[0])[0]);
 }
