@@ -5,7 +5,7 @@ import { latestOnly, type OutboxEntry, type OutboxQueue, type OutboxTable } from
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
 const BATCH = 100;
-/** How long an object with nothing unsent waits for another write before letting its alarm go. */
+/** How long an object with nothing unsent waits for another write before deleting the sent rows. */
 const QUIET_MS = 1_000;
 /** A sendBatch carries at most 256 KB; each message is at most ~70 KB (see LIMITS.eventAttributeBytes). */
 const MAX_SEND_BYTES = 200 * 1024;
@@ -21,9 +21,9 @@ const MAX_SEND_BYTES = 200 * 1024;
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
  * alarm). Sent rows are deleted by the object's next write, in the same commit (a commit of
  * their own would cost a busy object about a tenth of its throughput), or once the object is
- * quiet. The fallback alarm is armed only while something may be unsent: armed by the commit
- * that stages rows, kept when a send fails, and released once everything is sent and the
- * object stays quiet for a moment (see `#quietSoon`).
+ * quiet. The fallback alarm is armed by the commit that stages rows (unless one already fires
+ * within `OUTBOX_RETRY_MS`) and kept when a send fails; once everything is sent it is not
+ * deleted but left to fire, find nothing and arm nothing (see `#quietSoon`).
  */
 export class Outbox {
   #running: Promise<void> | null = null;
@@ -127,10 +127,12 @@ export class Outbox {
   }
 
   /**
-   * Everything is sent. Once the object stays quiet for `QUIET_MS`, forget what was sent and
-   * let the alarm go, so an idle object is not woken for nothing. A busy object keeps its alarm
-   * armed between writes instead of paying a write to delete it and one to arm it per call.
-   * If the object is evicted first, the alarm wakes it once, finds nothing, and is gone.
+   * Everything is sent. Once the object stays quiet for `QUIET_MS`, delete what was sent. The
+   * alarm stays: deleting it cost a storage write, and arming it again with the next call
+   * another, two writes a call for an object that writes every few seconds. Left armed, it
+   * covers every call until it fires (at most `OUTBOX_RETRY_MS` after it was armed), then wakes
+   * the object once, finds nothing to send, and arms nothing: one write and one wake per
+   * period of activity, whatever the number of calls in it (docs/decisions.md, "The outbox alarm").
    */
   #quietSoon(): void {
     if (this.#quiet !== null) clearTimeout(this.#quiet);
@@ -138,7 +140,6 @@ export class Outbox {
       this.#quiet = null;
       if (this.#running || this.table.hasStaged()) return;
       this.settle();
-      this.clock.release("outbox");
     }, QUIET_MS);
   }
 }
