@@ -64,14 +64,6 @@ export function installationStub(env: Env, projectId: string, installationId: st
   return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
 }
 
-/** Records a step's outcome once; a retried step keeps the first record. */
-async function record(env: Env, requestId: string, step: ReceiptStep): Promise<void> {
-  await drizzle(env.DB)
-    .insert(erasureSteps)
-    .values({ requestId, step: step.step, detail: { ...step }, at: step.at })
-    .onConflictDoNothing();
-}
-
 function objectStep(step: string, where: ReceiptStep["where"], e: ObjectErasure, installationId?: string): ReceiptStep {
   return {
     step,
@@ -165,48 +157,62 @@ export async function eraseProfile(
       receipt: receipt(profileId, customId, [...erasures.map((e) => e.step), d1Step]),
     };
   }
-  for (const e of erasures) await record(env, req.requestId, e.step);
+  // The objects' steps are recorded with the tombstone, in one transaction: a retry that finds
+  // no record erases the objects again, and they answer what they answered the first time.
   const db = drizzle(env.DB);
-  await eraseD1(env, subject, req.at, [
-    db
-      .insert(erasureSteps)
-      .values({ requestId: req.requestId, step: "d1", detail: { ...d1Step }, at: req.at })
-      .onConflictDoNothing(),
-  ]);
+  await eraseD1(
+    env,
+    subject,
+    req.at,
+    [...erasures.map((e) => e.step), d1Step].map((step) =>
+      db
+        .insert(erasureSteps)
+        .values({ requestId: req.requestId, step: step.step, detail: { ...step }, at: step.at })
+        .onConflictDoNothing(),
+    ),
+  );
   return { tombstoned: true, profileId, customId, profileIds, installationIds };
 }
 
-/** The end of a removal whose staged events are gone: its receipt from the recorded steps, and its webhook. */
-export async function finishRemoval(
+/**
+ * The end of removals whose staged events are gone: each one's receipt from its recorded steps
+ * (one read for all), and their webhook items (one publish).
+ */
+export async function finishRemovals(
   env: Env,
   projectId: string,
-  req: { requestId: string; at: string },
-  t: Tombstoned,
-): Promise<RemoveResult> {
-  const steps = await drizzle(env.DB).select().from(erasureSteps).where(eq(erasureSteps.requestId, req.requestId));
+  done: { req: { requestId: string; at: string }; t: Tombstoned }[],
+): Promise<Receipt[]> {
+  if (done.length === 0) return [];
+  const requestIds = done.map((d) => d.req.requestId);
+  const steps = await drizzle(env.DB)
+    .select()
+    .from(erasureSteps)
+    .where(sql`${erasureSteps.requestId} IN (SELECT value FROM json_each(${JSON.stringify(requestIds)}))`);
   // The item's id is the request's and the profile's: a repeated publish is deduplicated downstream.
-  await publishWebhookItems(env, [
-    profileRemovedItem(
-      projectId,
-      req.requestId,
-      {
-        profile_id: t.profileId,
-        custom_id: t.customId,
-        installation_id: t.installationIds[0] ?? null,
-        time: req.at,
-      },
-      { profile_ids: t.profileIds, installation_ids: t.installationIds },
+  await publishWebhookItems(
+    env,
+    done.map(({ req, t }) =>
+      profileRemovedItem(
+        projectId,
+        req.requestId,
+        {
+          profile_id: t.profileId,
+          custom_id: t.customId,
+          installation_id: t.installationIds[0] ?? null,
+          time: req.at,
+        },
+        { profile_ids: t.profileIds, installation_ids: t.installationIds },
+      ),
     ),
-  ]);
-  return {
-    removed: true,
-    profileId: t.profileId,
-    receipt: receipt(
+  );
+  return done.map(({ req, t }) =>
+    receipt(
       t.profileId,
       t.customId,
-      steps.map((s) => s.detail as unknown as ReceiptStep),
+      steps.filter((s) => s.requestId === req.requestId).map((s) => s.detail as unknown as ReceiptStep),
     ),
-  };
+  );
 }
 
 /**
@@ -230,7 +236,8 @@ export async function removeProfile(
     budget,
   );
   if (!staged?.done) return { removed: "in_progress", profileId: erased.profileId };
-  return finishRemoval(env, projectId, req, erased);
+  const [done] = await finishRemovals(env, projectId, [{ req, t: erased }]);
+  return { removed: true, profileId: erased.profileId, receipt: done as Receipt };
 }
 
 /**

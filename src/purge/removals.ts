@@ -6,11 +6,13 @@ import { eraseD1 } from "../privacy/erase-d1";
 import {
   eraseProfile,
   eraseStaged,
-  finishRemoval,
+  finishRemovals,
   type Holder,
   installationStub,
+  type Receipt,
   type StagedErasure,
   stagedBudget,
+  type Tombstoned,
 } from "../privacy/remove";
 import { type Candidate, handOn, type ProfilesMessage, type PurgeMessage, purgePaging } from "./pages";
 
@@ -44,10 +46,18 @@ async function holderOf(env: Env, projectId: string, row: Candidate): Promise<Ho
 const stepsPrefix = (jobId: string, kind: "inactive" | "orphan") =>
   kind === "inactive" ? `purge:${jobId}:` : `purge-orphan:${jobId}:`;
 
-/** A removal up to its tombstone: its result, or its staged events to delete and how it ends. */
+/**
+ * A removal up to its tombstone: its result, or its staged events to delete, the removal to
+ * finish (receipt and webhook) once they are gone, and its result then.
+ */
 type Erased =
   | { result: Result }
-  | { row: Candidate; erasure: StagedErasure; complete: (events: number) => Promise<Result> };
+  | {
+      row: Candidate;
+      erasure: StagedErasure;
+      finish?: { req: { requestId: string; at: string }; t: Tombstoned };
+      complete: (events: number, receipt?: Receipt) => Result;
+    };
 
 async function eraseInactive(env: Env, job: Job, projectId: string, row: Candidate, cutoff: string): Promise<Erased> {
   const base = { jobId: job.id, projectId, profileId: row.profileId, kind: "inactive" as const };
@@ -66,10 +76,8 @@ async function eraseInactive(env: Env, job: Job, projectId: string, row: Candida
     return {
       row,
       erasure: { requestId: request.requestId, profileIds: erased.profileIds, at: request.at },
-      complete: async () => {
-        const done = await finishRemoval(env, projectId, request, erased);
-        return { ...base, outcome: "removed", detail: done.removed === true ? { ...done.receipt } : {} };
-      },
+      finish: { req: request, t: erased },
+      complete: (_events, receipt) => ({ ...base, outcome: "removed", detail: { ...receipt } }),
     };
   }
   if (!erased.removed) return { result: { ...base, outcome: "spared", detail: { reason: erased.reason } } };
@@ -110,7 +118,7 @@ async function eraseOrphan(
   return {
     row,
     erasure: { requestId, profileIds: [row.profileId], at: outcome.at },
-    complete: async (events) => ({ ...base, outcome: "removed", detail: { ...outcome, staged: { events } } }),
+    complete: (events) => ({ ...base, outcome: "removed", detail: { ...outcome, staged: { events } } }),
   };
 }
 
@@ -220,7 +228,12 @@ export async function profilesPage(env: Env, m: ProfilesMessage, job: Job, cutof
     stagedBudget(),
   );
   const complete = pending.flatMap((p, k) => (staged[k]?.done ? [{ p, events: staged[k]?.events ?? 0 }] : []));
-  results.push(...(await mapBounded(complete, purgePaging.inFlight, ({ p, events }) => p.complete(events))));
+  // Receipts and webhooks of the finished removals, in one read and one publish for the page.
+  const finishing = complete.flatMap(({ p }) => (p.finish ? [p.finish] : []));
+  const receipts = new Map(
+    (await finishRemovals(env, m.project_id, finishing)).map((r, k) => [finishing[k]?.req.requestId, r]),
+  );
+  results.push(...complete.map(({ p, events }) => p.complete(events, receipts.get(p.finish?.req.requestId))));
   const left = pending.filter((_, k) => !staged[k]?.done).map((p) => p.row);
 
   const cursor = rows.at(-1)?.profileId ?? m.cursor;
