@@ -62,7 +62,7 @@ export async function handOn(
   next: PurgeMessage[],
   extra: BatchItem<"sqlite">[] = [],
 ): Promise<void> {
-  if (next.length) await env.PRIVACY.sendBatch(next.map((body) => ({ body })));
+  if (next.length) await env.PURGE.sendBatch(next.map((body) => ({ body })));
   const db = drizzle(env.DB);
   const self = db
     .insert(purgePages)

@@ -46,7 +46,7 @@ export async function startPurge(
     }),
     db.insert(purgePages).values({ jobId: id, page: pageKey(first) }),
   ]);
-  await env.PRIVACY.send(first);
+  await env.PURGE.send(first);
   return id;
 }
 

@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
-import { PRIVACY_QUEUE } from "../../src/privacy/messages";
 import { removeProfile, stagedPaging } from "../../src/privacy/remove";
+import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
 import { deliverTo } from "../support/queues";
@@ -314,7 +314,7 @@ describe("a purge page retried after it wrote a tombstone", () => {
 
     const job = await withTinyPaging(async () => {
       const retry = await deliverTo(
-        PRIVACY_QUEUE,
+        PURGE_QUEUE,
         [{ type: "purge_profiles", job_id: jobId, project_id: p.projectId, kind: "inactive", cursor: null }],
         { attempts: 2, prefix: `retry-${jobId}-` },
       );

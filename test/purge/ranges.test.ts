@@ -4,6 +4,7 @@ import { stageEvents } from "../../src/exports/staging";
 import { PRIVACY_QUEUE } from "../../src/privacy/messages";
 import { removeProfile } from "../../src/privacy/remove";
 import { type PurgeMessage, purgePaging } from "../../src/purge/pages";
+import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { createProject, type Project } from "../support/harness";
 import { attributes, batch, identify, profileBy } from "../support/identity";
 import { deliverTo } from "../support/queues";
@@ -113,7 +114,7 @@ describe("a project's profiles, purged in ranges", () => {
       through: signedIn.profile_id,
     };
     const job = await withTinyPaging(async () => {
-      const retry = await deliverTo(PRIVACY_QUEUE, [range], { attempts: 2, prefix: `range-${jobId}-` });
+      const retry = await deliverTo(PURGE_QUEUE, [range], { attempts: 2, prefix: `range-${jobId}-` });
       expect(retry.explicitAcks).toHaveLength(1);
       return finished(jobId);
     });
@@ -156,7 +157,7 @@ describe("a project's profiles, purged in ranges", () => {
     );
     expect(first.removed).toBe("in_progress");
 
-    // The message an earlier version queued: one resumed row, its cursor, no range.
+    // The message an earlier version queued, on the privacy queue: one resumed row, its cursor, no range.
     const legacy = {
       type: "purge_profiles",
       job_id: jobId,
