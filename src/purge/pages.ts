@@ -6,12 +6,13 @@ import { purgePages } from "../db/schema";
 export const PROJECTS_PER_PAGE = 50;
 /**
  * How a project's profiles are paged (tests make it small):
- * - `profiles`: removals one message runs. Each costs about ten calls (its objects, D1, the
- *   webhook), so a page stays far below a Worker's subrequests however big the project.
+ * - `profiles`: removals one message runs. Each costs about four calls (its objects, D1) and a
+ *   dozen D1 statements (counts, deletes, tombstone, step records), and a Worker invocation may
+ *   run 1,000 D1 queries: 25 keep a page near 400, whatever the size of the project.
  * - `inFlight`: removals of a page running at once (a Worker opens six connections at a time).
  * - `pagesPerLead`: pages a project's lead page queues at once, which consumers run side by side.
  */
-export const purgePaging = { profiles: 50, inFlight: 6, pagesPerLead: 10 };
+export const purgePaging = { profiles: 25, inFlight: 6, pagesPerLead: 20 };
 
 /** A profile D1 nominated, and where it is held. */
 export type Candidate = {
