@@ -203,16 +203,19 @@ export async function profilesPage(env: Env, m: ProfilesMessage, job: Job, cutof
   const resumed = !m.resume ? [] : "rows" in m.resume ? m.resume.rows : [m.resume.row];
   // A message from before pages had ranges carries only its resumed removal: the lead goes on after it.
   const ranged = m.through !== undefined;
-  const rows = ranged
-    ? firstOf(
-        [
-          ...(await nominate(env, m, cutoff, m.cursor, m.through ?? null, purgePaging.profiles)),
-          // Removals this range left unfinished on an earlier run, if any.
-          ...(await unfinished(env, m, m.cursor, m.through ?? null, purgePaging.profiles)),
-        ],
-        purgePaging.profiles,
-      )
-    : [];
+  // Resumed removals count against the page: a message never runs more than a page of them.
+  const room = Math.max(0, purgePaging.profiles - resumed.length);
+  const rows =
+    ranged && room > 0
+      ? firstOf(
+          [
+            ...(await nominate(env, m, cutoff, m.cursor, m.through ?? null, room)),
+            // Removals this range left unfinished on an earlier run, if any.
+            ...(await unfinished(env, m, m.cursor, m.through ?? null, room)),
+          ],
+          room,
+        )
+      : [];
   const erase = (row: Candidate) =>
     m.kind === "inactive"
       ? eraseInactive(env, job, m.project_id, row, cutoff)
@@ -243,8 +246,8 @@ export async function profilesPage(env: Env, m: ProfilesMessage, job: Job, cutof
     next.push({ ...page, cursor, ...range, resume: { rows: left, part: (m.resume?.part ?? 0) + 1 } });
   } else if (!ranged) {
     next.push({ ...page, cursor });
-  } else if (rows.length === purgePaging.profiles && cursor !== m.through) {
-    // The range held more than a page (it should not): the rest goes on in the next message.
+  } else if (rows.length === room && cursor !== m.through) {
+    // The range may hold more than this message took: the rest goes on in the next one.
     next.push({ ...page, cursor, ...range });
   }
   const db = drizzle(env.DB);

@@ -76,6 +76,50 @@ describe("a project's profiles, purged in ranges", () => {
     });
   });
 
+  it("a message resuming a page's removals takes no new ones: the rest of the range waits for the next", async () => {
+    const p = await createProject();
+    await setInactivity(p, 30);
+    const sleepers = [];
+    for (const k of [1, 2, 3]) {
+      const device = crypto.randomUUID();
+      const profile = await batch(p, device, [identify(`bounded-${k}`)]);
+      await projectedRow(p, profile.profile_id);
+      const who = { profile_id: profile.profile_id, custom_id: `bounded-${k}`, installation_id: device };
+      await stageEvents(env, [stagedAt(p, who, k)]);
+      sleepers.push(who);
+    }
+    const ids = sleepers.map((s) => s.profile_id).sort();
+    const lastAt = Math.max(...(await Promise.all(sleepers.map((s) => lastActivity(p, { custom_id: s.custom_id })))));
+    const jobId = crypto.randomUUID();
+    await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
+      .bind(jobId, new Date(lastAt + 31 * DAY).toISOString(), new Date().toISOString())
+      .run();
+    // A range of three profiles run two at a time, with one staged object read a message: the
+    // first two are resumed over several messages before the third is taken.
+    const range: PurgeMessage = {
+      type: "purge_profiles",
+      job_id: jobId,
+      project_id: p.projectId,
+      kind: "inactive",
+      cursor: null,
+      through: ids[2] as string,
+    };
+    const job = await withPaging({ profiles: 2 }, () =>
+      withTinyPaging(async () => {
+        expect((await deliverTo(PURGE_QUEUE, [range], { prefix: `bounded-${jobId}-` })).explicitAcks).toHaveLength(1);
+        return finished(jobId);
+      }),
+    );
+    expect(
+      resultsFor(job, p)
+        .map((r) => [r.profile_id, r.outcome])
+        .sort(),
+    ).toEqual(ids.map((id) => [id, "removed"]));
+    for (const s of sleepers) expect(await stagedOf(p, s.profile_id)).toBe(0);
+    // The third was taken by a page of its own after the resumed ones, not by a resuming message.
+    expect((await pageKeys(jobId, p)).ranges).toContain(`${ids[1]}..${ids[2]}`);
+  });
+
   it("a range page run again finds the removal it left unfinished and deletes the rest of its staged events", async () => {
     const p = await createProject();
     await setInactivity(p, 30);
