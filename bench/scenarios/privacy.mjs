@@ -8,8 +8,8 @@
 //     purged by `POST /v1/admin/jobs/purge`; timed from the POST until
 //     `GET /v1/admin/jobs/purge/{id}` says `done`. The seed time is reported apart. On the
 //     2-core development machine (README, Performance): 2,000 in 55.2 s (36.2/s), 10,000 in
-//     257.1 s (38.9/s), seeds at about 43 profiles/s written, then projected; 100,000 would
-//     take about 43 minutes after a seed of about 55.
+//     266.7 s (37.5/s), seeded at about 43 profiles/s written, then projected; 100,000 would
+//     take about 45 minutes after a seed of about 55.
 // It reports; it never fails on a number. Each figure uses its own project.
 
 const REMOVES = Number(process.env.BENCH_REMOVES ?? 500);
