@@ -39,6 +39,12 @@ export default defineConfig(async () => {
             deadLetterQueue: "edge-cdp-privacy-dlq",
           },
           "edge-cdp-privacy-dlq": { maxBatchTimeout: 0.05 },
+          "edge-cdp-purge": {
+            maxBatchTimeout: 0.05,
+            maxBatchSize: 1,
+            maxRetries: 8,
+            deadLetterQueue: "edge-cdp-privacy-dlq",
+          },
           "edge-cdp-exports": { maxBatchTimeout: 0.05 },
           "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
           "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },

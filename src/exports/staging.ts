@@ -163,23 +163,80 @@ export interface StagedScan {
   cursor: string | null;
 }
 
+const NDJSON = { httpMetadata: { contentType: "application/x-ndjson" } };
+
 /**
- * Deletes a profile's staged events, for a privacy remove or purge. It reads at most `limit`
- * objects a call and says where to continue, so a caller fans a large project out in bounded
- * pieces (call again with `cursor` until it is null). An object holding only the profile's
- * events is deleted; one holding others is rewritten under its key without them.
+ * Takes the events `drop` picks out of one staged object: rewrites it without them, or deletes
+ * it when nothing else is left. The rewrite is conditional on the object being unchanged since
+ * it was read: two removes (or a remove and the events consumer's sweep) rewriting the same
+ * object at once would otherwise each write back the lines the other took out. On a conflict it
+ * reads the object again. A delete needs no condition: every rewrite only takes lines out, so an
+ * object that held nothing else still holds nothing else. Returns the events taken out.
+ */
+async function dropEvents(
+  env: Env,
+  key: string,
+  drop: (e: StagedEvent) => boolean,
+  // A cheap look at the raw text: false when the object cannot hold an event to drop.
+  mayHold: (text: string) => boolean = () => true,
+): Promise<StagedEvent[]> {
+  let object = await env.EXPORTS.get(key);
+  for (;;) {
+    if (!object) return [];
+    const text = await object.text();
+    if (!mayHold(text)) return [];
+    const all = parseStaged(text);
+    const dropped = all.filter(drop);
+    if (dropped.length === 0) return [];
+    if (dropped.length === all.length) {
+      await env.EXPORTS.delete(key);
+      return dropped;
+    }
+    const kept = all.filter((e) => !drop(e));
+    const written = await env.EXPORTS.put(key, toNdjson(kept), { ...NDJSON, onlyIf: { etagMatches: object.etag } });
+    if (written) return dropped;
+    object = await env.EXPORTS.get(key);
+  }
+}
+
+/** Profile IDs named in staged NDJSON. They are UUIDs, so each appears as written here. */
+function namedProfiles(text: string): Set<string> {
+  const ids = new Set<string>();
+  for (const match of text.matchAll(/"profile_id":"([^"\\]*)"/g)) ids.add(match[1] as string);
+  return ids;
+}
+
+/**
+ * Deletes profiles' staged events, for a privacy remove or purge: one listing of the project's
+ * objects serves every profile given, so a purge page removing many profiles reads each object
+ * once. It reads at most `limit` objects a call and says where to continue, so a caller fans a
+ * large project out in bounded pieces (call again with `cursor` until it is null). An object
+ * holding only those profiles' events is deleted; one holding others is rewritten without them.
+ * `byProfile` counts the events taken out per profile.
  */
 export async function deleteStagedEvents(
   env: Env,
   projectId: string,
-  profileId: string,
-  options: { cursor?: string; limit?: number } = {},
-): Promise<StagedScan> {
-  return scanProfile(env, projectId, profileId, options, async (key, kept, all) => {
-    if (kept.length === all.length) return;
-    if (kept.length === 0) await env.EXPORTS.delete(key);
-    else await env.EXPORTS.put(key, toNdjson(kept), { httpMetadata: { contentType: "application/x-ndjson" } });
-  });
+  profileIds: string | readonly string[],
+  { cursor, limit = 200 }: { cursor?: string; limit?: number } = {},
+): Promise<StagedScan & { byProfile: Map<string, number> }> {
+  const ids = new Set(typeof profileIds === "string" ? [profileIds] : profileIds);
+  const page = await env.EXPORTS.list({ prefix: stagedPrefix(projectId), cursor, limit: Math.min(limit, 1000) });
+  const byProfile = new Map<string, number>();
+  const mayHold = (text: string) => {
+    for (const id of namedProfiles(text)) if (ids.has(id)) return true;
+    return false;
+  };
+  const dropped = await mapBounded(page.objects, 6, ({ key }) =>
+    dropEvents(env, key, (e) => ids.has(e.profile_id), mayHold),
+  );
+  for (const e of dropped.flat()) byProfile.set(e.profile_id, (byProfile.get(e.profile_id) ?? 0) + 1);
+  return {
+    events: dropped.reduce((n, d) => n + d.length, 0),
+    objects: page.objects.length,
+    cursor: page.truncated ? page.cursor : null,
+    byProfile,
+  };
 }
 
 /**
@@ -192,22 +249,7 @@ export async function deleteStagedEvents(
 export async function dropFromObjects(env: Env, keys: string[], removed: Set<string>): Promise<number> {
   const counts = await mapBounded(keys, 6, async (key) => {
     const projectId = key.split("/")[1];
-    for (;;) {
-      const object = await env.EXPORTS.get(key);
-      if (!object) return 0;
-      const all = parseStaged(await object.text());
-      const kept = all.filter((e) => !removed.has(`${projectId}/${e.profile_id}`));
-      if (kept.length === all.length) return 0;
-      if (kept.length === 0) {
-        await env.EXPORTS.delete(key);
-        return all.length;
-      }
-      const written = await env.EXPORTS.put(key, toNdjson(kept), {
-        httpMetadata: { contentType: "application/x-ndjson" },
-        onlyIf: { etagMatches: object.etag },
-      });
-      if (written) return all.length - kept.length;
-    }
+    return (await dropEvents(env, key, (e) => removed.has(`${projectId}/${e.profile_id}`))).length;
   });
   return counts.reduce((a, b) => a + b, 0);
 }

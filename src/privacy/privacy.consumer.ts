@@ -25,6 +25,7 @@ export async function consumePrivacy(
   now: () => Date = () => new Date(),
 ): Promise<void> {
   for (const m of batch.messages) {
+    // A purge page queued here before pages had their own queue.
     if (m.body.type === "purge_projects" || m.body.type === "purge_profiles") {
       try {
         await runPurgePage(env, m.body, m.attempts > 1);

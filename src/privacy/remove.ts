@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { erasureSteps } from "../db/schema";
 import { deleteStagedEvents } from "../exports/staging";
@@ -64,14 +64,6 @@ export function installationStub(env: Env, projectId: string, installationId: st
   return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
 }
 
-/** Records a step's outcome once; a retried step keeps the first record. */
-async function record(env: Env, requestId: string, step: ReceiptStep): Promise<void> {
-  await drizzle(env.DB)
-    .insert(erasureSteps)
-    .values({ requestId, step: step.step, detail: { ...step }, at: step.at })
-    .onConflictDoNothing();
-}
-
 function objectStep(step: string, where: ReceiptStep["where"], e: ObjectErasure, installationId?: string): ReceiptStep {
   return {
     step,
@@ -83,19 +75,31 @@ function objectStep(step: string, where: ReceiptStep["where"], e: ObjectErasure,
   };
 }
 
+/** A removal whose objects and D1 rows are gone: its staged events are next, then its receipt. */
+export interface Tombstoned {
+  tombstoned: true;
+  profileId: string;
+  customId: string | null;
+  /** The removed profile and the orphans its objects kept: their staged events go. */
+  profileIds: string[];
+  installationIds: string[];
+}
+
+type EraseResult = Exclude<RemoveResult, { removed: "in_progress" }> | Tombstoned;
+
 /**
- * Removes a profile everywhere it lives: the holder's object first (its guard decides, in the
- * same transaction as the delete), then the installations it lists, then D1, leaving a
- * tombstone there. Every step is idempotent by `requestId` and recorded once, so a retried
- * message carries on where the last attempt stopped and the receipt keeps the first counts.
+ * Removes a profile from everywhere but its staged events: the holder's object first (its
+ * guard decides, in the same transaction as the delete), then the installations it lists, then
+ * D1, leaving a tombstone there. Every step is idempotent by `requestId` and recorded once, so a
+ * retried message carries on where the last attempt stopped and the receipt keeps the first
+ * counts. A dry run ends here with its receipt.
  */
-export async function removeProfile(
+export async function eraseProfile(
   env: Env,
   projectId: string,
   holder: Holder,
   req: Omit<EraseRequest, "requestId" | "at"> & { requestId: string; at: string },
-  budget: StagedBudget = stagedBudget(),
-): Promise<RemoveResult> {
+): Promise<EraseResult> {
   const erasures: { step: ReceiptStep; erasure: ObjectErasure; installationId?: string }[] = [];
   let profileId: string;
   let customId: string | null = null;
@@ -153,87 +157,182 @@ export async function removeProfile(
       receipt: receipt(profileId, customId, [...erasures.map((e) => e.step), d1Step]),
     };
   }
-  for (const e of erasures) await record(env, req.requestId, e.step);
+  // The objects' steps are recorded with the tombstone, in one transaction: a retry that finds
+  // no record erases the objects again, and they answer what they answered the first time.
   const db = drizzle(env.DB);
-  await eraseD1(env, subject, req.at, [
-    db
-      .insert(erasureSteps)
-      .values({ requestId: req.requestId, step: "d1", detail: { ...d1Step }, at: req.at })
-      .onConflictDoNothing(),
-  ]);
-  if (!(await eraseStaged(env, projectId, profileIds, req.requestId, req.at, budget)).done) {
-    return { removed: "in_progress", profileId };
-  }
-  const steps = await db.select().from(erasureSteps).where(eq(erasureSteps.requestId, req.requestId));
-  // The item's id is the request's and the profile's: a repeated publish is deduplicated downstream.
-  await publishWebhookItems(env, [
-    profileRemovedItem(
-      projectId,
-      req.requestId,
-      { profile_id: profileId, custom_id: customId, installation_id: installationIds[0] ?? null, time: req.at },
-      { profile_ids: profileIds, installation_ids: installationIds },
+  await eraseD1(
+    env,
+    subject,
+    req.at,
+    [...erasures.map((e) => e.step), d1Step].map((step) =>
+      db
+        .insert(erasureSteps)
+        .values({ requestId: req.requestId, step: step.step, detail: { ...step }, at: step.at })
+        .onConflictDoNothing(),
     ),
-  ]);
-  return {
-    removed: true,
-    profileId,
-    receipt: receipt(
-      profileId,
-      customId,
-      steps.map((s) => s.detail as unknown as ReceiptStep),
-    ),
-  };
+  );
+  return { tombstoned: true, profileId, customId, profileIds, installationIds };
 }
 
-type StagedProgress = ReceiptStep & { next: { index: number; cursor: string | null } | null };
+/**
+ * The end of removals whose staged events are gone: each one's receipt from its recorded steps
+ * (one read for all), and their webhook items (one publish).
+ */
+export async function finishRemovals(
+  env: Env,
+  projectId: string,
+  done: { req: { requestId: string; at: string }; t: Tombstoned }[],
+): Promise<Receipt[]> {
+  if (done.length === 0) return [];
+  const requestIds = done.map((d) => d.req.requestId);
+  const steps = await drizzle(env.DB)
+    .select()
+    .from(erasureSteps)
+    .where(sql`${erasureSteps.requestId} IN (SELECT value FROM json_each(${JSON.stringify(requestIds)}))`);
+  // The item's id is the request's and the profile's: a repeated publish is deduplicated downstream.
+  await publishWebhookItems(
+    env,
+    done.map(({ req, t }) =>
+      profileRemovedItem(
+        projectId,
+        req.requestId,
+        {
+          profile_id: t.profileId,
+          custom_id: t.customId,
+          installation_id: t.installationIds[0] ?? null,
+          time: req.at,
+        },
+        { profile_ids: t.profileIds, installation_ids: t.installationIds },
+      ),
+    ),
+  );
+  return done.map(({ req, t }) =>
+    receipt(
+      t.profileId,
+      t.customId,
+      steps.filter((s) => s.requestId === req.requestId).map((s) => s.detail as unknown as ReceiptStep),
+    ),
+  );
+}
+
+/**
+ * Removes a profile everywhere it lives ({@link eraseProfile}), then its staged events within
+ * `budget`, then publishes its removal. `in_progress` when staged events remain: run the same
+ * remove again and it resumes from its recorded steps.
+ */
+export async function removeProfile(
+  env: Env,
+  projectId: string,
+  holder: Holder,
+  req: Omit<EraseRequest, "requestId" | "at"> & { requestId: string; at: string },
+  budget: StagedBudget = stagedBudget(),
+): Promise<RemoveResult> {
+  const erased = await eraseProfile(env, projectId, holder, req);
+  if (!("tombstoned" in erased)) return erased;
+  const [staged] = await eraseStaged(
+    env,
+    projectId,
+    [{ requestId: req.requestId, profileIds: erased.profileIds, at: req.at }],
+    budget,
+  );
+  if (!staged?.done) return { removed: "in_progress", profileId: erased.profileId };
+  const [done] = await finishRemovals(env, projectId, [{ req, t: erased }]);
+  return { removed: true, profileId: erased.profileId, receipt: done as Receipt };
+}
+
+/**
+ * An `r2` step's progress: where the listing of the project's staged objects goes on (null
+ * once every object was read). A record from before listings were shared (`index`, one
+ * profile at a time) starts over: deleting again is harmless.
+ */
+type StagedProgress = ReceiptStep & { next: { cursor: string | null; index?: number } | null };
+
+/** One removal's staged events to delete: its request and the profiles whose events go. */
+export interface StagedErasure {
+  requestId: string;
+  profileIds: string[];
+  at: string;
+}
 
 /**
  * Deletes removed profiles' staged events (event history in R2), reading no more objects than
- * `budget` has left (and taking them off it). Progress and the running count live on the
- * request's `r2` step, so the next message resumes where this one stopped. `done` once every
- * profile's events are gone; `events` counts them over all messages so far.
+ * `budget` has left (and taking them off it). Removals at the same point of the listing share
+ * it: each object is read once for all of them, so a purge page removing many profiles costs
+ * what one removal does. Progress and each removal's running count live on its request's `r2`
+ * step, so the next message resumes where this one stopped. Per removal, in order: `done` once
+ * its events are gone; `events` counts them over all messages so far.
  */
 export async function eraseStaged(
   env: Env,
   projectId: string,
-  profileIds: string[],
-  requestId: string,
-  at: string,
+  erasures: StagedErasure[],
   budget: StagedBudget,
-): Promise<{ done: boolean; events: number }> {
+): Promise<{ done: boolean; events: number }[]> {
+  if (erasures.length === 0) return [];
   const db = drizzle(env.DB);
-  const row = await db
+  const requestIds = erasures.map((e) => e.requestId);
+  const rows = await db
     .select()
     .from(erasureSteps)
-    .where(and(eq(erasureSteps.requestId, requestId), eq(erasureSteps.step, "r2")))
-    .get();
-  const step: StagedProgress = (row?.detail as unknown as StagedProgress | undefined) ?? {
-    step: "r2",
-    where: "r2",
-    at,
-    rows: { events: 0 },
-    next: { index: 0, cursor: null },
-  };
-  if (step.next && step.next.index >= profileIds.length) step.next = null;
-  while (step.next && budget.objects > 0) {
-    const profileId = profileIds[step.next.index] as string;
-    const scan = await deleteStagedEvents(env, projectId, profileId, {
-      cursor: step.next.cursor ?? undefined,
-      limit: Math.min(stagedPaging.objects, budget.objects),
-    });
-    // An empty listing still costs a call: it counts as one object.
-    budget.objects -= Math.max(scan.objects, 1);
-    step.rows = { events: (step.rows.events ?? 0) + scan.events };
-    step.next = scan.cursor
-      ? { index: step.next.index, cursor: scan.cursor }
-      : { index: step.next.index + 1, cursor: null };
-    if (step.next.index >= profileIds.length) step.next = null;
+    .where(
+      and(
+        eq(erasureSteps.step, "r2"),
+        sql`${erasureSteps.requestId} IN (SELECT value FROM json_each(${JSON.stringify(requestIds)}))`,
+      ),
+    );
+  const recorded = new Map(rows.map((r) => [r.requestId, r.detail as unknown as StagedProgress]));
+  const steps = erasures.map((e): StagedProgress => {
+    const step = recorded.get(e.requestId) ?? {
+      step: "r2",
+      where: "r2",
+      at: e.at,
+      rows: { events: 0 },
+      next: { cursor: null },
+    };
+    if (step.next && (step.next.index !== undefined || e.profileIds.length === 0)) {
+      step.next = e.profileIds.length === 0 ? null : { cursor: null };
+    }
+    return step;
+  });
+  // Removals at the same point of the listing go through it together.
+  const groups = new Map<string, number[]>();
+  steps.forEach((step, k) => {
+    if (!step.next) return;
+    const at = step.next.cursor ?? "";
+    groups.set(at, [...(groups.get(at) ?? []), k]);
+  });
+  for (const members of groups.values()) {
+    const owner = new Map<string, number>();
+    for (const k of members) for (const id of erasures[k]?.profileIds ?? []) if (!owner.has(id)) owner.set(id, k);
+    let cursor = steps[members[0] as number]?.next?.cursor ?? null;
+    let done = false;
+    while (!done && budget.objects > 0) {
+      const scan = await deleteStagedEvents(env, projectId, [...owner.keys()], {
+        cursor: cursor ?? undefined,
+        limit: Math.min(stagedPaging.objects, budget.objects),
+      });
+      // An empty listing still costs a call: it counts as one object.
+      budget.objects -= Math.max(scan.objects, 1);
+      for (const [profileId, n] of scan.byProfile) {
+        const step = steps[owner.get(profileId) as number];
+        if (step) step.rows = { events: (step.rows.events ?? 0) + n };
+      }
+      cursor = scan.cursor;
+      done = cursor === null;
+    }
+    for (const k of members) {
+      const step = steps[k] as StagedProgress;
+      step.next = done ? null : { cursor };
+    }
   }
-  await db
-    .insert(erasureSteps)
-    .values({ requestId, step: "r2", detail: { ...step }, at: step.at })
-    .onConflictDoUpdate({ target: [erasureSteps.requestId, erasureSteps.step], set: { detail: { ...step } } });
-  return { done: step.next === null, events: step.rows.events ?? 0 };
+  const [first, ...rest] = steps.map((step, k) =>
+    db
+      .insert(erasureSteps)
+      .values({ requestId: erasures[k]?.requestId as string, step: "r2", detail: { ...step }, at: step.at })
+      .onConflictDoUpdate({ target: [erasureSteps.requestId, erasureSteps.step], set: { detail: { ...step } } }),
+  );
+  if (first) await db.batch([first, ...rest]);
+  return steps.map((step) => ({ done: step.next === null, events: step.rows.events ?? 0 }));
 }
 
 const STEP_ORDER: Record<ReceiptStep["where"], number> = {

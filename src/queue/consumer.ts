@@ -4,6 +4,7 @@ import { PRIVACY_DLQ, PRIVACY_QUEUE } from "../privacy/messages";
 import { consumePrivacy, consumePrivacyDeadLetters } from "../privacy/privacy.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
 import { consumeDeadProjection, consumeProjection } from "../projection/projection.consumer";
+import { consumePurge, PURGE_QUEUE } from "../purge/purge.consumer";
 import { consumeWebhookDeliveries } from "../webhooks/webhooks.consumer";
 
 /*
@@ -34,6 +35,7 @@ const consumers: Record<string, Consumer> = {
   [TASKS_DLQ]: consumeDeadMassUpdate,
   [PRIVACY_QUEUE]: (batch, env) => consumePrivacy(batch, env),
   [PRIVACY_DLQ]: (batch, env) => consumePrivacyDeadLetters(batch, env),
+  [PURGE_QUEUE]: consumePurge,
   [EXPORTS_QUEUE]: consumeExports,
   [EXPORTS_DLQ]: consumeDeadExports,
   [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,

@@ -1,80 +1,27 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
-import { PRIVACY_QUEUE } from "../../src/privacy/messages";
 import { removeProfile, stagedPaging } from "../../src/privacy/remove";
-import type { EventsMessage } from "../../src/queue/messages";
+import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
 import { deliverTo } from "../support/queues";
-import { stagedEvents } from "../support/staged";
-
-const DAY = 86_400_000;
-
-interface PurgeJob {
-  request_id: string;
-  status: "pending" | "done";
-  dry_run: boolean;
-  as_of: string;
-  results: { project_id: string; profile_id: string; kind: string; outcome: string; detail: Record<string, unknown> }[];
-}
-
-async function purge(body: Record<string, unknown>): Promise<PurgeJob> {
-  const res = await call("POST", "/v1/admin/jobs/purge", { headers: adminHeaders, body });
-  expect(res.status).toBe(202);
-  const { job, request_id } = await res.json<{ job: string; request_id: string }>();
-  expect(job).toBe("purge");
-  return finished(request_id);
-}
-
-async function finished(id: string): Promise<PurgeJob> {
-  return vi.waitFor(
-    async () => {
-      const res = await call("GET", `/v1/admin/jobs/purge/${id}`, { headers: adminHeaders });
-      expect(res.status).toBe(200);
-      const body = await res.json<PurgeJob>();
-      expect(body.status).toBe("done");
-      return body;
-    },
-    { timeout: 20_000, interval: 100 },
-  );
-}
-
-const resultsFor = (job: PurgeJob, p: Project) => job.results.filter((r) => r.project_id === p.projectId);
-
-async function setInactivity(p: Project, days: number) {
-  const res = await call("PATCH", `/v1/admin/projects/${p.projectId}`, {
-    headers: adminHeaders,
-    body: { inactivity_days: days },
-  });
-  expect(res.status).toBe(200);
-}
-
-/** Waits until D1 shows the profile with the holder the purge will ask, and returns its row. */
-async function projectedRow(p: Project, profileId: string, state = "active") {
-  return vi.waitFor(
-    async () => {
-      const row = await env.DB.prepare(
-        "SELECT last_activity_at, holder_kind, holder_id, state FROM profiles WHERE project_id = ? AND profile_id = ?",
-      )
-        .bind(p.projectId, profileId)
-        .first<{ last_activity_at: string; holder_kind: string | null; holder_id: string | null; state: string }>();
-      expect(row?.state).toBe(state);
-      expect(row?.holder_kind).not.toBeNull();
-      return row as NonNullable<typeof row>;
-    },
-    { timeout: 20_000, interval: 100 },
-  );
-}
-
-/** The profile's own last activity, as its object holds it. */
-async function lastActivity(p: Project, query: { custom_id: string } | { installation_id: string }): Promise<number> {
-  const view = await profileBy(p, query);
-  const body = view.body as unknown as { last_activity_at: string };
-  return Date.parse(body.last_activity_at);
-}
+import {
+  DAY,
+  finished,
+  lastActivity,
+  type PurgeJob,
+  pagesOf,
+  projectedRow,
+  purge,
+  resultsFor,
+  setInactivity,
+  stagedAt,
+  stagedOf,
+  withTinyPaging,
+} from "./support";
 
 describe("inactive-profile purge", () => {
   it("removes a profile inactive for the project's period, and keeps one a day short of it", async () => {
@@ -221,58 +168,6 @@ describe("inactive-profile purge", () => {
   });
 });
 
-/** A staged event of the profile at 01:30 + `hour` on an old day: one object per hour. */
-function stagedAt(
-  p: Project,
-  who: { profile_id: string; custom_id: string | null; installation_id: string },
-  hour: number,
-): EventsMessage {
-  return {
-    type: "events",
-    project_id: p.projectId,
-    profile_id: who.profile_id,
-    custom_id: who.custom_id,
-    installation_id: who.installation_id,
-    app_id: p.appId,
-    received_at: "2026-10-01T00:00:00.000Z",
-    events: [
-      {
-        id: `old-${who.profile_id}-${hour}`,
-        name: "played",
-        time: `2026-10-01T${String(hour).padStart(2, "0")}:30:00.000Z`,
-        attributes: {},
-        label: null,
-        tags: [],
-        source: "sdk",
-      },
-    ],
-  };
-}
-
-const stagedOf = async (p: Project, profileId: string) =>
-  (await stagedEvents(p.projectId)).filter((e) => e.profile_id === profileId).length;
-
-/** The pages (queue messages) a job ran for one project and kind. */
-async function pagesOf(jobId: string, p: Project, kind: "inactive" | "orphan"): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT count(*) AS n FROM purge_pages WHERE job_id = ? AND page LIKE ? AND done = 1",
-  )
-    .bind(jobId, `${p.projectId}:${kind}:%`)
-    .first<{ n: number }>();
-  return row?.n ?? -1;
-}
-
-/** Runs `body` with the staged-event paging made small: one object read per message. */
-async function withTinyPaging<T>(body: () => Promise<T>): Promise<T> {
-  const paging = { ...stagedPaging };
-  Object.assign(stagedPaging, { pages: 1, objects: 1 });
-  try {
-    return await body();
-  } finally {
-    Object.assign(stagedPaging, paging);
-  }
-}
-
 describe("a purge with much staged history", () => {
   it("deletes an inactive profile's staged events over several messages, and the receipt counts them all", async () => {
     const p = await createProject();
@@ -328,39 +223,61 @@ describe("a purge with much staged history", () => {
   });
 });
 
-describe("a purge page's allowance of staged objects", () => {
-  it("is shared by its profiles: once spent, the rest of the page goes on in the next message", async () => {
-    const p = await createProject();
+describe("a purge page's sweep of staged events", () => {
+  /** Three inactive profiles, each with one staged object of its own; returns them and the purge's `as_of`. */
+  async function threeSleepers(p: Project) {
     await setInactivity(p, 30);
     const sleepers = [];
     for (const k of [1, 2, 3]) {
       const device = crypto.randomUUID();
-      const profile = await batch(p, device, [identify(`shared-${k}`)]);
+      const profile = await batch(p, device, [identify(`swept-${k}`)]);
       await projectedRow(p, profile.profile_id);
-      sleepers.push({ profile_id: profile.profile_id, custom_id: `shared-${k}`, installation_id: device });
+      const who = { profile_id: profile.profile_id, custom_id: `swept-${k}`, installation_id: device };
+      await stageEvents(env, [stagedAt(p, who, k)]);
+      sleepers.push(who);
     }
-    // One object holding all three profiles' events: every removal reads it.
-    await stageEvents(
-      env,
-      sleepers.map((who) => stagedAt(p, who, 1)),
-    );
     const last = Math.max(...(await Promise.all(sleepers.map((s) => lastActivity(p, { custom_id: s.custom_id })))));
+    return { sleepers, asOf: new Date(last + 31 * DAY).toISOString() };
+  }
+
+  async function purgeWithAllowance(asOf: string, objects: number): Promise<PurgeJob> {
     const paging = { ...stagedPaging };
-    // Two objects a message: two removals, then the page hands on.
-    Object.assign(stagedPaging, { pages: 1, objects: 2 });
-    let job: PurgeJob;
+    Object.assign(stagedPaging, { pages: 1, objects });
     try {
-      job = await purge({ as_of: new Date(last + 31 * DAY).toISOString() });
+      return await purge({ as_of: asOf });
     } finally {
       Object.assign(stagedPaging, paging);
     }
-    expect(
-      resultsFor(job, p)
-        .map((r) => [r.profile_id, r.outcome])
-        .sort(),
-    ).toEqual(sleepers.map((s) => [s.profile_id, "removed"]).sort());
+  }
+
+  function expectAllRemoved(job: PurgeJob, p: Project, sleepers: { profile_id: string }[]) {
+    const results = resultsFor(job, p);
+    expect(results.map((r) => [r.profile_id, r.outcome]).sort()).toEqual(
+      sleepers.map((s) => [s.profile_id, "removed"]).sort(),
+    );
+    // Each receipt counts its own profile's event, though one listing served them all.
+    for (const r of results) expect(r.detail.totals).toMatchObject({ "r2.events": 1 });
+  }
+
+  it("lists the project's staged objects once for all its profiles", async () => {
+    const p = await createProject();
+    const { sleepers, asOf } = await threeSleepers(p);
+    // Three objects a message: one listing reads the three objects once for the three removals.
+    const job = await purgeWithAllowance(asOf, 3);
+    expectAllRemoved(job, p, sleepers);
     for (const s of sleepers) expect(await stagedOf(p, s.profile_id)).toBe(0);
-    expect(await pagesOf(job.request_id, p, "inactive")).toBeGreaterThanOrEqual(2);
+    // The project's lead page and a single page of profiles: no removal needed a message more.
+    expect(await pagesOf(job.request_id, p, "inactive")).toBe(2);
+  });
+
+  it("once its allowance is spent, goes on in the next message for every removal of the page", async () => {
+    const p = await createProject();
+    const { sleepers, asOf } = await threeSleepers(p);
+    const job = await purgeWithAllowance(asOf, 2);
+    expectAllRemoved(job, p, sleepers);
+    for (const s of sleepers) expect(await stagedOf(p, s.profile_id)).toBe(0);
+    // The lead, the page that read two objects, and the one that resumed its three removals.
+    expect(await pagesOf(job.request_id, p, "inactive")).toBe(3);
   });
 });
 
@@ -397,7 +314,7 @@ describe("a purge page retried after it wrote a tombstone", () => {
 
     const job = await withTinyPaging(async () => {
       const retry = await deliverTo(
-        PRIVACY_QUEUE,
+        PURGE_QUEUE,
         [{ type: "purge_profiles", job_id: jobId, project_id: p.projectId, kind: "inactive", cursor: null }],
         { attempts: 2, prefix: `retry-${jobId}-` },
       );
