@@ -86,9 +86,11 @@ export function createApp() {
     await next();
   });
   app.use("*", async (c, next) => {
-    const issues = [...c.req.raw.headers]
-      .filter(([, value]) => value.length > MAX_HEADER_VALUE)
-      .map(([name]) => ({ path: `headers.${name}`, message: `At most ${MAX_HEADER_VALUE} characters.` }));
+    const issues: { path: string; message: string }[] = [];
+    for (const [name, value] of c.req.raw.headers) {
+      if (value.length > MAX_HEADER_VALUE)
+        issues.push({ path: `headers.${name}`, message: `At most ${MAX_HEADER_VALUE} characters.` });
+    }
     if (issues.length > 0) {
       throw new ApiError("VALIDATION_FAILED", `A header value is at most ${MAX_HEADER_VALUE} characters.`, { issues });
     }
