@@ -6,8 +6,8 @@ import type { Binding } from "./transitions";
  */
 export const MEMBERS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at);
 `;
-// The index on seen_at comes with upgradeMembers: a table from before has no such column yet.
 
 /** Installations the debug view describes, most recently seen first; it counts the others. */
 export const VIEW_INSTALLATIONS = 20;
@@ -54,7 +54,11 @@ export class Members {
   /** The minute each installation was last recorded as seen, so a busy one writes once a minute. */
   private readonly seenMinute = new Map<string, string>();
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    /** Whether the table exists: it is made by the first attachment (call `attach` after it is). */
+    private readonly present: () => boolean,
+  ) {}
 
   attach(installationId: string, time: string): void {
     this.sql.exec(
@@ -69,13 +73,14 @@ export class Members {
   /** Removes a member; whether it was one. */
   detach(installationId: string): boolean {
     this.seenMinute.delete(installationId);
+    if (!this.present()) return false;
     return this.sql.exec("DELETE FROM members WHERE installation_id = ?", installationId).rowsWritten > 0;
   }
 
   /** Records that a member wrote at `time`; at most one write a minute per installation. */
   seen(installationId: string, time: string): void {
     const minute = time.slice(0, 16);
-    if ((this.seenMinute.get(installationId) ?? "") >= minute) return;
+    if ((this.seenMinute.get(installationId) ?? "") >= minute || !this.present()) return;
     this.sql.exec(
       "UPDATE members SET seen_at = ? WHERE installation_id = ? AND (seen_at IS NULL OR seen_at < ?)",
       time,
@@ -87,6 +92,7 @@ export class Members {
 
   /** The `limit` most recently seen members, and how many others there are. */
   page(limit: number): MemberPage {
+    if (!this.present()) return { members: [], more: 0 };
     const members = this.sql
       .exec<{ installation_id: string; attached_at: string }>(
         "SELECT installation_id, attached_at FROM members ORDER BY seen_at DESC, installation_id LIMIT ?",
@@ -100,6 +106,7 @@ export class Members {
 
   /** Removes members found to have moved on, unless they attached again since they were read. */
   prune(stale: Member[]): number {
+    if (!this.present()) return 0;
     let removed = 0;
     for (const m of stale) {
       removed += this.sql.exec(

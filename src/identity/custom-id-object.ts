@@ -12,13 +12,14 @@ import {
   upgradeMembers,
   VIEW_INSTALLATIONS,
 } from "./custom-id-members";
-import { customIdHooks, type EraseOutcome, type EraseRequest, eraseObject } from "./erase";
+import { customIdHooks, ERASURES, type EraseOutcome, type EraseRequest, eraseObject } from "./erase";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
 import {
   type ApplyResult,
   type DataOp,
   PROFILE_SCHEMA,
+  PROFILE_TABLES,
   type ProfileSnapshot,
   ProfileStore,
   upgradeProfileTables,
@@ -80,13 +81,18 @@ export class CustomIdObject extends DurableObject<Env> {
   constructor(state: DurableObjectState, bindings: Env) {
     super(state, bindings);
     const { ctx, env } = meterObject(this, state, bindings);
-    this.schema = new LazySchema(ctx.storage.sql, PROFILE_SCHEMA + MEMBERS_SCHEMA + SCHEMA, "profiles", (sql) => {
-      upgradeProfileTables(sql);
-      upgradeMembers(sql);
-    });
+    this.schema = new LazySchema(
+      ctx.storage.sql,
+      `${PROFILE_SCHEMA}${MEMBERS_SCHEMA}${SCHEMA}${ERASURES};`,
+      PROFILE_TABLES,
+      (sql) => {
+        upgradeProfileTables(sql);
+        upgradeMembers(sql);
+      },
+    );
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
-    this.members = new Members(ctx.storage.sql);
+    this.members = new Members(ctx.storage.sql, () => this.schema.has("members"));
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.schema.load();
@@ -103,6 +109,7 @@ export class CustomIdObject extends DurableObject<Env> {
   }
 
   private recall<T>(key: string): T | null {
+    if (!this.schema.has("transitions")) return null;
     const row = this.ctx.storage.sql
       .exec<{ result: string }>("SELECT result FROM transitions WHERE key = ?", key)
       .toArray()[0];
@@ -123,7 +130,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation claims this custom ID: sign-in adopts its profile, login takes it in. */
   attach(req: AttachRequest): AttachResult {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
-    this.schema.ensure();
+    this.schema.ensure(...PROFILE_TABLES, "members", "transitions");
     const result = this.store.transaction(() => {
       const seen = this.recall<AttachResult>(req.key);
       if (seen) return seen;
@@ -152,7 +159,7 @@ export class CustomIdObject extends DurableObject<Env> {
   /** An installation leaves this custom ID (logout, or switching to another user). */
   detach(req: DetachRequest): void {
     this.store.holder = { projectId: req.projectId, kind: "custom_id", id: req.customId };
-    this.schema.ensure();
+    this.schema.ensure(...PROFILE_TABLES, "transitions");
     this.store.transaction(() => {
       if (this.recall(req.key)) return;
       const existing = this.current();
@@ -208,7 +215,7 @@ export class CustomIdObject extends DurableObject<Env> {
   erase(req: EraseRequest): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
     const outcome = this.store.transaction(() =>
-      eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql)),
+      eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql, this.schema.has("members"))),
     );
     this.store.processed.forget();
     return outcome;

@@ -6,7 +6,7 @@
  * request IDs, times and counts, nothing about the person.
  */
 
-const ERASURES = `CREATE TABLE IF NOT EXISTS erasures (request_id TEXT PRIMARY KEY, receipt TEXT NOT NULL)`;
+export const ERASURES = `CREATE TABLE IF NOT EXISTS erasures (request_id TEXT PRIMARY KEY, receipt TEXT NOT NULL)`;
 
 /** What an object deleted: its profiles (the removed one and any orphans it kept), rows per table. */
 export interface ObjectErasure {
@@ -123,7 +123,7 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
 }
 
 /** Per-profile tables of the profile store: an orphan's rows are removed from each. */
-const PROFILE_TABLES = ["attributes", "event_batches", "history", "processed_ops", "profiles"] as const;
+const PER_PROFILE_TABLES = ["attributes", "event_batches", "history", "processed_ops", "profiles"] as const;
 
 /**
  * Deletes one orphaned profile an installation's object keeps, once it has been orphaned
@@ -147,7 +147,7 @@ export function eraseOrphan(
     return { erased: false, reason: "not_orphaned_long_enough" };
   }
   const rows: Record<string, number> = {};
-  for (const table of PROFILE_TABLES) {
+  for (const table of PER_PROFILE_TABLES) {
     const { name, n } = countItems(sql, table, req.profileId);
     if (n > 0) rows[name] = n;
     if (!req.dryRun) sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, req.profileId);
@@ -169,8 +169,8 @@ export function eraseOrphan(
   return receipt;
 }
 
-/** The custom ID object's hooks: its active profile and its member installations. */
-export function customIdHooks(sql: SqlStorage): ErasureHooks {
+/** The custom ID object's hooks: its active profile and its member installations (none before its first). */
+export function customIdHooks(sql: SqlStorage, hasMembers: boolean): ErasureHooks {
   return {
     target: () => {
       const row = sql
@@ -181,10 +181,12 @@ export function customIdHooks(sql: SqlStorage): ErasureHooks {
       return row ? { profileId: row.profile_id, customId: row.custom_id, lastActivityAt: row.last_activity_at } : null;
     },
     members: () =>
-      sql
-        .exec<{ installation_id: string }>("SELECT installation_id FROM members ORDER BY attached_at")
-        .toArray()
-        .map((r) => r.installation_id),
+      hasMembers
+        ? sql
+            .exec<{ installation_id: string }>("SELECT installation_id FROM members ORDER BY attached_at")
+            .toArray()
+            .map((r) => r.installation_id)
+        : [],
   };
 }
 

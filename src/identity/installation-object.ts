@@ -3,7 +3,7 @@ import { uuidv7 } from "../lib/ids";
 import { meterObject, meterRequests } from "../meter/objects";
 import type { InstallationProjection, ProfileProjection } from "../queue/messages";
 import { AlarmClock } from "./alarm-clock";
-import { type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
+import { ERASURES, type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
 import { customIdObjectName } from "./identifiers";
 import {
   type BatchInput,
@@ -30,6 +30,7 @@ import {
   type ApplyResult,
   type DataOp,
   PROFILE_SCHEMA,
+  PROFILE_TABLES,
   ProfileStore,
   upgradeProfileTables,
   type WriteContext,
@@ -70,8 +71,8 @@ export class InstallationObject extends DurableObject<Env> {
     const { ctx, env } = meterObject(this, state, bindings);
     this.schema = new LazySchema(
       ctx.storage.sql,
-      PROFILE_SCHEMA + INSTALLATION_SCHEMA + INTENT_SCHEMA,
-      "profiles",
+      `${PROFILE_SCHEMA}${INSTALLATION_SCHEMA}${INTENT_SCHEMA}${ERASURES};`,
+      [...PROFILE_TABLES, "installation"],
       upgradeProfileTables,
     );
     this.store = new ProfileStore(ctx.storage);
@@ -80,6 +81,7 @@ export class InstallationObject extends DurableObject<Env> {
       sql: ctx.storage.sql,
       store: this.store,
       installation: this.installation,
+      hasTable: () => this.schema.has("intent"),
       customIds: (projectId, customId) => this.customIds(projectId, customId),
       transaction: (fn) => this.transaction(fn),
     });
@@ -293,6 +295,8 @@ export class InstallationObject extends DurableObject<Env> {
       this.store.processed.mark(op.id, null, Date.now());
       return;
     }
+    // The first transition of the installation makes the table it is recorded in.
+    this.schema.ensure("intent");
     this.transaction(() => this.intents.record(intent));
     await this.attempt(input.projectId, intent);
   }

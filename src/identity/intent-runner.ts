@@ -12,6 +12,8 @@ export interface IntentDeps {
   sql: SqlStorage;
   store: ProfileStore;
   installation: InstallationTable;
+  /** Whether the intent table exists: the object makes it before its first transition. */
+  hasTable: () => boolean;
   customIds: (projectId: string, customId: string) => DurableObjectStub<CustomIdObject>;
   transaction: <T>(fn: () => T) => T;
 }
@@ -35,7 +37,7 @@ export class IntentRunner {
 
   /** The intent left under way, if any. */
   pending(): Intent | null {
-    if (this.#recorded === false) return null;
+    if (this.#recorded === false || !this.deps.hasTable()) return null;
     const row = this.deps.sql.exec<{ body: string }>("SELECT body FROM intent WHERE id = 1").toArray()[0];
     this.#recorded = row !== undefined;
     return row ? (JSON.parse(row.body) as Intent) : null;

@@ -76,9 +76,15 @@ CREATE TABLE IF NOT EXISTS profiles (
   events_held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 `;
 
-/** The tables of every object holding profiles; the probe of its `LazySchema` is `profiles`. */
+/** The tables of every object holding profiles. */
 export const PROFILE_SCHEMA =
   PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
+
+/**
+ * Those tables by name, made together by an object's first write: every write touches most of
+ * them, and the reads of this store need not ask first. `profiles` first: it says the object was written.
+ */
+export const PROFILE_TABLES = ["profiles", "attributes", "event_batches", "history", "processed_ops", "outbox"];
 
 /** Brings the profile tables of an object written by an older layout up to this one. */
 export function upgradeProfileTables(sql: SqlStorage): void {

@@ -229,10 +229,20 @@ function newestPerProfile(states: ProfileState[]): ProfileState[] {
   return [...newest.values()];
 }
 
+/**
+ * D1 keeps the attributes of active profiles only: an orphan's go when it is orphaned (nothing
+ * reads them: segments and exports select active profiles, the debug view and the privacy
+ * review read the objects), so a segment counts one attribute condition from its index alone,
+ * without asking each match's profile whether it is active (src/segments/plan.ts).
+ */
+function searchable(s: ProfileState): ProfileState {
+  return s.state.state === "active" ? s : { ...s, state: { ...s.state, attributes: [] } };
+}
+
 /** Every statement that brings D1 to these profile states, in the order they must run. */
 export function profileStatements(all: ProfileState[]): Statement[] {
   if (all.length === 0) return [];
-  const states = newestPerProfile(all);
+  const states = newestPerProfile(all).map(searchable);
   return [...profileRows(states), ...attributeRows(states), ...itemRows(states), ...deletions(states)];
 }
 

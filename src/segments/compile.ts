@@ -26,6 +26,12 @@ export interface LeafSource {
   from: SQL;
   profileId: SQL;
   filter: SQL;
+  /**
+   * Its rows are of active profiles only, one a profile at most: their count is the number of
+   * profiles the condition matches. True of attributes and array items (D1 keeps those of
+   * active profiles only: src/projection/statements.ts); not of installations.
+   */
+  countsProfiles: boolean;
 }
 
 function attributeSource(projectId: string, name: string, predicate: SQL): LeafSource {
@@ -33,6 +39,7 @@ function attributeSource(projectId: string, name: string, predicate: SQL): LeafS
     from: sql`profile_attributes a`,
     profileId: sql`a.profile_id`,
     filter: sql`a.project_id = ${projectId} AND a.name = ${name} AND ${predicate}`,
+    countsProfiles: true,
   };
 }
 
@@ -41,6 +48,7 @@ function installationSource(projectId: string, predicate: SQL): LeafSource {
     from: sql`installations i`,
     profileId: sql`i.profile_id`,
     filter: sql`i.project_id = ${projectId} AND ${predicate}`,
+    countsProfiles: false,
   };
 }
 
@@ -73,6 +81,7 @@ export function leafSource(c: Condition, projectId: string): LeafSource | null {
           from: sql`profile_attribute_items t`,
           profileId: sql`t.profile_id`,
           filter: sql`t.project_id = ${projectId} AND t.name = ${c.attribute} AND t.item = ${c.value}`,
+          countsProfiles: true,
         };
       default: {
         const cmp = COMPARATORS[c.op];
@@ -157,5 +166,6 @@ export function audienceMembers(name: string, projectId: string): LeafSource {
     from: sql`audience_members m`,
     profileId: sql`m.member`,
     filter: sql`m.project_id = ${projectId} AND m.audience = ${name}`,
+    countsProfiles: false,
   };
 }

@@ -16,7 +16,15 @@ const READ = 1 / 8;
 /** Runs `SELECT count(*) AS n FROM (SELECT 1 ... LIMIT cap)` and answers n. */
 export type Probe = (query: SQL) => Promise<number>;
 
-export type Plan = { ok: true; condition: SQL; probes: number } | { ok: false; probes: number; hint: string };
+export type Plan =
+  | {
+      ok: true;
+      condition: SQL;
+      probes: number;
+      /** How many profiles match, when the plan's own counts already say (one condition that counts profiles). */
+      count?: number;
+    }
+  | { ok: false; probes: number; hint: string };
 
 const capped = (s: LeafSource, cap: number) =>
   sql`SELECT count(*) AS n FROM (SELECT 1 FROM ${s.from} WHERE ${s.filter} LIMIT ${Math.max(0, Math.floor(cap))})`;
@@ -91,11 +99,19 @@ export async function planWhere(
       if (matches * perMatch > budget) return { ok: false, probes: Math.ceil(matches * perMatch), hint: HINTS.set };
     }
     const sources = union as LeafSource[];
-    const condition =
-      sources.length === 1 && sources[0]
-        ? inSource(sources[0], "list")
-        : sql`p.profile_id IN (${unionAll(sources.map((s) => sql`SELECT ${s.profileId} AS profile_id FROM ${s.from} WHERE ${s.filter}`))})`;
-    return { ok: true, probes: Math.ceil(matches * perMatch), condition };
+    const probes = Math.ceil(matches * perMatch);
+    const [only] = sources;
+    // One condition whose index holds active profiles only, one entry each: its count is the answer.
+    if (sources.length === 1 && only) {
+      return {
+        ok: true,
+        probes,
+        condition: inSource(only, "list"),
+        ...(only.countsProfiles ? { count: matches } : {}),
+      };
+    }
+    const condition = sql`p.profile_id IN (${unionAll(sources.map((s) => sql`SELECT ${s.profileId} AS profile_id FROM ${s.from} WHERE ${s.filter}`))})`;
+    return { ok: true, probes, condition };
   }
 
   // A walk of every active profile.
@@ -103,6 +119,7 @@ export async function planWhere(
     from: sql`profiles p`,
     profileId: sql`p.profile_id`,
     filter: sql`p.project_id = ${projectId} AND p.state = 'active'`,
+    countsProfiles: true,
   };
   const perProfile = Math.max(1, conditions) + READ; // read the profile, probe each condition
   const profiles = await countUpTo(probe, active, Math.floor(budget / perProfile));

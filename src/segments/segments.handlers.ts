@@ -93,7 +93,7 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
   }
   const matching = sql`FROM profiles p WHERE p.project_id = ${projectId} AND p.state = 'active' AND ${plan.condition}`;
   const countQuery = sql`SELECT count(*) AS n ${matching}`;
-  const countAll = async () => (await db.get<{ n: number }>(countQuery))?.n ?? 0;
+  const countAll = async () => plan.count ?? (await db.get<{ n: number }>(countQuery))?.n ?? 0;
   if (body.count_only) return c.json({ count: await countAll(), profiles: [], next_cursor: null }, 200);
 
   const page = await db.all<{ profile_id: string; custom_id: string | null }>(

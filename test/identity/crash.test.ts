@@ -1,6 +1,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VIEW_INSTALLATIONS } from "../../src/identity/custom-id-members";
+import { INTENT_SCHEMA } from "../../src/identity/intent-runner";
 import type { Intent } from "../../src/identity/transitions";
 import { createProject } from "../support/harness";
 import {
@@ -23,6 +24,8 @@ const uuid = () => crypto.randomUUID();
 /** Leaves the installation as if it crashed right after recording `intent`. */
 async function recordIntent(projectId: string, installationId: string, intent: Intent) {
   await runInDurableObject(installationStub(projectId, installationId), (_o, state) => {
+    // The object makes the table before it records its first transition.
+    state.storage.sql.exec(INTENT_SCHEMA);
     state.storage.sql.exec("INSERT INTO intent (id, body) VALUES (1, ?)", JSON.stringify(intent));
     return state.storage.setAlarm(Date.now() + 5_000);
   });

@@ -41,7 +41,7 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
 const EXPECTED = {
   newInstallation: {
     installation: {
-      schema: 16,
+      schema: 14,
       profiles: 2,
       history: 1,
       installation: 1,
@@ -57,7 +57,7 @@ const EXPECTED = {
     installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 17, profiles: 2, history: 1, processed_ops: 1, attributes: 5, event_batches: 1, outbox: 2 },
+    custom_id: { schema: 12, profiles: 2, history: 1, processed_ops: 1, attributes: 5, event_batches: 1, outbox: 2 },
   },
 } satisfies Record<string, RowsByTable>;
 

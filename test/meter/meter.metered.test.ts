@@ -104,8 +104,8 @@ const WARM: Units = {
 };
 
 /*
- * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (16 rows of
- * sqlite_master, each statement counted), the installation row and its anonymous profile with
+ * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (14 rows of
+ * sqlite_master, each statement counted: the profile tables and its own, not the login's intent), the installation row and its anonymous profile with
  * its first history entry (one row each), their commit's outbox row (staged and deleted), each
  * staging a projection message (queue_messages 4), and the projection of the installation into
  * D1 (installations 6 rows).
@@ -116,8 +116,8 @@ const NEW: Units = {
   queue_batches: 2,
   // applyBatch; projection() and installationProjection() from the projection consumer
   do_requests: 3,
-  do_rows_read: 64,
-  do_rows_written: 31,
+  do_rows_read: 46,
+  do_rows_written: 29,
   do_alarms_set: 1,
   queue_messages: 4,
   // The projection compares in D1 and writes only what differs: one statement per kind of
@@ -166,7 +166,7 @@ describe("the billable-unit meter, on", () => {
         worker_requests: 1,
         queue_batches: 2,
         do_requests: 6,
-        do_rows_read: 126,
+        do_rows_read: 93,
         do_rows_written: 70,
         do_alarms_set: 3,
         queue_messages: 7,

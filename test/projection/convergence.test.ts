@@ -79,6 +79,31 @@ describe("the D1 projection", () => {
     expect(row?.state).toBe("orphaned");
   });
 
+  it("keeps only active profiles' attributes: an orphan's attributes and array items leave D1", async () => {
+    const p = await createProject();
+    const first = crypto.randomUUID();
+    const second = crypto.randomUUID();
+    await batch(p, first, [identify("keeper")]);
+    const orphan = await batch(p, second, [attributes({ tier: "gold", tags: ["a", "b"] })]);
+    await waitForProjection(p.projectId, [first, second], ["keeper"]);
+    const held = (table: string) =>
+      env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE project_id = ? AND profile_id = ?`)
+        .bind(p.projectId, orphan.profile_id)
+        .first<{ n: number }>();
+    expect((await held("profile_attributes"))?.n).toBe(2);
+    expect((await held("profile_attribute_items"))?.n).toBe(2);
+
+    await batch(p, second, [identify("keeper")]);
+    await waitForProjection(p.projectId, [first, second], ["keeper"]);
+    expect((await held("profile_attributes"))?.n).toBe(0);
+    expect((await held("profile_attribute_items"))?.n).toBe(0);
+    const res = await call("POST", "/v1/segments/query", {
+      headers: restHeaders(p),
+      body: { where: { attribute: "tier", op: "eq", value: "gold" }, count_only: true },
+    });
+    expect(await res.json()).toEqual({ count: 0, profiles: [], next_cursor: null });
+  });
+
   it("ignores redelivered and late messages: a row never moves back to an older version", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();

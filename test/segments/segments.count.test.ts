@@ -14,7 +14,10 @@ async function query(p: Project, body: Record<string, unknown>): Promise<Answer>
   return res.json<Answer>();
 }
 
-/** Active profiles written straight into the projection, each with `tier: gold`; their IDs. */
+/**
+ * Profiles written straight into the projection as it keeps them: active ones with `tier: gold`,
+ * others with no attribute rows (D1 keeps active profiles' attributes only); their IDs.
+ */
 async function seed(p: Project, n: number, state = "active"): Promise<string[]> {
   const ids = Array.from({ length: n }, () => crypto.randomUUID());
   const now = new Date().toISOString();
@@ -24,10 +27,14 @@ async function seed(p: Project, n: number, state = "active"): Promise<string[]> 
         `INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
          VALUES (?, ?, ?, ?, 1, ?, ?)`,
       ).bind(p.projectId, id, `user-${id}`, state, now, now),
-      env.DB.prepare(
-        `INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, version)
-         VALUES (?, ?, 'tier', 'string', 'gold', 1)`,
-      ).bind(p.projectId, id),
+      ...(state === "active"
+        ? [
+            env.DB.prepare(
+              `INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, version)
+               VALUES (?, ?, 'tier', 'string', 'gold', 1)`,
+            ).bind(p.projectId, id),
+          ]
+        : []),
     ]),
   );
   return ids;

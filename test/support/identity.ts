@@ -89,8 +89,8 @@ export const HELD_EVENTS = `(SELECT profile_id, e.value->>'$.id' AS event_id, e.
   FROM event_batches, json_each(event_batches.events) AS e)`;
 
 /**
- * Runs a read-only SQL query inside a Durable Object's own storage. An object that was never
- * written has no tables (they come with its first write), so it answers no rows.
+ * Runs a read-only SQL query inside a Durable Object's own storage. An object makes each table
+ * with the first write that needs it, so a table not made yet answers no rows.
  */
 export function querySql(
   stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>,
@@ -98,8 +98,12 @@ export function querySql(
   ...params: SqlStorageValue[]
 ): Promise<Row[]> {
   return runInDurableObject(stub, (_instance, state) => {
-    const written = state.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'profiles'").toArray().length > 0;
-    return written ? state.storage.sql.exec<Row>(query, ...params).toArray() : [];
+    try {
+      return state.storage.sql.exec<Row>(query, ...params).toArray();
+    } catch (error) {
+      if (/no such table/.test(String(error))) return [];
+      throw error;
+    }
   });
 }
 

@@ -1,0 +1,114 @@
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, createProject, type Project, restHeaders } from "../support/harness";
+import {
+  attributes,
+  batch,
+  customIdStub,
+  event,
+  identify,
+  installationStub,
+  logout,
+  profileBy,
+} from "../support/identity";
+
+/*
+ * An object makes each table with the first write that needs it, and a woken object whose
+ * tables are of this layout runs no DDL (docs/decisions.md, "Durable Object tables").
+ */
+
+type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
+
+const PROFILE_TABLES = ["attributes", "event_batches", "history", "outbox", "processed_ops", "profiles"];
+
+function tablesOf(stub: Stub): Promise<string[]> {
+  return runInDurableObject(stub, (_o, state) =>
+    state.storage.sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name NOT LIKE '_cf%' ORDER BY name",
+      )
+      .toArray()
+      .map((r) => r.name),
+  );
+}
+
+function update(p: Project, operations: unknown[]) {
+  return call("POST", "/v1/profiles/update", { headers: restHeaders(p), body: operations });
+}
+
+/** The statements every object of this isolate runs while `run` runs, in order. */
+async function statementsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const sql = await runInDurableObject(installationStub("any", crypto.randomUUID()), (_o, state) => state.storage.sql);
+  const proto = Object.getPrototypeOf(sql) as { exec: SqlStorage["exec"] };
+  const original = proto.exec;
+  const seen: string[] = [];
+  proto.exec = function (this: SqlStorage, query: string, ...bindings: unknown[]) {
+    seen.push(query.replace(/\s+/g, " ").trim());
+    return original.call(this, query, ...bindings);
+  } as SqlStorage["exec"];
+  try {
+    await run();
+  } finally {
+    proto.exec = original;
+  }
+  return seen;
+}
+
+const DDL = /^(CREATE|ALTER|DROP|PRAGMA)\b/i;
+
+describe("Durable Object tables", () => {
+  it("an anonymous installation makes the profile tables and its own; its first login the intent table", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    await batch(p, i, [attributes({ plan: "pro" }), event("opened")]);
+    expect(await tablesOf(installationStub(p.projectId, i))).toEqual([...PROFILE_TABLES, "installation"].sort());
+
+    await batch(p, i, [identify("schema-user")]);
+    expect(await tablesOf(installationStub(p.projectId, i))).toContain("intent");
+    expect(await tablesOf(customIdStub(p.projectId, "schema-user"))).toEqual(
+      [...PROFILE_TABLES, "members", "transitions"].sort(),
+    );
+  });
+
+  it("a custom ID written by the Profile API alone makes no members or transitions table, and still reads and logs in and out", async () => {
+    const p = await createProject();
+    expect((await update(p, [{ identifiers: { custom_id: "api-only" }, attributes: { tier: "gold" } }])).status).toBe(
+      202,
+    );
+    const stub = customIdStub(p.projectId, "api-only");
+    expect(await tablesOf(stub)).toEqual(PROFILE_TABLES);
+    const { status, body } = await profileBy(p, { custom_id: "api-only" });
+    expect(status).toBe(200);
+    expect(body?.installations).toEqual([]);
+    expect(body?.attributes.tier?.value).toBe("gold");
+
+    // A logout from a custom ID that has no members yet: the detach finds none, and says so.
+    const i = crypto.randomUUID();
+    await batch(p, i, [identify("api-only")]);
+    await batch(p, i, [logout()]);
+    const after = await profileBy(p, { custom_id: "api-only" });
+    expect(after.body?.installations).toEqual([]);
+    expect(after.body?.attributes.tier?.value).toBe("gold");
+  });
+
+  it("a woken object of this layout runs no DDL; one of an older layout is brought up to date", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    await batch(p, i, [identify("woken"), attributes({ plan: "pro" })]);
+    await abortAllDurableObjects();
+    const woken = await statementsDuring(() => batch(p, i, [attributes({ plan: "max" }), event("opened")]));
+    expect(woken.length).toBeGreaterThan(0);
+    expect(woken.filter((s) => DDL.test(s))).toEqual([]);
+
+    // An older layout: a table this one no longer has.
+    await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
+      state.storage.sql.exec("CREATE TABLE processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL)");
+    });
+    await abortAllDurableObjects();
+    const upgraded = await statementsDuring(() => batch(p, i, [event("opened")]));
+    expect(upgraded).toContain("DROP TABLE processed");
+    expect(await tablesOf(installationStub(p.projectId, i))).not.toContain("processed");
+    const { body } = await profileBy(p, { custom_id: "woken" });
+    expect(body?.attributes.plan?.value).toBe("max");
+  });
+});
