@@ -1,14 +1,10 @@
 // The Worker's own JavaScript heap, read through the inspector `wrangler dev` opens: the figure
 // that Cloudflare's 128 MB per-isolate limit applies to. The workerd process's resident memory
 // (bench/workerd.mjs) also holds the local D1, R2 and Queues simulators, so it says little here.
+// The same connection takes a CPU profile (`cpuProfiler`).
 
-/**
- * Connects to the inspector on `port` and samples `Runtime.getHeapUsage` every `everyMs`; every
- * tenth sample first asks for a full garbage collection. `peak()` is the largest used heap seen,
- * garbage included (what V8 had not yet collected), and `livePeak()` the largest heap right after
- * a collection: what the Worker actually held. Both in MiB; `stop()` closes the connection.
- */
-export async function heapSampler(port, everyMs = 100) {
+/** A Chrome DevTools Protocol connection to the inspector on `port`: `call(method, params)` answers the result. */
+async function connect(port) {
   const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: `http://127.0.0.1:${port}` } });
   await new Promise((resolve, reject) => {
     socket.onopen = resolve;
@@ -21,12 +17,23 @@ export async function heapSampler(port, everyMs = 100) {
     waiting.get(reply.id)?.(reply.result);
     waiting.delete(reply.id);
   };
-  const call = (method) =>
+  const call = (method, params = {}) =>
     new Promise((resolve) => {
       const id = ++next;
       waiting.set(id, resolve);
-      socket.send(JSON.stringify({ id, method }));
+      socket.send(JSON.stringify({ id, method, params }));
     });
+  return { call, close: () => socket.close() };
+}
+
+/**
+ * Connects to the inspector on `port` and samples `Runtime.getHeapUsage` every `everyMs`; every
+ * tenth sample first asks for a full garbage collection. `peak()` is the largest used heap seen,
+ * garbage included (what V8 had not yet collected), and `livePeak()` the largest heap right after
+ * a collection: what the Worker actually held. Both in MiB; `stop()` closes the connection.
+ */
+export async function heapSampler(port, everyMs = 100) {
+  const { call, close } = await connect(port);
   const usedBytes = async () => (await call("Runtime.getHeapUsage"))?.usedSize ?? 0;
   let peak = await usedBytes();
   let livePeak = peak;
@@ -48,7 +55,27 @@ export async function heapSampler(port, everyMs = 100) {
     livePeak: () => mib(livePeak),
     stop: () => {
       clearInterval(timer);
-      socket.close();
+      close();
+    },
+  };
+}
+
+/**
+ * Starts the V8 CPU profiler of the Worker behind the inspector on `port` (its isolate: under
+ * `wrangler dev` the Worker, its Durable Objects and its queue consumers). `stop()` answers the
+ * profile (`.cpuprofile` JSON, for Chrome DevTools or bench/profile-summary.mjs). The profiler
+ * samples wall time on the isolate's thread: a native call that blocks (a commit's fsync) counts.
+ */
+export async function cpuProfiler(port, intervalUs = 200) {
+  const { call, close } = await connect(port);
+  await call("Profiler.enable");
+  await call("Profiler.setSamplingInterval", { interval: intervalUs });
+  await call("Profiler.start");
+  return {
+    stop: async () => {
+      const { profile } = await call("Profiler.stop");
+      close();
+      return profile;
     },
   };
 }

@@ -71,6 +71,9 @@ export const SDK_CORS = {
   maxAge: 86_400,
 };
 
+const sdkPreflight = cors(SDK_CORS);
+const SDK_EXPOSED = SDK_CORS.exposeHeaders.join(",");
+
 /** Builds the Hono app: middleware, the error envelope, one router per resource, docs. */
 export function createApp() {
   const app = createRouter();
@@ -83,16 +86,27 @@ export function createApp() {
     await next();
   });
   app.use("*", async (c, next) => {
-    const issues = [...c.req.raw.headers]
-      .filter(([, value]) => value.length > MAX_HEADER_VALUE)
-      .map(([name]) => ({ path: `headers.${name}`, message: `At most ${MAX_HEADER_VALUE} characters.` }));
+    const issues: { path: string; message: string }[] = [];
+    for (const [name, value] of c.req.raw.headers) {
+      if (value.length > MAX_HEADER_VALUE)
+        issues.push({ path: `headers.${name}`, message: `At most ${MAX_HEADER_VALUE} characters.` });
+    }
     if (issues.length > 0) {
       throw new ApiError("VALIDATION_FAILED", `A header value is at most ${MAX_HEADER_VALUE} characters.`, { issues });
     }
     await next();
   });
   // Browsers on any origin send SDK batches; every other route is for servers and gets no CORS.
-  app.use("/v1/sdk/batch", cors(SDK_CORS));
+  app.use("/v1/sdk/batch", (c, next) => {
+    if (c.req.method === "OPTIONS") return sdkPreflight(c, next);
+    // What cors() sets on an answer that is not a preflight, as prepared headers: cors() sets
+    // them on `c.res`, so each batch's answer was built three times (an empty Response, ours, and
+    // a copy merging the two). Every answer here, errors included, is made by `c.json`, which
+    // takes prepared headers.
+    c.header("Access-Control-Allow-Origin", SDK_CORS.origin);
+    c.header("Access-Control-Expose-Headers", SDK_EXPOSED);
+    return next();
+  });
   app.use("*", (c, next) => {
     // A CSV audience replace streams up to 1,000,000 IDs and bounds them itself; a byte limit
     // here would buffer the upload whole.

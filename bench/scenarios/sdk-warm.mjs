@@ -3,6 +3,8 @@
 // batch cannot avoid: a rate-limit call, one transaction of 10 rows, one queue send). A probe
 // measures projection freshness meanwhile. Then two small metered runs: anonymous installations,
 // and installations logged into a custom ID.
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpuProfiler } from "../inspector.mjs";
 import { cpuPerRequest, cpuTicks, withCpu } from "../lib/cpu.mjs";
 import { startFreshnessProbe } from "../lib/freshness.mjs";
 import { sleep } from "../lib/load.mjs";
@@ -35,6 +37,8 @@ export async function run(ctx) {
   const cpu = { one: [], limited: [], floor: [] };
   const basePid = ctx.servers.base.pid;
   const probe = startFreshnessProbe(ctx);
+  // BENCH_CPU_PROFILE=1: a CPU profile of edge-cdp's isolate over the rounds (see saveProfile).
+  const profiler = process.env.BENCH_CPU_PROFILE ? await cpuProfiler(ctx.ports.app + 1000) : null;
   const appBefore = cpuTicks(ctx.servers.app.pid);
   const [one, limited, floor, batch] = await ctx.interleaved(
     [
@@ -61,6 +65,7 @@ export async function run(ctx) {
     ],
     env.rounds,
   );
+  if (profiler) saveProfile(await profiler.stop());
   const freshness = await probe.stop();
   await sleep(3_000);
   batch.cpu = cpuPerRequest([{ before: appBefore, after: cpuTicks(ctx.servers.app.pid) }], batch.total);
@@ -125,4 +130,20 @@ export async function run(ctx) {
       },
     },
   };
+}
+
+const PROFILE = "bench/results.sdk-warm.cpuprofile";
+
+/**
+ * Writes the profile, and beside it the bundle `wrangler dev` serves with its source map (it is
+ * deleted when wrangler stops), for `node bench/profile-summary.mjs bench/results.sdk-warm.cpuprofile`.
+ */
+function saveProfile(profile) {
+  writeFileSync(PROFILE, JSON.stringify(profile));
+  // The yardstick Worker's bundle sits there too.
+  const dev = readdirSync(".wrangler/tmp").find(
+    (d) => d.startsWith("dev-") && readFileSync(`.wrangler/tmp/${d}/index.js`, "utf8").includes("InstallationObject"),
+  );
+  if (dev) cpSync(`.wrangler/tmp/${dev}`, `${PROFILE}.bundle`, { recursive: true });
+  console.error(`CPU profile: ${PROFILE}`);
 }

@@ -1,3 +1,6 @@
+/** Two hex digits of each byte value: every request gets an ID. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits.
  * Sorts by creation time, which keeps D1 indexes and cursors append-friendly.
@@ -12,7 +15,8 @@ export function uuidv7(now: number = Date.now()): string {
   }
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  let hex = "";
+  for (const b of bytes) hex += HEX[b];
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

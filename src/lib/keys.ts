@@ -38,8 +38,15 @@ export async function secretsEqual(presented: string, expected: string): Promise
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
+/** The pattern of each prefix's keys, compiled once: every authenticated call reads one. */
+const keyPatterns = new Map<string, RegExp>();
+
 /** Reads the scope (project or app ID) a key was minted for, without trusting it. */
 export function keyScope(key: string, prefix: string): string | null {
-  const match = new RegExp(`^${prefix}_([0-9a-f-]{36})_[A-Za-z0-9_-]{43}$`).exec(key);
-  return match?.[1] ?? null;
+  let pattern = keyPatterns.get(prefix);
+  if (!pattern) {
+    pattern = new RegExp(`^${prefix}_([0-9a-f-]{36})_[A-Za-z0-9_-]{43}$`);
+    keyPatterns.set(prefix, pattern);
+  }
+  return pattern.exec(key)?.[1] ?? null;
 }

@@ -28,6 +28,18 @@ describe("CORS: /v1/sdk/batch only", () => {
     const ok = await call("POST", "/v1/sdk/batch", { headers: { ...sdkHeaders(p), Origin: ORIGIN }, body });
     expect(ok.status).toBe(200);
     expect(ok.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(ok.headers.get("Access-Control-Expose-Headers")).toBe("Retry-After,X-Request-Id");
+    expect(ok.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ok.headers.get("Content-Type")).toMatch(/^application\/json/);
+
+    // Refused by validation, after the key and the rate limit passed.
+    const invalid = await call("POST", "/v1/sdk/batch", {
+      headers: { ...sdkHeaders(p), Origin: ORIGIN },
+      body: { installation_id: "not-a-uuid", ops: [] },
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(invalid.headers.get("Access-Control-Expose-Headers")).toBe("Retry-After,X-Request-Id");
 
     const refused = await call("POST", "/v1/sdk/batch", {
       headers: { "X-Api-Key": "sdk_wrong", Origin: ORIGIN },
