@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { jsonBytes } from "../lib/chunk";
 import type { EventAttributes } from "../lib/json";
 import { parseTimestamp } from "../lib/time";
 import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "./locale-codes";
@@ -273,7 +274,7 @@ export function parseEvent(raw: RawEvent, now: number, ctx: Ctx, path: PropertyK
     issue(ctx, [...path, "$tags"], `$tags is an array of at most ${LIMITS.eventTags} strings of 1 to 64 characters.`);
   }
   checkEventAttributes(attributes, ctx, [...path, "attributes"]);
-  if (new TextEncoder().encode(JSON.stringify(attributes)).byteLength > LIMITS.eventAttributeBytes) {
+  if (jsonBytes(attributes) > LIMITS.eventAttributeBytes) {
     issue(ctx, [...path, "attributes"], `An event's attributes are at most ${LIMITS.eventAttributeBytes / 1024} KB.`);
   }
   return {

@@ -1,4 +1,4 @@
-import { chunkBy } from "../lib/chunk";
+import { chunkBy, jsonBytes } from "../lib/chunk";
 import type { ProjectionMessage, QueueMessage } from "../queue/messages";
 import { MAX_PIECE_BYTES } from "./json-pieces";
 
@@ -21,7 +21,6 @@ export interface OutboxEntry {
 type Message = Omit<OutboxEntry, "seq">;
 type StoredMessage = [OutboxQueue, string | null, QueueMessage];
 
-const encoder = new TextEncoder();
 /** Rows read at once by a flush: a bounded amount of memory, whatever the backlog. */
 const READ_ROWS = 100;
 const READ_BYTES = 4 * 1024 * 1024;
@@ -77,7 +76,7 @@ export class OutboxTable {
    */
   stage(queue: OutboxQueue, dedupe: string | null, body: QueueMessage): void {
     if (dedupe !== null) this.pending = this.pending.filter((e) => e.dedupe !== dedupe);
-    this.pending.push({ queue, dedupe, body, bytes: encoder.encode(JSON.stringify(body)).byteLength });
+    this.pending.push({ queue, dedupe, body, bytes: jsonBytes(body) });
     if (this.depth === 0) this.write();
   }
 
@@ -133,7 +132,7 @@ export class OutboxTable {
       read++;
       size += r.body.length;
       for (const [queue, dedupe, body] of JSON.parse(r.body) as StoredMessage[]) {
-        entries.push({ seq: r.seq, queue, dedupe, body, bytes: encoder.encode(JSON.stringify(body)).byteLength });
+        entries.push({ seq: r.seq, queue, dedupe, body, bytes: jsonBytes(body) });
       }
       if (size >= READ_BYTES) return { entries, end: false };
     }
