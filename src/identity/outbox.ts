@@ -33,6 +33,8 @@ export class Outbox {
   /** True while every row after `#sentUpTo` is one the store holds in memory. */
   #caughtUp = false;
   #quiet: ReturnType<typeof setTimeout> | null = null;
+  /** When the last flush sent everything: the quiet delay counts from it. */
+  #lastSent = 0;
 
   constructor(
     private readonly table: OutboxTable,
@@ -135,11 +137,18 @@ export class Outbox {
    * period of activity, whatever the number of calls in it (docs/decisions.md, "The outbox alarm").
    */
   #quietSoon(): void {
-    if (this.#quiet !== null) clearTimeout(this.#quiet);
+    this.#lastSent = Date.now();
+    // One timer at a time: a busy object moves a time forward rather than a timer.
+    if (this.#quiet === null) this.#quietAfter(QUIET_MS);
+  }
+
+  #quietAfter(ms: number): void {
     this.#quiet = setTimeout(() => {
       this.#quiet = null;
+      const left = this.#lastSent + QUIET_MS - Date.now();
+      if (left > 0) return this.#quietAfter(left);
       if (this.#running || this.table.hasStaged()) return;
       this.settle();
-    }, QUIET_MS);
+    }, ms);
   }
 }
