@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, customIdStub, event, identify, installationStub, type Op } from "../support/identity";
@@ -21,11 +21,15 @@ function tenOps(round: number): Op[] {
   ];
 }
 
-/** Waits until the object's outbox holds nothing: what it staged went out and was deleted. */
+/**
+ * Runs the object's alarm, which deletes what the outbox sent (a quiet object's sent rows wait
+ * for it), then waits until the outbox holds nothing: what it staged went out and was deleted.
+ */
 function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) {
   return () =>
     vi.waitFor(
       async () => {
+        await runDurableObjectAlarm(stub);
         const left = await runInDurableObject(stub, (_o, state) => {
           const sql = state.storage.sql;
           const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").toArray().length > 0;
