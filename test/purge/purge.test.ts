@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
-import { removeProfile, stagedPaging } from "../../src/privacy/remove";
+import { stagedPaging } from "../../src/privacy/remove";
 import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
@@ -11,6 +11,7 @@ import { deliverTo } from "../support/queues";
 import {
   DAY,
   finished,
+  halfRemoved,
   lastActivity,
   type PurgeJob,
   pagesOf,
@@ -283,33 +284,9 @@ describe("a purge page's sweep of staged events", () => {
 
 describe("a purge page retried after it wrote a tombstone", () => {
   it("finds the removal it left unfinished and deletes the rest of the staged events", async () => {
-    const p = await createProject();
-    await setInactivity(p, 30);
-    const device = crypto.randomUUID();
-    const signedIn = await batch(p, device, [identify("crashed-sleeper")]);
-    await projectedRow(p, signedIn.profile_id);
-    const who = { profile_id: signedIn.profile_id, custom_id: "crashed-sleeper", installation_id: device };
-    await stageEvents(env, [stagedAt(p, who, 1), stagedAt(p, who, 2), stagedAt(p, who, 3)]);
-    const asOf = new Date((await lastActivity(p, { custom_id: "crashed-sleeper" })) + 31 * DAY);
     // A job whose page removed the profile, deleted one staged object, then failed before it
     // queued the resume: D1 holds the tombstone, R2 still holds events.
-    const jobId = crypto.randomUUID();
-    await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
-      .bind(jobId, asOf.toISOString(), new Date().toISOString())
-      .run();
-    const first = await removeProfile(
-      env,
-      p.projectId,
-      { kind: "custom_id", customId: "crashed-sleeper" },
-      {
-        requestId: `purge:${jobId}:${signedIn.profile_id}`,
-        at: new Date().toISOString(),
-        profileId: signedIn.profile_id,
-        inactiveBefore: new Date(asOf.getTime() - 30 * DAY).toISOString(),
-      },
-      { objects: 1 },
-    );
-    expect(first.removed).toBe("in_progress");
+    const { p, signedIn, jobId } = await halfRemoved("crashed-sleeper");
     expect(await stagedOf(p, signedIn.profile_id)).toBeGreaterThan(0);
 
     const job = await withTinyPaging(async () => {

@@ -11,6 +11,7 @@ import { deliverTo } from "../support/queues";
 import {
   DAY,
   finished,
+  halfRemoved,
   lastActivity,
   projectedRow,
   purge,
@@ -121,33 +122,9 @@ describe("a project's profiles, purged in ranges", () => {
   });
 
   it("a range page run again finds the removal it left unfinished and deletes the rest of its staged events", async () => {
-    const p = await createProject();
-    await setInactivity(p, 30);
-    const device = crypto.randomUUID();
-    const signedIn = await batch(p, device, [identify("ranged-sleeper")]);
-    await projectedRow(p, signedIn.profile_id);
-    const who = { profile_id: signedIn.profile_id, custom_id: "ranged-sleeper", installation_id: device };
-    await stageEvents(env, [stagedAt(p, who, 1), stagedAt(p, who, 2), stagedAt(p, who, 3)]);
-    const asOf = new Date((await lastActivity(p, { custom_id: "ranged-sleeper" })) + 31 * DAY);
     // The range page removed the profile, deleted one staged object, then failed before it
     // queued the resume: D1 holds the tombstone (D1 no longer nominates it), R2 still holds events.
-    const jobId = crypto.randomUUID();
-    await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
-      .bind(jobId, asOf.toISOString(), new Date().toISOString())
-      .run();
-    const first = await removeProfile(
-      env,
-      p.projectId,
-      { kind: "custom_id", customId: "ranged-sleeper" },
-      {
-        requestId: `purge:${jobId}:${signedIn.profile_id}`,
-        at: new Date().toISOString(),
-        profileId: signedIn.profile_id,
-        inactiveBefore: new Date(asOf.getTime() - 30 * DAY).toISOString(),
-      },
-      { objects: 1 },
-    );
-    expect(first.removed).toBe("in_progress");
+    const { p, signedIn, jobId } = await halfRemoved("ranged-sleeper");
 
     const range: PurgeMessage = {
       type: "purge_profiles",

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
-import { stagedPaging } from "../../src/privacy/remove";
+import { stageEvents } from "../../src/exports/staging";
+import { removeProfile, stagedPaging } from "../../src/privacy/remove";
 import type { EventsMessage } from "../../src/queue/messages";
-import { adminHeaders, call, type Project } from "../support/harness";
-import { profileBy } from "../support/identity";
+import { adminHeaders, call, createProject, type Project } from "../support/harness";
+import { batch, identify, profileBy } from "../support/identity";
 import { stagedEvents } from "../support/staged";
 
 export const DAY = 86_400_000;
@@ -124,4 +125,38 @@ export async function withTinyPaging<T>(body: () => Promise<T>): Promise<T> {
   } finally {
     Object.assign(stagedPaging, paging);
   }
+}
+
+/**
+ * A signed-in profile inactive for 31 days of a 30-day period, with three staged event objects,
+ * left as a purge page that crashed half-way leaves it: a job as of then, the profile removed and
+ * tombstoned (D1 no longer nominates it), one staged object deleted, two still in R2.
+ */
+export async function halfRemoved(customId: string) {
+  const p = await createProject();
+  await setInactivity(p, 30);
+  const device = crypto.randomUUID();
+  const signedIn = await batch(p, device, [identify(customId)]);
+  await projectedRow(p, signedIn.profile_id);
+  const who = { profile_id: signedIn.profile_id, custom_id: customId, installation_id: device };
+  await stageEvents(env, [stagedAt(p, who, 1), stagedAt(p, who, 2), stagedAt(p, who, 3)]);
+  const asOf = new Date((await lastActivity(p, { custom_id: customId })) + 31 * DAY);
+  const jobId = crypto.randomUUID();
+  await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
+    .bind(jobId, asOf.toISOString(), new Date().toISOString())
+    .run();
+  const first = await removeProfile(
+    env,
+    p.projectId,
+    { kind: "custom_id", customId },
+    {
+      requestId: `purge:${jobId}:${signedIn.profile_id}`,
+      at: new Date().toISOString(),
+      profileId: signedIn.profile_id,
+      inactiveBefore: new Date(asOf.getTime() - 30 * DAY).toISOString(),
+    },
+    { objects: 1 },
+  );
+  expect(first.removed).toBe("in_progress");
+  return { p, signedIn, jobId };
 }
