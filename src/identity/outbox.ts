@@ -5,6 +5,12 @@ import { latestOnly, type OutboxEntry, type OutboxQueue, type OutboxTable } from
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
 const BATCH = 100;
+/**
+ * How long an object with nothing unsent waits for another write before it deletes what it
+ * sent and lets its alarm go: about the time an idle object is kept in memory, so an object
+ * written every few seconds keeps its alarm, and one written once does not wake for nothing.
+ */
+export const OUTBOX_QUIET_MS = 10_000;
 /** A sendBatch carries at most 256 KB; each message is at most ~70 KB (see LIMITS.eventAttributeBytes). */
 const MAX_SEND_BYTES = 200 * 1024;
 
@@ -18,21 +24,25 @@ const MAX_SEND_BYTES = 200 * 1024;
  * after a write, the flush sends the rows the store kept in memory; it reads the table instead
  * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
  * alarm). Sent rows are deleted by the object's next write, in the same commit (a commit of
- * their own would cost a busy object about a tenth of its throughput), or by the alarm.
+ * their own would cost a busy object about a tenth of its throughput), or once the object is
+ * quiet, or by the alarm.
  *
  * The fallback alarm is armed by the commit that stages rows, unless one already fires within
- * `OUTBOX_RETRY_MS`, and kept when a send fails. Once everything is sent it is not deleted: it
- * fires when due, deletes the sent rows, finds nothing to send and arms nothing. Deleting it
- * once the object was quiet cost a storage write, and arming it again with the next call
- * another: two writes a call for an object that writes every few seconds. Now one alarm write
- * and one wake per period of activity, whatever the number of calls in it (docs/decisions.md,
- * "The outbox alarm").
+ * `OUTBOX_RETRY_MS`, and kept when a send fails. Once everything is sent and the object has
+ * had no write for `OUTBOX_QUIET_MS`, the sent rows are deleted and the alarm is let go; an
+ * object written more often keeps it, and if it fires first it deletes the sent rows, finds
+ * nothing to send and arms nothing. Letting it go a second after each flush cost an object
+ * written every few seconds a commit, a `deleteAlarm` and a `setAlarm` per call
+ * (docs/decisions.md, "The outbox alarm").
  */
 export class Outbox {
   #running: Promise<void> | null = null;
   #again = false;
   #sentUpTo = 0;
   #deletedUpTo = 0;
+  #quiet: ReturnType<typeof setTimeout> | null = null;
+  /** When the last flush sent everything: the quiet delay counts from it. */
+  #lastSent = 0;
   /** True while every row after `#sentUpTo` is one the store holds in memory. */
   #caughtUp = false;
 
@@ -125,5 +135,24 @@ export class Outbox {
         this.#sentUpTo = Math.max(this.#sentUpTo, ...rows.map((r) => r.seq));
       }
     } while (this.#again);
+    this.#quietSoon();
+  }
+
+  /** Everything is sent: once the object stays quiet, forget what was sent and let the alarm go. */
+  #quietSoon(): void {
+    this.#lastSent = Date.now();
+    // One timer at a time: a busy object moves a time forward rather than a timer.
+    if (this.#quiet === null) this.#quietAfter(OUTBOX_QUIET_MS);
+  }
+
+  #quietAfter(ms: number): void {
+    this.#quiet = setTimeout(() => {
+      this.#quiet = null;
+      const left = this.#lastSent + OUTBOX_QUIET_MS - Date.now();
+      if (left > 0) return this.#quietAfter(left);
+      if (this.#running || this.table.hasStaged()) return;
+      this.settle();
+      this.clock.release("outbox");
+    }, ms);
   }
 }

@@ -1,7 +1,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import type { Outbox } from "../../src/identity/outbox";
+import { OUTBOX_QUIET_MS, type Outbox } from "../../src/identity/outbox";
 import type { ProfileStore } from "../../src/identity/profile-store";
 import type { EventsMessage } from "../../src/queue/messages";
 import { failStatements } from "../support/faults";
@@ -165,6 +165,25 @@ describe("the outbox leaves nothing stranded", () => {
 });
 
 describe("the outbox alarm", () => {
+  it("is let go once the object stays quiet for the quiet delay after everything was sent", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = event("first");
+    await batch(p, i, [first]);
+    await waitLanded(p, first.id as string);
+    expect(await alarmOf(p, i)).not.toBeNull();
+    await vi.waitFor(async () => expect(await alarmOf(p, i)).toBeNull(), {
+      timeout: OUTBOX_QUIET_MS + 5_000,
+      interval: 250,
+    });
+    expect(
+      await runInDurableObject(
+        installationStub(p.projectId, i),
+        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n,
+      ),
+    ).toBe(0);
+  }, 30_000);
+
   it("is armed once for the calls of a busy period, then fires once, finds nothing and arms nothing", async () => {
     const p = await createProject();
     const i = uuid();
