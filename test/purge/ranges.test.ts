@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import { PRIVACY_QUEUE } from "../../src/privacy/messages";
-import { removeProfile } from "../../src/privacy/remove";
 import { type PurgeMessage, purgePaging } from "../../src/purge/pages";
 import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { createProject, type Project } from "../support/harness";
@@ -15,6 +14,7 @@ import {
   lastActivity,
   projectedRow,
   purge,
+  removeHalfway,
   resultsFor,
   setInactivity,
   stagedAt,
@@ -160,23 +160,7 @@ describe("a project's profiles, purged in ranges", () => {
     await stageEvents(env, [stagedAt(p, resumed, 1), stagedAt(p, resumed, 2)]);
     const lastAt = Math.max(...(await Promise.all(sleepers.map((s) => lastActivity(p, { custom_id: s.custom_id })))));
     const asOf = new Date(lastAt + 31 * DAY);
-    const jobId = crypto.randomUUID();
-    await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
-      .bind(jobId, asOf.toISOString(), new Date().toISOString())
-      .run();
-    const first = await removeProfile(
-      env,
-      p.projectId,
-      { kind: "custom_id", customId: resumed.custom_id },
-      {
-        requestId: `purge:${jobId}:${resumed.profile_id}`,
-        at: new Date().toISOString(),
-        profileId: resumed.profile_id,
-        inactiveBefore: new Date(asOf.getTime() - 30 * DAY).toISOString(),
-      },
-      { objects: 1 },
-    );
-    expect(first.removed).toBe("in_progress");
+    const jobId = await removeHalfway(p, asOf, resumed);
 
     // The message an earlier version queued, on the privacy queue: one resumed row, its cursor, no range.
     const legacy = {

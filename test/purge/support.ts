@@ -141,6 +141,15 @@ export async function halfRemoved(customId: string) {
   const who = { profile_id: signedIn.profile_id, custom_id: customId, installation_id: device };
   await stageEvents(env, [stagedAt(p, who, 1), stagedAt(p, who, 2), stagedAt(p, who, 3)]);
   const asOf = new Date((await lastActivity(p, { custom_id: customId })) + 31 * DAY);
+  const jobId = await removeHalfway(p, asOf, { profile_id: signedIn.profile_id, custom_id: customId });
+  return { p, signedIn, jobId };
+}
+
+/**
+ * Records a purge job as of `asOf` and removes `profile` as its page would, with an allowance
+ * of one staged object, so the removal is left in progress; the job's ID.
+ */
+export async function removeHalfway(p: Project, asOf: Date, profile: { profile_id: string; custom_id: string }) {
   const jobId = crypto.randomUUID();
   await env.DB.prepare("INSERT INTO purge_jobs (id, as_of, dry_run, origin, created_at) VALUES (?, ?, 0, 'admin', ?)")
     .bind(jobId, asOf.toISOString(), new Date().toISOString())
@@ -148,15 +157,15 @@ export async function halfRemoved(customId: string) {
   const first = await removeProfile(
     env,
     p.projectId,
-    { kind: "custom_id", customId },
+    { kind: "custom_id", customId: profile.custom_id },
     {
-      requestId: `purge:${jobId}:${signedIn.profile_id}`,
+      requestId: `purge:${jobId}:${profile.profile_id}`,
       at: new Date().toISOString(),
-      profileId: signedIn.profile_id,
+      profileId: profile.profile_id,
       inactiveBefore: new Date(asOf.getTime() - 30 * DAY).toISOString(),
     },
     { objects: 1 },
   );
   expect(first.removed).toBe("in_progress");
-  return { p, signedIn, jobId };
+  return jobId;
 }
