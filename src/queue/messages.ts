@@ -49,18 +49,6 @@ export type EventQueueMessage = EventsMessage | IdentityMessage;
 
 export type QueueMessage = EventQueueMessage | ProjectionMessage;
 
-/** One POST's worth of items for one webhook, on the webhook queue (src/webhooks/). */
-export interface WebhookDeliveryMessage {
-  type: "webhook_delivery";
-  /** The `webhook-id` header: the same on every attempt. */
-  delivery_id: string;
-  webhook_id: string;
-  project_id: string;
-  /** When the delivery was queued: it is retried for 24 h from then. */
-  created_at: string;
-  items: import("../webhooks/items").WebhookItem[];
-}
-
 /** One chunk of a mass update, on the task queue. */
 export interface ProfileOpsMessage {
   type: "profile_ops";

@@ -16,6 +16,18 @@ export interface WebhookItem {
   data: Record<string, unknown>;
 }
 
+/** One POST's worth of items for one webhook, on the webhook queue (src/webhooks/). */
+export interface WebhookDeliveryMessage {
+  type: "webhook_delivery";
+  /** The `webhook-id` header: the same on every attempt. */
+  delivery_id: string;
+  webhook_id: string;
+  project_id: string;
+  /** When the delivery was queued: it is retried for 24 h from then. */
+  created_at: string;
+  items: WebhookItem[];
+}
+
 /**
  * The items of an event message. An event is identified per profile (two installations may use
  * the same event `id`), so the item ID is the profile's and the event's together.

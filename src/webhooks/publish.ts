@@ -3,8 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { webhooks } from "../db/schema";
 import { chunkBy, jsonBytes } from "../lib/chunk";
 import { uuidv7 } from "../lib/ids";
-import type { WebhookDeliveryMessage } from "../queue/messages";
-import type { WebhookItem } from "./items";
+import type { WebhookDeliveryMessage, WebhookItem } from "./items";
 import { webhookRuntime } from "./runtime";
 import { subscribed } from "./topics";
 

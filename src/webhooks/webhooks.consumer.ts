@@ -3,9 +3,9 @@ import { drizzle } from "drizzle-orm/d1";
 import { webhookAttempts, webhooks } from "../db/schema";
 import { uuidv7 } from "../lib/ids";
 import { projectSigningSecret } from "../lib/signing";
-import type { WebhookDeliveryMessage } from "../queue/messages";
 import { retryLater } from "../queue/retry";
 import { type Attempt, deliver } from "./deliver";
+import type { WebhookDeliveryMessage } from "./items";
 import { GIVE_UP_MS, webhookRuntime } from "./runtime";
 
 /** Attempts older than this leave the delivery log. */
