@@ -12,7 +12,7 @@ import { renderDocs } from "./lib/docs";
 import { ApiError, errorResponse, onError } from "./lib/errors";
 import { uuidv7 } from "./lib/ids";
 import * as meta from "./lib/meta.routes";
-import { completeDocument, OPENAPI_INFO, type OpenAPIDocument } from "./lib/openapi";
+import { BATCH_PREFIX, completeDocument, OPENAPI_INFO, type OpenAPIDocument } from "./lib/openapi";
 import { createRouter } from "./lib/router";
 import privacy from "./privacy/privacy.index";
 import profiles from "./profiles/profiles.index";
@@ -54,7 +54,7 @@ export function rewriteCompatPath(request: Request): Request {
   const match = request.method === "POST" ? BATCH_COMPAT_PATH.exec(url.pathname) : null;
   const exportsMatch = BATCH_EXPORTS_PATH.exec(url.pathname);
   if (match) url.pathname = `/v1/profiles/${match[1]}`;
-  else if (exportsMatch) url.pathname = `/v1/batch/${exportsMatch[1]}`;
+  else if (exportsMatch) url.pathname = `${BATCH_PREFIX}${exportsMatch[1]}`;
   else return request;
   return new Request(url, request);
 }
@@ -125,6 +125,8 @@ export function createApp() {
   app.openapi(meta.health, (c) => c.json({ status: "ok" as const }, 200));
   app.openapi(meta.root, (c) => c.redirect("/docs", 302));
   app.route("/debug", debug);
+  // Served by a plain router (its own security headers); listed in the document all the same.
+  app.openAPIRegistry.registerPath(meta.debugPage);
 
   app.route("/v1/admin/jobs", exportJobs);
   app.route("/v1/admin", admin);

@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { requestChunks, requests } from "../db/schema";
 import type { AppEnv } from "../env";
 import { callerOf, requireKey } from "../lib/auth";
-import { ApiError, errorResponses } from "../lib/errors";
+import { ApiError, errorResponses, errorResponsesOf } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
@@ -55,7 +55,7 @@ const createExport = createRoute({
   method: "post",
   path: "/profiles/export",
   tags: ["batch"],
-  summary: "Batch-compatible profile export (also at /2.{minor}/profiles/export)",
+  summary: "Batch-compatible profile export",
   security: rest,
   request: { body: { required: true, content: { "application/json": { schema: ExportBody } } } },
   responses: {
@@ -70,7 +70,7 @@ const viewExport = createRoute({
   method: "get",
   path: "/exports/view",
   tags: ["batch"],
-  summary: "An export's status and files (also at /2.{minor}/exports/view)",
+  summary: "An export's status and files",
   security: rest,
   request: { query: IdQuery },
   responses: {
@@ -83,7 +83,7 @@ const listExports = createRoute({
   method: "get",
   path: "/exports/list",
   tags: ["batch"],
-  summary: "The project's 100 most recent exports (also at /2.{minor}/exports/list)",
+  summary: "The project's 100 most recent exports",
   security: rest,
   responses: {
     200: {
@@ -98,7 +98,7 @@ const downloadExport = createRoute({
   method: "get",
   path: "/exports/download",
   tags: ["batch"],
-  summary: "Redirects to a signed link to the file, valid 20 minutes (also at /2.{minor}/exports/download)",
+  summary: "Redirects to a signed link to the file, valid 20 minutes",
   security: rest,
   request: { query: IdQuery },
   responses: { 307: { description: "To the signed link" }, ...errorResponses },
@@ -199,10 +199,24 @@ batchExports
 
 const Uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** `/v1/downloads/{project}/{request}.csv?expires=&signature=`: no key, the signature is the key. */
-export const signedDownloads = createRouter();
-signedDownloads.get("/:project/:file", async (c) => {
-  const project = c.req.param("project");
+const signedDownload = createRoute({
+  method: "get",
+  path: "/{project_id}/{file}",
+  tags: ["batch"],
+  summary: "A Batch-compatible export's file, through the signed link that /2.{minor}/exports/download gives",
+  description: "No key: the signature is the key. `file` is `{request_id}.csv`; the link is valid 20 minutes.",
+  request: {
+    params: z.object({ project_id: z.string(), file: z.string() }),
+    query: z.object({ expires: z.string().optional(), signature: z.string().optional() }),
+  },
+  responses: {
+    200: { description: "The CSV file", content: { "text/csv": { schema: z.string() } } },
+    ...errorResponsesOf(403, 404),
+  },
+});
+
+const downloadSigned: RouteHandler<typeof signedDownload, AppEnv> = async (c) => {
+  const project = c.req.param("project_id");
   const file = c.req.param("file");
   const requestId = file.endsWith(".csv") ? file.slice(0, -4) : "";
   const expires = Number(c.req.query("expires"));
@@ -213,4 +227,7 @@ signedDownloads.get("/:project/:file", async (c) => {
     (await verifyDownload(c.env.ADMIN_TOKEN, project, requestId, expires, signature, Date.now()));
   if (!valid) throw new ApiError("FORBIDDEN", "This download link is invalid or has expired.");
   return streamObject(c.env.EXPORTS, profilesExportKey(project, requestId), `profiles/${requestId}.csv`);
-});
+};
+
+/** `/v1/downloads/{project}/{request}.csv?expires=&signature=`: no key, the signature is the key. */
+export const signedDownloads = createRouter().openapi(signedDownload, downloadSigned as never);

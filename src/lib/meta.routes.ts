@@ -54,3 +54,13 @@ export const docsPage = createRoute({
     200: { description: "The page", content: { "text/html": { schema: z.string() } } },
   },
 });
+
+export const debugPage = createRoute({
+  method: "get",
+  path: "/debug",
+  tags: ["service"],
+  summary: "The profile debugger: an HTML page that looks a profile up with the REST key kept in the tab",
+  responses: {
+    200: { description: "The page", content: { "text/html": { schema: z.string() } } },
+  },
+});

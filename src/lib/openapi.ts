@@ -46,6 +46,23 @@ export const BATCH_COMPAT_ROUTES: Record<string, string> = {
   "/2.{minor}/profiles/mass-update": "/v1/profiles/mass-update",
 };
 
+/**
+ * Routes of Batch's own API 2.x that have no `/v1` twin are mounted under this prefix; the
+ * Worker rewrites `/2.{minor}/…` to it (src/app.ts), and the document lists them only under
+ * Batch's versioned path, the one clients call.
+ */
+export const BATCH_PREFIX = "/v1/batch/";
+
+/** A path item as Batch's versioned path lists it: the `minor` parameter on each operation. */
+function versioned(item: PathItem): PathItem {
+  const out: PathItem = {};
+  for (const method of METHODS) {
+    const op = item[method];
+    if (op) out[method] = { ...op, parameters: [MinorParam, ...(op.parameters ?? [])] };
+  }
+  return out;
+}
+
 const errorResponse = (status: ErrorStatus): Response => ({
   description: ERROR_DESCRIPTIONS[status],
   content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
@@ -78,7 +95,8 @@ export function completeDocument(
       const op = item[method];
       if (op) completed[method] = completeOperation(op, method, path, readsWholeBody);
     }
-    paths[path] = completed;
+    if (path.startsWith(BATCH_PREFIX)) paths[`/2.{minor}/${path.slice(BATCH_PREFIX.length)}`] = versioned(completed);
+    else paths[path] = completed;
   }
   for (const [compat, ours] of Object.entries(BATCH_COMPAT_ROUTES)) {
     const post = paths[ours]?.post;
@@ -136,6 +154,8 @@ function completeOperation(
       },
     };
   }
+  // Every request passes the header checks of src/app.ts first, which answer 400.
+  responses["400"] ??= errorResponse(400);
   responses["500"] ??= errorResponse(500);
   const withBatchProject = security.flatMap((s) =>
     "ProjectId" in s

@@ -11,7 +11,7 @@ const Scalar = z.union([
 ]);
 const AttributeName = z
   .string()
-  .regex(/^(\$[a-z_]{1,30}|[a-z0-9_]{1,30})$/i, "An attribute name, or a native attribute by its $ name.")
+  .regex(/^(\$[A-Za-z_]{1,30}|[A-Za-z0-9_]{1,30})$/, "An attribute name, or a native attribute by its $ name.")
   .transform((s) => s.toLowerCase());
 const Iso = z
   .string()

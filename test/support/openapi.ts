@@ -32,3 +32,18 @@ export function responseChecker(doc: Record<string, unknown>) {
     return validate(body) ? null : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
   };
 }
+
+/** An Ajv holding the document, to check request bodies against the schema a route declares. */
+export function requestChecker(doc: Record<string, unknown>) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  formats.default(ajv);
+  ajv.addSchema(doc, "openapi");
+  const pointer = (...parts: string[]) =>
+    parts.map((p) => encodeURIComponent(p.replaceAll("~", "~0").replaceAll("/", "~1"))).join("/");
+  return (method: string, path: string, body: unknown, contentType = "application/json"): string[] | null => {
+    const ref = `openapi#/${pointer("paths", path, method.toLowerCase(), "requestBody", "content", contentType, "schema")}`;
+    const validate = ajv.getSchema(ref);
+    if (!validate) return [`${method} ${path} documents no ${contentType} body`];
+    return validate(body) ? null : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+  };
+}
