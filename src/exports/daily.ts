@@ -11,13 +11,10 @@ import {
   type DailyKind,
   dailyKey,
   type EventKind,
-  eventRow,
-  kindOf,
   type Manifest,
   manifestKey,
 } from "./files";
-import { liveProfiles } from "./live";
-import { readHour } from "./staging";
+import { HOUR_LIMITS, type HourLimits, mergeHour, runKey, runRowsKey, sortHour } from "./hour-runs";
 import { ObjectWriter } from "./upload";
 
 /**
@@ -26,8 +23,10 @@ import { ObjectWriter } from "./upload";
  * 1. `daily_start` lists apps a page at a time and queues, per app, one `daily_hour` message
  *    for each UTC hour of the day and one `daily_file` for `optin_users`.
  * 2. `daily_hour` reads that hour's staged objects, keeps the push and in-app events of live
- *    profiles, sorts them (one hour of one app is the most held in memory) and writes each
- *    kind's rows as a "run" object. The 24th hour of an app to finish queues its two files.
+ *    profiles, sorts them and writes each kind's rows as a "run" object, holding a bounded
+ *    number of events whatever the hour holds (a busy hour is merged from sorted sub-runs by
+ *    `daily_merge` messages, src/exports/hour-runs.ts). The 24th hour of an app to finish
+ *    queues its two files.
  * 3. `daily_file` concatenates the 24 runs in hour order behind the header, which is the file
  *    sorted by timestamp, streamed into an R2 multipart upload, then writes the manifest.
  *
@@ -43,9 +42,6 @@ export interface DailyOptions {
   /** Multipart part size; tests lower it to exercise many parts. */
   partBytes?: number;
 }
-
-const runKey = (job: string, appId: string, kind: EventKind, hour: number) =>
-  `exports-work/${job}/${appId}/${kind}/${String(hour).padStart(2, "0")}.csv`;
 
 /** Yesterday in UTC, as YYYY-MM-DD. */
 export function previousUtcDay(now: Date): string {
@@ -83,35 +79,29 @@ export async function startDaily(env: Env, msg: Extract<ExportMessage, { type: "
   await sendAll(env, work);
 }
 
-/** Sorts one app's hour into a run per kind; the last hour to finish queues the files. */
-export async function runHour(env: Env, msg: Extract<ExportMessage, { type: "daily_hour" }>): Promise<void> {
-  // An hour of an app can hold a few hundred thousand events: each is kept as its CSV cells only.
-  const events = await readHour(
-    env,
-    msg.project_id,
-    msg.app_id,
-    msg.date,
-    msg.hour,
-    (e) => kindOf(e.name) !== null,
-    (e) => {
-      const kind = kindOf(e.name) as EventKind;
-      return {
-        time: e.time,
-        installation_id: e.installation_id,
-        profile_id: e.profile_id,
-        id: e.id,
-        kind,
-        row: eventRow(kind, e),
-      };
-    },
-  );
-  const live = await liveProfiles(env, msg.project_id, [...new Set(events.map((e) => e.profile_id))]);
-  for (const kind of EVENT_KINDS) {
-    const rows = events.filter((e) => live.has(e.profile_id) && e.kind === kind).map((e) => e.row);
-    await env.EXPORTS.put(runKey(msg.job, msg.app_id, kind, msg.hour), csvRows(rows), {
-      customMetadata: { rows: String(rows.length) },
-    });
-  }
+/** Sorts one app's hour into a run per kind (src/exports/hour-runs.ts), or its next piece. */
+export async function runHour(
+  env: Env,
+  msg: Extract<ExportMessage, { type: "daily_hour" }>,
+  limits: HourLimits = HOUR_LIMITS,
+): Promise<void> {
+  if (await sortHour(env, msg, (work) => sendAll(env, work), limits)) await finishHour(env, msg);
+}
+
+/** Merges one level of a busy hour's sub-runs; the last level writes the runs. */
+export async function runMerge(
+  env: Env,
+  msg: Extract<ExportMessage, { type: "daily_merge" }>,
+  limits: HourLimits = HOUR_LIMITS,
+): Promise<void> {
+  if (await mergeHour(env, msg, (work) => sendAll(env, work), limits)) await finishHour(env, msg);
+}
+
+/** Records an hour's runs as written; the last hour of an app to finish queues its files. */
+async function finishHour(
+  env: Env,
+  msg: { job: string; project_id: string; app_id: string; date: string; hour: number },
+) {
   const db = drizzle(env.DB);
   await db.insert(exportHours).values({ job: msg.job, appId: msg.app_id, hour: msg.hour }).onConflictDoNothing();
   const done = await db
@@ -173,16 +163,19 @@ export async function writeFile(
     });
   if (msg.kind !== "optin_users") {
     const kind = msg.kind;
-    await env.EXPORTS.delete(Array.from({ length: 24 }, (_, hour) => runKey(msg.job, msg.app_id, kind, hour)));
+    const runs = Array.from({ length: 24 }, (_, hour) => runKey(msg.job, msg.app_id, kind, hour));
+    await env.EXPORTS.delete([...runs, ...runs.map(runRowsKey)]);
   }
   return { ...manifest, parts };
 }
 
 async function concatRuns(env: Env, job: string, appId: string, kind: EventKind, writer: ObjectWriter) {
   for (let hour = 0; hour < 24; hour++) {
-    const run = await env.EXPORTS.get(runKey(job, appId, kind, hour));
+    const key = runKey(job, appId, kind, hour);
+    const run = await env.EXPORTS.get(key);
     if (!run) throw new Error(`run ${hour} of ${job}/${appId}/${kind} is missing`);
-    writer.rows += Number(run.customMetadata?.rows ?? 0);
+    const rows = run.customMetadata?.rows ?? (await (await env.EXPORTS.get(runRowsKey(key)))?.text());
+    writer.rows += Number(rows ?? 0);
     const reader = run.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();

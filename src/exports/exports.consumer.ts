@@ -1,5 +1,5 @@
 import { retryLater } from "../queue/retry";
-import { runHour, startDaily, writeFile } from "./daily";
+import { runHour, runMerge, startDaily, writeFile } from "./daily";
 import type { ExportMessage } from "./exports.messages";
 import { failProfilesExport, runProfilesExport } from "./profiles-export";
 
@@ -12,6 +12,8 @@ async function handle(env: Env, body: ExportMessage): Promise<void> {
       return startDaily(env, body);
     case "daily_hour":
       return runHour(env, body);
+    case "daily_merge":
+      return runMerge(env, body);
     case "daily_file":
       await writeFile(env, body);
       return;

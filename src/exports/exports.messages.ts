@@ -11,6 +11,27 @@ export type ExportMessage =
       /** Apps after this ID: the next page. */
       after?: string;
     }
-  | { type: "daily_hour"; job: string; project_id: string; app_id: string; date: string; hour: number }
+  | {
+      type: "daily_hour";
+      job: string;
+      project_id: string;
+      app_id: string;
+      date: string;
+      hour: number;
+      /** A busy hour's continuation: the last staged object read, and the sub-runs written. */
+      after?: string;
+      subs?: number;
+    }
+  | {
+      /** One level of a busy hour's merge (src/exports/hour-runs.ts). */
+      type: "daily_merge";
+      job: string;
+      project_id: string;
+      app_id: string;
+      date: string;
+      hour: number;
+      level: number;
+      count: number;
+    }
   | { type: "daily_file"; job: string; project_id: string; app_id: string; date: string; kind: DailyKind }
   | { type: "profiles_export"; request_id: string; project_id: string; where: unknown; fields: string[] };

@@ -126,34 +126,6 @@ export async function* listKeys(bucket: R2Bucket, prefix: string, startCursor?: 
   } while (cursor);
 }
 
-/** The events of one app and hour, sorted and without redelivered copies. */
-export async function readHour<T extends StagedKey = StagedEvent>(
-  env: Env,
-  projectId: string,
-  appId: string,
-  date: string,
-  hour: number,
-  keep: (e: StagedEvent) => boolean = () => true,
-  // What is kept of each event: a reader that needs a few fields holds only those for the hour.
-  shape: (e: StagedEvent) => T = (e) => e as unknown as T,
-): Promise<T[]> {
-  const keys: string[] = [];
-  for await (const { key } of listKeys(env.EXPORTS, hourPrefix(projectId, appId, date, hour))) keys.push(key);
-  const parts = await mapBounded(keys, 6, async (key) => {
-    const object = await env.EXPORTS.get(key);
-    return object
-      ? parseStaged(await object.text())
-          .filter(keep)
-          .map(shape)
-      : [];
-  });
-  const all = parts.flat().sort(compareStaged);
-  return all.filter((e, i) => {
-    const prev = all[i - 1];
-    return !prev || prev.profile_id !== e.profile_id || prev.id !== e.id || prev.time !== e.time;
-  });
-}
-
 export interface StagedScan {
   /** Events of the profile found (and, for a delete, removed). */
   events: number;
