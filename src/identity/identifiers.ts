@@ -71,7 +71,10 @@ const CONFUSABLE_TO_ASCII: ReadonlyMap<string, string> = new Map(
   Object.entries(PLACEHOLDER_CONFUSABLES).flatMap(([ascii, chars]) => [...chars].map((c) => [c, ascii] as const)),
 );
 
-/** ASCII characters that pass for one another in the placeholders: `0` and `o`; `1`, `i`, `l` and `|`. */
+/**
+ * ASCII characters that pass for one another in the placeholders, `0` and `o`; `1`, `i`, `l` and
+ * `|`: folded only in a value that holds a look-alike, so `nulı` is `null` and `n0ne` stays an ID.
+ */
 const ASCII_TWINS: ReadonlyMap<string, string> = new Map([
   ["0", "o"],
   ["1", "l"],
@@ -82,17 +85,23 @@ const ASCII_TWINS: ReadonlyMap<string, string> = new Map([
 const fold = (text: string, map: ReadonlyMap<string, string>) => Array.from(text, (c) => map.get(c) ?? c).join("");
 
 /**
- * The form a placeholder is recognised in: compatibility-folded (fullwidth `ｕｓｅｒ` is `user`),
- * look-alikes NFKC keeps apart folded to the ASCII they pass for (before and after the case fold,
- * since a capital and its small letter may pass for different ones), case-folded and trimmed.
+ * Whether a value is a placeholder: compared compatibility-folded (fullwidth `ｕｓｅｒ` is `user`),
+ * case-folded and trimmed. A value that still holds a non-ASCII character is also folded from
+ * look-alikes NFKC keeps apart to the ASCII they pass for (before and after the case fold, since
+ * a capital and its small letter may pass for different ones), with the ASCII twins made one.
+ * An ASCII value is compared as written: `o` or `nu11` may be someone's ID; `nulı` is not.
  */
-function placeholderForm(value: string): string {
-  const folded = fold(fold(value.normalize("NFKC"), CONFUSABLE_TO_ASCII).toLowerCase(), CONFUSABLE_TO_ASCII);
-  return fold(folded, ASCII_TWINS).trim();
+function isPlaceholder(value: string): boolean {
+  const compatible = value.normalize("NFKC");
+  if (/^\p{ASCII}*$/u.test(compatible)) return PLACEHOLDER_CUSTOM_IDS.has(compatible.toLowerCase().trim());
+  const folded = fold(fold(compatible, CONFUSABLE_TO_ASCII).toLowerCase(), CONFUSABLE_TO_ASCII);
+  return FOLDED_PLACEHOLDERS.has(fold(folded, ASCII_TWINS).trim());
 }
 
-/** The placeholders in the form values are compared in. */
-const PLACEHOLDER_FORMS: ReadonlySet<string> = new Set([...PLACEHOLDER_CUSTOM_IDS].map(placeholderForm));
+/** The placeholders with their ASCII twins made one, as look-alike values are compared. */
+const FOLDED_PLACEHOLDERS: ReadonlySet<string> = new Set(
+  Array.from(PLACEHOLDER_CUSTOM_IDS, (id) => fold(id, ASCII_TWINS)),
+);
 
 /**
  * The one stored form of a custom ID: Unicode NFC. An iOS keyboard and a web form can send `é` as
@@ -107,7 +116,7 @@ export function customIdProblem(value: string): string | null {
   if (value.trim() === "") return "A custom ID cannot be empty or only whitespace.";
   // A lone surrogate would be replaced on the way to storage, and two IDs would become one.
   if (!value.isWellFormed()) return "A custom ID must be valid Unicode (no lone surrogate).";
-  if (PLACEHOLDER_FORMS.has(placeholderForm(value))) {
+  if (isPlaceholder(value)) {
     return `"${value}" is a placeholder, not a user ID; send the real ID or nothing.`;
   }
   if (normalizeCustomId(value).length > 512) return "A custom ID is at most 512 characters.";
