@@ -1,4 +1,5 @@
 import { stringify } from "csv-stringify/sync";
+import { spreadsheetSafe } from "../lib/csv";
 import type { StagedEvent } from "./staging";
 
 /**
@@ -53,14 +54,23 @@ export function eventRow(kind: EventKind, e: StagedEvent): Cell[] {
     : [...head, cell(a.campaign_id), cell(a.cta_index), cell(a.cta_label)];
 }
 
-/** RFC 4180: CRLF after every record, a field quoted when it holds a comma, quote, CR or LF. */
+/** A string or number cell, made safe to open in a spreadsheet and quoted when it was changed. */
+function safeCell(text: string): string | { value: string; quoted: boolean } {
+  const { value, neutralised } = spreadsheetSafe(text);
+  return neutralised ? { value, quoted: true } : value;
+}
+
+/**
+ * RFC 4180: CRLF after every record, a field quoted when it holds a comma, quote, CR or LF. Every
+ * CSV we write goes through here, so every cell is neutralised against formulas (SPEC §5).
+ */
 export function csvRows(rows: Cell[][]): string {
   if (rows.length === 0) return "";
   return stringify(rows, {
     record_delimiter: "\r\n",
     // Off by default once the delimiter is set; without it a value holding LF goes unquoted.
     quote_record_delimiter: true,
-    cast: { boolean: (v) => (v ? "true" : "false"), number: (v) => String(v) },
+    cast: { boolean: (v) => (v ? "true" : "false"), number: (v) => safeCell(String(v)), string: safeCell },
   });
 }
 

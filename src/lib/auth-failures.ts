@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppEnv, Caller } from "../env";
+import type { AppEnv } from "../env";
 import { ApiError } from "./errors";
 
 /** The window of AUTH_FAILURE_LIMITER in wrangler.toml, in seconds. */
@@ -23,8 +23,8 @@ function clientKey(c: Context<AppEnv>): string | null {
  * a target: it is one secret chosen by a person. Project and app keys carry 256 random bits, and
  * holding a project back would let anyone lock a tenant out of its own API.
  */
-function targetKey(scope: Caller["kind"] | null): string | null {
-  return scope === "admin" ? "target:admin" : null;
+function targetKey(target: "admin" | null): string | null {
+  return target === "admin" ? "target:admin" : null;
 }
 
 function isHeld(key: string | null, now: number): boolean {
@@ -48,19 +48,22 @@ const tooMany = () =>
   });
 
 /**
- * Refuses, before a look-up or the admin token's check, an address (and with `scope` "admin"
+ * Refuses, before a look-up or the admin token's check, an address (and with `target` "admin"
  * the admin token) that spent its budget of failures.
  */
-export function refuseHeldBack(c: Context<AppEnv>, scope: Caller["kind"] | null): void {
+export function refuseHeldBack(c: Context<AppEnv>, target: "admin" | null): void {
   const now = Date.now();
-  if (isHeld(clientKey(c), now) || isHeld(targetKey(scope), now)) throw tooMany();
+  if (isHeld(clientKey(c), now) || isHeld(targetKey(target), now)) throw tooMany();
 }
 
-/** Counts a failed attempt against its address and target; past the budget, answers 429 instead of 401. */
-export async function countFailure(c: Context<AppEnv>, scope: Caller["kind"]): Promise<void> {
+/**
+ * Counts a failed attempt against its address and, with `target` "admin" (a guess at the admin
+ * token, on whichever route), the admin token; past a budget, answers 429 instead of 401.
+ */
+export async function countFailure(c: Context<AppEnv>, target: "admin" | null): Promise<void> {
   const now = Date.now();
   let over = false;
-  for (const key of [clientKey(c), targetKey(scope)]) {
+  for (const key of [clientKey(c), targetKey(target)]) {
     if (!key) continue;
     const { success } = await c.env.AUTH_FAILURE_LIMITER.limit({ key });
     if (!success) {

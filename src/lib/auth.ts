@@ -141,9 +141,9 @@ async function authenticateRest(c: Context<AppEnv>): Promise<Caller> {
   }
   const keyProject = keyScope(token, REST_KEY_PREFIX);
   if (!keyProject) {
-    if (await secretsEqual(token, c.env.ADMIN_TOKEN)) {
-      throw forbidden("The admin token manages projects and apps; use the project's REST API key.");
-    }
+    // Never compared with ADMIN_TOKEN: a different answer for it would let every REST route test
+    // guesses at the admin token. It is held back and counted as a guess at it all the same.
+    refuseHeldBack(c, "admin");
     throw unauthorized("Wrong REST API key.");
   }
   const project = await loadProject(c, keyProject);
@@ -197,6 +197,16 @@ function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
 }
 
 /**
+ * What a failed attempt is counted against besides its address, whatever the route: a bearer
+ * value that is not a project key's shape can only be a guess at the admin token, so it spends
+ * the admin token's budget on REST routes as on admin ones.
+ */
+function failureTarget(c: Context<AppEnv>, scope: Scope): "admin" | null {
+  const token = scope === "sdk" ? undefined : bearer(c);
+  return token && !keyScope(token, REST_KEY_PREFIX) ? "admin" : null;
+}
+
+/**
  * Admits only callers holding a key of the given kind, within their rate limit; sets
  * `c.var.caller`. Runs before the body is read, so a refused call costs nothing more.
  * Failed attempts are budgeted (see `auth-failures.ts`): past the budget, 429 before any look-up;
@@ -209,7 +219,7 @@ export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
     try {
       caller = await authenticators[scope](c);
     } catch (error) {
-      if (error instanceof ApiError && error.code === "UNAUTHORIZED") await countFailure(c, scope);
+      if (error instanceof ApiError && error.code === "UNAUTHORIZED") await countFailure(c, failureTarget(c, scope));
       throw error;
     }
     if (!(await withinRateLimit(c.env, caller))) {

@@ -160,3 +160,21 @@ function moreThanOneColumn(line: number): CsvError {
     "More than one column: send one ID per line (quote an ID that contains a comma).",
   );
 }
+
+/**
+ * First characters a spreadsheet reads as the start of a formula (OWASP "CSV Injection"), after
+ * any quotes of our own kind: a value that already reads `'=…` gets one more, so dropping one
+ * gives every value back exactly.
+ */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+
+/**
+ * A cell as written in every CSV we produce: a value beginning with `=`, `+`, `-`, `@`, a tab or
+ * a carriage return gets a leading `'`, so a spreadsheet shows it as text instead of running it,
+ * and `neutralised` says the writer must quote it (OWASP's advice). Numbers count too: `-1`
+ * becomes `'-1`. A reader gets the value back by dropping one leading `'` from a cell that is
+ * quotes then one of those characters (`/^'+[=+\-@\t\r]/`).
+ */
+export function spreadsheetSafe(text: string): { value: string; neutralised: boolean } {
+  return FORMULA_START.test(text) ? { value: `'${text}`, neutralised: true } : { value: text, neutralised: false };
+}

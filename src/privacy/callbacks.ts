@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { privacyRequests } from "../db/schema";
 import { postSigned, projectSigningSecret } from "../lib/signing";
+import { allowsHttp, urlProblem } from "../webhooks/url";
 import { loadRequest, requestView } from "./store";
 
 /** Backoff between callback attempts: base, twice that, four times… capped at an hour. */
@@ -26,6 +27,16 @@ export async function deliverCallback(
   const row = await loadRequest(env, projectId, requestId);
   if (!row?.callbackUrl || row.status === "pending" || row.callbackState !== "pending") return "skipped";
   const db = drizzle(env.DB);
+  // Checked again at the door: a row written before the rules, or under another setting of
+  // ALLOW_HTTP_WEBHOOKS, must not aim a signed POST at a private host.
+  const problem = urlProblem(row.callbackUrl, allowsHttp(env));
+  if (problem) {
+    await db
+      .update(privacyRequests)
+      .set({ callbackState: "failed", callbackError: `The callback URL is refused: ${problem}` })
+      .where(eq(privacyRequests.id, requestId));
+    return "skipped";
+  }
   const secret = await projectSigningSecret(env, projectId);
   if (!secret) {
     await db

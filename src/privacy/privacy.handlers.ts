@@ -6,6 +6,7 @@ import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { allowsHttp, urlProblem } from "../webhooks/url";
 import type { PrivacyMessage } from "./messages";
 import type * as routes from "./privacy.routes";
 import { installationStub } from "./remove";
@@ -31,21 +32,22 @@ function identifierValue(identifier: { type: "custom_id" | "installation_id"; va
   });
 }
 
-function checkCallbackUrl(env: Env, url: string | undefined, path: string): void {
+/** The callback URL obeys the webhook URL rules (SPEC §5): refused before anything is written. */
+function checkCallbackUrl(env: Env, url: string | undefined): void {
   if (url === undefined) return;
-  const protocol = new URL(url).protocol;
-  const allowHttp = Boolean((env as { ALLOW_HTTP_WEBHOOKS?: string }).ALLOW_HTTP_WEBHOOKS);
-  if (protocol === "https:" || (allowHttp && protocol === "http:")) return;
-  throw new ApiError("VALIDATION_FAILED", "The callback URL must use https.", {
-    issues: [{ path: "callback_url", message: `Expected an https:// URL (${path === "id" ? "Batch body" : "body"}).` }],
-  });
+  const problem = urlProblem(url, allowsHttp(env));
+  if (problem) {
+    throw new ApiError("VALIDATION_FAILED", `The callback URL is refused: ${problem}`, {
+      issues: [{ path: "callback_url", message: problem }],
+    });
+  }
 }
 
 export const createRequest: RouteHandler<typeof routes.createRequest, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { type, identifier, callbackUrl, path } = normalise(c.req.valid("json"));
   const value = identifierValue(identifier, path);
-  checkCallbackUrl(c.env, callbackUrl, path);
+  checkCallbackUrl(c.env, callbackUrl);
   if (identifier.type === "installation_id") {
     // As Batch: a signed-in profile is reached through its custom ID only.
     const described = await installationStub(c.env, projectId, value).describe();

@@ -267,6 +267,110 @@ describe("custom ID look-alikes are refused and write nothing (fuzz)", () => {
   }
 });
 
+// ---------------------------------------------------------------------------------------------
+// Look-alikes NFKC does not fold
+// ---------------------------------------------------------------------------------------------
+
+/** Placeholders spelt with characters NFKC keeps apart from the ASCII they pass for. */
+const UNFOLDED = [
+  "\u22121", // −1, the minus sign
+  "\u20131", // –1, the en dash
+  "\u1d1cs\u1d07\u0280", // ᴜsᴇʀ, small capitals
+  "\u0274\u1d1c\u029f\u029f", // ɴᴜʟʟ
+  "nul\u0131", // nulı, dotless i
+  "\u0131d", // ıd
+  "n\u043en\u0435", // nоnе, Cyrillic o and e
+  "\u0430n\u043enym\u043eus", // аnоnymоus
+  "\u039dULL", // ΝULL, Greek capital nu
+  "\u0442ru\u0435", // тruе
+  "gu\u0435s\u0442", // guеsт
+  "\u1d1c\u0455er", // ᴜѕer
+  "\u1d07\u1d0d\u1d00\u026a\u029f", // ᴇᴍᴀɪʟ
+  "d\u0456st\u0456nct_\u0456d", // dіstіnct_іd
+  "[\u043ebject \u043ebject]",
+];
+
+/** A few look-alikes per letter, written here apart from the server's table. */
+const KIN: Record<string, string[]> = {
+  a: ["\u0430", "\u1d00", "\u03b1"],
+  e: ["\u0435", "\u1d07"],
+  i: ["\u0131", "\u0456", "\u026a"],
+  l: ["\u029f", "\u0131"],
+  n: ["\u0274", "\u039d"],
+  o: ["\u043e", "\u03bf", "\u1d0f"],
+  r: ["\u0280"],
+  s: ["\u0455"],
+  t: ["\u0442", "\u1d1b"],
+  u: ["\u1d1c", "\u03c5"],
+  "-": ["\u2212", "\u2010", "\u2013"],
+};
+
+const unfolded: fc.Arbitrary<string> = fc
+  .tuple(fc.constantFrom(...PLACEHOLDERS), fc.array(fc.nat(), { minLength: 20, maxLength: 20 }))
+  .map(([p, picks]) =>
+    [...p]
+      .map((c, i) => {
+        const kin = KIN[c] ?? [];
+        const pick = picks[i] ?? 0;
+        return kin.length === 0 || pick % 3 === 0 ? c : (kin[pick % kin.length] ?? c);
+      })
+      .join(""),
+  );
+
+describe("placeholder look-alikes that NFKC does not fold are refused and write nothing", () => {
+  let p: Project;
+  beforeAll(async () => {
+    p = await createProject();
+  });
+
+  it.each(UNFOLDED)("SDK batch and Profile API refuse %s", async (value) => {
+    const installation = crypto.randomUUID();
+    const res = await sendBatch(p, installation, [identify(value)]);
+    expect(res.status).toBe(400);
+    const error = await errorOf(res);
+    expect(error.code).toBe("INVALID_CUSTOM_ID");
+    expect(error.message + (error.issues?.[0]?.message ?? "")).toMatch(/placeholder/);
+    const update = await call("POST", "/v1/profiles/update", {
+      headers: restHeaders(p),
+      body: [{ identifiers: { custom_id: value }, attributes: { tier: "gold" } }],
+    });
+    expect(update.status).toBe(400);
+    await assertNoProfile(p, { value, readAs: null });
+    expect((await profileBy(p, { installation_id: installation })).status).toBe(404);
+  });
+
+  it(
+    "any mix of look-alike letters in a placeholder is refused by an SDK batch (fuzz)",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(unfolded, fc.uuid(), async (value, installation) => {
+          const res = await sendBatch(p, installation, [identify(value)]);
+          expect(res.status, JSON.stringify(value)).toBe(400);
+          expect((await errorOf(res)).code).toBe("INVALID_CUSTOM_ID");
+          expect(await customIdStub(p.projectId, value).view()).toBeNull();
+        }),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TEST_TIMEOUT,
+  );
+
+  it("an ID that merely contains such letters, or ASCII alone, is its own ID", async () => {
+    for (const value of [
+      "\u1d1cs\u1d07\u0280-42",
+      "n\u043en\u0435-of-them",
+      "user\u22121",
+      "o",
+      "nu11",
+      "n0ne",
+      "ld",
+    ]) {
+      const res = await sendBatch(p, crypto.randomUUID(), [identify(value)]);
+      expect(res.status, value).toBe(200);
+    }
+  });
+});
+
 async function createAudience(p: Project, name: string) {
   const res = await call("POST", "/v1/audiences", { headers: restHeaders(p), body: { name, type: "custom_ids" } });
   expect(res.status).toBe(201);

@@ -2,9 +2,10 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import { generateSigningSecret } from "../../src/lib/signing";
-import { adminHeaders, call, createProject } from "../support/harness";
+import { deliverCallback } from "../../src/privacy/callbacks";
+import { adminHeaders, call, createProject, errorOf, restHeaders } from "../support/harness";
 import { attributes, batch, identify } from "../support/identity";
-import { getRequest, type PrivacyRequestBody, run, submit } from "./support";
+import { getRequest, type PrivacyRequestBody, run, settled, submit } from "./support";
 
 interface Received {
   headers: Record<string, string>;
@@ -132,5 +133,57 @@ describe("privacy callbacks", () => {
     );
     const c = calls[0] as Received;
     expect(new Webhook(signing_secret).verify(c.body, c.headers)).toMatchObject({ status: "done" });
+  });
+
+  /** URLs a callback may not aim at (SPEC §5: the webhook URL rules), under `key` where a host is ours. */
+  const refusedUrls = (key: string) => [
+    "https://127.0.0.1/cb",
+    "https://169.254.169.254/latest/meta-data",
+    "https://localhost/cb",
+    "https://[::1]/cb",
+    "https://[::7f00:1]/cb",
+    "https://[64:ff9b::a9fe:a9fe]/cb",
+    "https://10.0.0.1/cb",
+    "https://metadata.google.internal/cb",
+    `https://user:pass@receiver.test/ok/${key}`,
+    `http://receiver.test/ok/${key}`,
+  ];
+
+  it("a callback_url against the URL rules is refused, naming callback_url, in both body shapes, and nothing is written", async () => {
+    const p = await createProject();
+    const key = crypto.randomUUID();
+    for (const url of refusedUrls(key)) {
+      for (const body of [
+        { type: "remove", identifier: { type: "custom_id", value: "cb-user" }, callback_url: url },
+        { request_type: "remove", id: { type: "custom_id", value: "cb-user" }, callback_url: url },
+      ]) {
+        const res = await call("POST", "/v1/privacy/requests", { headers: restHeaders(p), body });
+        expect(res.status, url).toBe(400);
+        const error = await errorOf(res);
+        expect(error.code).toBe("VALIDATION_FAILED");
+        expect(error.issues?.map((i) => i.path)).toEqual(["callback_url"]);
+      }
+    }
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM privacy_requests WHERE project_id = ?")
+      .bind(p.projectId)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
+    expect(await receivedAt(key)).toEqual([]);
+  });
+
+  it("a stored callback URL is checked again before the POST: one against the rules is never called", async () => {
+    const p = await createProject();
+    const key = crypto.randomUUID();
+    const id = await submit(p, { type: "review", identifier: { type: "custom_id", value: "nobody-stored" } });
+    await settled(p, id);
+    // As a row written before the rules held, or under another setting of ALLOW_HTTP_WEBHOOKS.
+    await env.DB.prepare("UPDATE privacy_requests SET callback_url = ?, callback_state = 'pending' WHERE id = ?")
+      .bind(`https://user:pass@receiver.test/ok/${key}`, id)
+      .run();
+    expect(await deliverCallback(env, p.projectId, id, new Date())).toBe("skipped");
+    expect(await receivedAt(key)).toEqual([]);
+    const body = await getRequest(p, id);
+    expect(body.callback?.state).toBe("failed");
+    expect(body.callback?.last_error).toMatch(/credentials/);
   });
 });

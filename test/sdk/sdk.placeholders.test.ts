@@ -1,13 +1,18 @@
 import { describe, expect, it } from "vitest";
 import {
+  PLACEHOLDER_CONFUSABLES as SDK_CONFUSABLES,
   PLACEHOLDER_CUSTOM_IDS as SDK_PLACEHOLDERS,
   customIdProblem as sdkCustomIdProblem,
 } from "../../sdk/web/src/custom-id";
-import { customIdProblem, PLACEHOLDER_CUSTOM_IDS } from "../../src/identity/identifiers";
+import { customIdProblem, PLACEHOLDER_CONFUSABLES, PLACEHOLDER_CUSTOM_IDS } from "../../src/identity/identifiers";
 
 describe("the web SDK refuses the custom IDs the server refuses", () => {
   it("holds the same placeholder list as the server", () => {
     expect([...SDK_PLACEHOLDERS].sort()).toEqual([...PLACEHOLDER_CUSTOM_IDS].sort());
+  });
+
+  it("holds the same table of look-alikes NFKC does not fold", () => {
+    expect(SDK_CONFUSABLES).toEqual(PLACEHOLDER_CONFUSABLES);
   });
 
   it("gives the same verdict on placeholders and their look-alikes, blanks, lengths, control and invisible characters", () => {
@@ -38,6 +43,12 @@ describe("the web SDK refuses the custom IDs the server refuses", () => {
       "e\u0301lodie",
       "\u00e9".repeat(512),
       "e\u0301".repeat(300),
+      "\u22121",
+      "\u1d1cs\u1d07\u0280",
+      "nul\u0131",
+      "\u039dULL",
+      "n0ne",
+      "\u1d1cs\u1d07\u0280-42",
     ];
     for (const sample of samples) {
       expect(sdkCustomIdProblem(sample), JSON.stringify(sample)).toBe(customIdProblem(sample));

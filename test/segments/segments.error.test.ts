@@ -77,14 +77,14 @@ describe("POST /v1/segments/query refuses bad input with the path at fault", () 
 });
 
 describe("POST /v1/segments/query security", () => {
-  it("answers 401 without a key, 403 for an SDK key, the admin token, or another project's key", async () => {
+  it("answers 401 without a key or with the admin token, 403 for an SDK key or another project's key", async () => {
     const a = await createProject();
     const b = await createProject();
     const body = { where: { has_custom_id: true } };
     const cases: [Record<string, string>, number][] = [
       [{}, 401],
       [sdkHeaders(a), 403],
-      [{ Authorization: "Bearer test-admin-token", "X-Project-Id": a.projectId }, 403],
+      [{ Authorization: "Bearer test-admin-token", "X-Project-Id": a.projectId }, 401],
       [{ Authorization: `Bearer ${a.restKey}`, "X-Project-Id": b.projectId }, 403],
     ];
     for (const [headers, status] of cases) {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { identityMessage } from "../../src/webhooks/items";
+import { parseIpv6 } from "../../src/webhooks/private-host";
 import { backoffSeconds, defaultRuntime, GIVE_UP_MS } from "../../src/webhooks/runtime";
 import { isValidTopic, subscribed, topicMatches } from "../../src/webhooks/topics";
-import { urlProblem } from "../../src/webhooks/url";
+import { allowsHttp, isPrivateHost, urlProblem } from "../../src/webhooks/url";
 
 describe("backoff", () => {
   it("doubles from 10 s up to an hour, each delay drawn between half and all of its step", () => {
@@ -60,6 +61,76 @@ describe("URLs", () => {
     expect(urlProblem("https://hooks.example.com/a?token=1", false)).toBeNull();
     expect(urlProblem("https://[2606:4700::1111]/a", false)).toBeNull();
     expect(urlProblem("https://8.8.8.8/a", false)).toBeNull();
+  });
+});
+
+describe("private hosts inside IPv6", () => {
+  /** IPv6 forms that carry a private IPv4 address, as written and as the URL parser rewrites them. */
+  const refused = [
+    "[::7f00:1]",
+    "[::127.0.0.1]",
+    "[::a9fe:a9fe]",
+    "[::169.254.169.254]",
+    "[::a00:1]",
+    "[::ffff:7f00:1]",
+    "[::ffff:0:7f00:1]",
+    "[64:ff9b::7f00:1]",
+    "[64:ff9b::169.254.169.254]",
+    "[64:ff9b:1::a00:1]",
+    "[2002:7f00:1::]",
+    "[2002:a9fe:a9fe::1]",
+    "[2002:c0a8:1::]",
+    // Teredo: a private server, or a client 127.0.0.1 (inverted bits 80ff:fffe).
+    "[2001:0:a00:1::1]",
+    "[2001:0:808:808::80ff:fffe]",
+    "[2606:4700::5efe:7f00:1]",
+    "[2606:4700::200:5efe:a00:1]",
+    "[::]",
+    "[::1]",
+    "[0:0:0:0:0:0:0:1]",
+    "[fe80::1]",
+    "[fc00::1]",
+    "[fec0::1]",
+    "[ff02::1]",
+    "[100::1]",
+    "[2001:db8::1]",
+    "[not-an-address]",
+  ];
+  it.each(refused)("refuses %s, as written and through a URL", (host) => {
+    expect(isPrivateHost(host)).toBe(true);
+    if (host !== "[not-an-address]") expect(urlProblem(`https://${host}/hook`, false)).not.toBeNull();
+  });
+
+  it("accepts the same forms carrying a public IPv4 address, and global unicast", () => {
+    for (const host of [
+      "[64:ff9b::808:808]",
+      "[::ffff:808:808]",
+      "[2002:808:808::1]",
+      "[2606:4700:4700::1111]",
+      "[2a00:1450:4007:80f::200e]",
+    ]) {
+      expect(isPrivateHost(host), host).toBe(false);
+      expect(urlProblem(`https://${host}/hook`, false), host).toBeNull();
+    }
+  });
+
+  it("parses every spelling of one address to the same groups", () => {
+    const loop = [0, 0, 0, 0, 0, 0xffff, 0x7f00, 1];
+    expect(parseIpv6("::ffff:127.0.0.1")).toEqual(loop);
+    expect(parseIpv6("0:0:0:0:0:ffff:7f00:1")).toEqual(loop);
+    expect(parseIpv6("::FFFF:7F00:0001")).toEqual(loop);
+    for (const bad of ["1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::1.2.3", ":1", "1:2:3:4:5:6:7"]) {
+      expect(parseIpv6(bad), bad).toBeNull();
+    }
+  });
+});
+
+describe("ALLOW_HTTP_WEBHOOKS", () => {
+  it("is read one way for webhooks and callbacks: off when unset, empty, 0, false or off", () => {
+    for (const off of [undefined, "", " ", "0", "false", "FALSE", "off"]) {
+      expect(allowsHttp({ ALLOW_HTTP_WEBHOOKS: off }), String(off)).toBe(false);
+    }
+    for (const on of ["1", "true", "yes", "on"]) expect(allowsHttp({ ALLOW_HTTP_WEBHOOKS: on }), on).toBe(true);
   });
 });
 
