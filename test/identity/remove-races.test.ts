@@ -5,7 +5,16 @@ import { INTENT_SCHEMA } from "../../src/identity/intent-runner";
 import type { Intent } from "../../src/identity/transitions";
 import { removeProfile } from "../../src/privacy/remove";
 import { createProject } from "../support/harness";
-import { attributes, batch, customIdStub, event, installationStub, profileBy, querySql } from "../support/identity";
+import {
+  attributes,
+  batch,
+  customIdStub,
+  event,
+  identify,
+  installationStub,
+  profileBy,
+  querySql,
+} from "../support/identity";
 
 const uuid = () => crypto.randomUUID();
 
@@ -73,5 +82,56 @@ describe("a remove racing a transition", () => {
     const { body } = await profileBy(p, { custom_id: "racer-1" });
     expect(body?.attributes.later?.value).toBe(true);
     expect(body?.attributes.plan?.value).toBe("pro");
+  });
+
+  it("by custom ID, during a login the custom ID committed, frees the installation too", async () => {
+    const p = await createProject();
+    const j = uuid();
+    const held = await batch(p, j, [identify("racer-2"), attributes({ tier: "gold" })]);
+    const i = uuid();
+    const anon = await batch(p, i, [event("opened")]);
+    const time = new Date().toISOString();
+    const intent: Intent = {
+      kind: "identify",
+      opId: "op-login",
+      key: `${i}:op-login`,
+      customId: "racer-2",
+      detachFrom: null,
+      candidateProfileId: anon.profile_id,
+      fresh: false,
+      time,
+      requestId: "req-login",
+    };
+    const snapshot = await runInDurableObject(installationStub(p.projectId, i), (o) =>
+      // biome-ignore lint/complexity/useLiteralKeys: the test plays the installation's half of a login.
+      o["store"].snapshot(anon.profile_id),
+    );
+    const answer = await customIdStub(p.projectId, "racer-2").attach({
+      projectId: p.projectId,
+      customId: "racer-2",
+      installationId: i,
+      key: intent.key,
+      candidate: snapshot,
+      time,
+      requestId: "req-login",
+    });
+    expect(answer).toEqual({ outcome: "login", profileId: held.profile_id });
+    await recordIntent(p.projectId, i, intent);
+
+    const result = await removeProfile(
+      env,
+      p.projectId,
+      { kind: "custom_id", customId: "racer-2" },
+      { requestId: uuid(), at: new Date().toISOString() },
+    );
+    expect(result.removed).toBe(true);
+    const receipt = (result as { receipt: { installation_ids: string[] } }).receipt;
+    expect(receipt.installation_ids.sort()).toEqual([i, j].sort());
+    // The installation was on its way to the removed profile: it is freed with it, and comes
+    // back on a new anonymous profile, never on the removed one nor holding the custom ID.
+    const after = await batch(p, i, [attributes({ later: true })]);
+    expect(after.custom_id).toBeNull();
+    expect([held.profile_id, anon.profile_id]).not.toContain(after.profile_id);
+    expect((await profileBy(p, { custom_id: "racer-2" })).body).toBeNull();
   });
 });
