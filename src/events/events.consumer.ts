@@ -1,5 +1,5 @@
 import { replayOrRecord } from "../dead-letters/record";
-import { dropFromObjects, stageEvents } from "../exports/staging";
+import { dropFromHours, dropFromObjects, stageEvents } from "../exports/staging";
 import { removedProfiles } from "../privacy/erase-d1";
 import type { EventQueueMessage, EventsMessage } from "../queue/messages";
 import { consumeWholeOrEach } from "../queue/retry";
@@ -15,7 +15,7 @@ import { publishWebhookItems } from "../webhooks/publish";
 export async function handle(
   env: Env,
   bodies: EventQueueMessage[],
-  hooks: { beforeStaging?: () => Promise<void> } = {},
+  hooks: { beforeStaging?: () => Promise<void>; afterStaging?: () => Promise<void> } = {},
 ): Promise<void> {
   const events = bodies.filter((b): b is EventsMessage => b.type === "events");
   const keyOf = (m: { project_id: string; profile_id: string }) => `${m.project_id}/${m.profile_id}`;
@@ -23,9 +23,17 @@ export async function handle(
   // A profile removed while its events were on the queue gets none of them back (its D1
   // tombstone outlives any queue's retries), and no webhook item either.
   const removed = await removedProfiles(env, keys());
+  // An earlier attempt may have staged these messages and failed before its late check took
+  // them out again (the retry writes under other keys): look in the hours they fall in.
+  await dropFromHours(
+    env,
+    events.filter((m) => removed.has(keyOf(m))),
+    removed,
+  );
   await hooks.beforeStaging?.();
   const staging = events.filter((m) => !removed.has(keyOf(m)));
   const written = await stageEvents(env, staging);
+  await hooks.afterStaging?.();
   // A removal that tombstoned a profile between the check and the staging may have swept R2
   // before these objects landed; one tombstoned after they landed sweeps them itself. So the
   // objects this batch wrote are the only ones that can still hold the profile's events: take

@@ -226,6 +226,21 @@ export async function dropFromObjects(env: Env, keys: string[], removed: Set<str
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Takes removed profiles' events out of every object in the hours the given messages' events
+ * fall in. An earlier attempt at these messages may have staged them under a key named by
+ * another batch and failed before taking them out: a delivery that finds the profile removed
+ * cannot know that key, but it knows the hours. Bounded by those hours' objects; it runs only
+ * for messages of removed profiles, which are few (those in flight when a remove ran).
+ */
+export async function dropFromHours(env: Env, messages: EventsMessage[], removed: Set<string>): Promise<number> {
+  if (messages.length === 0) return 0;
+  const prefixes = new Set([...groupForStaging(messages, "").keys()].map((k) => k.slice(0, k.lastIndexOf("/") + 1)));
+  const keys: string[] = [];
+  for (const prefix of prefixes) for await (const { key } of listKeys(env.EXPORTS, prefix)) keys.push(key);
+  return dropFromObjects(env, keys, removed);
+}
+
 /** A profile's staged events (for a privacy review), in the same bounded pages as the delete. */
 export async function findStagedEvents(
   env: Env,

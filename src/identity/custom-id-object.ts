@@ -214,9 +214,36 @@ export class CustomIdObject extends DurableObject<Env> {
   /** Privacy remove or purge: deletes everything held here, guarded and idempotent (./erase.ts). */
   erase(req: EraseRequest): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
-    const outcome = this.store.transaction(() =>
-      eraseObject(this.ctx.storage, req, customIdHooks(this.ctx.storage.sql, this.schema.has("members"))),
-    );
+    const outcome = this.store.transaction(() => {
+      // The answers to transitions outlive the erase, for their idempotency window: an
+      // installation whose login committed here but which had not yet completed its side gets
+      // the same answer when it resumes, so it ends on the removed profile and is erased as the
+      // member it was, instead of signing in afresh to a custom ID that was just freed.
+      const answers = this.schema.has("transitions")
+        ? this.ctx.storage.sql
+            .exec<{ key: string; result: string; at: number }>(
+              "SELECT key, result, at FROM transitions WHERE at >= ?",
+              Date.now() - LIMITS.idempotencyWindowMs,
+            )
+            .toArray()
+        : [];
+      const erased = eraseObject(
+        this.ctx.storage,
+        req,
+        customIdHooks(this.ctx.storage.sql, this.schema.has("members")),
+      );
+      if (erased.erased && !req.dryRun) {
+        for (const a of answers) {
+          this.ctx.storage.sql.exec(
+            "INSERT OR IGNORE INTO transitions (key, result, at) VALUES (?, ?, ?)",
+            a.key,
+            a.result,
+            a.at,
+          );
+        }
+      }
+      return erased;
+    });
     this.store.processed.forget();
     return outcome;
   }

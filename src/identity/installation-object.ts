@@ -354,11 +354,15 @@ export class InstallationObject extends DurableObject<Env> {
 
   /**
    * Privacy remove or purge: deletes the installation, its anonymous profile and the orphans it
-   * keeps, after the batches queued before it; guarded and idempotent (./erase.ts).
+   * keeps, after the batches queued before it; guarded and idempotent (./erase.ts). A transition
+   * left half-way is finished first: a custom ID may already hold the profile this object still
+   * shows as its own, and the guard must judge where the installation really is.
    */
   erase(req: EraseRequest): Promise<EraseOutcome> {
     return this.serialized(async () => {
       if (!this.schema.exists) return { erased: false, reason: "not_held" } as const;
+      // A failed attempt throws: the remove is retried, and finds the transition further on.
+      await this.resume();
       const outcome = this.transaction(() =>
         eraseObject(this.ctx.storage, req, installationHooks(this.ctx.storage.sql)),
       );

@@ -111,4 +111,31 @@ describe("events of a profile removed while the batch was being staged", () => {
     expect(staged.filter((e) => e.profile_id === gone.profile_id)).toEqual([]);
     expect(staged.filter((e) => e.profile_id === kept.profile_id).map((e) => e.id)).toEqual(["kept-1"]);
   });
+
+  it("takes a removed profile's events out of what an attempt that failed after staging wrote", async () => {
+    const p = await createProject();
+    const gone = eventsMessage(p.projectId, "stranded-1", "opened");
+    const kept = eventsMessage(p.projectId, "kept-2", "opened");
+    // The removal tombstones the profile after the first check, its sweep passes before the
+    // objects land, and the step that would take them out fails.
+    await expect(
+      handle(env, [gone, kept], {
+        beforeStaging: () =>
+          eraseD1(
+            env,
+            { projectId: p.projectId, profileIds: [gone.profile_id], installationIds: [], customId: null },
+            new Date().toISOString(),
+          ),
+        afterStaging: () => Promise.reject(new Error("D1 unavailable")),
+      }),
+    ).rejects.toThrow("D1 unavailable");
+    // The queue retries each message alone, under other keys.
+    await handle(env, [gone]);
+    await handle(env, [kept]);
+    const staged = await stagedEvents(p.projectId);
+    expect(staged.filter((e) => e.profile_id === gone.profile_id)).toEqual([]);
+    expect(new Set(staged.filter((e) => e.profile_id === kept.profile_id).map((e) => e.id))).toEqual(
+      new Set(["kept-2"]),
+    );
+  });
 });
