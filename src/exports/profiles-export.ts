@@ -189,11 +189,15 @@ export async function runProfilesExport(
 }
 
 /** An export that failed all its attempts: the request says so. */
-export async function failProfilesExport(env: Env, requestId: string, reason: string): Promise<void> {
+export async function failProfilesExport(
+  env: Env,
+  msg: Extract<ExportMessage, { type: "profiles_export" }>,
+  reason: string,
+): Promise<void> {
   await drizzle(env.DB)
     .insert(requestChunks)
     .values({
-      requestId,
+      requestId: msg.request_id,
       chunk: 0,
       applied: 0,
       errors: [{ bulk_index: 0, category: "internal", reason }],
