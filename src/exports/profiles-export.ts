@@ -82,13 +82,13 @@ export async function queueProfilesExport(
   await env.EXPORT_TASKS.send(body, { contentType: "json" });
 }
 
-interface ProfileRow {
+export interface ProfileRow {
   profile_id: string;
   custom_id: string | null;
   last_activity_at: string;
 }
 
-interface AttributeRow {
+export interface AttributeRow {
   profile_id: string;
   name: string;
   type: string;
@@ -102,6 +102,40 @@ function attributeCell(a: AttributeRow | undefined): Cell {
   if (a.value_json !== null) return a.value_json;
   if (a.value_num !== null) return a.value_num;
   return a.value_text;
+}
+
+/**
+ * One page's CSV cells, a row per profile in `fields` order. The installations and attributes
+ * are indexed by profile once: a search per cell would cost profiles × fields × rows.
+ */
+export function exportRows(
+  fields: string[],
+  page: ProfileRow[],
+  installs: { profile_id: string; installation_id: string }[],
+  attributes: AttributeRow[],
+): Cell[][] {
+  const installsOf = new Map<string, string[]>();
+  for (const i of installs) {
+    const list = installsOf.get(i.profile_id);
+    if (list) list.push(i.installation_id);
+    else installsOf.set(i.profile_id, [i.installation_id]);
+  }
+  const attributesOf = new Map<string, Map<string, AttributeRow>>();
+  for (const a of attributes) {
+    const byName = attributesOf.get(a.profile_id);
+    if (byName) byName.set(a.name, a);
+    else attributesOf.set(a.profile_id, new Map([[a.name, a]]));
+  }
+  return page.map((p): Cell[] => {
+    const attrs = attributesOf.get(p.profile_id);
+    return fields.map((field) => {
+      if (field === "profile_id") return p.profile_id;
+      if (field === "custom_id") return p.custom_id;
+      if (field === "last_activity_at") return p.last_activity_at;
+      if (field === "installation_ids") return JSON.stringify(installsOf.get(p.profile_id) ?? []);
+      return attributeCell(attrs?.get(field));
+    });
+  });
 }
 
 /** Writes the export's CSV and marks the request done with the file's key, rows and hash. */
@@ -145,19 +179,7 @@ export async function runProfilesExport(
               .bind(msg.project_id, ids, JSON.stringify(attributeNames))
               .all<AttributeRow>(),
       ]);
-      const rows = page.map((p): Cell[] =>
-        msg.fields.map((field) => {
-          if (field === "profile_id") return p.profile_id;
-          if (field === "custom_id") return p.custom_id;
-          if (field === "last_activity_at") return p.last_activity_at;
-          if (field === "installation_ids") {
-            return JSON.stringify(
-              installs.results.filter((i) => i.profile_id === p.profile_id).map((i) => i.installation_id),
-            );
-          }
-          return attributeCell(attributes.results.find((a) => a.profile_id === p.profile_id && a.name === field));
-        }),
-      );
+      const rows = exportRows(msg.fields, page, installs.results, attributes.results);
       await writer.write(csvRows(rows), rows.length);
       after = page.at(-1)?.profile_id ?? after;
       if (page.length < PAGE) break;
