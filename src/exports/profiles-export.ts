@@ -138,55 +138,93 @@ export function exportRows(
   });
 }
 
-/** Writes the export's CSV and marks the request done with the file's key, rows and hash. */
+/**
+ * How an export is cut into queue messages (tests make it small): `page` profiles a query, and
+ * `pagesPerMessage` pages a message, so one invocation's queries and CPU stay those of about
+ * 20,000 profiles however large the export; the next message carries on the same upload.
+ */
+export const exportPaging = { page: PAGE, pagesPerMessage: 20 };
+
+type ProfilesExportMessage = Extract<ExportMessage, { type: "profiles_export" }>;
+
+/** Bytes a message left short of a whole part, kept for the next message of the export. */
+const tailKey = (msg: ProfilesExportMessage, part: number) =>
+  `exports-work/profiles/${msg.project_id}/${msg.request_id}/tail-${part}`;
+
+/** One page of the matching profiles after `after`, as CSV cells. */
+async function readPage(env: Env, msg: ProfilesExportMessage, after: string, attributeNames: string[]) {
+  const page = await drizzle(env.DB).all<ProfileRow>(
+    sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, msg.where as WhereNode | null)}
+        AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${exportPaging.page}`,
+  );
+  if (page.length === 0) return { page, rows: [] };
+  const ids = JSON.stringify(page.map((p) => p.profile_id));
+  const [installs, attributes] = await Promise.all([
+    env.DB.prepare(
+      `SELECT profile_id, installation_id FROM installations
+        WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?)) ORDER BY installation_id`,
+    )
+      .bind(msg.project_id, ids)
+      .all<{ profile_id: string; installation_id: string }>(),
+    attributeNames.length === 0
+      ? { results: [] as AttributeRow[] }
+      : env.DB.prepare(
+          `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
+            WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?))
+              AND name IN (SELECT value FROM json_each(?))`,
+        )
+          .bind(msg.project_id, ids, JSON.stringify(attributeNames))
+          .all<AttributeRow>(),
+  ]);
+  return { page, rows: exportRows(msg.fields, page, installs.results, attributes.results) };
+}
+
+/**
+ * Writes up to `exportPaging.pagesPerMessage` pages of the export's CSV. When more remain, the
+ * upload is suspended and the next message queued; the message that writes the last page
+ * completes the file and marks the request done with its key, rows and hash.
+ */
 export async function runProfilesExport(
   env: Env,
-  msg: Extract<ExportMessage, { type: "profiles_export" }>,
+  msg: ProfilesExportMessage,
   options: { partBytes?: number } = {},
 ): Promise<void> {
-  const db = drizzle(env.DB);
-  const where = msg.where as WhereNode | null;
   const attributeNames = msg.fields.filter((f) => !(BUILT_IN_FIELDS as readonly string[]).includes(f));
   const key = profilesExportKey(msg.project_id, msg.request_id);
+  const resume = msg.resume;
   const writer = new ObjectWriter(env.EXPORTS, key, {
     partBytes: options.partBytes,
     httpMetadata: { contentType: "text/csv; charset=utf-8" },
+    resume: resume?.upload,
   });
+  let after = resume?.after ?? "";
+  let finished = false;
   try {
-    await writer.write(csvHeader(msg.fields));
-    let after = "";
-    for (;;) {
-      const page = await db.all<ProfileRow>(
-        sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, where)}
-            AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${PAGE}`,
-      );
-      if (page.length === 0) break;
-      const ids = JSON.stringify(page.map((p) => p.profile_id));
-      const [installs, attributes] = await Promise.all([
-        env.DB.prepare(
-          `SELECT profile_id, installation_id FROM installations
-            WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?)) ORDER BY installation_id`,
-        )
-          .bind(msg.project_id, ids)
-          .all<{ profile_id: string; installation_id: string }>(),
-        attributeNames.length === 0
-          ? { results: [] as AttributeRow[] }
-          : env.DB.prepare(
-              `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
-                WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?))
-                  AND name IN (SELECT value FROM json_each(?))`,
-            )
-              .bind(msg.project_id, ids, JSON.stringify(attributeNames))
-              .all<AttributeRow>(),
-      ]);
-      const rows = exportRows(msg.fields, page, installs.results, attributes.results);
-      await writer.write(csvRows(rows), rows.length);
+    if (resume) {
+      const tail = await env.EXPORTS.get(tailKey(msg, resume.part - 1));
+      if (!tail) throw new Error("the export's carried bytes are missing");
+      await writer.writeTail(new Uint8Array(await tail.arrayBuffer()));
+    } else {
+      await writer.write(csvHeader(msg.fields));
+    }
+    for (let pages = 0; pages < exportPaging.pagesPerMessage && !finished; pages++) {
+      const { page, rows } = await readPage(env, msg, after, attributeNames);
+      if (rows.length) await writer.write(csvRows(rows), rows.length);
       after = page.at(-1)?.profile_id ?? after;
-      if (page.length < PAGE) break;
+      finished = page.length < exportPaging.page;
     }
   } catch (error) {
-    await writer.abort();
+    // A later message must not lose the parts earlier messages uploaded: only the DLQ abandons them.
+    if (!writer.resumed) await writer.abort();
     throw error;
+  }
+  if (!finished) {
+    const part = (resume?.part ?? 0) + 1;
+    const { state, tail } = await writer.suspend();
+    await env.EXPORTS.put(tailKey(msg, part - 1), tail);
+    const next: ExportMessage = { ...msg, resume: { after, part, upload: state } };
+    await env.EXPORT_TASKS.send(next, { contentType: "json" });
+    return;
   }
   const manifest = await writer.close();
   const result = {
@@ -195,6 +233,7 @@ export async function runProfilesExport(
     bytes: manifest.bytes,
     sha256: manifest.sha256,
   };
+  const db = drizzle(env.DB);
   await db.batch([
     db.update(requests).set({ result, total: manifest.rows }).where(eq(requests.id, msg.request_id)),
     db
@@ -208,6 +247,16 @@ export async function runProfilesExport(
       })
       .onConflictDoNothing(),
   ]);
+  await dropTails(env, msg);
+}
+
+/** Deletes the bytes the export's messages carried over. */
+async function dropTails(env: Env, msg: ProfilesExportMessage): Promise<void> {
+  const parts = msg.resume?.part ?? 0;
+  for (let from = 0; from < parts; from += 1000) {
+    const keys = Array.from({ length: Math.min(1000, parts - from) }, (_, k) => tailKey(msg, from + k));
+    await env.EXPORTS.delete(keys);
+  }
 }
 
 /** An export that failed all its attempts: the request says so. */
@@ -227,4 +276,11 @@ export async function failProfilesExport(
       completedAt: new Date().toISOString(),
     })
     .onConflictDoNothing();
+  const upload = msg.resume?.upload;
+  if (upload) {
+    await env.EXPORTS.resumeMultipartUpload(profilesExportKey(msg.project_id, msg.request_id), upload.uploadId)
+      .abort()
+      .catch(() => {});
+  }
+  await dropTails(env, msg);
 }

@@ -5,7 +5,7 @@ import { attributes, batch, identify } from "../support/identity";
 import { DAY, lastActivity, projectedRow, purge, resultsFor, setInactivity } from "./support";
 
 /** Rows of `table` in the project that match `where` (a column list bound to `values`). */
-async function rows(table: string, where: string, values: unknown[]): Promise<number> {
+async function rows(table: string, where: string, values: readonly unknown[]): Promise<number> {
   const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`)
     .bind(...values)
     .first<{ n: number }>();
