@@ -23,7 +23,11 @@ const PurgeStatus = z
     as_of: z.string(),
     dry_run: z.boolean(),
     origin: z.enum(["cron", "admin"]),
-    status: z.enum(["pending", "done"]),
+    status: z.enum(["pending", "done", "failed"]),
+    error: z
+      .string()
+      .optional()
+      .openapi({ description: "Why the job failed: pages that failed every retry (listed in the dead letters)." }),
     created_at: z.string(),
     totals: z.record(z.string(), z.record(z.string(), z.int())),
     results: z.array(

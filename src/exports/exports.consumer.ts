@@ -1,3 +1,4 @@
+import { type DeadLetterEnd, endDeadLetters } from "../dead-letters/record";
 import { retryLater } from "../queue/retry";
 import { runHour, runMerge, startDaily, writeFile } from "./daily";
 import type { ExportMessage } from "./exports.messages";
@@ -35,16 +36,16 @@ export async function consumeExports(batch: MessageBatch<ExportMessage>, env: En
 }
 
 /**
- * A piece that failed every retry. An on-demand export is marked failed on its request; a daily
- * piece is logged with what to re-run (`POST /v1/admin/jobs/daily_exports` with its date).
+ * A piece that failed every retry, recorded for `GET /v1/admin/dead-letters`. An on-demand
+ * export ends `failed` on its request (its upload abandoned); a daily run has no status of its
+ * own: its dead letter says what to re-run (`POST /v1/admin/jobs/daily_exports` with the date).
  */
 export async function consumeDeadExports(batch: MessageBatch<ExportMessage>, env: Env): Promise<void> {
-  for (const m of batch.messages) {
+  await endDeadLetters(batch, env, async (m): Promise<DeadLetterEnd> => {
     if (m.body.type === "profiles_export") {
-      await failProfilesExport(env, m.body.request_id, "The export could not be written after several attempts.");
-    } else {
-      console.error(JSON.stringify({ level: "error", msg: "daily export piece dead-lettered", task: m.body }));
+      await failProfilesExport(env, m.body, "The export could not be written after several attempts.");
+      return { outcome: "recorded", reason: "profile export failed every retry" };
     }
-    m.ack();
-  }
+    return { outcome: "recorded", reason: `daily export ${m.body.type} failed every retry; re-run its date` };
+  });
 }

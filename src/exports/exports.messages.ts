@@ -1,4 +1,5 @@
 import type { DailyKind } from "./files";
+import type { SuspendedUpload } from "./upload";
 
 /** Work on the exports queue; each message is a bounded piece (see daily.ts, profiles-export.ts). */
 export type ExportMessage =
@@ -34,4 +35,16 @@ export type ExportMessage =
       count: number;
     }
   | { type: "daily_file"; job: string; project_id: string; app_id: string; date: string; kind: DailyKind }
-  | { type: "profiles_export"; request_id: string; project_id: string; where: unknown; fields: string[] };
+  | {
+      type: "profiles_export";
+      request_id: string;
+      project_id: string;
+      where: unknown;
+      fields: string[];
+      /**
+       * Where a message of a long export left off: after which profile, its number (its carried
+       * bytes are `tail-{part - 1}`), and the multipart upload so far. About 60 bytes per 8 MiB
+       * part: a 10 GB file stays under the 128 KB message limit.
+       */
+      resume?: { after: string; part: number; upload: SuspendedUpload };
+    };

@@ -82,13 +82,13 @@ export async function queueProfilesExport(
   await env.EXPORT_TASKS.send(body, { contentType: "json" });
 }
 
-interface ProfileRow {
+export interface ProfileRow {
   profile_id: string;
   custom_id: string | null;
   last_activity_at: string;
 }
 
-interface AttributeRow {
+export interface AttributeRow {
   profile_id: string;
   name: string;
   type: string;
@@ -104,67 +104,127 @@ function attributeCell(a: AttributeRow | undefined): Cell {
   return a.value_text;
 }
 
-/** Writes the export's CSV and marks the request done with the file's key, rows and hash. */
+/**
+ * One page's CSV cells, a row per profile in `fields` order. The installations and attributes
+ * are indexed by profile once: a search per cell would cost profiles × fields × rows.
+ */
+export function exportRows(
+  fields: string[],
+  page: ProfileRow[],
+  installs: { profile_id: string; installation_id: string }[],
+  attributes: AttributeRow[],
+): Cell[][] {
+  const installsOf = new Map<string, string[]>();
+  for (const i of installs) {
+    const list = installsOf.get(i.profile_id);
+    if (list) list.push(i.installation_id);
+    else installsOf.set(i.profile_id, [i.installation_id]);
+  }
+  const attributesOf = new Map<string, Map<string, AttributeRow>>();
+  for (const a of attributes) {
+    const byName = attributesOf.get(a.profile_id);
+    if (byName) byName.set(a.name, a);
+    else attributesOf.set(a.profile_id, new Map([[a.name, a]]));
+  }
+  return page.map((p): Cell[] => {
+    const attrs = attributesOf.get(p.profile_id);
+    return fields.map((field) => {
+      if (field === "profile_id") return p.profile_id;
+      if (field === "custom_id") return p.custom_id;
+      if (field === "last_activity_at") return p.last_activity_at;
+      if (field === "installation_ids") return JSON.stringify(installsOf.get(p.profile_id) ?? []);
+      return attributeCell(attrs?.get(field));
+    });
+  });
+}
+
+/**
+ * How an export is cut into queue messages (tests make it small): `page` profiles a query, and
+ * `pagesPerMessage` pages a message, so one invocation's queries and CPU stay those of about
+ * 20,000 profiles however large the export; the next message carries on the same upload.
+ */
+export const exportPaging = { page: PAGE, pagesPerMessage: 20 };
+
+type ProfilesExportMessage = Extract<ExportMessage, { type: "profiles_export" }>;
+
+/** Bytes a message left short of a whole part, kept for the next message of the export. */
+const tailKey = (msg: ProfilesExportMessage, part: number) =>
+  `exports-work/profiles/${msg.project_id}/${msg.request_id}/tail-${part}`;
+
+/** One page of the matching profiles after `after`, as CSV cells. */
+async function readPage(env: Env, msg: ProfilesExportMessage, after: string, attributeNames: string[]) {
+  const page = await drizzle(env.DB).all<ProfileRow>(
+    sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, msg.where as WhereNode | null)}
+        AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${exportPaging.page}`,
+  );
+  if (page.length === 0) return { page, rows: [] };
+  const ids = JSON.stringify(page.map((p) => p.profile_id));
+  const [installs, attributes] = await Promise.all([
+    env.DB.prepare(
+      `SELECT profile_id, installation_id FROM installations
+        WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?)) ORDER BY installation_id`,
+    )
+      .bind(msg.project_id, ids)
+      .all<{ profile_id: string; installation_id: string }>(),
+    attributeNames.length === 0
+      ? { results: [] as AttributeRow[] }
+      : env.DB.prepare(
+          `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
+            WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?))
+              AND name IN (SELECT value FROM json_each(?))`,
+        )
+          .bind(msg.project_id, ids, JSON.stringify(attributeNames))
+          .all<AttributeRow>(),
+  ]);
+  return { page, rows: exportRows(msg.fields, page, installs.results, attributes.results) };
+}
+
+/**
+ * Writes up to `exportPaging.pagesPerMessage` pages of the export's CSV. When more remain, the
+ * upload is suspended and the next message queued; the message that writes the last page
+ * completes the file and marks the request done with its key, rows and hash.
+ */
 export async function runProfilesExport(
   env: Env,
-  msg: Extract<ExportMessage, { type: "profiles_export" }>,
+  msg: ProfilesExportMessage,
   options: { partBytes?: number } = {},
 ): Promise<void> {
-  const db = drizzle(env.DB);
-  const where = msg.where as WhereNode | null;
   const attributeNames = msg.fields.filter((f) => !(BUILT_IN_FIELDS as readonly string[]).includes(f));
   const key = profilesExportKey(msg.project_id, msg.request_id);
+  const resume = msg.resume;
   const writer = new ObjectWriter(env.EXPORTS, key, {
     partBytes: options.partBytes,
     httpMetadata: { contentType: "text/csv; charset=utf-8" },
+    resume: resume?.upload,
   });
+  let after = resume?.after ?? "";
+  let finished = false;
   try {
-    await writer.write(csvHeader(msg.fields));
-    let after = "";
-    for (;;) {
-      const page = await db.all<ProfileRow>(
-        sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, where)}
-            AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${PAGE}`,
-      );
-      if (page.length === 0) break;
-      const ids = JSON.stringify(page.map((p) => p.profile_id));
-      const [installs, attributes] = await Promise.all([
-        env.DB.prepare(
-          `SELECT profile_id, installation_id FROM installations
-            WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?)) ORDER BY installation_id`,
-        )
-          .bind(msg.project_id, ids)
-          .all<{ profile_id: string; installation_id: string }>(),
-        attributeNames.length === 0
-          ? { results: [] as AttributeRow[] }
-          : env.DB.prepare(
-              `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
-                WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?))
-                  AND name IN (SELECT value FROM json_each(?))`,
-            )
-              .bind(msg.project_id, ids, JSON.stringify(attributeNames))
-              .all<AttributeRow>(),
-      ]);
-      const rows = page.map((p): Cell[] =>
-        msg.fields.map((field) => {
-          if (field === "profile_id") return p.profile_id;
-          if (field === "custom_id") return p.custom_id;
-          if (field === "last_activity_at") return p.last_activity_at;
-          if (field === "installation_ids") {
-            return JSON.stringify(
-              installs.results.filter((i) => i.profile_id === p.profile_id).map((i) => i.installation_id),
-            );
-          }
-          return attributeCell(attributes.results.find((a) => a.profile_id === p.profile_id && a.name === field));
-        }),
-      );
-      await writer.write(csvRows(rows), rows.length);
+    if (resume) {
+      const tail = await env.EXPORTS.get(tailKey(msg, resume.part - 1));
+      if (!tail) throw new Error("the export's carried bytes are missing");
+      await writer.writeTail(new Uint8Array(await tail.arrayBuffer()));
+    } else {
+      await writer.write(csvHeader(msg.fields));
+    }
+    for (let pages = 0; pages < exportPaging.pagesPerMessage && !finished; pages++) {
+      const { page, rows } = await readPage(env, msg, after, attributeNames);
+      if (rows.length) await writer.write(csvRows(rows), rows.length);
       after = page.at(-1)?.profile_id ?? after;
-      if (page.length < PAGE) break;
+      finished = page.length < exportPaging.page;
     }
   } catch (error) {
-    await writer.abort();
+    // A later message must not lose the parts earlier messages uploaded: only the DLQ abandons them.
+    if (!writer.resumed) await writer.abort();
     throw error;
+  }
+  if (!finished) {
+    const part = (resume?.part ?? 0) + 1;
+    const { state, tail } = await writer.suspend();
+    await env.EXPORTS.put(tailKey(msg, part - 1), tail);
+    const next: ExportMessage = { ...msg, resume: { after, part, upload: state } };
+    await env.EXPORT_TASKS.send(next, { contentType: "json" });
+    return;
   }
   const manifest = await writer.close();
   const result = {
@@ -173,6 +233,7 @@ export async function runProfilesExport(
     bytes: manifest.bytes,
     sha256: manifest.sha256,
   };
+  const db = drizzle(env.DB);
   await db.batch([
     db.update(requests).set({ result, total: manifest.rows }).where(eq(requests.id, msg.request_id)),
     db
@@ -186,14 +247,28 @@ export async function runProfilesExport(
       })
       .onConflictDoNothing(),
   ]);
+  await dropTails(env, msg);
+}
+
+/** Deletes the bytes the export's messages carried over. */
+async function dropTails(env: Env, msg: ProfilesExportMessage): Promise<void> {
+  const parts = msg.resume?.part ?? 0;
+  for (let from = 0; from < parts; from += 1000) {
+    const keys = Array.from({ length: Math.min(1000, parts - from) }, (_, k) => tailKey(msg, from + k));
+    await env.EXPORTS.delete(keys);
+  }
 }
 
 /** An export that failed all its attempts: the request says so. */
-export async function failProfilesExport(env: Env, requestId: string, reason: string): Promise<void> {
+export async function failProfilesExport(
+  env: Env,
+  msg: Extract<ExportMessage, { type: "profiles_export" }>,
+  reason: string,
+): Promise<void> {
   await drizzle(env.DB)
     .insert(requestChunks)
     .values({
-      requestId,
+      requestId: msg.request_id,
       chunk: 0,
       applied: 0,
       errors: [{ bulk_index: 0, category: "internal", reason }],
@@ -201,4 +276,11 @@ export async function failProfilesExport(env: Env, requestId: string, reason: st
       completedAt: new Date().toISOString(),
     })
     .onConflictDoNothing();
+  const upload = msg.resume?.upload;
+  if (upload) {
+    await env.EXPORTS.resumeMultipartUpload(profilesExportKey(msg.project_id, msg.request_id), upload.uploadId)
+      .abort()
+      .catch(() => {});
+  }
+  await dropTails(env, msg);
 }

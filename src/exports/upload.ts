@@ -9,6 +9,14 @@ export const MIN_PART_BYTES = 5 * MiB;
 const toHex = (buffer: ArrayBuffer) =>
   Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 
+/** Where a multipart upload stands between invocations (it travels in a queue message). */
+export interface SuspendedUpload {
+  uploadId: string;
+  parts: R2UploadedPart[];
+  rows: number;
+  bytes: number;
+}
+
 /**
  * Writes one R2 object from text handed over in slices, never holding more than one part.
  * Parts are cut at exactly `partBytes`, so every part but the last has the same size, as R2's
@@ -28,15 +36,52 @@ export class ObjectWriter {
   #bytes = 0;
   #upload: R2MultipartUpload | null = null;
   #parts: R2UploadedPart[] = [];
+  /** False once the object was begun by another invocation: its hash is read back at close. */
+  #hashed = true;
   rows = 0;
 
-  constructor(bucket: R2Bucket, key: string, options: R2PutOptions & { partBytes?: number } = {}) {
-    const { partBytes = DEFAULT_PART_BYTES, ...put } = options;
+  constructor(
+    bucket: R2Bucket,
+    key: string,
+    options: R2PutOptions & { partBytes?: number; resume?: SuspendedUpload } = {},
+  ) {
+    const { partBytes = DEFAULT_PART_BYTES, resume, ...put } = options;
     this.#bucket = bucket;
     this.#key = key;
     this.#partBytes = partBytes;
     this.#options = put;
     this.#buffer = new Uint8Array(partBytes);
+    if (resume) {
+      this.#upload = bucket.resumeMultipartUpload(key, resume.uploadId);
+      this.#parts = [...resume.parts];
+      this.rows = resume.rows;
+      this.#bytes = resume.bytes;
+      this.#hashed = false;
+    }
+  }
+
+  /** Whether this writer carries on an upload another invocation began. */
+  get resumed(): boolean {
+    return !this.#hashed;
+  }
+
+  /**
+   * Stops here so another invocation can carry on: returns the upload's state and the bytes not
+   * yet in a part (less than one part), which the caller keeps (R2) and writes first on resuming.
+   */
+  async suspend(): Promise<{ state: SuspendedUpload; tail: Uint8Array }> {
+    this.#upload ??= await this.#bucket.createMultipartUpload(this.#key, this.#options);
+    return {
+      state: { uploadId: this.#upload.uploadId, parts: this.#parts, rows: this.rows, bytes: this.#bytes },
+      tail: this.#buffer.slice(0, this.#filled),
+    };
+  }
+
+  /** Writes bytes a suspended writer left over: counted already, so not counted again. */
+  async writeTail(bytes: Uint8Array): Promise<void> {
+    const counted = this.#bytes;
+    await this.writeBytes(bytes);
+    this.#bytes = counted;
   }
 
   /** Appends text (whole CSV records) and counts `rows` of them. */
@@ -80,8 +125,17 @@ export class ObjectWriter {
       throw error;
     }
     await this.#hasher.close();
-    const sha256 = toHex(await this.#digest.digest);
+    const sha256 = this.#hashed ? toHex(await this.#digest.digest) : await this.#readBackHash();
     return { rows: this.rows, bytes: this.#bytes, sha256, parts: Math.max(1, this.#parts.length) };
+  }
+
+  /** The SHA-256 of the object as stored, streamed: the invocations that wrote it each saw a part. */
+  async #readBackHash(): Promise<string> {
+    const object = await this.#bucket.get(this.#key);
+    if (!object) throw new Error("the object just written is missing");
+    const digest = new crypto.DigestStream("SHA-256");
+    await object.body.pipeTo(digest);
+    return toHex(await digest.digest);
   }
 
   /** Abandons a multipart upload so its parts are not billed until R2's own cleanup. */

@@ -1,3 +1,5 @@
+import { type DeadLetterEnd, endDeadLetters } from "../dead-letters/record";
+import { failPage } from "../purge/pages";
 import { runPurgePage } from "../purge/purge";
 import { retryLater } from "../queue/retry";
 import { callbackDelaySeconds, deliverCallback, giveUpCallback } from "./callbacks";
@@ -52,27 +54,29 @@ export async function consumePrivacy(
   }
 }
 
-/** What failed every retry: a request ends `failed` (its callback still goes out); a callback is marked failed. */
+/**
+ * What failed every retry, each message on its own (`endDeadLetters`): a request ends `failed`
+ * (its callback still goes out), a callback is marked failed, a purge page is settled as failed
+ * so its job ends `failed`. Every one is recorded for `GET /v1/admin/dead-letters`.
+ */
 export async function consumePrivacyDeadLetters(
   batch: MessageBatch<PrivacyMessage>,
   env: Env,
   now: () => Date = () => new Date(),
 ): Promise<void> {
-  for (const m of batch.messages) {
+  await endDeadLetters(batch, env, async (m): Promise<DeadLetterEnd> => {
     if (m.body.type === "purge_projects" || m.body.type === "purge_profiles") {
-      // A page that failed every retry is logged and left pending: the job says it did not finish.
-      console.error(JSON.stringify({ level: "error", msg: "purge page dead-lettered", page: m.body }));
-      m.ack();
-      continue;
+      await failPage(env, m.body);
+      return { outcome: "recorded", reason: "purge page failed every retry" };
     }
     const { project_id: projectId, request_id: requestId } = m.body;
     if (m.body.type === "privacy_request") {
       const row = await loadRequest(env, projectId, requestId);
       if (row) await finish(env, row, { status: "failed", error: "internal" }, now().toISOString());
       await sendCallback(env, projectId, requestId);
-    } else {
-      await giveUpCallback(env, requestId);
+      return { outcome: "recorded", reason: "privacy request failed every retry" };
     }
-    m.ack();
-  }
+    await giveUpCallback(env, requestId);
+    return { outcome: "recorded", reason: "callback failed every retry" };
+  });
 }

@@ -32,7 +32,7 @@ const hasInternal = (outcome: ApplyOutcome) => outcome.errors.some((e) => e.cate
 export async function consumeMassUpdate(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   for (const m of batch.messages) {
     try {
-      if (!(await admitChunk(env, m.body.project_id))) {
+      if (!(await admitChunk(env, m.body))) {
         await deferChunk(env, m);
         continue;
       }

@@ -11,9 +11,18 @@ import type { TaskMessage } from "../queue/messages";
 /** The binding's window: a deferred chunk comes back after it, spread over one more window. */
 export const PACE_WINDOW_SECONDS = 10;
 
-/** Whether `projectId` may run one more chunk now. */
-export async function admitChunk(env: Env, projectId: string): Promise<boolean> {
-  const { success } = await env.MASS_UPDATE_PACE.limit({ key: projectId });
+/**
+ * How many times a chunk is put back before it runs whatever the pace: about 10 to 19 minutes
+ * of waiting. Deferrals are random, so under a steady flood one chunk could otherwise lose
+ * every draw and be re-sent forever; past the cap it has waited its turn (docs/decisions.md,
+ * "Mass update pacing").
+ */
+export const MAX_DEFERRALS = 60;
+
+/** Whether the chunk may run now: its project is within its pace, or it has waited long enough. */
+export async function admitChunk(env: Env, body: TaskMessage): Promise<boolean> {
+  if ((body.deferrals ?? 0) >= MAX_DEFERRALS) return true;
+  const { success } = await env.MASS_UPDATE_PACE.limit({ key: body.project_id });
   return success;
 }
 
@@ -31,7 +40,8 @@ export function deferSeconds(random = Math.random()): number {
 export async function deferChunk(env: Env, message: Message<TaskMessage>): Promise<void> {
   const delaySeconds = deferSeconds();
   try {
-    await env.TASKS.send(message.body, { contentType: "json", delaySeconds });
+    const body: TaskMessage = { ...message.body, deferrals: (message.body.deferrals ?? 0) + 1 };
+    await env.TASKS.send(body, { contentType: "json", delaySeconds });
     message.ack();
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", msg: "deferred chunk not re-sent", error: String(error) }));

@@ -77,3 +77,18 @@ export async function handOn(
   );
   await db.batch([self, ...children, ...extra]);
 }
+
+/** `purge_pages.done` of a page that failed every retry: not pending, and the job ends `failed`. */
+export const PAGE_FAILED = 2;
+
+/**
+ * A page that reached the dead-letter queue: settled as failed, so its job stops waiting for it
+ * and says `failed`. The pages it would have queued never run; a later purge nominates their
+ * profiles again. A page delivered again after this and finishing marks itself done.
+ */
+export async function failPage(env: Env, m: PurgeMessage): Promise<void> {
+  await drizzle(env.DB)
+    .insert(purgePages)
+    .values({ jobId: m.job_id, page: pageKey(m), done: PAGE_FAILED })
+    .onConflictDoUpdate({ target: [purgePages.jobId, purgePages.page], set: { done: PAGE_FAILED } });
+}

@@ -1,10 +1,11 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { asc, eq, gt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { projects, purgeJobs, purgePages, purgeResults } from "../db/schema";
 import { uuidv7 } from "../lib/ids";
 import {
   type Candidate,
   handOn,
+  PAGE_FAILED,
   PROJECTS_PER_PAGE,
   type ProfilesMessage,
   type PurgeMessage,
@@ -113,11 +114,12 @@ export async function purgeStatus(env: Env, jobId: string) {
   const db = drizzle(env.DB);
   const job = await db.select().from(purgeJobs).where(eq(purgeJobs.id, jobId)).get();
   if (!job) return null;
-  const [pending, counts, results] = await db.batch([
+  const [pages, counts, results] = await db.batch([
     db
-      .select({ n: sql<number>`count(*)` })
+      .select({ done: purgePages.done, n: sql<number>`count(*)` })
       .from(purgePages)
-      .where(and(eq(purgePages.jobId, jobId), eq(purgePages.done, 0))),
+      .where(eq(purgePages.jobId, jobId))
+      .groupBy(purgePages.done),
     db
       .select({ kind: purgeResults.kind, outcome: purgeResults.outcome, n: sql<number>`count(*)` })
       .from(purgeResults)
@@ -138,13 +140,19 @@ export async function purgeStatus(env: Env, jobId: string) {
   ]);
   const totals: Record<"inactive" | "orphan", Record<string, number>> = { inactive: {}, orphan: {} };
   for (const c of counts) totals[c.kind][c.outcome] = c.n;
+  const pending = pages.find((p) => p.done === 0)?.n ?? 0;
+  const failed = pages.find((p) => p.done === PAGE_FAILED)?.n ?? 0;
   return {
     job: "purge" as const,
     request_id: job.id,
     as_of: job.asOf,
     dry_run: job.dryRun,
     origin: job.origin,
-    status: (pending[0]?.n ?? 0) > 0 ? ("pending" as const) : ("done" as const),
+    // Pending while any page is; then failed if a page failed every retry (it is a dead letter).
+    status: pending > 0 ? ("pending" as const) : failed > 0 ? ("failed" as const) : ("done" as const),
+    ...(pending === 0 && failed > 0
+      ? { error: `${failed} page(s) failed every retry; see GET /v1/admin/dead-letters.` }
+      : {}),
     created_at: job.createdAt,
     totals,
     results,

@@ -21,7 +21,7 @@ export const WEBHOOKS_QUEUE = "edge-cdp-webhooks";
 export const PROJECTION_DLQ = "edge-cdp-projection-dlq";
 
 /** Every dead-letter queue: each has a consumer, and operators see what reached them. */
-export const DEAD_LETTER_QUEUES = [EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ] as const;
+export const DEAD_LETTER_QUEUES = [EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ, PRIVACY_DLQ, EXPORTS_DLQ] as const;
 
 // biome-ignore lint/suspicious/noExplicitAny: each consumer narrows the body of its own queue.
 type Consumer = (batch: MessageBatch<any>, env: Env) => Promise<void>;

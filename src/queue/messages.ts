@@ -59,6 +59,8 @@ export interface ProfileOpsMessage {
   items: { bulk_index: number; op: import("../profiles/operations").ProfileOperation }[];
   /** When set, `items` is empty: the chunk's operations are stored in D1 `chunk_parts`, in this many parts. */
   parts?: number;
+  /** How many times the pace put this chunk back (src/profiles/pace.ts); apart from its retries. */
+  deferrals?: number;
 }
 
 export type TaskMessage = ProfileOpsMessage;

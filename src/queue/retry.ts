@@ -9,9 +9,21 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Logs why a message failed and schedules its retry with the shared backoff. */
+/**
+ * An error as a log line may hold it: a failed D1 query's message lists its bound values
+ * (custom IDs, installation IDs, emails), so only the statement and the cause are kept.
+ */
+export function loggable(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const params = error.message.indexOf("\nparams:");
+  if (params < 0) return String(error);
+  const cause = error.cause === undefined ? "" : ` (${loggable(error.cause)})`;
+  return `${error.name}: ${error.message.slice(0, params)}${cause}`;
+}
+
+/** Logs why a message failed (no identifiers: see `loggable`) and schedules its retry with the shared backoff. */
 export function retryLater(message: Message<unknown>, msg: string, error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg, id: message.id, error: String(error) }));
+  console.error(JSON.stringify({ level: "error", msg, id: message.id, error: loggable(error) }));
   message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
 }
 

@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { EXPORTS_DLQ } from "../../src/exports/exports.consumer";
+import { PRIVACY_DLQ } from "../../src/privacy/messages";
 import { EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ } from "../../src/queue/consumer";
 import type { ProjectionMessage } from "../../src/queue/messages";
 import {
@@ -41,7 +43,9 @@ describe("GET /v1/admin/dead-letters", () => {
     const res = await call("GET", "/v1/admin/dead-letters", { headers: adminHeaders });
     expect(res.status).toBe(200);
     const body = await res.json<DeadLetters>();
-    expect(body.queues.map((q) => q.queue).sort()).toEqual([EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ].sort());
+    expect(body.queues.map((q) => q.queue).sort()).toEqual(
+      [EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ, PRIVACY_DLQ, EXPORTS_DLQ].sort(),
+    );
     expect(body.queues.find((q) => q.queue === PROJECTION_DLQ)).toMatchObject({ replayed: 1, recorded: 2 });
     expect(body.queues.find((q) => q.queue === EVENTS_DLQ)).toEqual({
       queue: EVENTS_DLQ,

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { MAX_CHUNK_IDENTIFIERS, planChunks, refuseOversized } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
+import { MAX_DEFERRALS } from "../../src/profiles/pace";
 import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
@@ -250,5 +251,55 @@ describe("pacing mass updates per project", () => {
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: "m0" }]);
     expect(await statusOf(busy, requestId)).toMatchObject({ status: "pending", applied: 0 });
+  });
+});
+
+describe("a deferred chunk's deferrals", () => {
+  /** Delivers `body` while its project's pace is spent; retries if the window turned in between. */
+  async function deliverOverPace(busy: Project, body: ProfileOpsMessage, taskEnv: Env) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await spendPace(busy.projectId);
+      const result = await deliver([body], taskEnv);
+      const { success } = await env.MASS_UPDATE_PACE.limit({ key: busy.projectId });
+      if (!success) return result;
+    }
+    throw new Error("the pace window kept turning");
+  }
+
+  it("counts each deferral on the re-sent chunk, apart from its retries", async () => {
+    const busy = await createProject();
+    const requestId = crypto.randomUUID();
+    await recordRequest(busy.projectId, requestId, 1);
+    const sent: ProfileOpsMessage[] = [];
+    const capturing = {
+      ...env,
+      TASKS: {
+        send: async (body: ProfileOpsMessage) => {
+          sent.push(body);
+        },
+      } as unknown as Queue,
+    } as Env;
+    const chunk = { ...chunkOf(busy.projectId, requestId, "counted-member"), deferrals: 4 };
+    const result = await deliverOverPace(busy, chunk, capturing);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(sent.at(-1)?.deferrals).toBe(5);
+    expect(await recorded(requestId)).toBe(0);
+  });
+
+  it(`runs a chunk deferred ${MAX_DEFERRALS} times whatever the pace, so no chunk is re-sent forever`, async () => {
+    const busy = await createProject();
+    const requestId = crypto.randomUUID();
+    await recordRequest(busy.projectId, requestId, 1);
+    const sent: unknown[] = [];
+    const capturing = {
+      ...env,
+      TASKS: { send: async (body: unknown) => void sent.push(body) } as unknown as Queue,
+    } as Env;
+    const chunk = { ...chunkOf(busy.projectId, requestId, "waited-member"), deferrals: MAX_DEFERRALS };
+    const result = await deliverOverPace(busy, chunk, capturing);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(sent).toEqual([]);
+    expect(await statusOf(busy, requestId)).toMatchObject({ status: "done", applied: 1 });
+    expect((await profileBy(busy, { custom_id: "waited-member" })).body?.attributes.paced?.value).toBe(true);
   });
 });
