@@ -4,9 +4,9 @@ import { erasureSteps } from "../db/schema";
 import { deleteStagedEvents } from "../exports/staging";
 import type { EraseOutcome, EraseRequest, ObjectErasure } from "../identity/erase";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { mapBounded } from "../lib/concurrency";
 import { profileRemovedItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
-import { mapBounded } from "../lib/concurrency";
 import { countD1, eraseD1 } from "./erase-d1";
 import { heldInD1 } from "./held-in-d1";
 
@@ -177,7 +177,14 @@ export async function eraseProfile(
     const step = `installation_object:${installationId}`;
     return o.erased
       ? objectStep(step, "installation_object", o, installationId)
-      : { step, where: "installation_object", at: req.at, rows: {}, installation_id: installationId, skipped: o.reason };
+      : {
+          step,
+          where: "installation_object",
+          at: req.at,
+          rows: {},
+          installation_id: installationId,
+          skipped: o.reason,
+        };
   });
   const db = drizzle(env.DB);
   const record = (step: RecordedStep) =>
@@ -377,9 +384,9 @@ const STEP_ORDER: Record<ReceiptStep["where"], number> = {
 };
 
 function receipt(profileId: string, customId: string | null, unordered: RecordedStep[]): Receipt {
-  const steps = unordered.filter((s) => !s.skipped).sort(
-    (a, b) => STEP_ORDER[a.where] - STEP_ORDER[b.where] || a.step.localeCompare(b.step),
-  );
+  const steps = unordered
+    .filter((s) => !s.skipped)
+    .sort((a, b) => STEP_ORDER[a.where] - STEP_ORDER[b.where] || a.step.localeCompare(b.step));
   const totals: Record<string, number> = {};
   for (const s of steps) {
     for (const [table, n] of Object.entries(s.rows)) {

@@ -114,7 +114,8 @@ describe("a remove of a custom ID with many installations", () => {
       // One installation per message: the others wait for the next ones.
       expect(await emptied()).toBe(1);
       let result = first;
-      for (let k = 0; k < 5 && result.removed === "in_progress"; k++) result = await removeProfile(env, p.projectId, holder, req);
+      for (let k = 0; k < 5 && result.removed === "in_progress"; k++)
+        result = await removeProfile(env, p.projectId, holder, req);
       if (result.removed !== true) throw new Error(`not removed: ${JSON.stringify(result)}`);
       expect(await emptied()).toBe(3);
       expect(result.receipt.installation_ids.sort()).toEqual([...ids].sort());
