@@ -1,12 +1,13 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { erasureSteps } from "../db/schema";
+import { erasureSteps, projects } from "../db/schema";
 import { deleteStagedEvents } from "../exports/staging";
 import type { EraseOutcome, EraseRequest, ObjectErasure } from "../identity/erase";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { mapBounded } from "../lib/concurrency";
 import { profileRemovedItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
+import { copiesGone, deleteCopies } from "./copies";
 import { countD1, eraseD1 } from "./erase-d1";
 import { heldInD1 } from "./held-in-d1";
 
@@ -56,6 +57,8 @@ export interface Receipt {
   custom_id_freed: boolean;
   steps: ReceiptStep[];
   totals: Record<string, number>;
+  /** Each kind of copy: how many were deleted, and when the last of it is gone. */
+  copies?: ReturnType<typeof copiesGone>;
 }
 
 export function customIdStub(env: Env, projectId: string, customId: string) {
@@ -247,13 +250,20 @@ export async function finishRemovals(
       ),
     ),
   );
-  return done.map(({ req, t }) =>
-    receipt(
+  const project = await drizzle(env.DB)
+    .select({ days: projects.exportRetentionDays })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
+  const deleted = await mapBounded(done, 6, ({ req, t }) => deleteCopies(env, projectId, t, req.at));
+  return done.map(({ req, t }, k) => ({
+    ...receipt(
       t.profileId,
       t.customId,
       steps.filter((s) => s.requestId === req.requestId).map((s) => s.detail as unknown as RecordedStep),
     ),
-  );
+    copies: copiesGone(req.at, deleted[k] ?? { review_archives: 0, dead_letters: 0 }, project?.days ?? 30),
+  }));
 }
 
 /**
