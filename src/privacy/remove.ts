@@ -229,6 +229,27 @@ export async function finishRemovals(
 ): Promise<Receipt[]> {
   if (done.length === 0) return [];
   const requestIds = done.map((d) => d.req.requestId);
+  const db = drizzle(env.DB);
+  const project = await db
+    .select({ days: projects.exportRetentionDays })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
+  // Copies are deleted again on a retry (harmless); the first counts and times are kept.
+  const deleted = await mapBounded(done, 6, ({ req, t }) => deleteCopies(env, projectId, t, req.at));
+  const records = done.map(({ req }, k) =>
+    db
+      .insert(erasureSteps)
+      .values({
+        requestId: req.requestId,
+        step: "copies",
+        detail: copiesGone(req.at, deleted[k] ?? { review_archives: 0, dead_letters: 0 }, project?.days ?? 30),
+        at: req.at,
+      })
+      .onConflictDoNothing(),
+  );
+  const [firstRecord, ...restRecords] = records;
+  if (firstRecord) await db.batch([firstRecord, ...restRecords]);
   const steps = await drizzle(env.DB)
     .select()
     .from(erasureSteps)
@@ -250,20 +271,18 @@ export async function finishRemovals(
       ),
     ),
   );
-  const project = await drizzle(env.DB)
-    .select({ days: projects.exportRetentionDays })
-    .from(projects)
-    .where(eq(projects.id, projectId))
-    .get();
-  const deleted = await mapBounded(done, 6, ({ req, t }) => deleteCopies(env, projectId, t, req.at));
-  return done.map(({ req, t }, k) => ({
-    ...receipt(
-      t.profileId,
-      t.customId,
-      steps.filter((s) => s.requestId === req.requestId).map((s) => s.detail as unknown as RecordedStep),
-    ),
-    copies: copiesGone(req.at, deleted[k] ?? { review_archives: 0, dead_letters: 0 }, project?.days ?? 30),
-  }));
+  return done.map(({ req, t }) => {
+    const mine = steps.filter((s) => s.requestId === req.requestId);
+    const copies = mine.find((s) => s.step === "copies")?.detail as Receipt["copies"];
+    return {
+      ...receipt(
+        t.profileId,
+        t.customId,
+        mine.filter((s) => s.step !== "copies").map((s) => s.detail as unknown as RecordedStep),
+      ),
+      copies,
+    };
+  });
 }
 
 /**
