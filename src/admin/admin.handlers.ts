@@ -11,11 +11,16 @@ import { generateSigningSecret } from "../lib/signing";
 import type * as routes from "./admin.routes";
 
 const DEFAULT_INACTIVITY_DAYS = 390;
+const DEFAULT_EXPORT_RETENTION_DAYS = 30;
 
 const projectNotFound = (id: string) => new ApiError("NOT_FOUND", `No project ${id}.`);
 
 export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = async (c) => {
-  const { name, inactivity_days = DEFAULT_INACTIVITY_DAYS } = c.req.valid("json");
+  const {
+    name,
+    inactivity_days = DEFAULT_INACTIVITY_DAYS,
+    export_retention_days = DEFAULT_EXPORT_RETENTION_DAYS,
+  } = c.req.valid("json");
   const id = uuidv7();
   const restApiKey = generateKey(REST_KEY_PREFIX, id);
   const signingSecret = generateSigningSecret();
@@ -26,6 +31,7 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
       id,
       name,
       inactivityDays: inactivity_days,
+      exportRetentionDays: export_retention_days,
       restKeyHash: await hashKey(restApiKey),
       signingSecret,
       signingSecretRotatedAt: createdAt,
@@ -36,6 +42,7 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
       project_id: id,
       name,
       inactivity_days,
+      export_retention_days,
       created_at: createdAt,
       rest_api_key: restApiKey,
       signing_secret: signingSecret,
@@ -46,21 +53,31 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
 
 export const updateProject: RouteHandler<typeof routes.updateProject, AppEnv> = async (c) => {
   const { project_id } = c.req.valid("param");
-  const { inactivity_days } = c.req.valid("json");
+  const { inactivity_days, export_retention_days } = c.req.valid("json");
   const updated = await drizzle(c.env.DB)
     .update(projects)
-    .set({ inactivityDays: inactivity_days })
+    .set({
+      ...(inactivity_days === undefined ? {} : { inactivityDays: inactivity_days }),
+      ...(export_retention_days === undefined ? {} : { exportRetentionDays: export_retention_days }),
+    })
     .where(eq(projects.id, project_id))
     .returning({
       id: projects.id,
       name: projects.name,
       inactivityDays: projects.inactivityDays,
+      exportRetentionDays: projects.exportRetentionDays,
       createdAt: projects.createdAt,
     });
   const row = updated[0];
   if (!row) throw projectNotFound(project_id);
   return c.json(
-    { project_id: row.id, name: row.name, inactivity_days: row.inactivityDays, created_at: row.createdAt },
+    {
+      project_id: row.id,
+      name: row.name,
+      inactivity_days: row.inactivityDays,
+      export_retention_days: row.exportRetentionDays,
+      created_at: row.createdAt,
+    },
     200,
   );
 };
@@ -93,6 +110,7 @@ export const getProject: RouteHandler<typeof routes.getProject, AppEnv> = async 
       project_id: row.id,
       name: row.name,
       inactivity_days: row.inactivityDays,
+      export_retention_days: row.exportRetentionDays,
       created_at: row.createdAt,
       apps: projectApps.map((a) => ({ app_id: a.id, name: a.name, platform: a.platform, created_at: a.createdAt })),
     },

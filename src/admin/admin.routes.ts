@@ -13,9 +13,27 @@ const InactivityDays = z.int().min(1).max(3650).openapi({
   description: "Days without activity after which a profile is purged (default 390).",
 });
 
+const ExportRetentionDays = z.int().min(1).max(365).openapi({
+  description:
+    "Days a daily export file is kept (default 30): past them it is deleted and its URL answers 410 GONE. At most 365, the bucket's own backstop.",
+});
+
 const CreateProjectBody = z
-  .object({ name: z.string().trim().min(1).max(100), inactivity_days: InactivityDays.optional() })
+  .object({
+    name: z.string().trim().min(1).max(100),
+    inactivity_days: InactivityDays.optional(),
+    export_retention_days: ExportRetentionDays.optional(),
+  })
   .strict();
+
+/** Either setting or both; an empty body changes nothing and is refused. */
+const UpdateProjectBody = z
+  .object({ inactivity_days: InactivityDays.optional(), export_retention_days: ExportRetentionDays.optional() })
+  .strict()
+  .refine((b) => b.inactivity_days !== undefined || b.export_retention_days !== undefined, {
+    message: "Give inactivity_days, export_retention_days or both.",
+    path: ["inactivity_days"],
+  });
 
 const SigningSecret = z.string().openapi({
   description:
@@ -34,6 +52,7 @@ const ProjectSchema = z
     project_id: z.string(),
     name: z.string(),
     inactivity_days: z.int(),
+    export_retention_days: z.int(),
     created_at: z.string(),
     apps: z.array(AppSummary),
   })
@@ -57,6 +76,7 @@ export const createProject = createRoute({
             project_id: z.string(),
             name: z.string(),
             inactivity_days: z.int(),
+            export_retention_days: z.int(),
             created_at: z.string(),
             rest_api_key: z.string().openapi({ description: "Shown once; only its hash is stored." }),
             signing_secret: SigningSecret,
@@ -118,13 +138,13 @@ export const updateProject = createRoute({
   method: "patch",
   path: "/projects/{project_id}",
   tags: ["admin"],
-  summary: "Change a project's settings (its inactivity period)",
+  summary: "Change a project's settings (its inactivity period, its daily files' retention)",
   security,
   request: {
     params: ProjectIdParam,
     body: {
       required: true,
-      content: { "application/json": { schema: z.object({ inactivity_days: InactivityDays }).strict() } },
+      content: { "application/json": { schema: UpdateProjectBody } },
     },
   },
   responses: {

@@ -6,6 +6,8 @@ export const projects = sqliteTable("projects", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   inactivityDays: integer("inactivity_days").notNull().default(390),
+  /** Days a daily export file is kept: past them the cron deletes it and the API answers 410. */
+  exportRetentionDays: integer("export_retention_days").notNull().default(30),
   restKeyHash: text("rest_key_hash").notNull(),
   createdAt: text("created_at").notNull(),
   /**
@@ -228,6 +230,8 @@ export const privacyRequests = sqliteTable(
     status: text("status", { enum: ["pending", "done", "failed"] }).notNull(),
     error: text("error"),
     archiveKey: text("archive_key"),
+    /** When a remove of the reviewed identifier deleted the archive (it answers 410 from then on). */
+    archiveDeletedAt: text("archive_deleted_at"),
     receipt: text("receipt", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: text("created_at").notNull(),
     completedAt: text("completed_at"),
@@ -253,6 +257,17 @@ export const erasureSteps = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.requestId, t.step] })],
 );
+
+/**
+ * Webhook items to publish, written in the same transaction as the state they announce (a
+ * privacy request's final status): drained right after, and again by any retry or the daily
+ * cron until the publish succeeds, so a failed publish is never lost.
+ */
+export const webhookOutbox = sqliteTable("webhook_outbox", {
+  id: text("id").primaryKey(),
+  items: text("items", { mode: "json" }).$type<unknown[]>().notNull(),
+  createdAt: text("created_at").notNull(),
+});
 
 /** Purge runs (the 03:30 cron or `POST /v1/admin/jobs/purge`), reported by `GET /v1/admin/jobs/purge/{id}`. */
 export const purgeJobs = sqliteTable("purge_jobs", {

@@ -1,7 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { and, asc, eq, gt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { exportFiles } from "../db/schema";
+import { exportFiles, projects } from "../db/schema";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
@@ -91,6 +91,17 @@ export const downloadDaily: RouteHandler<typeof routes.downloadDaily, AppEnv> = 
   const { projectId } = callerOf(c, "rest");
   const { app_id, kind, file } = c.req.valid("param");
   const name = `${app_id}/${kind}/${file}`;
+  // Past the project's retention a daily file is gone, whether or not the cron has deleted it yet.
+  const project = await drizzle(c.env.DB)
+    .select({ days: projects.exportRetentionDays })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
+  const days = project?.days ?? 30;
+  const date = Date.parse(`${file.slice(0, 10)}T00:00:00.000Z`);
+  if (Number.isFinite(date) && date + (days + 1) * 86_400_000 <= Date.now()) {
+    throw new ApiError("GONE", `Daily files are kept ${days} days; ${name} has expired.`);
+  }
   return streamObject(c.env.EXPORTS, `exports/${projectId}/${name}`, name) as never;
 };
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../lib/errors";
+import { errorResponses, errorResponsesOf } from "../lib/errors";
 import { DAILY_KINDS } from "./files";
 
 const rest = [{ RestApiKey: [], ProjectId: [] }];
@@ -74,7 +74,7 @@ export const downloadDaily = createRoute({
         .openapi({ param: { name: "file", in: "path" } }),
     }),
   },
-  responses: { 200: { description: "The file", content: csvOrJson }, ...errorResponses },
+  responses: { 200: { description: "The file", content: csvOrJson }, ...errorResponses, ...errorResponsesOf(410) },
 });
 
 export const downloadProfiles = createRoute({

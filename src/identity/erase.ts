@@ -49,11 +49,15 @@ function previous(sql: SqlStorage, requestId: string): ObjectErasure | null {
   return row ? (JSON.parse(row.receipt) as ObjectErasure) : null;
 }
 
-/** Every table the object keeps, whichever module created it, except the erasure log. */
+/**
+ * Every table the object keeps, whichever module created it, except the erasure log and the
+ * runtime's own (`_cf_…`, and `__miniflare_do_name`, which a local run re-creates on start):
+ * a receipt names only our tables.
+ */
 function tables(sql: SqlStorage): string[] {
   return sql
     .exec<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'erasures'",
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE '\\_\\_%' ESCAPE '\\' AND name <> 'erasures'",
     )
     .toArray()
     .map((r) => r.name);

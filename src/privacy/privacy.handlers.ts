@@ -7,6 +7,7 @@ import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { allowsHttp, urlProblem } from "../webhooks/url";
+import { COPY_DAYS } from "./copies";
 import type { PrivacyMessage } from "./messages";
 import type * as routes from "./privacy.routes";
 import { installationStub } from "./remove";
@@ -117,6 +118,10 @@ export const getArchive: RouteHandler<typeof routes.getArchive, AppEnv> = async 
           ? "The review is still pending."
           : "This review found no profile, so it has no archive.",
     );
+  }
+  if (row.archiveDeletedAt) throw new ApiError("GONE", "The archive was deleted by a remove of its identifier.");
+  if (row.completedAt && Date.parse(row.completedAt) + COPY_DAYS * 86_400_000 < Date.now()) {
+    throw new ApiError("GONE", `An archive is kept ${COPY_DAYS} days; this one has expired.`);
   }
   const object = await c.env.EXPORTS.get(row.archiveKey);
   if (!object) throw new ApiError("NOT_FOUND", "The archive is no longer stored.");

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../lib/errors";
+import { errorResponses, errorResponsesOf } from "../lib/errors";
 
 const security = [{ RestApiKey: [], ProjectId: [] }];
 
@@ -113,5 +113,6 @@ export const getArchive = createRoute({
   responses: {
     200: { description: "The archive", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
     ...errorResponses,
+    ...errorResponsesOf(410),
   },
 });

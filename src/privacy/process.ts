@@ -1,7 +1,7 @@
 import type { ProfileRecord } from "../identity/review";
 import type { InstallationView } from "../identity/view";
 import { customIdStub, installationStub, removeProfile } from "./remove";
-import { archiveKey, finish, loadRequest, type PrivacyRequestRow } from "./store";
+import { archiveKey, drainOutbox, finish, loadRequest, outboxId, type PrivacyRequestRow } from "./store";
 
 type Outcome = Parameters<typeof finish>[2];
 
@@ -100,7 +100,11 @@ async function remove(env: Env, row: PrivacyRequestRow, at: string): Promise<Out
  */
 export async function processRequest(env: Env, projectId: string, requestId: string, now: Date): Promise<boolean> {
   const row = await loadRequest(env, projectId, requestId);
-  if (row?.status !== "pending") return false;
+  if (row?.status !== "pending") {
+    // Ended by an earlier attempt whose publish may have failed: its outbox row goes out now.
+    if (row) await drainOutbox(env, [outboxId(row.id)]);
+    return false;
+  }
   const at = now.toISOString();
   const outcome = row.type === "review" ? await review(env, row, at) : await remove(env, row, at);
   if (outcome === null) {

@@ -1,12 +1,15 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { erasureSteps } from "../db/schema";
+import { erasureSteps, projects } from "../db/schema";
 import { deleteStagedEvents } from "../exports/staging";
 import type { EraseOutcome, EraseRequest, ObjectErasure } from "../identity/erase";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { mapBounded } from "../lib/concurrency";
 import { profileRemovedItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
+import { copiesGone, deleteCopies } from "./copies";
 import { countD1, eraseD1 } from "./erase-d1";
+import { heldInD1 } from "./held-in-d1";
 
 /**
  * How much of the staged event history a queue message reads: `pages` pages of `objects`
@@ -54,6 +57,8 @@ export interface Receipt {
   custom_id_freed: boolean;
   steps: ReceiptStep[];
   totals: Record<string, number>;
+  /** Each kind of copy: how many were deleted, and when the last of it is gone. */
+  copies?: ReturnType<typeof copiesGone>;
 }
 
 export function customIdStub(env: Env, projectId: string, customId: string) {
@@ -85,14 +90,49 @@ export interface Tombstoned {
   installationIds: string[];
 }
 
-type EraseResult = Exclude<RemoveResult, { removed: "in_progress" }> | Tombstoned;
+type EraseResult = RemoveResult | Tombstoned;
 
 /**
- * Removes a profile from everywhere but its staged events: the holder's object first (its
- * guard decides, in the same transaction as the delete), then the installations it lists, then
- * D1, leaving a tombstone there. Every step is idempotent by `requestId` and recorded once, so a
+ * How many of a custom ID's installations one message erases: a profile signed in on
+ * thousands of devices is removed over several messages, each resuming from the recorded
+ * steps, so the number of installations never decides whether a remove can finish.
+ */
+export const removePaging = { installations: 50 };
+
+/** A recorded step, with what the receipt leaves out: the D1 step's subject, an installation skipped. */
+type RecordedStep = ReceiptStep & { subject?: Omit<Tombstoned, "tombstoned">; skipped?: string };
+
+async function recordedSteps(env: Env, requestId: string): Promise<RecordedStep[]> {
+  const rows = await drizzle(env.DB).select().from(erasureSteps).where(eq(erasureSteps.requestId, requestId));
+  return rows.map((r) => r.detail as unknown as RecordedStep);
+}
+
+/**
+ * The holder's object first (its guard decides, in the same transaction as the delete). An
+ * object already empty may still have a profile in D1, left by a remove that gave up after
+ * emptying it: D1 is then the holder, with the same guards ({@link heldInD1}).
+ */
+async function eraseHolder(
+  env: Env,
+  projectId: string,
+  holder: Holder,
+  req: Omit<EraseRequest, "requestId" | "at"> & { requestId: string; at: string },
+): Promise<EraseOutcome> {
+  const outcome =
+    holder.kind === "custom_id"
+      ? await customIdStub(env, projectId, holder.customId).erase(req)
+      : await installationStub(env, projectId, holder.installationId).erase(req);
+  if (outcome.erased || outcome.reason !== "not_held") return outcome;
+  return heldInD1(env, projectId, holder, req);
+}
+
+/**
+ * Removes a profile from everywhere but its staged events: the holder's object first, then the
+ * installations it lists (a page per message: `in_progress` says run it again), then D1,
+ * leaving a tombstone there. Every step is idempotent by `requestId` and recorded once, so a
  * retried message carries on where the last attempt stopped and the receipt keeps the first
- * counts. A dry run ends here with its receipt.
+ * counts; a remove that gave up part-way is finished by the next one. A dry run ends here with
+ * its receipt.
  */
 export async function eraseProfile(
   env: Env,
@@ -100,78 +140,82 @@ export async function eraseProfile(
   holder: Holder,
   req: Omit<EraseRequest, "requestId" | "at"> & { requestId: string; at: string },
 ): Promise<EraseResult> {
-  const erasures: { step: ReceiptStep; erasure: ObjectErasure; installationId?: string }[] = [];
-  let profileId: string;
-  let customId: string | null = null;
-  let members: string[] = [];
-  if (holder.kind === "custom_id") {
-    const outcome = await customIdStub(env, projectId, holder.customId).erase(req);
-    if (!outcome.erased) return { removed: false, reason: outcome.reason };
-    customId = holder.customId;
-    const own = outcome.profiles.find((p) => p.state === "active") ?? outcome.profiles[0];
-    if (!own) return { removed: false, reason: "not_held" };
-    profileId = own.profile_id;
-    members = outcome.members;
-    erasures.push({ step: objectStep("custom_id_object", "custom_id_object", outcome), erasure: outcome });
-  } else {
-    const outcome = await installationStub(env, projectId, holder.installationId).erase(req);
-    if (!outcome.erased) return { removed: false, reason: outcome.reason };
-    const own = outcome.profiles.find((p) => p.state === "active");
-    if (!own) return { removed: false, reason: "not_held" };
-    profileId = own.profile_id;
-    erasures.push({
-      step: objectStep(
-        `installation_object:${holder.installationId}`,
-        "installation_object",
-        outcome,
-        holder.installationId,
-      ),
-      erasure: outcome,
-      installationId: holder.installationId,
-    });
-  }
-  // Installations signed in to the removed profile; one that has since moved to another
-  // profile is left alone (its guard answers "moved").
-  for (const installationId of members) {
-    const outcome = await installationStub(env, projectId, installationId).erase({
+  const recorded = req.dryRun ? [] : await recordedSteps(env, req.requestId);
+  const tombstone = recorded.find((s) => s.step === "d1")?.subject;
+  if (tombstone) return { tombstoned: true, ...tombstone };
+
+  const outcome = await eraseHolder(env, projectId, holder, req);
+  if (!outcome.erased) return { removed: false, reason: outcome.reason };
+  const own =
+    holder.kind === "custom_id"
+      ? (outcome.profiles.find((p) => p.state === "active") ?? outcome.profiles[0])
+      : outcome.profiles.find((p) => p.state === "active");
+  if (!own) return { removed: false, reason: "not_held" };
+  const profileId = own.profile_id;
+  const customId = holder.kind === "custom_id" ? holder.customId : null;
+  const steps: RecordedStep[] = [
+    holder.kind === "custom_id"
+      ? objectStep("custom_id_object", "custom_id_object", outcome)
+      : objectStep(
+          `installation_object:${holder.installationId}`,
+          "installation_object",
+          outcome,
+          holder.installationId,
+        ),
+  ];
+
+  // Installations signed in to the removed profile, a page at a time; one that has since moved
+  // to another profile is left alone (its guard answers "moved") and recorded as skipped.
+  const installed = recorded.filter((s) => s.where === "installation_object" && s.installation_id);
+  const seen = new Set(installed.map((s) => s.installation_id));
+  const todo = outcome.members.filter((id) => !seen.has(id));
+  const page = req.dryRun ? todo : todo.slice(0, removePaging.installations);
+  const erased = await mapBounded(page, 6, async (installationId): Promise<RecordedStep> => {
+    const o = await installationStub(env, projectId, installationId).erase({
       requestId: req.requestId,
       at: req.at,
       profileId,
       dryRun: req.dryRun,
     });
-    if (!outcome.erased) continue;
-    erasures.push({
-      step: objectStep(`installation_object:${installationId}`, "installation_object", outcome, installationId),
-      erasure: outcome,
-      installationId,
-    });
-  }
-  const profileIds = [...new Set(erasures.flatMap((e) => e.erasure.profiles.map((p) => p.profile_id)))];
-  const installationIds = erasures.flatMap((e) => (e.installationId ? [e.installationId] : []));
-  const subject = { projectId, profileIds, installationIds, customId };
-  const d1Step: ReceiptStep = { step: "d1", where: "d1", at: req.at, rows: await countD1(env, subject) };
-  if (req.dryRun) {
-    return {
-      removed: true,
-      profileId,
-      receipt: receipt(profileId, customId, [...erasures.map((e) => e.step), d1Step]),
-    };
-  }
-  // The objects' steps are recorded with the tombstone, in one transaction: a retry that finds
-  // no record erases the objects again, and they answer what they answered the first time.
+    const step = `installation_object:${installationId}`;
+    return o.erased
+      ? objectStep(step, "installation_object", o, installationId)
+      : {
+          step,
+          where: "installation_object",
+          at: req.at,
+          rows: {},
+          installation_id: installationId,
+          skipped: o.reason,
+        };
+  });
   const db = drizzle(env.DB);
-  await eraseD1(
-    env,
-    subject,
-    req.at,
-    [...erasures.map((e) => e.step), d1Step].map((step) =>
-      db
-        .insert(erasureSteps)
-        .values({ requestId: req.requestId, step: step.step, detail: { ...step }, at: step.at })
-        .onConflictDoNothing(),
-    ),
+  const record = (step: RecordedStep) =>
+    db
+      .insert(erasureSteps)
+      .values({ requestId: req.requestId, step: step.step, detail: { ...step }, at: step.at })
+      .onConflictDoNothing();
+  if (todo.length > page.length) {
+    const [first, ...rest] = erased.map(record);
+    if (first) await db.batch([first, ...rest]);
+    return { removed: "in_progress", profileId };
+  }
+  const all = [...steps, ...installed, ...erased].filter(
+    (s, k, list) => list.findIndex((t) => t.step === s.step) === k,
   );
-  return { tombstoned: true, profileId, customId, profileIds, installationIds };
+  const kept = all.filter((s) => !s.skipped);
+  const profileIds = [...new Set(kept.flatMap((s) => (s.profiles ?? []).map((p) => p.profile_id)))];
+  const installationIds = kept.flatMap((s) => (s.installation_id ? [s.installation_id] : []));
+  const subject = { projectId, profileIds, installationIds, customId };
+  const d1Step: RecordedStep = { step: "d1", where: "d1", at: req.at, rows: await countD1(env, subject) };
+  if (req.dryRun) {
+    return { removed: true, profileId, receipt: receipt(profileId, customId, [...kept, d1Step]) };
+  }
+  const result = { profileId, customId, profileIds, installationIds };
+  // The objects' steps are recorded with the tombstone, in one transaction, and the D1 step
+  // keeps the subject: a retry finds it and goes straight on to the staged events.
+  await eraseD1(env, subject, req.at, [...all, { ...d1Step, subject: result }].map(record));
+  return { tombstoned: true, ...result };
 }
 
 /**
@@ -185,6 +229,27 @@ export async function finishRemovals(
 ): Promise<Receipt[]> {
   if (done.length === 0) return [];
   const requestIds = done.map((d) => d.req.requestId);
+  const db = drizzle(env.DB);
+  const project = await db
+    .select({ days: projects.exportRetentionDays })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
+  // Copies are deleted again on a retry (harmless); the first counts and times are kept.
+  const deleted = await mapBounded(done, 6, ({ req, t }) => deleteCopies(env, projectId, t, req.at));
+  const records = done.map(({ req }, k) =>
+    db
+      .insert(erasureSteps)
+      .values({
+        requestId: req.requestId,
+        step: "copies",
+        detail: copiesGone(req.at, deleted[k] ?? { review_archives: 0, dead_letters: 0 }, project?.days ?? 30),
+        at: req.at,
+      })
+      .onConflictDoNothing(),
+  );
+  const [firstRecord, ...restRecords] = records;
+  if (firstRecord) await db.batch([firstRecord, ...restRecords]);
   const steps = await drizzle(env.DB)
     .select()
     .from(erasureSteps)
@@ -206,13 +271,18 @@ export async function finishRemovals(
       ),
     ),
   );
-  return done.map(({ req, t }) =>
-    receipt(
-      t.profileId,
-      t.customId,
-      steps.filter((s) => s.requestId === req.requestId).map((s) => s.detail as unknown as ReceiptStep),
-    ),
-  );
+  return done.map(({ req, t }) => {
+    const mine = steps.filter((s) => s.requestId === req.requestId);
+    const copies = mine.find((s) => s.step === "copies")?.detail as Receipt["copies"];
+    return {
+      ...receipt(
+        t.profileId,
+        t.customId,
+        mine.filter((s) => s.step !== "copies").map((s) => s.detail as unknown as RecordedStep),
+      ),
+      copies,
+    };
+  });
 }
 
 /**
@@ -342,10 +412,10 @@ const STEP_ORDER: Record<ReceiptStep["where"], number> = {
   r2: 3,
 };
 
-function receipt(profileId: string, customId: string | null, unordered: ReceiptStep[]): Receipt {
-  const steps = [...unordered].sort(
-    (a, b) => STEP_ORDER[a.where] - STEP_ORDER[b.where] || a.step.localeCompare(b.step),
-  );
+function receipt(profileId: string, customId: string | null, unordered: RecordedStep[]): Receipt {
+  const steps = unordered
+    .filter((s) => !s.skipped)
+    .sort((a, b) => STEP_ORDER[a.where] - STEP_ORDER[b.where] || a.step.localeCompare(b.step));
   const totals: Record<string, number> = {};
   for (const s of steps) {
     for (const [table, n] of Object.entries(s.rows)) {
@@ -358,7 +428,7 @@ function receipt(profileId: string, customId: string | null, unordered: ReceiptS
     profile_ids: [...new Set(steps.flatMap((s) => (s.profiles ?? []).map((p) => p.profile_id)))],
     installation_ids: steps.flatMap((s) => (s.installation_id ? [s.installation_id] : [])),
     custom_id_freed: customId !== null,
-    steps: steps.map(({ next: _next, ...step }: ReceiptStep & { next?: unknown }) => step),
+    steps: steps.map(({ next: _next, subject: _subject, ...step }: RecordedStep & { next?: unknown }) => step),
     totals,
   };
 }

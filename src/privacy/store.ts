@@ -1,7 +1,7 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { privacyRequests } from "../db/schema";
-import { privacyCompletedItem } from "../webhooks/items";
+import { privacyRequests, webhookOutbox } from "../db/schema";
+import { privacyCompletedItem, type WebhookItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
 
 export type PrivacyRequestRow = typeof privacyRequests.$inferSelect;
@@ -61,31 +61,62 @@ export async function finish(
   outcome: { status: "done" | "failed"; error?: string; receipt?: Record<string, unknown>; archiveKey?: string },
   at: string,
 ): Promise<boolean> {
-  const updated = await drizzle(env.DB)
-    .update(privacyRequests)
-    .set({
-      status: outcome.status,
-      error: outcome.error ?? null,
-      receipt: outcome.receipt ?? null,
-      archiveKey: outcome.archiveKey ?? null,
-      completedAt: at,
-      callbackState: row.callbackUrl ? "pending" : null,
-    })
-    .where(and(eq(privacyRequests.id, row.id), eq(privacyRequests.status, "pending")))
-    .returning({ id: privacyRequests.id });
-  if (updated.length === 0) return false;
   // Once per request, whatever ended it (done, failed, or dead-lettered).
   const receipt = outcome.receipt as { profile_id?: string } | undefined;
-  await publishWebhookItems(env, [
-    privacyCompletedItem(
-      row.projectId,
-      { request_id: row.id, type: row.type, status: outcome.status, completed_at: at },
-      {
-        profile_id: receipt?.profile_id ?? null,
-        custom_id: row.identifierType === "custom_id" ? row.identifierValue : null,
-        installation_id: row.identifierType === "installation_id" ? row.identifierValue : null,
-      },
+  const item = privacyCompletedItem(
+    row.projectId,
+    { request_id: row.id, type: row.type, status: outcome.status, completed_at: at },
+    {
+      profile_id: receipt?.profile_id ?? null,
+      custom_id: row.identifierType === "custom_id" ? row.identifierValue : null,
+      installation_id: row.identifierType === "installation_id" ? row.identifierValue : null,
+    },
+  );
+  // The webhook item is written with the final status, in one transaction, while the request
+  // is still pending: a publish that fails afterwards is drained again by the retry.
+  const [, updated] = await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO webhook_outbox (id, items, created_at)
+       SELECT ?1, ?2, ?3 FROM privacy_requests WHERE id = ?4 AND status = 'pending'
+       ON CONFLICT DO NOTHING`,
+    ).bind(outboxId(row.id), JSON.stringify([item]), at, row.id),
+    env.DB.prepare(
+      `UPDATE privacy_requests SET status = ?1, error = ?2, receipt = ?3, archive_key = ?4, completed_at = ?5,
+         callback_state = ?6 WHERE id = ?7 AND status = 'pending'`,
+    ).bind(
+      outcome.status,
+      outcome.error ?? null,
+      outcome.receipt ? JSON.stringify(outcome.receipt) : null,
+      outcome.archiveKey ?? null,
+      at,
+      row.callbackUrl ? "pending" : null,
+      row.id,
     ),
   ]);
-  return true;
+  await drainOutbox(env, [outboxId(row.id)]);
+  return (updated?.meta.changes ?? 0) > 0;
+}
+
+/** The outbox row of a request's `privacy.completed` item. */
+export const outboxId = (requestId: string) => `privacy_completed:${requestId}`;
+
+/**
+ * Publishes outbox rows and deletes them once published. Throws when the publish fails: the
+ * rows stay for the retry (a repeated item has the same id, so receivers deduplicate).
+ */
+export async function drainOutbox(env: Env, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const db = drizzle(env.DB);
+  const rows = await db.select().from(webhookOutbox).where(inArray(webhookOutbox.id, ids));
+  if (rows.length === 0) return;
+  await publishWebhookItems(
+    env,
+    rows.flatMap((r) => r.items as WebhookItem[]),
+  );
+  await db.delete(webhookOutbox).where(
+    inArray(
+      webhookOutbox.id,
+      rows.map((r) => r.id),
+    ),
+  );
 }

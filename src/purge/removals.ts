@@ -52,6 +52,8 @@ const stepsPrefix = (jobId: string, kind: "inactive" | "orphan") =>
  */
 type Erased =
   | { result: Result }
+  /** A removal whose installations go on in the next message. */
+  | { again: Candidate }
   | {
       row: Candidate;
       erasure: StagedErasure;
@@ -81,6 +83,7 @@ async function eraseInactive(env: Env, job: Job, projectId: string, row: Candida
     };
   }
   if (!erased.removed) return { result: { ...base, outcome: "spared", detail: { reason: erased.reason } } };
+  if (erased.removed === "in_progress") return { again: row };
   return { result: { ...base, outcome: "would_remove", detail: { ...erased.receipt } } };
 }
 
@@ -237,7 +240,10 @@ export async function profilesPage(env: Env, m: ProfilesMessage, job: Job, cutof
     (await finishRemovals(env, m.project_id, finishing)).map((r, k) => [finishing[k]?.req.requestId, r]),
   );
   results.push(...complete.map(({ p, events }) => p.complete(events, receipts.get(p.finish?.req.requestId))));
-  const left = pending.filter((_, k) => !staged[k]?.done).map((p) => p.row);
+  const left = [
+    ...pending.filter((_, k) => !staged[k]?.done).map((p) => p.row),
+    ...erased.flatMap((e) => ("again" in e ? [e.again] : [])),
+  ];
 
   const cursor = rows.at(-1)?.profileId ?? m.cursor;
   const next: PurgeMessage[] = [];

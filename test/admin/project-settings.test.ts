@@ -17,11 +17,12 @@ const WHSEC = /^whsec_[A-Za-z0-9+/]{43}=$/;
 
 interface StoredProject {
   inactivity_days: number;
+  export_retention_days: number;
   signing_secret: string | null;
 }
 
 async function stored(projectId: string): Promise<StoredProject | null> {
-  return env.DB.prepare("SELECT inactivity_days, signing_secret FROM projects WHERE id = ?")
+  return env.DB.prepare("SELECT inactivity_days, export_retention_days, signing_secret FROM projects WHERE id = ?")
     .bind(projectId)
     .first<StoredProject>();
 }
@@ -69,6 +70,30 @@ describe("signing secrets: happy path", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ project_id: project.project_id, inactivity_days: 30 });
     expect((await stored(project.project_id))?.inactivity_days).toBe(30);
+  });
+
+  it("sets export_retention_days alone, inactivity_days left as it was (default 30 days)", async () => {
+    const project = await newProject();
+    expect((await stored(project.project_id))?.export_retention_days).toBe(30);
+    const res = await call("PATCH", `/v1/admin/projects/${project.project_id}`, {
+      headers: adminHeaders,
+      body: { export_retention_days: 7 },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ inactivity_days: 390, export_retention_days: 7 });
+    expect(await stored(project.project_id)).toMatchObject({ inactivity_days: 390, export_retention_days: 7 });
+    const view = await call("GET", `/v1/admin/projects/${project.project_id}`, { headers: adminHeaders });
+    expect(await view.json()).toMatchObject({ export_retention_days: 7 });
+  });
+
+  it("sets both settings in one PATCH", async () => {
+    const project = await newProject();
+    const res = await call("PATCH", `/v1/admin/projects/${project.project_id}`, {
+      headers: adminHeaders,
+      body: { inactivity_days: 60, export_retention_days: 90 },
+    });
+    expect(res.status).toBe(200);
+    expect(await stored(project.project_id)).toMatchObject({ inactivity_days: 60, export_retention_days: 90 });
   });
 });
 
@@ -135,6 +160,10 @@ describe("signing secrets and settings: errors", () => {
     [{ inactivity_days: "30" }, "inactivity_days"],
     [{}, "inactivity_days"],
     [{ inactivity_days: 30, name: "x" }, "name"],
+    [{ export_retention_days: 0 }, "export_retention_days"],
+    [{ export_retention_days: 366 }, "export_retention_days"],
+    [{ export_retention_days: 2.5 }, "export_retention_days"],
+    [{ export_retention_days: null }, "export_retention_days"],
   ])("refuses PATCH %j naming %s, and changes nothing", async (body, path) => {
     const project = await newProject();
     const res = await call("PATCH", `/v1/admin/projects/${project.project_id}`, { headers: adminHeaders, body });
@@ -142,7 +171,7 @@ describe("signing secrets and settings: errors", () => {
     const error = await errorOf(res);
     expect(error.code).toBe("VALIDATION_FAILED");
     expect(error.issues?.map((i) => i.path)).toContain(path);
-    expect((await stored(project.project_id))?.inactivity_days).toBe(390);
+    expect(await stored(project.project_id)).toMatchObject({ inactivity_days: 390, export_retention_days: 30 });
   });
 
   it("refuses a project_id that is not a UUID", async () => {

@@ -75,9 +75,27 @@ describe("GET /v1/exports/{app_id}/{kind}/{file}: download", () => {
     );
   });
 
-  it("answers 404 for a day with no file and 400 for a kind or file name it does not serve", async () => {
+  it("answers 410 for a file past the project's export_retention_days, whether or not it is still stored", async () => {
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
+    const key = `exports/${a.projectId}/${a.appId}/push_events/${old}.csv`;
+    await env.EXPORTS.put(key, "timestamp\r\n");
+    await refused(
+      await call("GET", `/v1/exports/${a.appId}/push_events/${old}.csv`, { headers: restHeaders(a) }),
+      410,
+      "GONE",
+    );
     await refused(
       await call("GET", `/v1/exports/${a.appId}/push_events/2020-01-01.csv`, { headers: restHeaders(a) }),
+      410,
+      "GONE",
+    );
+    await env.EXPORTS.delete(key);
+  });
+
+  it("answers 404 for a day with no file and 400 for a kind or file name it does not serve", async () => {
+    const recent = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+    await refused(
+      await call("GET", `/v1/exports/${a.appId}/optin_users/${recent}.csv`, { headers: restHeaders(a) }),
       404,
       "NOT_FOUND",
     );
