@@ -55,6 +55,12 @@ const dev = spawn(
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
 
+/** The `json` shell helper's program, single-quoted for the shell. */
+const JSON_FIELD =
+  "'let s=\"\";process.stdin.on(\"data\",(d)=>(s+=d)).on(\"end\",()=>{let v=JSON.parse(s);" +
+  "for(const k of (process.argv[1]||\"\").split(\".\").filter(Boolean))v=v?.[k];" +
+  "console.log(typeof v===\"string\"?v:JSON.stringify(v))})'";
+
 /** KEY=value lines of a .dev.vars file (comments and blank lines skipped, quotes removed). */
 function parseDevVars(text) {
   const vars = {};
@@ -112,8 +118,11 @@ await waitForHealth();
 const demo = await ensureDemo();
 writeFileSync(
   envFile,
-  `export BASE=${base} ADMIN_TOKEN=${adminToken} PROJECT_ID=${demo.project_id} APP_ID=${demo.app_id} ` +
-    `REST_KEY=${demo.rest_api_key} SDK_KEY=${demo.sdk_api_key}\n`,
+  `# Written by \`npm run dev\`: \`. ${envFile}\` sets what the README's examples use.\n` +
+    `export BASE=${base} ADMIN_TOKEN=${adminToken} PROJECT_ID=${demo.project_id} APP_ID=${demo.app_id} ` +
+    `REST_KEY=${demo.rest_api_key} SDK_KEY=${demo.sdk_api_key}\n` +
+    "# `… | json a.b` prints field a.b of a JSON answer (jq's job, with the Node.js you already have).\n" +
+    `json() { node -e ${JSON_FIELD} "$1"; }\n`,
 );
 console.log(`
 edge-cdp is running on ${base}   (docs: ${base}/docs)
