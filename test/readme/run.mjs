@@ -99,10 +99,24 @@ const PREAMBLE = `set -eo pipefail
 curl() { command curl --proxy "$README_PROXY" --noproxy '' -H "X-Readme-Call: \${BASH_SOURCE[1]##*/}:\${BASH_LINENO[0]}" "$@"; }
 `;
 
+/** Set while a document runs: sees each exchange as it happens. */
+let watcher = () => {};
+
 function runBash(dir, script, env) {
   return new Promise((resolve) => {
     let output = "";
     const child = spawn("bash", ["-c", script], { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // A call that keeps failing (a polling loop waiting for what an error prevents) stops the
+    // document at once rather than at the timeout.
+    const errors = new Map();
+    watcher = (x) => {
+      const count = x.response.status >= 400 ? (errors.get(x.tag) ?? 0) + 1 : 0;
+      errors.set(x.tag, count);
+      if (count === 3) {
+        output += `\n(stopped: the call at ${x.tag} answered ${x.response.status} three times in a row)`;
+        child.kill("SIGKILL");
+      }
+    };
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
     const timer = setTimeout(() => {
@@ -111,6 +125,7 @@ function runBash(dir, script, env) {
     }, DOC_TIMEOUT_MS);
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
+      watcher = () => {};
       resolve({ code: code ?? signal, output });
     });
   });
@@ -202,7 +217,10 @@ async function main() {
   const started = Date.now();
   const exchanges = [];
   const received = [];
-  const proxy = recordingProxy((x) => exchanges.push(x));
+  const proxy = recordingProxy((x) => {
+    exchanges.push(x);
+    watcher(x);
+  });
   const sink = receiver(received);
   const [proxyPort, receiverPort] = [await listen(proxy), await listen(sink)];
   const port = Number(process.env.PORT ?? (await freePort()));
