@@ -57,9 +57,9 @@ dev.on("exit", (code) => process.exit(code ?? 0));
 
 /** The `json` shell helper's program, single-quoted for the shell. */
 const JSON_FIELD =
-  "'let s=\"\";process.stdin.on(\"data\",(d)=>(s+=d)).on(\"end\",()=>{let v=JSON.parse(s);" +
-  "for(const k of (process.argv[1]||\"\").split(\".\").filter(Boolean))v=v?.[k];" +
-  "console.log(typeof v===\"string\"?v:JSON.stringify(v))})'";
+  '\'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{let v=JSON.parse(s);' +
+  'for(const k of (process.argv[1]||"").split(".").filter(Boolean))v=v?.[k];' +
+  'console.log(typeof v==="string"?v:JSON.stringify(v))})\'';
 
 /** KEY=value lines of a .dev.vars file (comments and blank lines skipped, quotes removed). */
 function parseDevVars(text) {

@@ -120,12 +120,17 @@ export function mismatches(pattern, actual, bindings, path = "$") {
     case "any":
       return [];
     case "literal":
-      return Object.is(pattern.value, actual) ? [] : [`${path}: expected ${JSON.stringify(pattern.value)}, got ${show(actual)}`];
+      return Object.is(pattern.value, actual)
+        ? []
+        : [`${path}: expected ${JSON.stringify(pattern.value)}, got ${show(actual)}`];
     case "string":
       if (typeof actual !== "string") return [`${path}: expected a string, got ${show(actual)}`];
-      return matchString(pattern.text, actual, bindings) ? [] : [`${path}: expected "${pattern.text}", got ${show(actual)}`];
+      return matchString(pattern.text, actual, bindings)
+        ? []
+        : [`${path}: expected "${pattern.text}", got ${show(actual)}`];
     case "object": {
-      if (actual === null || typeof actual !== "object" || Array.isArray(actual)) return [`${path}: expected an object, got ${show(actual)}`];
+      if (actual === null || typeof actual !== "object" || Array.isArray(actual))
+        return [`${path}: expected an object, got ${show(actual)}`];
       const out = [];
       for (const { key, value } of pattern.members) {
         if (!(key in actual)) out.push(`${path}.${key}: missing`);
@@ -166,14 +171,14 @@ function matchString(expected, actual, bindings) {
     if (part === ELLIPSIS) source += "[\\s\\S]*";
     else if (/^<[A-Z][A-Z0-9_]*>$/.test(part)) {
       const name = part.slice(1, -1);
-      if (bindings.has(name)) source += escape(bindings.get(name));
+      if (bindings.has(name)) source += escapeRegExp(bindings.get(name));
       else if (names.includes(name)) source += `\\k<${name}>`;
       else {
         names.push(name);
         source += `(?<${name}>[\\s\\S]+?)`;
       }
     } else if (/^<[^<>]+>$/.test(part)) source += "[\\s\\S]+?";
-    else source += escape(part);
+    else source += escapeRegExp(part);
   }
   const match = new RegExp(`^${source}$`).exec(actual);
   if (!match) return false;
@@ -181,6 +186,6 @@ function matchString(expected, actual, bindings) {
   return true;
 }
 
-function escape(text) {
+function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

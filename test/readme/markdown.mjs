@@ -42,7 +42,8 @@ export function commandsOf(lines) {
       const arrow = /^\s*# → ?(.*)$/.exec(line);
       if (arrow) {
         let text = arrow[1];
-        while (k + 1 < lines.length && /^\s*# {2,}\S/.test(lines[k + 1])) text += ` ${lines[++k].replace(/^\s*#\s+/, "")}`;
+        while (k + 1 < lines.length && /^\s*# {2,}\S/.test(lines[k + 1]))
+          text += ` ${lines[++k].replace(/^\s*#\s+/, "")}`;
         const target = commands.at(-1);
         if (!target) throw new Error(`line ${k + 1}: a response shown before any command`);
         if (target.expect) throw new Error(`line ${k + 1}: two responses shown for one command`);

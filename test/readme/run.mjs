@@ -8,8 +8,19 @@
 // shows no such answer, or an answer that differs from the `# →` the document shows (see
 // expect.mjs) fails the run. Every exchange is written to .wrangler/readme-exchanges.json
 // (README_EXCHANGES to move it), for checks against the OpenAPI document.
-import { spawn, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { mismatches } from "./expect.mjs";
@@ -24,7 +35,9 @@ const DOC_TIMEOUT_MS = 180_000;
 function documents() {
   const found = [];
   const walk = (dir) => {
-    for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const rel = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(rel);
       else if (entry.name.endsWith(".md")) found.push(rel);
@@ -105,7 +118,11 @@ let watcher = () => {};
 function runBash(dir, script, env) {
   return new Promise((resolve) => {
     let output = "";
-    const child = spawn("bash", ["-c", script], { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-c", script], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     // A call that keeps failing (a polling loop waiting for what an error prevents) stops the
     // document at once rather than at the timeout.
     const errors = new Map();
@@ -149,7 +166,8 @@ async function runDocument(dir, doc, exchanges, env) {
   const result = await runBash(dir, `${PREAMBLE}${sources.join("\n")}\n`, env);
   const mine = exchanges.slice(first);
   const failures = [];
-  if (result.code !== 0) failures.push(`${doc}: the examples stopped (exit ${result.code}):\n${indent(result.output.slice(-4000))}`);
+  if (result.code !== 0)
+    failures.push(`${doc}: the examples stopped (exit ${result.code}):\n${indent(result.output.slice(-4000))}`);
 
   const bindings = new Map();
   let calls = 0;
@@ -205,7 +223,9 @@ async function runDocument(dir, doc, exchanges, env) {
 /** A call the document shows no response for must not be an error. Polling calls may be pending. */
 function checkStatus(x, where, failures, polling) {
   if (x.response.status >= 400 && !polling) {
-    failures.push(`${where}: ${x.request.method} ${x.request.path} answered ${x.response.status}, the document shows no such answer:\n  ${x.response.body.slice(0, 400)}`);
+    failures.push(
+      `${where}: ${x.request.method} ${x.request.path} answered ${x.response.status}, the document shows no such answer:\n  ${x.response.body.slice(0, 400)}`,
+    );
   }
 }
 
@@ -230,12 +250,16 @@ async function main() {
   const summary = [];
   try {
     await waitForDev(dir, dev);
-    console.log(`npm run dev is up on 127.0.0.1:${port} (${((Date.now() - started) / 1000).toFixed(1)} s); receiver on ${receiverPort}`);
+    console.log(
+      `npm run dev is up on 127.0.0.1:${port} (${((Date.now() - started) / 1000).toFixed(1)} s); receiver on ${receiverPort}`,
+    );
     const env = { README_PROXY: `http://127.0.0.1:${proxyPort}`, RECEIVER: `http://127.0.0.1:${receiverPort}` };
     for (const doc of documents()) {
       const result = await runDocument(dir, doc, exchanges, env);
       if (result.blocks + result.skipped === 0) continue;
-      summary.push(`${doc}: ${result.blocks} blocks run, ${result.skipped} skipped, ${result.calls} calls, ${result.failures.length} failures`);
+      summary.push(
+        `${doc}: ${result.blocks} blocks run, ${result.skipped} skipped, ${result.calls} calls, ${result.failures.length} failures`,
+      );
       failures.push(...result.failures);
     }
     for (const post of received) {
@@ -248,7 +272,8 @@ async function main() {
     await dev.stop();
     proxy.close();
     sink.close();
-    if (failures.length > 0 || process.env.README_KEEP) console.log(`npm run dev's output:\n${indent(dev.log().slice(-3000))}`);
+    if (failures.length > 0 || process.env.README_KEEP)
+      console.log(`npm run dev's output:\n${indent(dev.log().slice(-3000))}`);
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync(path.dirname(exchangesFile), { recursive: true });
@@ -257,7 +282,9 @@ async function main() {
     `${JSON.stringify({ generated_at: new Date().toISOString(), base: `http://127.0.0.1:${port}`, exchanges: exchanges.map(({ tag, ...x }) => x) }, null, 2)}\n`,
   );
   console.log(summary.join("\n"));
-  console.log(`${exchanges.length} exchanges in ${path.relative(root, exchangesFile)}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `${exchanges.length} exchanges in ${path.relative(root, exchangesFile)}; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   if (failures.length > 0) {
     console.error(`\n${failures.length} failures:\n\n${failures.join("\n\n")}`);
     process.exitCode = 1;

@@ -1,7 +1,7 @@
 // The README run's two local servers: a recording HTTP proxy that every example's curl goes
 // through (so each request and response is seen whole, as sent), and the receiver that webhooks
 // and privacy callbacks are delivered to.
-import { request as httpRequest, createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 
 /** Listens on 127.0.0.1 on a free port; resolves to the port. */
 export function listen(server) {
@@ -17,7 +17,15 @@ async function readAll(stream) {
   return Buffer.concat(chunks);
 }
 
-const HOP_BY_HOP = new Set(["connection", "proxy-connection", "keep-alive", "expect", "transfer-encoding", "te", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "expect",
+  "transfer-encoding",
+  "te",
+  "upgrade",
+]);
 const TAG = "x-readme-call";
 
 function bodyOf(buffer, headers) {
