@@ -19,7 +19,7 @@ export function shellBlocks(markdown) {
     const body = [];
     let end = n + 1;
     while (end < lines.length && !/^```\s*$/.test(lines[end])) body.push(lines[end++]);
-    blocks.push({ startLine: n + 2, lines: body, skip, commands: commandsOf(body) });
+    blocks.push({ startLine: n + 2, lines: body, skip, commands: skip ? [] : commandsOf(body) });
     n = end;
   }
   return blocks;
