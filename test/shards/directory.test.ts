@@ -28,7 +28,9 @@ describe("projection directory", () => {
     for (const name of ["PROJECTION_0", "PROJECTION_1"]) {
       await d1(name).prepare("CREATE TABLE IF NOT EXISTS filler (v)").run();
       await d1(name)
-        .prepare("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO filler SELECT ? FROM n")
+        .prepare(
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO filler SELECT ? FROM n",
+        )
         .bind(filler)
         .run();
     }
