@@ -20,6 +20,8 @@ export default defineConfig(async () => {
           PRIVACY_RETRY_BASE_SECONDS: "0",
           ...vars,
         },
+        // A third projection shard beside wrangler.toml's two, so tests see more than two.
+        d1Databases: { PROJECTION_2: "00000000-0000-4000-8000-000000000002" },
         // Lets tests call `exports.default.queue()` directly (test-only flag).
         compatibilityFlags: ["service_binding_extra_handlers"],
         // Outbound calls (privacy callbacks, webhooks) reach a receiver in Node, never the network.

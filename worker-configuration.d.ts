@@ -4,6 +4,8 @@
 interface __BaseEnv_Env {
 	EXPORTS: R2Bucket;
 	DB: D1Database;
+	PROJECTION_0: D1Database;
+	PROJECTION_1: D1Database;
 	EVENTS: Queue;
 	PROJECTION: Queue;
 	TASKS: Queue;

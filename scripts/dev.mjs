@@ -44,7 +44,8 @@ const extraVars = Object.entries(devVars)
 // prints a stack trace when offline, twice. Set CLOUDFLARE_CF_FETCH_ENABLED=true to fetch it.
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
 
-execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env });
+// Every D1 database gets the same migrations: the control database and each projection shard.
+execFileSync(process.execPath, ["scripts/migrate-d1.mjs", "--local"], { stdio: "inherit", env });
 
 // --test-scheduled: `curl "$BASE/__scheduled?cron=30+3+*+*+*"` runs the 03:30 purge locally.
 const dev = spawn(

@@ -2,6 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { apps, projects } from "../db/schema";
+import { emptiestShard, placeProject } from "../db/shards";
 import type { AppEnv } from "../env";
 import { REST_KEY_PREFIX, SDK_KEY_PREFIX } from "../lib/auth";
 import { ApiError } from "../lib/errors";
@@ -25,9 +26,11 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
   const restApiKey = generateKey(REST_KEY_PREFIX, id);
   const signingSecret = generateSigningSecret();
   const createdAt = new Date().toISOString();
-  await drizzle(c.env.DB)
-    .insert(projects)
-    .values({
+  const db = drizzle(c.env.DB);
+  const shard = await emptiestShard(c.env);
+  // One batch: no project exists without its projection shard.
+  await db.batch([
+    db.insert(projects).values({
       id,
       name,
       inactivityDays: inactivity_days,
@@ -36,7 +39,9 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
       signingSecret,
       signingSecretRotatedAt: createdAt,
       createdAt,
-    });
+    }),
+    placeProject(c.env, id, shard),
+  ]);
   return c.json(
     {
       project_id: id,

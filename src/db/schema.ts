@@ -405,3 +405,32 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [index("webhook_attempts_webhook_idx").on(t.webhookId, t.time)],
 );
+
+/*
+ * The directory (SPEC §11), in the control database: which projection shard (a D1 binding,
+ * `PROJECTION_<n>`) holds each project's projection rows. Read through src/db/shards.ts only.
+ */
+
+/**
+ * One row per shard of a project, at `position` 0…k-1. A project on one shard has one row at
+ * position 0; a project split over k shards (a later step) places a profile at
+ * position = hash(profile_id) mod k.
+ */
+export const projectShards = sqliteTable(
+  "project_shards",
+  {
+    projectId: text("project_id").notNull(),
+    position: integer("position").notNull(),
+    shard: text("shard").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.position] }), index("project_shards_shard_idx").on(t.shard)],
+);
+
+/**
+ * One row (`id` 0): bumped by every change of a project's shards, so every isolate's cached
+ * directory can see at one cheap read that it must forget what it holds.
+ */
+export const directoryEpoch = sqliteTable("directory_epoch", {
+  id: integer("id").primaryKey(),
+  epoch: integer("epoch").notNull(),
+});

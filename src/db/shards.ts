@@ -1,0 +1,198 @@
+import { asc, eq, sql } from "drizzle-orm";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { directoryEpoch, projectShards } from "./schema";
+
+/**
+ * The projection directory (SPEC §11): which D1 database (`PROJECTION_<n>`) holds a project's
+ * projection rows (profiles, attributes, installations, audiences). Control tables (projects,
+ * apps, keys, requests, jobs, webhooks, dead letters) stay on `env.DB`. Every reader and writer
+ * of projection rows reaches them through `projectionFor`, never through `env.DB`.
+ */
+
+/** A drizzle handle on one D1 database. */
+export type Db = DrizzleD1Database;
+
+/** One projection shard: its binding name, the D1 binding itself, and drizzle over it. */
+export interface Shard {
+  readonly name: string;
+  readonly d1: D1Database;
+  readonly db: Db;
+}
+
+/**
+ * Where one project's projection lives. Today every project is on one shard (`one()`); a
+ * project split over several (a later step) lists them in `shards` by position, and whatever
+ * fans out over a split project does it here, through `shards` and `forProfile`.
+ */
+export interface Projection {
+  readonly projectId: string;
+  /** The directory epoch this was resolved at: a move bumps it. */
+  readonly epoch: number;
+  /** The project's shards, by position (hash(profile_id) mod k picks one in a split project). */
+  readonly shards: readonly Shard[];
+  /** The project's only shard. Throws for a split project: such a caller must fan out. */
+  one(): Shard;
+  /** The shard that holds `profileId`. */
+  forProfile(profileId: string): Shard;
+}
+
+/** Binding names of projection shards: `PROJECTION` alone is the projection queue. */
+const SHARD_NAME = /^PROJECTION_(\d+)$/;
+
+/**
+ * How long an isolate trusts its cached directory before reading the epoch again. A move
+ * bumps the epoch when it flips a project, then keeps the old shard's rows (and dual writes)
+ * for longer than this, so a reader on a stale entry still reads correct rows.
+ */
+export const DIRECTORY_TTL_MS = 10_000;
+
+/** Thrown when a project has no directory row (it does not exist, or was never placed). */
+export class UnplacedProjectError extends Error {
+  constructor(readonly projectId: string) {
+    super(`Project ${projectId} has no projection shard in the directory.`);
+  }
+}
+
+interface Cache {
+  epoch: number;
+  checkedAt: number;
+  /** Shard names by project, by position. */
+  projects: Map<string, Promise<string[]>>;
+  epochRead?: Promise<number>;
+}
+
+// Per isolate: one epoch read per DIRECTORY_TTL_MS, one directory read per project and epoch.
+let cache: Cache = { epoch: -1, checkedAt: 0, projects: new Map() };
+
+/** Every projection shard bound to this Worker, by name (PROJECTION_0, PROJECTION_1, …), in order. */
+export function shardNames(env: Env): string[] {
+  return Object.keys(env)
+    .filter((k) => SHARD_NAME.test(k))
+    .sort((a, b) => Number(SHARD_NAME.exec(a)?.[1]) - Number(SHARD_NAME.exec(b)?.[1]));
+}
+
+/** The shard of that binding name; throws when the Worker has no such binding. */
+export function shard(env: Env, name: string): Shard {
+  const d1 = SHARD_NAME.test(name) ? (env as unknown as Record<string, D1Database | undefined>)[name] : undefined;
+  if (!d1) throw new Error(`No projection shard bound as ${name}.`);
+  return { name, d1, db: drizzle(d1) };
+}
+
+/** Every projection shard bound to this Worker. */
+export function allShards(env: Env): Shard[] {
+  return shardNames(env).map((name) => shard(env, name));
+}
+
+async function readEpoch(env: Env): Promise<number> {
+  const row = await drizzle(env.DB).select({ epoch: directoryEpoch.epoch }).from(directoryEpoch).get();
+  return row?.epoch ?? 0;
+}
+
+/** Drops the cached directory when its epoch changed, checking at most once per TTL. */
+async function fresh(env: Env): Promise<Cache> {
+  const now = Date.now();
+  if (now - cache.checkedAt < DIRECTORY_TTL_MS) return cache;
+  const current = cache;
+  current.epochRead ??= readEpoch(env).finally(() => {
+    current.epochRead = undefined;
+  });
+  const epoch = await current.epochRead;
+  if (cache !== current) return cache;
+  if (epoch !== current.epoch) cache = { epoch, checkedAt: now, projects: new Map() };
+  else current.checkedAt = now;
+  return cache;
+}
+
+async function readPlacement(env: Env, projectId: string): Promise<string[]> {
+  const rows = await drizzle(env.DB)
+    .select({ shard: projectShards.shard })
+    .from(projectShards)
+    .where(eq(projectShards.projectId, projectId))
+    .orderBy(asc(projectShards.position));
+  if (!rows.length) throw new UnplacedProjectError(projectId);
+  return rows.map((r) => r.shard);
+}
+
+/** FNV-1a over the profile ID: stable across isolates and releases, which a split relies on. */
+function profileHash(profileId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < profileId.length; i++) {
+    h ^= profileId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+function projection(env: Env, projectId: string, epoch: number, names: string[]): Projection {
+  const shards = names.map((n) => shard(env, n));
+  return {
+    projectId,
+    epoch,
+    shards,
+    one() {
+      const [only] = shards;
+      if (!only || shards.length > 1) throw new Error(`Project ${projectId} is split over ${shards.length} shards.`);
+      return only;
+    },
+    forProfile(profileId) {
+      return shards[profileHash(profileId) % shards.length] as Shard;
+    },
+  };
+}
+
+/**
+ * Where `projectId`'s projection lives, from the directory, cached in the isolate (see
+ * DIRECTORY_TTL_MS). Throws UnplacedProjectError for a project the directory does not know.
+ */
+export async function projectionFor(env: Env, projectId: string): Promise<Projection> {
+  const current = await fresh(env);
+  let names = current.projects.get(projectId);
+  if (!names) {
+    names = readPlacement(env, projectId);
+    current.projects.set(projectId, names);
+    // A failed read (or an unknown project) is not remembered: the next call asks again.
+    names.catch(() => current.projects.get(projectId) === names && current.projects.delete(projectId));
+  }
+  return projection(env, projectId, current.epoch, await names);
+}
+
+/** Shorthand for the one shard of a project that is not split: `(await projectionFor(…)).one()`. */
+export async function projectShard(env: Env, projectId: string): Promise<Shard> {
+  return (await projectionFor(env, projectId)).one();
+}
+
+/** A shard's size in bytes, from D1's own figure for the database (no rows read). */
+export async function shardBytes(s: Shard): Promise<number> {
+  const { meta } = await s.d1.prepare("SELECT 1").run();
+  return Number((meta as { size_after?: number }).size_after ?? 0);
+}
+
+/**
+ * The shard a new project goes to: the emptiest by bytes (what fills a D1 database), then the
+ * one holding the fewest projects, then the first by name.
+ */
+export async function emptiestShard(env: Env): Promise<string> {
+  const shards = allShards(env);
+  if (!shards.length) throw new Error("No projection shard is bound (PROJECTION_0…).");
+  const [bytes, counts] = await Promise.all([
+    Promise.all(shards.map(shardBytes)),
+    drizzle(env.DB)
+      .select({ shard: projectShards.shard, projects: sql<number>`count(*)` })
+      .from(projectShards)
+      .groupBy(projectShards.shard),
+  ]);
+  const projects = new Map(counts.map((c) => [c.shard, c.projects]));
+  const ranked = shards
+    .map((s, k) => ({ name: s.name, bytes: bytes[k] ?? 0, projects: projects.get(s.name) ?? 0, k }))
+    .sort((a, b) => a.bytes - b.bytes || a.projects - b.projects || a.k - b.k);
+  return (ranked[0] as { name: string }).name;
+}
+
+/**
+ * The statement that places a new project on `shardName`, to run in the same batch as the
+ * project's own row so no project exists without a shard. A new project needs no epoch bump:
+ * no isolate can have cached it.
+ */
+export function placeProject(env: Env, projectId: string, shardName: string) {
+  return drizzle(env.DB).insert(projectShards).values({ projectId, position: 0, shard: shardName });
+}
