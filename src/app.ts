@@ -4,6 +4,8 @@ import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
+import batch from "./batch/batch.index";
+import { batchErrorCodes, isBatchPath } from "./batch/codes";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { batchExports, signedDownloads } from "./exports/batch-compat";
@@ -32,6 +34,8 @@ export function bodyLimitFor(method: string, path: string): number {
   if ((method === "PATCH" || method === "PUT") && path.startsWith("/v1/audiences/")) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
+  // Batch's bulk Custom Data (10,000 users), as a mass update.
+  if (/^\/1\.\d+\/[^/]+\/data\/users$/.test(path)) return 50 * MiB;
   return MiB;
 }
 
@@ -50,6 +54,11 @@ const BATCH_EXPORTS_PATH = /^\/2\.\d+\/(profiles\/export|exports\/(?:view|list|d
 
 export function rewriteCompatPath(request: Request): Request {
   const url = new URL(request.url);
+  // Batch's clients often end a path with `/`; every Batch path takes it (SPEC §9).
+  if (isBatchPath(url.pathname) && url.pathname.length > 1 && url.pathname.endsWith("/")) {
+    url.pathname = url.pathname.replace(/\/+$/, "");
+    return new Request(url, request);
+  }
   // The update endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
   const match = request.method === "POST" ? BATCH_COMPAT_PATH.exec(url.pathname) : null;
   const exportsMatch = BATCH_EXPORTS_PATH.exec(url.pathname);
@@ -85,6 +94,7 @@ export function createApp() {
     c.header("X-Request-Id", id);
     await next();
   });
+  app.use("*", batchErrorCodes);
   app.use("*", async (c, next) => {
     const issues: { path: string; message: string }[] = [];
     for (const [name, value] of c.req.raw.headers) {
@@ -138,6 +148,7 @@ export function createApp() {
   app.route("/v1/batch", batchExports);
   app.route("/v1/downloads", signedDownloads);
   app.route("/v1/webhooks", webhooks);
+  app.route("/", batch);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });
@@ -145,6 +156,12 @@ export function createApp() {
     type: "apiKey",
     in: "header",
     name: "X-Project-Id",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "BatchRestKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Authorization",
+    description: "Batch's paths: the project's REST API key; the app's SDK key is in the path.",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "SdkApiKey", {
     type: "apiKey",

@@ -1,0 +1,32 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { ApiError, validationFailed } from "../lib/errors";
+import { wellFormedText } from "../lib/text";
+import { requireBatchKey } from "./auth";
+import { BATCH_CODE } from "./codes";
+import * as customData from "./custom-data.handlers";
+import * as customDataRoutes from "./custom-data.routes";
+
+/**
+ * Batch's server APIs (SPEC §9), mounted at the root: each route parses Batch's request, calls
+ * the domain the `/v1` routes call, and answers in Batch's shape. Every `/1.x/{API_KEY}/…` path,
+ * routed here or not, is authenticated first, so an unknown key is a 401 before any 404.
+ */
+const router = new OpenAPIHono<AppEnv>({
+  // As every router's hook, plus Batch's distinction between a parameter missing (30) and a bad one (31).
+  defaultHook: (result) => {
+    if (result.success) return;
+    const error = validationFailed(result.error);
+    const missing = result.error.issues.some((i) => i.code === "invalid_type" && /received undefined$/.test(i.message));
+    throw new ApiError(error.code, error.message, {
+      issues: error.issues,
+      batchCode: missing ? BATCH_CODE.MISSING_PARAMETER : BATCH_CODE.MALFORMED_PARAMETER,
+    });
+  },
+});
+router.use("/:version{1\\.[0-9]+}/:api_key/*", requireBatchKey(), wellFormedText);
+
+export default router
+  .openapi(customDataRoutes.updateUser, customData.updateUser)
+  .openapi(customDataRoutes.deleteUser, customData.deleteUser)
+  .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers);
