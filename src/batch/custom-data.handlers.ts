@@ -10,7 +10,7 @@ import { BATCH_CODE } from "./codes";
 import type * as routes from "./custom-data.routes";
 import { customDataAttributes } from "./values";
 
-type Update = { overwrite?: boolean | undefined; values: Record<string, unknown> };
+type Update = { overwrite?: boolean | undefined; values?: Record<string, unknown> | undefined };
 type Item = { bulk_index: number; op: ProfileOperation };
 
 const refused = (issues: ErrorIssue[]) =>
@@ -19,22 +19,37 @@ const refused = (issues: ErrorIssue[]) =>
     batchCode: BATCH_CODE.MALFORMED_PARAMETER,
   });
 
+/** Where an update's parts sit in the caller's body: `values…` for one user, `3.update.values…` in bulk. */
+interface Paths {
+  id: (i: number) => string;
+  values: (i: number) => string;
+}
+const single: Paths = { id: () => "custom_id", values: () => "values" };
+const bulk: Paths = { id: (i) => `${i}.id`, values: (i) => `${i}.update.values` };
+
 /**
  * Turns Batch users' updates into Profile API operations and validates them as that API does.
  * Any problem refuses the whole request, as Batch does, each issue named by the caller's own
  * path (`values.u.age`, `3.update.values.date(u.x)`).
  */
-function toOperations(users: { id: string; update: Update }[], now: number, prefix: (i: number) => string): Item[] {
+function toOperations(users: { id: string; update: Partial<Update> }[], now: number, paths: Paths): Item[] {
+  const missing = users.findIndex((u) => u.update.values === undefined);
+  if (missing >= 0) {
+    throw new ApiError("VALIDATION_FAILED", "`values` is required.", {
+      issues: [{ path: paths.values(missing), message: "Required." }],
+      batchCode: BATCH_CODE.MISSING_PARAMETER,
+    });
+  }
   const issues: ErrorIssue[] = [];
   const keys: Map<string, string>[] = [];
   const raw = users.map(({ id, update }, i) => {
-    const translated = customDataAttributes(update.values, [prefix(i), "values"].filter(Boolean));
+    const translated = customDataAttributes(update.values ?? {}, [paths.values(i)]);
     issues.push(...translated.issues);
     keys.push(translated.keys);
     return { identifiers: { custom_id: id }, attributes: translated.attributes };
   });
   const { valid, errors } = validateOperations(raw, now);
-  issues.push(...errors.map((e) => issueOf(e, keys[e.bulk_index], prefix(e.bulk_index))));
+  issues.push(...errors.map((e) => issueOf(e, keys[e.bulk_index], paths)));
   if (issues.length > 0) throw refused(issues);
   for (const item of valid) {
     if (users[item.bulk_index]?.update.overwrite) item.op.clearCustom = true;
@@ -43,14 +58,14 @@ function toOperations(users: { id: string; update: Update }[], now: number, pref
 }
 
 /** An error of the Profile API's validation, at the path the caller sent. */
-function issueOf(e: OperationError, keys: Map<string, string> | undefined, prefix: string): ErrorIssue {
-  const at = (...parts: string[]) => [prefix, ...parts].filter(Boolean).join(".");
-  if (e.category === "identifiers") return { path: at("id"), message: e.reason };
+function issueOf(e: OperationError, keys: Map<string, string> | undefined, paths: Paths): ErrorIssue {
+  if (e.category === "identifiers") return { path: paths.id(e.bulk_index), message: e.reason };
+  const values = paths.values(e.bulk_index);
   if (e.category === "attributes" && e.attribute !== undefined) {
     const [head = "", ...rest] = e.attribute.split(".");
-    return { path: at("values", keys?.get(head) ?? head, ...rest), message: e.reason };
+    return { path: [values, keys?.get(head) ?? head, ...rest].join("."), message: e.reason };
   }
-  return { path: at("values"), message: e.reason };
+  return { path: values, message: e.reason };
 }
 
 /** An identifier's call failed or a profile limit refused it: nothing of it was applied. */
@@ -70,7 +85,7 @@ export const updateUser: RouteHandler<typeof routes.updateUser, AppEnv> = async 
   const { projectId } = callerOf(c, "rest");
   const { custom_id } = c.req.valid("param");
   const now = Date.now();
-  const items = toOperations([{ id: custom_id, update: c.req.valid("json") }], now, () => "");
+  const items = toOperations([{ id: custom_id, update: c.req.valid("json") }], now, single);
   const outcome = await applyOperations(c.env, projectId, items, meta(c, now));
   throwApplyErrors(outcome.errors);
   return c.json({ token: c.get("requestId") }, 202);
@@ -83,7 +98,7 @@ export const deleteUser: RouteHandler<typeof routes.deleteUser, AppEnv> = async 
   // Nothing to remove from an unknown custom ID, and no profile made for it either.
   const holder = c.env.CUSTOM_IDS.get(c.env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, custom_id)));
   if (await holder.view(0)) {
-    const items = toOperations([{ id: custom_id, update: { overwrite: true, values: {} } }], now, () => "");
+    const items = toOperations([{ id: custom_id, update: { overwrite: true, values: {} } }], now, single);
     throwApplyErrors((await applyOperations(c.env, projectId, items, meta(c, now))).errors);
   }
   return c.json({ token: c.get("requestId") }, 200);
@@ -93,7 +108,7 @@ export const bulkUpdateUsers: RouteHandler<typeof routes.bulkUpdateUsers, AppEnv
   const { projectId } = callerOf(c, "rest");
   const now = Date.now();
   const users = c.req.valid("json");
-  const items = toOperations(users, now, (i) => String(i));
+  const items = toOperations(users, now, bulk);
   const { fits, errors } = refuseOversized(items);
   if (errors.length > 0) throw refused(errors.map((e) => ({ path: String(e.bulk_index), message: e.reason })));
   const requestId = await enqueueMassUpdate(c.env, projectId, users.length, fits, [], now);

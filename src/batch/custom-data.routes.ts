@@ -23,7 +23,8 @@ export const CustomDataUpdate = z
       .boolean()
       .optional()
       .openapi({ description: "true: `values` become the profile's whole set of custom attributes and tags." }),
-    values: AttributesObject.openapi({
+    // Optional here so that its absence is Batch's MISSING_PARAMETER (30), not a malformed body.
+    values: AttributesObject.optional().openapi({
       description:
         "`u.name` an attribute, `date(u.name)` a date (ISO 8601, UTC when no zone, or epoch seconds), `url(u.name)` a URL, `ut.name` a tag collection (array, or `$add`/`$remove`); null deletes.",
       example: { "u.credit": 30000, "date(u.date_of_birth)": "2005-03-04T00:00:00", "ut.roles": ["BENEFICIARY"] },
