@@ -63,7 +63,7 @@ describe("POST /1.0/{API_KEY}/data/users/{custom_id}", () => {
       body: { values: { "ut.roles": { $add: ["c"], $remove: ["a"] } } },
     });
     expect(res.status).toBe(202);
-    expect([...((await attrsOf("user-tags")).roles?.value as string[])].sort()).toEqual(["b", "c"]);
+    expect([...(((await attrsOf("user-tags")).roles?.value ?? []) as string[])].sort()).toEqual(["b", "c"]);
   });
 
   it("overwrite: true removes the custom attributes and tags it does not list, and keeps native ones", async () => {
