@@ -34,6 +34,8 @@ export function bodyLimitFor(method: string, path: string): number {
   if ((method === "PATCH" || method === "PUT") && path.startsWith("/v1/audiences/")) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
+  // Batch's Trigger Events (1,000 events), as a Profile API update.
+  if (/^\/1\.\d+\/[^/]+\/events\/users(\/[^/]+)?$/.test(path)) return 5 * MiB;
   // Batch's bulk Custom Data (10,000 users), as a mass update.
   if (/^\/1\.\d+\/[^/]+\/data\/users$/.test(path)) return 50 * MiB;
   return MiB;

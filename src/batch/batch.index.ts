@@ -6,6 +6,8 @@ import { requireBatchKey } from "./auth";
 import { BATCH_CODE } from "./codes";
 import * as customData from "./custom-data.handlers";
 import * as customDataRoutes from "./custom-data.routes";
+import * as events from "./events.handlers";
+import * as eventsRoutes from "./events.routes";
 
 /**
  * Batch's server APIs (SPEC §9), mounted at the root: each route parses Batch's request, calls
@@ -29,4 +31,6 @@ router.use("/:version{1\\.[0-9]+}/:api_key/*", requireBatchKey(), wellFormedText
 export default router
   .openapi(customDataRoutes.updateUser, customData.updateUser)
   .openapi(customDataRoutes.deleteUser, customData.deleteUser)
-  .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers);
+  .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers)
+  .openapi(eventsRoutes.trackEvents, events.trackEvents)
+  .openapi(eventsRoutes.trackEventsBulk, events.trackEventsBulk);
