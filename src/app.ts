@@ -4,7 +4,7 @@ import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
-import batch from "./batch/batch.index";
+import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
@@ -151,6 +151,7 @@ export function createApp() {
   app.route("/v1/downloads", signedDownloads);
   app.route("/v1/webhooks", webhooks);
   app.route("/", batch);
+  app.route("/:version{2\\.[0-9]+}/audiences", batchAudiences);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

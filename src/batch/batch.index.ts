@@ -1,7 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { requireKey } from "../lib/auth";
 import { ApiError, validationFailed } from "../lib/errors";
+import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
+import * as audiences from "./audiences.handlers";
+import * as audiencesRoutes from "./audiences.routes";
 import { requireBatchKey } from "./auth";
 import { BATCH_CODE } from "./codes";
 import * as customData from "./custom-data.handlers";
@@ -34,3 +38,15 @@ export default router
   .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers)
   .openapi(eventsRoutes.trackEvents, events.trackEvents)
   .openapi(eventsRoutes.trackEventsBulk, events.trackEventsBulk);
+
+/** Batch's Audience API 2.x, mounted at `/2.{minor}/audiences`: REST key and project header, as the Profile API. */
+const audienceRouter = createRouter();
+audienceRouter.use("*", requireKey("rest"), wellFormedText);
+
+export const batchAudiences = audienceRouter
+  .openapi(audiencesRoutes.createAudience, audiences.createAudience)
+  .openapi(audiencesRoutes.updateAudience, audiences.updateAudience)
+  .openapi(audiencesRoutes.replaceAudience, audiences.replaceAudience)
+  .openapi(audiencesRoutes.removeAudience, audiences.removeAudience)
+  .openapi(audiencesRoutes.listAudiences, audiences.listAudiences)
+  .openapi(audiencesRoutes.viewAudience, audiences.viewAudience);

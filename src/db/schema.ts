@@ -390,3 +390,21 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [index("webhook_attempts_webhook_idx").on(t.webhookId, t.time)],
 );
+
+/**
+ * Batch's Audience API answers each change with an indexing token, whose state the caller reads
+ * back (`IN_PROGRESS` while the change is written, then `APPLIED`; `REPLACED` is derived at read
+ * time from a later replace or removal of the same audience).
+ */
+export const audienceTokens = sqliteTable(
+  "audience_tokens",
+  {
+    token: text("token").primaryKey(),
+    projectId: text("project_id").notNull(),
+    audience: text("audience").notNull(),
+    kind: text("kind", { enum: ["create", "update", "replace", "remove"] }).notNull(),
+    state: text("state", { enum: ["IN_PROGRESS", "APPLIED"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("audience_tokens_by_audience").on(t.projectId, t.audience, t.token)],
+);
