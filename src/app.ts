@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
+import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
 import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
 import debug from "./debug/debug.index";
@@ -32,6 +33,8 @@ export function bodyLimitFor(method: string, path: string): number {
   if (path === "/v1/sdk/batch") return MiB / 2;
   // JSON members, parsed whole; a replace streams larger sets as CSV (see `readsWholeBody`).
   if ((method === "PATCH" || method === "PUT") && path.startsWith("/v1/audiences/")) return 16 * MiB;
+  // The same members through Batch's Audience API.
+  if (/^\/2\.\d+\/audiences\/(update|replace)$/.test(path)) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
   // Batch's Trigger Events (1,000 events), as a Profile API update.
@@ -97,6 +100,9 @@ export function createApp() {
     await next();
   });
   app.use("*", batchErrorCodes);
+  // Every /1.x/{API_KEY} path, whichever router serves it (src/batch, messaging), before any of
+  // them runs: an unknown key is a 401 ahead of any 404 or body check.
+  app.use(BATCH_KEY_PATHS, requireBatchKey());
   app.use("*", async (c, next) => {
     const issues: { path: string; message: string }[] = [];
     for (const [name, value] of c.req.raw.headers) {

@@ -60,13 +60,17 @@ async function authenticateBatch(c: Context<AppEnv>): Promise<BatchApp> {
   return { appId, projectId: app.projectId, platform: app.platform };
 }
 
+/** The paths `requireBatchKey` guards, as a Hono pattern: `/1.{minor}/{API_KEY}/…`. */
+export const BATCH_KEY_PATHS = "/:version{1\\.[0-9]+}/:api_key/*";
+
 /**
  * Authenticates Batch's `/1.x/{API_KEY}/…` paths: `API_KEY` an app's SDK key, `X-Authorization`
  * its project's REST key. Sets `c.var.caller` to that project's REST caller (so the handlers the
  * `/v1` routes use serve it unchanged) and `c.var.batchApp` to the app. Failures count against
  * the address's budget and the project's calls against its REST rate limit, as on every REST
- * route. Mounted once for every `/1.x` path (src/batch/batch.index.ts); a router that mounts it
- * again on its own routes pays nothing more: a request already admitted passes through.
+ * route. Mounted once in src/app.ts on {@link BATCH_KEY_PATHS}, ahead of every router, so any
+ * `/1.x` route is covered wherever it is mounted; a router that mounts it again on its own
+ * routes pays nothing more: a request already admitted passes through.
  */
 export function requireBatchKey(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -6,7 +6,7 @@ import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
 import * as audiences from "./audiences.handlers";
 import * as audiencesRoutes from "./audiences.routes";
-import { requireBatchKey } from "./auth";
+import { BATCH_KEY_PATHS } from "./auth";
 import { BATCH_CODE } from "./codes";
 import * as customData from "./custom-data.handlers";
 import * as customDataRoutes from "./custom-data.routes";
@@ -15,8 +15,7 @@ import * as eventsRoutes from "./events.routes";
 
 /**
  * Batch's server APIs (SPEC §9), mounted at the root: each route parses Batch's request, calls
- * the domain the `/v1` routes call, and answers in Batch's shape. Every `/1.x/{API_KEY}/…` path,
- * routed here or not, is authenticated first, so an unknown key is a 401 before any 404.
+ * the domain the `/v1` routes call, and answers in Batch's shape.
  */
 const router = new OpenAPIHono<AppEnv>({
   // As every router's hook, plus Batch's distinction between a parameter missing (30) and a bad one (31).
@@ -30,7 +29,8 @@ const router = new OpenAPIHono<AppEnv>({
     });
   },
 });
-router.use("/:version{1\\.[0-9]+}/:api_key/*", requireBatchKey(), wellFormedText);
+// Authenticated in src/app.ts (requireBatchKey on every /1.x path) before this router runs.
+router.use(BATCH_KEY_PATHS, wellFormedText);
 
 export default router
   .openapi(customDataRoutes.updateUser, customData.updateUser)
