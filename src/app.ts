@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
+import audienceFeeds, { audienceInboxJob } from "./audiences/feeds.index";
 import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
 import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
@@ -144,6 +145,7 @@ export function createApp() {
   app.openapi(meta.root, (c) => c.redirect("/docs", 302));
   app.route("/debug", debug);
 
+  app.route("/v1/admin/jobs/audience_inbox", audienceInboxJob);
   app.route("/v1/admin/jobs", exportJobs);
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
@@ -151,6 +153,7 @@ export function createApp() {
   app.route("/v1/requests", requests);
   app.route("/v1/privacy", privacy);
   app.route("/v1/audiences", audiences);
+  app.route("/v1/audience-feeds", audienceFeeds);
   app.route("/v1/segments", segments);
   app.route("/v1/exports", exports);
   app.route("/v1/batch", batchExports);
