@@ -110,6 +110,16 @@ describe("flat-file audiences", () => {
     expect((await audience(p, "keep")).size).toBe(2);
   });
 
+  it("refuses a file of more than 1,000,000 lines, adding nothing", async () => {
+    const p = await createProject();
+    await putFeed(p, "huge", { header: false, type: "custom_ids", mode: "add" });
+    await env.EXPORTS.put(fileKey(p, "huge"), "a\n".repeat(1_000_001));
+    await notify(fileKey(p, "huge"));
+    expect((await runs(p, "huge"))[0]).toMatchObject({ status: "failed", reason: "More than 1000000 lines." });
+    expect(await members(p, "huge")).toEqual([]);
+    expect(await env.EXPORTS.head(fileKey(p, "huge"))).toBeNull();
+  }, 60_000);
+
   it("one project's file never touches another's audiences; feeds are the project's own", async () => {
     const owner = await createProject();
     const other = await createProject();
