@@ -4,6 +4,10 @@ import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
+import audienceFeeds, { audienceInboxJob } from "./audiences/feeds.index";
+import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
+import batch, { batchAudiences } from "./batch/batch.index";
+import { batchErrorCodes, isBatchPath } from "./batch/codes";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { batchExports, signedDownloads } from "./exports/batch-compat";
@@ -30,8 +34,14 @@ export function bodyLimitFor(method: string, path: string): number {
   if (path === "/v1/sdk/batch") return MiB / 2;
   // JSON members, parsed whole; a replace streams larger sets as CSV (see `readsWholeBody`).
   if ((method === "PATCH" || method === "PUT") && path.startsWith("/v1/audiences/")) return 16 * MiB;
+  // The same members through Batch's Audience API.
+  if (/^\/2\.\d+\/audiences\/(update|replace)$/.test(path)) return 16 * MiB;
   if (path === "/v1/profiles/update") return 5 * MiB;
   if (path === "/v1/profiles/mass-update") return 50 * MiB;
+  // Batch's Trigger Events (1,000 events), as a Profile API update.
+  if (/^\/1\.\d+\/[^/]+\/events\/users(\/[^/]+)?$/.test(path)) return 5 * MiB;
+  // Batch's bulk Custom Data (10,000 users), as a mass update.
+  if (/^\/1\.\d+\/[^/]+\/data\/users$/.test(path)) return 50 * MiB;
   return MiB;
 }
 
@@ -50,6 +60,11 @@ const BATCH_EXPORTS_PATH = /^\/2\.\d+\/(profiles\/export|exports\/(?:view|list|d
 
 export function rewriteCompatPath(request: Request): Request {
   const url = new URL(request.url);
+  // Batch's clients often end a path with `/`; every Batch path takes it (SPEC §9).
+  if (isBatchPath(url.pathname) && url.pathname.length > 1 && url.pathname.endsWith("/")) {
+    url.pathname = url.pathname.replace(/\/+$/, "");
+    return new Request(url, request);
+  }
   // The update endpoints are POSTs; any other method keeps the caller's path, so a 404 names it.
   const match = request.method === "POST" ? BATCH_COMPAT_PATH.exec(url.pathname) : null;
   const exportsMatch = BATCH_EXPORTS_PATH.exec(url.pathname);
@@ -85,6 +100,10 @@ export function createApp() {
     c.header("X-Request-Id", id);
     await next();
   });
+  app.use("*", batchErrorCodes);
+  // Every /1.x/{API_KEY} path, whichever router serves it (src/batch, messaging), before any of
+  // them runs: an unknown key is a 401 ahead of any 404 or body check.
+  app.use(BATCH_KEY_PATHS, requireBatchKey());
   app.use("*", async (c, next) => {
     const issues: { path: string; message: string }[] = [];
     for (const [name, value] of c.req.raw.headers) {
@@ -128,6 +147,7 @@ export function createApp() {
   // Served by a plain router (its own security headers); listed in the document all the same.
   app.openAPIRegistry.registerPath(meta.debugPage);
 
+  app.route("/v1/admin/jobs/audience_inbox", audienceInboxJob);
   app.route("/v1/admin/jobs", exportJobs);
   app.route("/v1/admin", admin);
   app.route("/v1/sdk", sdk);
@@ -135,11 +155,14 @@ export function createApp() {
   app.route("/v1/requests", requests);
   app.route("/v1/privacy", privacy);
   app.route("/v1/audiences", audiences);
+  app.route("/v1/audience-feeds", audienceFeeds);
   app.route("/v1/segments", segments);
   app.route("/v1/exports", exports);
   app.route("/v1/batch", batchExports);
   app.route("/v1/downloads", signedDownloads);
   app.route("/v1/webhooks", webhooks);
+  app.route("/", batch);
+  app.route("/:version{2\\.[0-9]+}/audiences", batchAudiences);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });
@@ -147,6 +170,12 @@ export function createApp() {
     type: "apiKey",
     in: "header",
     name: "X-Project-Id",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "BatchRestKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Authorization",
+    description: "Batch's paths: the project's REST API key; the app's SDK key is in the path.",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "SdkApiKey", {
     type: "apiKey",

@@ -1,3 +1,5 @@
+import type { ApiError } from "./lib/errors";
+
 /** Who called: set by the auth middleware, read by handlers. */
 export type Caller =
   | { kind: "admin" }
@@ -11,6 +13,10 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     caller: Caller;
+    /** On Batch's `/1.x/{API_KEY}` paths: the app the path's key names (src/batch/auth.ts). */
+    batchApp?: { appId: string; projectId: string; platform: Platform };
+    /** Fields added to every error envelope of this request (Batch's `batch_code`). */
+    errorExtras?: (error: ApiError) => { batch_code?: number };
   };
 }
 

@@ -1,3 +1,4 @@
+import { sweepAudienceInbox } from "./audiences/feeds";
 import { dailyExports } from "./exports/jobs";
 import { startPurge } from "./purge/purge";
 
@@ -12,6 +13,7 @@ export async function purgeInactiveProfiles(env: Env, now: Date): Promise<string
 const JOBS: Record<string, Job[]> = {
   "0 2 * * *": [dailyExports],
   "30 3 * * *": [purgeInactiveProfiles],
+  "*/5 * * * *": [sweepAudienceInbox],
 };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

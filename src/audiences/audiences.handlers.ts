@@ -1,7 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { and, asc, eq, sql } from "drizzle-orm";
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { audienceMembers, audiences } from "../db/schema";
+import { drizzle } from "drizzle-orm/d1";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { CsvError, readCsvColumnBatches } from "../lib/csv";
@@ -10,21 +8,20 @@ import { limitBytes } from "../lib/stream-limit";
 import type * as routes from "./audiences.routes";
 import { MAX_CSV_IDS } from "./audiences.routes";
 import { csvTooLarge, MAX_CSV_BODY, memberBodyKind } from "./content-type";
+import { type AudienceRow, type AudienceType, checkMember, type GenerationWriter } from "./members";
 import {
-  type AudienceRow,
-  type AudienceType,
-  checkMember,
-  claimGeneration,
-  commitGeneration,
-  deleteGenerations,
-  GenerationWriter,
-  patchMembers as patchMemberRows,
-} from "./members";
+  checkIds,
+  createAudienceRow,
+  deleteAudienceRow,
+  findAudience,
+  listAudienceRows,
+  MAX_ISSUES,
+  patchAudienceMembers,
+  replaceAudienceMembers,
+} from "./store";
 
 /** A first CSV line equal to one of these (any case) is a header, not an ID. */
 const CSV_HEADERS = new Set(["id", "custom_id", "installation_id", "custom_user_id"]);
-/** A refused body lists at most this many problems. */
-const MAX_ISSUES = 100;
 /** Blank lines are skipped but counted: a stream of newlines must end, like any other upload. */
 const MAX_CSV_LINES = MAX_CSV_IDS + 100_000;
 
@@ -39,11 +36,6 @@ function view(row: AudienceRow) {
   };
 }
 
-const audienceIs = (projectId: string, name: string) =>
-  and(eq(audiences.projectId, projectId), eq(audiences.name, name));
-
-const notFound = (name: string) => new ApiError("NOT_FOUND", `No audience "${name}".`);
-
 /** The whole body is refused: the first problem in the message, all of them (up to the cap) in `issues`. */
 function refused(issues: ErrorIssue[]): ApiError {
   const [first] = issues;
@@ -53,60 +45,21 @@ function refused(issues: ErrorIssue[]): ApiError {
   return new ApiError("VALIDATION_FAILED", `${detail}The members were not changed${more}.`, { issues });
 }
 
-async function findAudience(db: DrizzleD1Database, projectId: string, name: string): Promise<AudienceRow> {
-  const row = await db.select().from(audiences).where(audienceIs(projectId, name)).get();
-  if (!row) throw notFound(name);
-  return row;
-}
-
-/** The stored form of each ID, or every problem, each at `<field>.<index>`. */
-function checkIds(
-  type: AudienceType,
-  field: string,
-  ids: readonly string[],
-): { members: string[]; issues: ErrorIssue[] } {
-  const members: string[] = [];
-  const issues: ErrorIssue[] = [];
-  ids.forEach((id, index) => {
-    const checked = checkMember(type, id);
-    if ("member" in checked) members.push(checked.member);
-    else if (issues.length < MAX_ISSUES) issues.push({ path: `${field}.${index}`, message: checked.problem });
-  });
-  return { members, issues };
-}
-
 export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name, type, description } = c.req.valid("json");
-  const now = new Date().toISOString();
-  const created = await drizzle(c.env.DB)
-    .insert(audiences)
-    .values({
-      projectId,
-      name,
-      type,
-      description: description ?? null,
-      size: 0,
-      // Above any rows a deleted audience of the same name may still be leaving behind.
-      generation: sql`(SELECT coalesce(max(generation), -1) + 1 FROM ${audienceMembers}
-        WHERE ${audienceMembers.projectId} = ${projectId} AND ${audienceMembers.audience} = ${name})`,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .onConflictDoNothing()
-    .returning()
-    .get();
+  const created = await createAudienceRow(drizzle(c.env.DB), projectId, {
+    name,
+    type,
+    description: description ?? null,
+  });
   if (!created) throw new ApiError("CONFLICT", `An audience named "${name}" already exists.`);
   return c.json(view(created), 201);
 };
 
 export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
-  const rows = await drizzle(c.env.DB)
-    .select()
-    .from(audiences)
-    .where(eq(audiences.projectId, projectId))
-    .orderBy(asc(audiences.name));
+  const rows = await listAudienceRows(drizzle(c.env.DB), projectId);
   return c.json({ audiences: rows.map(view) }, 200);
 };
 
@@ -178,31 +131,22 @@ export const replaceMembers: RouteHandler<typeof routes.replaceMembers, AppEnv> 
     if (checked.issues.length) throw refused(checked.issues);
     members = checked.members;
   }
-  // Claimed before the body is read, so an unknown audience is refused without reading it.
-  const claim = await claimGeneration(db, projectId, name);
-  if (!claim) throw notFound(name);
-  const writer = new GenerationWriter(db, projectId, name, claim.generation);
-  try {
-    if (csv) {
-      const issues = await writeCsv(writer, claim.audience.type, c.req.raw.body);
-      if (issues.length) throw refused(issues);
-    } else {
-      for (const member of members) writer.add(member);
-      await writer.flush();
-    }
-  } catch (error) {
-    try {
-      // No batch of this generation may land after its rows are deleted.
-      await writer.settle();
-      await deleteGenerations(db, projectId, name, sql`generation = ${claim.generation}`);
-    } catch (cleanup) {
-      // The rows left are of a generation that never becomes current; the next replace deletes them.
-      console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), cleanup: String(cleanup) }));
-    }
-    throw error;
-  }
-  // Not in the cleanup above: if the switch failed after D1 applied it, the new rows are the members.
-  const audience = await commitGeneration(db, projectId, name, claim.audience.generation, claim.generation);
+  const audience = await replaceAudienceMembers(
+    db,
+    projectId,
+    name,
+    async (writer, type) => {
+      if (csv) {
+        const issues = await writeCsv(writer, type, c.req.raw.body);
+        if (issues.length) throw refused(issues);
+      } else {
+        for (const member of members) writer.add(member);
+        await writer.flush();
+      }
+    },
+    (cleanup) =>
+      console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), cleanup: String(cleanup) })),
+  );
   return c.json(view(audience), 200);
 };
 
@@ -223,26 +167,13 @@ export const patchMembers: RouteHandler<typeof routes.patchMembers, AppEnv> = as
     }
   });
   if (issues.length) throw refused(issues.slice(0, MAX_ISSUES));
-  const audience = await patchMemberRows(db, projectId, name, add.members, remove.members);
-  if (!audience) throw notFound(name);
+  const audience = await patchAudienceMembers(db, projectId, name, add.members, remove.members);
   return c.json(view(audience), 200);
 };
 
 export const deleteAudience: RouteHandler<typeof routes.deleteAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  const db = drizzle(c.env.DB);
-  const [highest, deleted] = await db.batch([
-    db
-      .select({ generation: sql<number | null>`max(${audienceMembers.generation})` })
-      .from(audienceMembers)
-      .where(and(eq(audienceMembers.projectId, projectId), eq(audienceMembers.audience, name))),
-    db.delete(audiences).where(audienceIs(projectId, name)).returning({ generation: audiences.generation }),
-  ]);
-  const row = deleted[0];
-  if (!row) throw notFound(name);
-  // Only up to the highest generation seen now: an audience created again under this name starts above it.
-  const last = Math.max(row.generation, highest[0]?.generation ?? -1);
-  await deleteGenerations(db, projectId, name, sql`generation <= ${last}`);
+  await deleteAudienceRow(drizzle(c.env.DB), projectId, name);
   return c.body(null, 204);
 };

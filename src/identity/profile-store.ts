@@ -23,7 +23,16 @@ import type { StoredAttribute } from "./reconcile";
  * (one Profile API operation) stand or fall together: once one is refused, the rest are skipped.
  */
 export type DataOp =
-  | { type: "attributes"; id: string | null; group?: string; time: string; source: Source; writes: AttributeWrite[] }
+  | {
+      type: "attributes";
+      id: string | null;
+      group?: string;
+      time: string;
+      source: Source;
+      writes: AttributeWrite[];
+      /** Also deletes, at `time`, every custom attribute the op does not write (Batch's `overwrite`). */
+      clearCustom?: boolean;
+    }
   | {
       type: "event";
       group?: string;
@@ -243,10 +252,11 @@ export class ProfileStore {
     // The op IDs not applied before; each op that applies takes its own, and only those are recorded.
     const claimed = this.processed.unseen(ops.flatMap((op) => (op.id === null ? [] : [op.id])));
     const applied: string[] = [];
+    const expanded = this.withClears(profileId, ops);
     const attributes = new AttributeChanges(
       this.attributeTable.named(
         profileId,
-        ops.flatMap((op) => (op.type === "attributes" ? op.writes.map((w) => w.name) : [])),
+        expanded.flatMap((op) => (op.type === "attributes" ? op.writes.map((w) => w.name) : [])),
       ),
       now,
     );
@@ -254,7 +264,7 @@ export class ProfileStore {
     const customCount = () => (initialCount ??= this.attributeTable.customCount(profileId));
     const refusedGroups = new Set<string>();
     const events: StoredEvent[] = [];
-    for (const op of ops) {
+    for (const op of expanded) {
       if (op.group !== undefined && refusedGroups.has(op.group)) {
         if (op.id !== null) claimed.delete(op.id);
         continue;
@@ -303,6 +313,30 @@ export class ProfileStore {
     if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
     this.projectedHour.set(profileId, hour);
     return result;
+  }
+
+  /**
+   * Spells out each `clearCustom` op as deletes of the custom attributes it does not write: those
+   * held, and those earlier ops of the call write. Each delete then follows last update wins like
+   * any other, so a value written after the op's time stays.
+   */
+  private withClears(profileId: string, ops: DataOp[]): DataOp[] {
+    if (!ops.some((op) => op.type === "attributes" && op.clearCustom)) return ops;
+    const custom = (name: string) => !name.startsWith("$");
+    const named = new Set(this.attributeTable.list(profileId).flatMap((a) => (custom(a.name) ? [a.name] : [])));
+    return ops.map((op) => {
+      if (op.type !== "attributes") return op;
+      let writes = op.writes;
+      if (op.clearCustom) {
+        const written = new Set(writes.map((w) => w.name));
+        const deletes = [...named]
+          .filter((name) => !written.has(name))
+          .map((name) => ({ name, kind: "delete" as const }));
+        writes = [...writes, ...deletes];
+      }
+      for (const w of writes) if (custom(w.name)) named.add(w.name);
+      return writes === op.writes ? op : { ...op, writes };
+    });
   }
 
   private eventsHeld(profileId: string): number {

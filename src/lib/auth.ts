@@ -67,7 +67,8 @@ async function admitLookup(c: Context<AppEnv>): Promise<void> {
   }
 }
 
-async function loadProject(c: Context<AppEnv>, id: string): Promise<CachedProject | null> {
+/** The project's stored REST key hash, cached per isolate; null when there is no such project. */
+export async function loadProject(c: Context<AppEnv>, id: string): Promise<CachedProject | null> {
   const hit = cached(projectCache, id);
   if (hit !== undefined) return hit;
   await admitLookup(c);
@@ -80,7 +81,8 @@ async function loadProject(c: Context<AppEnv>, id: string): Promise<CachedProjec
   return row ?? null;
 }
 
-async function loadApp(c: Context<AppEnv>, id: string): Promise<CachedApp | null> {
+/** The app's project, platform and SDK key hash, cached per isolate; null when there is no such app. */
+export async function loadApp(c: Context<AppEnv>, id: string): Promise<CachedApp | null> {
   const hit = cached(appCache, id);
   if (hit !== undefined) return hit;
   await admitLookup(c);
@@ -116,7 +118,7 @@ function projectHeader(c: Context<AppEnv>): string | undefined {
 }
 
 /** A hash no key has (SHA-256 hex is 64 characters): compared against when the ID is unknown. */
-const NO_SUCH_KEY = "0".repeat(64);
+export const NO_SUCH_KEY = "0".repeat(64);
 
 const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message);
 const forbidden = (message: string) => new ApiError("FORBIDDEN", message);
@@ -190,7 +192,7 @@ const sdkLimiter = new GroupedLimiter(RATE_LIMIT_GROUP);
 const restLimiter = new GroupedLimiter(RATE_LIMIT_GROUP);
 
 /** One budget per key: an app for SDK keys, a project for REST keys, the admin token for admin. */
-function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
+export function withinRateLimit(env: Env, caller: Caller): Promise<boolean> {
   return caller.kind === "sdk"
     ? sdkLimiter.admit(env.SDK_RATE_LIMITER, `app:${caller.appId}`)
     : restLimiter.admit(env.REST_RATE_LIMITER, caller.kind === "rest" ? `project:${caller.projectId}` : "admin");

@@ -33,17 +33,20 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly issues: ErrorIssue[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** Batch's numeric code when the code alone does not say it (a missing parameter is 30). */
+  readonly batchCode: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { issues?: ErrorIssue[]; headers?: Record<string, string> } = {},
+    options: { issues?: ErrorIssue[]; headers?: Record<string, string>; batchCode?: number } = {},
   ) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.issues = options.issues;
     this.headers = options.headers;
+    this.batchCode = options.batchCode;
   }
 
   get status(): ContentfulStatusCode {
@@ -58,6 +61,10 @@ export const ErrorEnvelopeSchema = z
       message: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
       request_id: z.string(),
+      batch_code: z
+        .int()
+        .optional()
+        .openapi({ description: "On Batch's paths (SPEC §9): Batch's numeric error code." }),
     }),
   })
   .openapi("Error");
@@ -100,6 +107,8 @@ export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
       message: error.message,
       ...(error.issues ? { issues: error.issues } : {}),
       request_id: c.get("requestId"),
+      // Set on Batch's paths (src/batch/codes.ts), so their clients read the code they know.
+      ...c.get("errorExtras")?.(error),
     },
   };
   return c.json(body, error.status, error.headers);

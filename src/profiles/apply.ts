@@ -14,7 +14,7 @@ export interface ApplyOutcome {
  */
 function toDataOps(idPrefix: string, bulkIndex: number, op: ProfileOperation): DataOp[] {
   const ops: DataOp[] = [];
-  if (op.attributes.length > 0) {
+  if (op.attributes.length > 0 || op.clearCustom) {
     ops.push({
       type: "attributes",
       id: `${idPrefix}:${bulkIndex}`,
@@ -22,6 +22,7 @@ function toDataOps(idPrefix: string, bulkIndex: number, op: ProfileOperation): D
       time: op.time,
       source: "api",
       writes: op.attributes,
+      ...(op.clearCustom ? { clearCustom: true } : {}),
     });
   }
   op.events.forEach((e, k) => {

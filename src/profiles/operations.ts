@@ -23,6 +23,8 @@ export interface ProfileOperation {
   time: string;
   attributes: AttributeWrite[];
   events: ValidEvent[];
+  /** The attributes become the profile's whole set of custom attributes (Batch's `overwrite`). */
+  clearCustom?: boolean;
 }
 
 /** How Batch's Profile API reports an operation it skipped. */

@@ -1,3 +1,4 @@
+import { consumeAudienceInbox } from "../audiences/feeds";
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
 import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
 import { PRIVACY_DLQ, PRIVACY_QUEUE } from "../privacy/messages";
@@ -19,6 +20,8 @@ export const TASKS_DLQ = "edge-cdp-tasks-dlq";
 export const PROJECTION_QUEUE = "edge-cdp-projection";
 export const WEBHOOKS_QUEUE = "edge-cdp-webhooks";
 export const PROJECTION_DLQ = "edge-cdp-projection-dlq";
+/** R2 event notifications of the EXPORTS bucket under `inbox/` (wrangler.toml). */
+export const AUDIENCE_INBOX_QUEUE = "edge-cdp-audience-inbox";
 
 /** Every dead-letter queue: each has a consumer, and operators see what reached them. */
 export const DEAD_LETTER_QUEUES = [EVENTS_DLQ, PROJECTION_DLQ, TASKS_DLQ, PRIVACY_DLQ, EXPORTS_DLQ] as const;
@@ -39,6 +42,7 @@ const consumers: Record<string, Consumer> = {
   [EXPORTS_QUEUE]: consumeExports,
   [EXPORTS_DLQ]: consumeDeadExports,
   [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
+  [AUDIENCE_INBOX_QUEUE]: consumeAudienceInbox,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */
