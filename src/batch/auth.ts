@@ -60,15 +60,6 @@ async function authenticateBatch(c: Context<AppEnv>): Promise<BatchApp> {
   return { appId, projectId: app.projectId, platform: app.platform };
 }
 
-/**
- * The budget a failed Batch call spends besides its address's: a REST key not shaped like one
- * may be a guess at the admin token, so it spends the admin token's budget too, as on `/v1`.
- */
-function failureTarget(c: Context<AppEnv>): "admin" | null {
-  const restKey = restKeyOf(c);
-  return restKey && !keyScope(restKey, REST_KEY_PREFIX) ? "admin" : null;
-}
-
 /** The paths `requireBatchKey` guards, as a Hono pattern: `/1.{minor}/{API_KEY}/…`. */
 export const BATCH_KEY_PATHS = "/:version{1\\.[0-9]+}/:api_key/*";
 
@@ -76,8 +67,8 @@ export const BATCH_KEY_PATHS = "/:version{1\\.[0-9]+}/:api_key/*";
  * Authenticates Batch's `/1.x/{API_KEY}/…` paths: `API_KEY` an app's SDK key, `X-Authorization`
  * its project's REST key. Sets `c.var.caller` to that project's REST caller (so the handlers the
  * `/v1` routes use serve it unchanged) and `c.var.batchApp` to the app. Failures count against
- * the address's budget and the project's calls against its REST rate limit, as on every REST
- * route. Mounted once in src/app.ts on {@link BATCH_KEY_PATHS}, ahead of every router, so any
+ * the address's budget (these paths never take the admin token, so no guess here spends its
+ * budget) and the project's calls against its REST rate limit, as on every REST route. Mounted once in src/app.ts on {@link BATCH_KEY_PATHS}, ahead of every router, so any
  * `/1.x` route is covered wherever it is mounted; a router that mounts it again on its own
  * routes pays nothing more: a request already admitted passes through.
  */
@@ -88,7 +79,7 @@ export function requireBatchKey(): MiddlewareHandler<AppEnv> {
     try {
       app = await authenticateBatch(c);
     } catch (error) {
-      if (error instanceof ApiError && error.code === "UNAUTHORIZED") await countFailure(c, failureTarget(c));
+      if (error instanceof ApiError && error.code === "UNAUTHORIZED") await countFailure(c, null);
       throw error;
     }
     const caller: Caller = { kind: "rest", projectId: app.projectId };
