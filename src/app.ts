@@ -14,6 +14,7 @@ import { uuidv7 } from "./lib/ids";
 import * as meta from "./lib/meta.routes";
 import { completeDocument, OPENAPI_INFO, type OpenAPIDocument } from "./lib/openapi";
 import { createRouter } from "./lib/router";
+import messages from "./messaging/messages.index";
 import privacy from "./privacy/privacy.index";
 import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
@@ -107,6 +108,8 @@ export function createApp() {
     c.header("Access-Control-Expose-Headers", SDK_EXPOSED);
     return next();
   });
+  // The web SDK reads the VAPID key from the customer's pages before it subscribes.
+  app.use("/v1/sdk/push-config", cors({ ...SDK_CORS, allowMethods: ["GET"] }));
   app.use("*", (c, next) => {
     // A CSV audience replace streams up to 1,000,000 IDs and bounds them itself; a byte limit
     // here would buffer the upload whole.
@@ -138,6 +141,7 @@ export function createApp() {
   app.route("/v1/batch", batchExports);
   app.route("/v1/downloads", signedDownloads);
   app.route("/v1/webhooks", webhooks);
+  app.route("/v1/messages", messages);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

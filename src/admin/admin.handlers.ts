@@ -8,6 +8,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { generateKey, hashKey } from "../lib/keys";
 import { generateSigningSecret } from "../lib/signing";
+import { createVapid } from "../messaging/vapid";
 import type * as routes from "./admin.routes";
 
 const DEFAULT_INACTIVITY_DAYS = 390;
@@ -31,6 +32,8 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
       signingSecretRotatedAt: createdAt,
       createdAt,
     });
+  // Web Push needs the project's VAPID key pair before the first browser subscribes (SPEC §10).
+  await createVapid(c.env, id);
   return c.json(
     {
       project_id: id,

@@ -1,5 +1,7 @@
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
 import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
+import { consumeMessagePieces } from "../messaging/fanout";
+import { MESSAGES_QUEUE } from "../messaging/send";
 import { PRIVACY_DLQ, PRIVACY_QUEUE } from "../privacy/messages";
 import { consumePrivacy, consumePrivacyDeadLetters } from "../privacy/privacy.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
@@ -39,6 +41,7 @@ const consumers: Record<string, Consumer> = {
   [EXPORTS_QUEUE]: consumeExports,
   [EXPORTS_DLQ]: consumeDeadExports,
   [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
+  [MESSAGES_QUEUE]: consumeMessagePieces,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */
