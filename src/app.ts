@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import admin from "./admin/admin.index";
 import audiences from "./audiences/audiences.index";
 import { memberBodyKind } from "./audiences/content-type";
+import batchTransactional from "./batch/transactional";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { batchExports, signedDownloads } from "./exports/batch-compat";
@@ -142,6 +143,7 @@ export function createApp() {
   app.route("/v1/downloads", signedDownloads);
   app.route("/v1/webhooks", webhooks);
   app.route("/v1/messages", messages);
+  app.route("/1.1", batchTransactional);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });
