@@ -19,6 +19,7 @@ export default defineConfig(async () => {
           // Callback retries without waiting, so a test sees every attempt.
           PRIVACY_RETRY_BASE_SECONDS: "0",
           CHANNEL_SECRET_KEY: "test-channel-secret",
+          FCM_API_BASE: "https://fcm-stub.test",
           ...vars,
         },
         // Lets tests call `exports.default.queue()` directly (test-only flag).

@@ -40,9 +40,74 @@ function verifyVapid(header, sub, endpoint) {
   return null;
 }
 
+// An FCM HTTP v1 stub: `POST https://receiver.test/fcm-register` `{client_email, public_jwk, unregistered}`;
+// the OAuth token endpoint `https://oauth-stub.test/token` checks the RS256 JWT with that key;
+// `https://fcm-stub.test/v1/projects/{id}/messages:send` checks the access token and answers
+// UNREGISTERED for the listed tokens; `GET https://receiver.test/fcm/{client_email}` reports.
+const fcmAccounts = new Map();
+const accessTokens = new Map();
+
+async function fcmStub(request, url) {
+  if (url.hostname === "receiver.test" && url.pathname === "/fcm-register") {
+    const account = await request.json();
+    fcmAccounts.set(account.client_email, { ...account, exchanges: 0, sends: [] });
+    return new Response(null, { status: 204 });
+  }
+  if (url.hostname === "receiver.test" && url.pathname.startsWith("/fcm/")) {
+    const account = fcmAccounts.get(decodeURIComponent(url.pathname.slice(5)));
+    return Response.json(account ? { exchanges: account.exchanges, sends: account.sends } : null);
+  }
+  if (url.hostname === "oauth-stub.test" && url.pathname === "/token") {
+    const form = new URLSearchParams(await request.text());
+    const [h, p, s] = (form.get("assertion") ?? "").split(".");
+    const claims = JSON.parse(Buffer.from(p ?? "", "base64url").toString() || "{}");
+    const account = fcmAccounts.get(claims.iss);
+    if (!account || form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+      return Response.json({ error: "invalid_grant" }, { status: 400 });
+    }
+    const key = createPublicKey({ key: account.public_jwk, format: "jwk" });
+    const ok = verify("sha256", Buffer.from(`${h}.${p}`), key, Buffer.from(s, "base64url"));
+    const header = JSON.parse(Buffer.from(h, "base64url").toString());
+    if (
+      !ok ||
+      header.alg !== "RS256" ||
+      claims.aud !== url.href ||
+      !String(claims.scope).includes("firebase.messaging")
+    ) {
+      return Response.json({ error: "invalid_grant" }, { status: 400 });
+    }
+    account.exchanges++;
+    const token = `at-${crypto.randomUUID()}`;
+    accessTokens.set(token, account);
+    return Response.json({ access_token: token, expires_in: 3600, token_type: "Bearer" });
+  }
+  if (url.hostname === "fcm-stub.test" && url.pathname.endsWith("/messages:send")) {
+    const account = accessTokens.get((request.headers.get("authorization") ?? "").replace(/^Bearer /, ""));
+    if (!account) return Response.json({ error: { code: 401, status: "UNAUTHENTICATED" } }, { status: 401 });
+    const body = await request.json();
+    account.sends.push({ path: url.pathname, message: body.message });
+    if (account.unregistered?.includes(body.message?.token)) {
+      return Response.json(
+        {
+          error: {
+            code: 404,
+            status: "NOT_FOUND",
+            details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode: "UNREGISTERED" }],
+          },
+        },
+        { status: 404 },
+      );
+    }
+    return Response.json({ name: `${url.pathname.split("/messages")[0]}/messages/${account.sends.length}` });
+  }
+  return null;
+}
+
 /** Handles the push service's requests; null for a request that is not one of them. */
 export async function pushService(request) {
   const url = new URL(request.url);
+  const fcm = await fcmStub(request, url);
+  if (fcm) return fcm;
   if (url.hostname === "receiver.test" && url.pathname === "/push-register") {
     const sub = await request.json();
     subscriptions.set(sub.key, { ...sub, answers: [...(sub.answers ?? [])] });
