@@ -86,3 +86,52 @@ export const putFcm: RouteHandler<typeof putFcmChannel, AppEnv> = async (c) => {
     200,
   );
 };
+
+export const putEmailChannel = createRoute({
+  method: "put",
+  path: "/projects/{project_id}/channels/email",
+  tags: ["admin"],
+  summary: "Set the project's email sender (an address on a domain onboarded to Email Service)",
+  security: [{ AdminToken: [] }],
+  request: {
+    params: ProjectIdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              from: z.email().max(320),
+              name: z.string().min(1).max(100).optional(),
+              reply_to: z.email().max(320).optional(),
+            })
+            .strict(),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: "Stored",
+      content: {
+        "application/json": {
+          schema: z.object({ channel: z.literal("email"), from: z.string(), updated_at: z.string() }),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+export const putEmail: RouteHandler<typeof putEmailChannel, AppEnv> = async (c) => {
+  const { project_id } = c.req.valid("param");
+  const sender = c.req.valid("json");
+  const project = await drizzle(c.env.DB)
+    .select({ id: projects.id })
+    .from(projects)
+    .where(eq(projects.id, project_id))
+    .get();
+  if (!project) throw new ApiError("NOT_FOUND", `No project ${project_id}.`);
+  await writeChannel(c.env, project_id, "email", { public: sender.from, secret: sender });
+  return c.json({ channel: "email" as const, from: sender.from, updated_at: new Date().toISOString() }, 200);
+};
