@@ -2,7 +2,8 @@
 // project with a web app whose keys are printed. Idempotent across restarts: the demo's keys
 // are kept in .wrangler/ beside the local state they belong to.
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 // npm puts node_modules/.bin first on the PATH, where the node-<os>-<cpu> dependency puts Node 22.
 const major = Number(process.versions.node.split(".")[0]);
@@ -22,6 +23,11 @@ const demoFile = ".wrangler/edge-cdp-demo.json";
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
   console.log("Created .dev.vars from .dev.vars.example");
+}
+// A .dev.vars from before messaging has no CHANNEL_SECRET_KEY: channel credentials need one.
+if (!/^CHANNEL_SECRET_KEY=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  appendFileSync(".dev.vars", `\nCHANNEL_SECRET_KEY=${randomBytes(24).toString("hex")}\n`);
+  console.log("Added CHANNEL_SECRET_KEY to .dev.vars");
 }
 const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1]?.trim();
 if (!adminToken) throw new Error(".dev.vars has no ADMIN_TOKEN");
