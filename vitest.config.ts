@@ -18,6 +18,8 @@ export default defineConfig(async () => {
           TEST_MIGRATIONS: migrations,
           // Callback retries without waiting, so a test sees every attempt.
           PRIVACY_RETRY_BASE_SECONDS: "0",
+          CHANNEL_SECRET_KEY: "test-channel-secret",
+          FCM_API_BASE: "https://fcm-stub.test",
           ...vars,
         },
         // A third projection shard beside wrangler.toml's two, so tests see more than two.
@@ -50,6 +52,7 @@ export default defineConfig(async () => {
           "edge-cdp-exports": { maxBatchTimeout: 0.05 },
           "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
           "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
+          "edge-cdp-messages": { maxBatchTimeout: 0.05, maxRetries: 100 },
         },
       },
     });

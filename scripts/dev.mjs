@@ -2,7 +2,8 @@
 // project with a web app whose keys are printed. Idempotent across restarts: the demo's keys
 // are kept in .wrangler/ beside the local state they belong to.
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readWranglerToml } from "./lib/wrangler-config.mjs";
 
 // npm puts node_modules/.bin first on the PATH, where the node-<os>-<cpu> dependency puts Node 22.
@@ -25,6 +26,11 @@ const envFile = ".wrangler/dev-env.sh";
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
   console.log("Created .dev.vars from .dev.vars.example");
+}
+// A .dev.vars from before messaging has no CHANNEL_SECRET_KEY: channel credentials need one.
+if (!/^CHANNEL_SECRET_KEY=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  appendFileSync(".dev.vars", `\nCHANNEL_SECRET_KEY=${randomBytes(24).toString("hex")}\n`);
+  console.log("Added CHANNEL_SECRET_KEY to .dev.vars");
 }
 const devVars = parseDevVars(readFileSync(".dev.vars", "utf8"));
 const adminToken = devVars.ADMIN_TOKEN;

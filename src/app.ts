@@ -8,6 +8,7 @@ import audienceFeeds, { audienceInboxJob } from "./audiences/feeds.index";
 import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
 import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
+import batchTransactional from "./batch/transactional";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { batchExports, signedDownloads } from "./exports/batch-compat";
@@ -18,6 +19,7 @@ import { uuidv7 } from "./lib/ids";
 import * as meta from "./lib/meta.routes";
 import { BATCH_PREFIX, completeDocument, OPENAPI_INFO, type OpenAPIDocument } from "./lib/openapi";
 import { createRouter } from "./lib/router";
+import messages from "./messaging/messages.index";
 import privacy from "./privacy/privacy.index";
 import profiles from "./profiles/profiles.index";
 import requests from "./requests/requests.index";
@@ -126,6 +128,8 @@ export function createApp() {
     c.header("Access-Control-Expose-Headers", SDK_EXPOSED);
     return next();
   });
+  // The web SDK reads the VAPID key from the customer's pages before it subscribes.
+  app.use("/v1/sdk/push-config", cors({ ...SDK_CORS, allowMethods: ["GET"] }));
   app.use("*", (c, next) => {
     // A CSV audience replace streams up to 1,000,000 IDs and bounds them itself; a byte limit
     // here would buffer the upload whole.
@@ -163,6 +167,8 @@ export function createApp() {
   app.route("/v1/webhooks", webhooks);
   app.route("/", batch);
   app.route("/:version{2\\.[0-9]+}/audiences", batchAudiences);
+  app.route("/v1/messages", messages);
+  app.route("/1.1", batchTransactional);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

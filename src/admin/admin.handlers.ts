@@ -9,6 +9,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { generateKey, hashKey } from "../lib/keys";
 import { generateSigningSecret } from "../lib/signing";
+import { createVapid } from "../messaging/vapid";
 import type * as routes from "./admin.routes";
 
 const DEFAULT_INACTIVITY_DAYS = 390;
@@ -42,6 +43,10 @@ export const createProject: RouteHandler<typeof routes.createProject, AppEnv> = 
     }),
     placeProject(c.env, id, shard),
   ]);
+  // Web Push needs the project's VAPID key pair before the first browser subscribes (SPEC §10).
+  // Without the secret that encrypts it (a deployment not set up for messaging yet), the pair is
+  // made on first use instead, and project creation still works.
+  if (c.env.CHANNEL_SECRET_KEY) await createVapid(c.env, id);
   return c.json(
     {
       project_id: id,

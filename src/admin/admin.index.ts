@@ -2,6 +2,7 @@ import deadLetters from "../dead-letters/dead-letters.index";
 import { requireKey } from "../lib/auth";
 import { createRouter } from "../lib/router";
 import { wellFormedText } from "../lib/text";
+import { putEmail, putEmailChannel, putFcm, putFcmChannel } from "../messaging/channels.admin";
 import meter from "../meter/meter.index";
 import * as handlers from "./admin.handlers";
 import * as routes from "./admin.routes";
@@ -17,6 +18,8 @@ export default router
   .openapi(routes.updateProject, handlers.updateProject)
   .openapi(routes.rotateSigningSecret, handlers.rotateSigningSecret)
   .openapi(routes.createApp, handlers.createApp)
+  .openapi(putFcmChannel, putFcm)
+  .openapi(putEmailChannel, putEmail)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
   .openapi(jobRoutes.getJob, jobHandlers.getJob)
   .route("/dead-letters", deadLetters)

@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The single source of truth for D1; `npm run db:generate` turns changes into migrations/. */
 
@@ -486,4 +486,73 @@ export const audienceFeedRuns = sqliteTable(
     startedAt: text("started_at").notNull(),
   },
   (t) => [index("audience_feed_runs_by_feed").on(t.projectId, t.name, t.runId)],
+);
+
+/**
+ * A project's messaging channels (src/messaging/): `webpush` (the VAPID key pair and contact),
+ * `fcm` (the service account), `email` (the sender). `public` is what may be shown (the VAPID
+ * public key, the sender address); `secret` is JSON encrypted with CHANNEL_SECRET_KEY.
+ */
+export const channels = sqliteTable(
+  "channels",
+  {
+    projectId: text("project_id").notNull(),
+    channel: text("channel", { enum: ["webpush", "fcm", "email"] }).notNull(),
+    public: text("public"),
+    secret: text("secret").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.channel] })],
+);
+
+/**
+ * Transactional messages: one row per send, its content in `payload` (JSON), its progress in
+ * `message_pieces` and `message_deliveries`. `idempotency_key` answers a repeated send for 24 h.
+ */
+export const messages = sqliteTable(
+  "messages",
+  {
+    token: text("token").primaryKey(),
+    projectId: text("project_id").notNull(),
+    groupId: text("group_id").notNull(),
+    idempotencyKey: text("idempotency_key"),
+    payload: text("payload").notNull(),
+    recipients: integer("recipients").notNull(),
+    pieces: integer("pieces").notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+    completedAt: text("completed_at"),
+  },
+  (t) => [uniqueIndex("messages_idempotency_idx").on(t.projectId, t.idempotencyKey)],
+);
+
+/** One row per queued piece of a message; `unreachable` counts its identifiers that reached nobody. */
+export const messagePieces = sqliteTable(
+  "message_pieces",
+  {
+    token: text("token").notNull(),
+    piece: integer("piece").notNull(),
+    done: integer("done").notNull().default(0),
+    unreachable: integer("unreachable").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.token, t.piece] })],
+);
+
+/**
+ * Where each (message, installation) stands: `sending` is written before the push service is
+ * called, so a retried queue message never sends twice; `retry` after a 429/5xx; then `sent`,
+ * `error` or `token_deleted`. `recorded` is set once the outcome event is on the profile.
+ */
+export const messageDeliveries = sqliteTable(
+  "message_deliveries",
+  {
+    token: text("token").notNull(),
+    installationId: text("installation_id").notNull(),
+    state: text("state", { enum: ["sending", "retry", "sent", "error", "token_deleted"] }).notNull(),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(0),
+    recorded: integer("recorded").notNull().default(0),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.token, t.installationId] })],
 );

@@ -261,6 +261,12 @@ export class CustomIdObject extends DurableObject<Env> {
     return { profile: profileView(this.store, row), installations: this.members.page(limit) };
   }
 
+  /** The installations attached to this custom ID's profile, most recently seen first (src/messaging/). */
+  installationIds(limit: number): string[] {
+    if (!this.schema.exists) return [];
+    return this.members.page(limit).members.map((m) => m.installationId);
+  }
+
   /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
   prune(stale: Member[]): number {
     if (!this.schema.exists) return 0;
@@ -278,6 +284,7 @@ meterRequests(CustomIdObject, {
   attach: true,
   detach: true,
   applyOps: true,
+  installationIds: true,
   projection: true,
   erase: true,
   review: true,

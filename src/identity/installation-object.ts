@@ -41,6 +41,17 @@ import { type InstallationView, type ProfileView, profileView } from "./view";
 
 export type { BatchInput, BatchOp, BatchResult, DeviceContext, IdentityOp, InstallationOp } from "./installation-batch";
 
+export interface PushTarget {
+  installationId: string;
+  profileId: string;
+  customId: string | null;
+  appId: string | null;
+  provider: string | null;
+  token: string | null;
+  optedIn: boolean | null;
+  transitionPending: boolean;
+}
+
 export type InstallationDescription = {
   installation: InstallationView;
   binding: Binding;
@@ -341,6 +352,60 @@ export class InstallationObject extends DurableObject<Env> {
     this.clock.release("intent");
   }
 
+  /** What a message needs to reach this installation (src/messaging/); null if never seen. */
+  pushTarget(): PushTarget | null {
+    const row = this.schema.exists ? this.installation.row() : null;
+    if (!row) return null;
+    return {
+      installationId: row.installation_id,
+      profileId: row.profile_id,
+      customId: row.custom_id,
+      appId: row.app_id,
+      provider: row.push_provider,
+      token: row.push_token,
+      optedIn: optedIn(row),
+      transitionPending: this.intents.pending() !== null,
+    };
+  }
+
+  /**
+   * Records what became of a message sent here: its event (idempotent by `event.id`) on the
+   * installation's profile, wherever that lives, and, when the push service said the token is
+   * gone, the token removed, unless the device has sent a new one since.
+   */
+  async recordPushOutcome(input: {
+    projectId: string;
+    installationId: string;
+    requestId: string;
+    event: DataOp & { type: "event" };
+    goneToken: string | null;
+  }): Promise<BatchResult | null> {
+    const row = this.schema.exists ? this.installation.row() : null;
+    if (!row) return null;
+    if (input.goneToken !== null) {
+      await this.serialized(async () => {
+        if (this.installation.row()?.push_token !== input.goneToken) return;
+        this.store.holder = { projectId: input.projectId, kind: "installation", id: input.installationId };
+        this.transaction(() => {
+          this.installation.clearPushToken();
+          this.installation.changed();
+        });
+        this.outbox.afterWrite(this.ctx);
+      });
+    }
+    return this.apply({
+      projectId: input.projectId,
+      installationId: input.installationId,
+      appId: row.app_id,
+      platform: null,
+      context: {},
+      ops: [input.event],
+      requestId: input.requestId,
+      receivedAt: input.event.time,
+      source: "api",
+    });
+  }
+
   /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
   projection(profileId: string): ProfileProjection | null {
     return this.schema.exists ? this.store.projection(profileId) : null;
@@ -423,4 +488,6 @@ meterRequests(InstallationObject, {
   eraseOrphan: true,
   review: true,
   describe: true,
+  pushTarget: true,
+  recordPushOutcome: true,
 });

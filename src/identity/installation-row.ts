@@ -111,6 +111,11 @@ export class InstallationTable {
     this.write("UPDATE installation SET push_provider = ?, push_token = ? WHERE id = 1", provider, token);
   }
 
+  /** The push service said the token is gone (404/410, FCM UNREGISTERED): the installation has none now. */
+  clearPushToken(): void {
+    this.write("UPDATE installation SET push_token = NULL WHERE id = 1");
+  }
+
   setOptIn(optedIn: boolean): void {
     this.write("UPDATE installation SET push_opted_in = ? WHERE id = 1", optedIn ? 1 : 0);
   }

@@ -1,6 +1,8 @@
 import { consumeAudienceInbox } from "../audiences/feeds";
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
 import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
+import { consumeMessagePieces } from "../messaging/fanout";
+import { MESSAGES_QUEUE } from "../messaging/send";
 import { PRIVACY_DLQ, PRIVACY_QUEUE } from "../privacy/messages";
 import { consumePrivacy, consumePrivacyDeadLetters } from "../privacy/privacy.consumer";
 import { consumeDeadMassUpdate, consumeMassUpdate } from "../profiles/mass-update.consumer";
@@ -43,6 +45,7 @@ const consumers: Record<string, Consumer> = {
   [EXPORTS_DLQ]: consumeDeadExports,
   [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
   [AUDIENCE_INBOX_QUEUE]: consumeAudienceInbox,
+  [MESSAGES_QUEUE]: consumeMessagePieces,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */

@@ -4,6 +4,7 @@ import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
 import type { BatchOp } from "../identity/installation-object";
 import { LANGUAGE_MESSAGE, languageCode, REGION_MESSAGE, regionCode } from "../identity/locale-codes";
 import { errorResponsesOf, reportUnknownFields } from "../lib/errors";
+import { parseSubscription, subscriptionToken } from "../messaging/subscription";
 
 export const MAX_OPS_PER_BATCH = 100;
 
@@ -138,8 +139,15 @@ function toBatchOp(op: RawOp, now: number, ctx: z.core.$RefinementCtx): BatchOp 
       };
       return { ...parseEvent(raw, now, ctx, path), source: "sdk" };
     }
-    case "push_token":
-      return { type: "push_token", id: op.id, time, provider: op.provider, token: op.token };
+    case "push_token": {
+      if (op.provider !== "webpush")
+        return { type: "push_token", id: op.id, time, provider: op.provider, token: op.token };
+      // Stored in one form, so a subscription sent again is the same token.
+      const sub = parseSubscription(op.token);
+      if ("problem" in sub) ctx.addIssue({ code: "custom", path: [...path, "token"], message: sub.problem });
+      const token = "problem" in sub ? op.token : subscriptionToken(sub);
+      return { type: "push_token", id: op.id, time, provider: op.provider, token };
+    }
     case "push_optin":
       return { type: "push_optin", id: op.id, time, opted_in: op.opted_in };
     case "push_opened":

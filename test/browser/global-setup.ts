@@ -108,6 +108,8 @@ export default async function setup(project: TestProject) {
       state,
       "--var",
       `ADMIN_TOKEN:${adminToken}`,
+      "--var",
+      `CHANNEL_SECRET_KEY:${randomBytes(16).toString("hex")}`,
       "--show-interactive-dev-session=false",
     ],
     { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true },

@@ -5,7 +5,10 @@
  * - `POST https://receiver.test/ok/{key}` records the call and answers 204;
  * - `POST https://receiver.test/fail/{n}/{key}` answers 500 to the first n calls, then 204;
  * - `GET https://receiver.test/received/{key}` lists what was recorded under the key.
+ * - Web Push deliveries go to the push service of ./push-service.mjs.
  */
+import { pushService } from "./push-service.mjs";
+
 interface Received {
   headers: Record<string, string>;
   body: string;
@@ -15,6 +18,8 @@ interface Received {
 const received = new Map<string, Received[]>();
 
 export async function receiver(request: Request): Promise<Response> {
+  const pushed = await pushService(request);
+  if (pushed) return pushed;
   const url = new URL(request.url);
   if (url.hostname !== "receiver.test") return new Response("no such host in tests", { status: 502 });
   const parts = url.pathname.split("/").filter(Boolean);

@@ -17,6 +17,16 @@ await build({
   sourcemap: true,
   legalComments: "none",
 });
+// The service worker is its own script: sites serve it at /edge-cdp-sw.js.
+await build({
+  entryPoints: [`${root}src/service-worker.ts`],
+  outfile: `${root}dist/edge-cdp-sw.js`,
+  bundle: true,
+  format: "iife",
+  target: "es2020",
+  minify: true,
+  legalComments: "none",
+});
 execFileSync("tsc", ["-p", root], { stdio: "inherit" });
 const code = readFileSync(`${root}dist/index.js`);
 console.log(`dist/index.js: ${code.length} bytes minified, ${gzipSync(code, { level: 9 }).length} bytes gzipped`);

@@ -1,11 +1,13 @@
 import { customIdProblem, normalizeCustomId } from "./custom-id";
 import { EdgeCdpError } from "./errors";
 import { isUuid, uuid } from "./ids";
+import { type SubscribePushOptions, subscribePush } from "./push";
 import { OpQueue } from "./queue";
 import { Sender, type SenderOptions } from "./sender";
 
 export { customIdProblem, PLACEHOLDER_CUSTOM_IDS } from "./custom-id";
 export { EdgeCdpError } from "./errors";
+export type { SubscribePushOptions } from "./push";
 export type { Op } from "./queue";
 
 export const SDK_VERSION = "0.1.0";
@@ -60,6 +62,11 @@ export interface Client {
   track(name: string, attributes?: Record<string, EventAttributeValue>): void;
   /** Sends what is queued now; resolves once the server has it, rejects when a send fails (retries go on). */
   flush(): Promise<void>;
+  /**
+   * Asks for notification permission and subscribes this browser to Web Push with the project's
+   * key; registers the SDK's service worker (`/edge-cdp-sw.js` unless told). Null when refused.
+   */
+  subscribePush(options?: SubscribePushOptions): Promise<PushSubscription | null>;
 }
 
 function defaultStorage(): Storage | null {
@@ -177,5 +184,10 @@ export function init(options: InitOptions): Client {
       });
     },
     flush: () => sender.flush(),
+    subscribePush: (pushOptions) =>
+      subscribePush(
+        { endpoint: options.endpoint.replace(/\/+$/, ""), apiKey: options.apiKey, installationId, add },
+        pushOptions,
+      ),
   };
 }

@@ -1,0 +1,162 @@
+import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import type { PushTarget } from "../identity/installation-object";
+import { mapBounded, settleBounded } from "../lib/concurrency";
+import { retryLater } from "../queue/retry";
+import type { Channel, OutgoingMessage, SendOutcome } from "./channels/channel";
+import { channelsOf } from "./channels/registry";
+import { recordOutcome } from "./outcomes";
+import type { MessagePieceMessage } from "./send";
+import { claimDelivery, finishPiece, type MessageRow, readDelivery, readMessage, settleDelivery } from "./store";
+
+/** Installations looked at per custom ID: a person's devices, not a crowd. */
+const INSTALLATIONS_PER_CUSTOM_ID = 50;
+/** Durable Object calls and pushes in flight at once within a piece. */
+const IN_FLIGHT = 6;
+/**
+ * A delivery left `sending` this long ago by an attempt that never wrote its answer (the
+ * Worker went away mid-POST) is not sent again: it may have arrived, and a message is sent
+ * at most once. It ends as an error whose outcome is unknown.
+ */
+const ABANDONED_SENDING_MS = 5 * 60 * 1000;
+
+interface Reachable {
+  target: PushTarget;
+  channel: Channel;
+}
+
+function installationStub(env: Env, projectId: string, installationId: string) {
+  return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
+}
+
+/**
+ * The installations an identifier reaches, through the Durable Objects (not the projection, so
+ * a sign-in a moment ago counts): a push token, opted in, an app the message may reach, and a
+ * channel the project has set up for its provider.
+ */
+async function resolve(
+  env: Env,
+  message: MessageRow,
+  piece: MessagePieceMessage,
+  channels: Map<string, Channel>,
+): Promise<{ reachable: Reachable[]; unreachable: number }> {
+  const reachableOf = (target: PushTarget | null, customId: string | null): Reachable | null => {
+    if (!target?.token || target.optedIn !== true || !target.provider) return null;
+    if (customId !== null && target.customId !== customId) return null;
+    const appIds = message.payload.appIds;
+    if (appIds && (target.appId === null || !appIds.includes(target.appId))) return null;
+    const channel = channels.get(target.provider);
+    return channel ? { target, channel } : null;
+  };
+  const byCustomId = await mapBounded(piece.custom_ids, IN_FLIGHT, async (customId) => {
+    const stub = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(piece.project_id, customId)));
+    const ids = await stub.installationIds(INSTALLATIONS_PER_CUSTOM_ID);
+    const targets = await mapBounded(ids, IN_FLIGHT, (id) => installationStub(env, piece.project_id, id).pushTarget());
+    return targets.map((t) => reachableOf(t, customId)).filter((r) => r !== null);
+  });
+  const byInstallation = await mapBounded(piece.install_ids, IN_FLIGHT, async (id) => {
+    const target = await installationStub(env, piece.project_id, id).pushTarget();
+    const r = reachableOf(target, null);
+    return r ? [r] : [];
+  });
+  const groups = [...byCustomId, ...byInstallation];
+  const seen = new Set<string>();
+  const reachable = groups
+    .flat()
+    .filter((r) => !seen.has(r.target.installationId) && seen.add(r.target.installationId));
+  const unreachable = groups.filter((g) => g.length === 0).length + piece.tokens.length;
+  return { reachable, unreachable };
+}
+
+/** What one installation's delivery came to in this attempt: settled, or to be tried again in `retryAfter` s. */
+type Step = { settled: true } | { settled: false; retryAfter: number };
+
+/**
+ * Sends a message to one installation at most once: the delivery is claimed in D1 before the
+ * push service is called and settled after. A delivery settled earlier only gets its outcome
+ * event recorded, if that was not done yet.
+ */
+async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: string): Promise<Step> {
+  const { token } = message;
+  const id = r.target.installationId;
+  const now = new Date();
+  const claimed = await claimDelivery(env, token, id, now.toISOString());
+  if (!claimed) {
+    const row = await readDelivery(env, token, id);
+    if (!row) return { settled: true };
+    if (row.state === "sending") {
+      if (now.getTime() - Date.parse(row.updated_at) < ABANDONED_SENDING_MS) return { settled: false, retryAfter: 60 };
+      await settleDelivery(env, token, id, "error", "outcome_unknown");
+      await recordOutcome(env, message, r.target, { status: "error", reason: "outcome_unknown" }, requestId);
+      return { settled: true };
+    }
+    if (row.state !== "retry" && row.recorded === 0) {
+      const outcome: SendOutcome =
+        row.state === "sent"
+          ? { status: "sent" }
+          : row.state === "token_deleted"
+            ? { status: "token_gone", reason: row.error ?? "gone" }
+            : { status: "error", reason: row.error ?? "error" };
+      await recordOutcome(env, message, r.target, outcome, requestId);
+    }
+    return { settled: true };
+  }
+  let outcome: SendOutcome;
+  if (now.toISOString() >= message.expiresAt) {
+    outcome = { status: "error", reason: "expired" };
+  } else {
+    const outgoing: OutgoingMessage = { ...message.payload.message, token, tokenField: "transactional_token" };
+    // The push service is told how long is left of the message's life, not its whole TTL.
+    outgoing.ttl = Math.max(0, Math.floor((Date.parse(message.expiresAt) - now.getTime()) / 1000));
+    try {
+      outcome = await r.channel.send(r.target.token as string, outgoing);
+    } catch (error) {
+      outcome = { status: "error", reason: `internal: ${String(error).slice(0, 200)}` };
+    }
+  }
+  const retryAt =
+    outcome.status === "error" && outcome.retryAfter !== undefined ? now.getTime() + outcome.retryAfter * 1000 : null;
+  if (outcome.status === "error" && outcome.retryAfter !== undefined && retryAt !== null) {
+    if (retryAt < Date.parse(message.expiresAt)) {
+      await settleDelivery(env, token, id, "retry", outcome.reason);
+      return { settled: false, retryAfter: outcome.retryAfter };
+    }
+  }
+  const state = outcome.status === "sent" ? "sent" : outcome.status === "token_gone" ? "token_deleted" : "error";
+  await settleDelivery(env, token, id, state, outcome.status === "sent" ? null : outcome.reason);
+  await recordOutcome(env, message, r.target, outcome, requestId);
+  return { settled: true };
+}
+
+/**
+ * One piece of a message: resolves its identifiers, sends to each reachable installation, and
+ * marks the piece done once every delivery is settled. A piece with deliveries to retry (429,
+ * 5xx) comes back after the longest Retry-After; what was settled is not sent again.
+ */
+export async function handlePiece(env: Env, piece: MessagePieceMessage, requestId: string): Promise<Step> {
+  const message = await readMessage(env, piece.project_id, piece.token);
+  if (!message) return { settled: true };
+  const channels = await channelsOf(env, piece.project_id);
+  const { reachable, unreachable } = await resolve(env, message, piece, channels);
+  const steps = await settleBounded(reachable, IN_FLIGHT, (r) => deliver(env, message, r, requestId));
+  const failed = steps.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const waits = steps.flatMap((s) => (s.status === "fulfilled" && !s.value.settled ? [s.value.retryAfter] : []));
+  if (waits.length) return { settled: false, retryAfter: Math.max(...waits) };
+  await finishPiece(env, piece.token, piece.piece, unreachable);
+  return { settled: true };
+}
+
+/** The message queue's consumer: one piece per message, each retried on its own. */
+export async function consumeMessagePieces(batch: MessageBatch<MessagePieceMessage>, env: Env): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (m) => {
+      try {
+        const step = await handlePiece(env, m.body, m.id);
+        if (step.settled) m.ack();
+        else m.retry({ delaySeconds: Math.min(Math.max(1, step.retryAfter), 12 * 3600) });
+      } catch (error) {
+        retryLater(m, "message piece failed", error);
+      }
+    }),
+  );
+}
