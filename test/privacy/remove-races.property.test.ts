@@ -230,7 +230,7 @@ describe("a remove racing batches, logins, logouts, projection and event message
         await sleep(300);
         expect(await traces(p, devices, receipt.profile_ids, archive)).toEqual([]);
       }),
-      { numRuns: 8 },
+      { numRuns: 6 },
     );
   }, 120_000);
 });
