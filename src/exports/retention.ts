@@ -7,7 +7,8 @@ import { profilesExportKey } from "./profiles-export";
  * The bounded life of export copies (SPEC §5 Privacy: copies count). The API answers 410 GONE
  * once a copy is past its life; the daily cron deletes it. A remove cannot reach these copies
  * (a CSV mixes many profiles), so what its receipt promises is kept here: on-demand profile
- * exports and half-built `exports-work/` runs go 7 days after they were made, daily files
+ * exports, review archives and half-built `exports-work/` runs go 7 days after they were made
+ * (the R2 lifecycle rules of r2-lifecycle.json are a backstop), daily files
  * `export_retention_days` after their day. Each sweep reads a bounded page at a time, and an
  * invocation a bounded number of pages; what is left goes on in a queued message.
  */
@@ -90,6 +91,25 @@ async function profileExportsPage(env: Env, now: Date): Promise<number> {
   return results.length;
 }
 
+/** One page of review archives past their 7 days deleted; how many. */
+async function reviewArchivesPage(env: Env, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - COPY_DAYS * DAY_MS).toISOString();
+  const { results } = await env.DB.prepare(
+    `SELECT id, archive_key FROM privacy_requests WHERE type = 'review' AND archive_key IS NOT NULL
+       AND archive_deleted_at IS NULL AND completed_at <= ?1 LIMIT ?2`,
+  )
+    .bind(cutoff, retentionPaging.rows)
+    .all<{ id: string; archive_key: string }>();
+  if (results.length === 0) return 0;
+  await env.EXPORTS.delete(results.map((r) => r.archive_key));
+  await env.DB.prepare(
+    "UPDATE privacy_requests SET archive_deleted_at = ?1 WHERE id IN (SELECT value FROM json_each(?2))",
+  )
+    .bind(now.toISOString(), JSON.stringify(results.map((r) => r.id)))
+    .run();
+  return results.length;
+}
+
 /**
  * One page of `exports-work/` listed from `after`: objects older than 7 days deleted (a run
  * that finished deleted its own; these are what failed runs left). The next key to list
@@ -112,8 +132,8 @@ export interface RetentionProgress {
 }
 
 /**
- * Deletes expired export copies within one invocation's pages: daily files, then on-demand
- * profile exports, then old `exports-work/` objects. Returns where to go on (queue it), or
+ * Deletes expired copies within one invocation's pages: daily files, then on-demand profile
+ * exports, review archives, and old `exports-work/` objects. Returns where to go on (queue it), or
  * null when nothing expired is left.
  */
 export async function expireCopies(
@@ -123,7 +143,7 @@ export async function expireCopies(
 ): Promise<RetentionProgress | null> {
   // A page counts when it deleted something: a query finding nothing ends its sweep.
   let pages = retentionPaging.pages;
-  for (const sweep of [dailyPage, profileExportsPage]) {
+  for (const sweep of [dailyPage, profileExportsPage, reviewArchivesPage]) {
     while (pages > 0) {
       const n = await sweep(env, now);
       if (n > 0) pages--;

@@ -6,7 +6,10 @@ import { dailyKey, manifestKey } from "../../src/exports/files";
 import { profilesExportKey } from "../../src/exports/profiles-export";
 import { expireExportCopies, type RetentionProgress, retentionPaging } from "../../src/exports/retention";
 import worker from "../../src/index";
+import { archiveKey } from "../../src/privacy/store";
+import { run } from "../privacy/support";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
+import { batch, identify } from "../support/identity";
 
 const DAY_MS = 86_400_000;
 const day = (now: Date, back: number) => new Date(now.getTime() - back * DAY_MS).toISOString().slice(0, 10);
@@ -131,6 +134,25 @@ describe("daily files past the project's export_retention_days", () => {
       .bind(p.projectId)
       .all<{ date: string }>();
     expect(results.map((r) => r.date)).toEqual([3, 2, 1].map((back) => day(now, back)));
+  });
+});
+
+describe("a review archive", () => {
+  it("past its 7 days is deleted by the retention run, and answers 410 GONE as expired", async () => {
+    const p = await createProject();
+    await batch(p, crypto.randomUUID(), [identify("reviewed-1")]);
+    const review = await run(p, { type: "review", identifier: { type: "custom_id", value: "reviewed-1" } });
+    const key = archiveKey(p.projectId, review.request_id);
+    await expireExportCopies(keepingTasks([]), new Date());
+    expect(await stored(key)).toBe(true);
+    await env.DB.prepare("UPDATE privacy_requests SET completed_at = ? WHERE id = ?")
+      .bind(new Date(Date.now() - 8 * DAY_MS).toISOString(), review.request_id)
+      .run();
+    await expireExportCopies(keepingTasks([]), new Date());
+    expect(await stored(key)).toBe(false);
+    const res = await call("GET", `/v1/privacy/requests/${review.request_id}/archive`, { headers: restHeaders(p) });
+    expect(res.status).toBe(410);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toContain("kept 7 days");
   });
 });
 
