@@ -47,10 +47,11 @@ export function dailyFileExpired(date: string, days: number, now: number): boole
 
 /** One page of expired daily files deleted (objects and rows); how many. */
 async function dailyPage(env: Env, now: Date): Promise<number> {
-  // The day after the file's day plus the retention, as a date: expired once today reaches it.
+  // Expired once its day plus the retention and one day is today or earlier. Project by project
+  // (CROSS JOIN keeps that order), so each reads only its expired files through (project, date).
   const { results } = await env.DB.prepare(
-    `SELECT f.project_id, f.app_id, f.kind, f.date FROM export_files f JOIN projects p ON p.id = f.project_id
-     WHERE date(f.date, '+' || (p.export_retention_days + 1) || ' days') <= ?1 LIMIT ?2`,
+    `SELECT f.project_id, f.app_id, f.kind, f.date FROM projects p CROSS JOIN export_files f
+     WHERE f.project_id = p.id AND f.date <= date(?1, '-' || (p.export_retention_days + 1) || ' days') LIMIT ?2`,
   )
     .bind(now.toISOString().slice(0, 10), retentionPaging.rows)
     .all<{ project_id: string; app_id: string; kind: string; date: string }>();
