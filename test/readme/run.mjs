@@ -331,9 +331,13 @@ async function main() {
       failures.push(...result.failures);
     }
     failures.push(...(await checkAgainstOpenApi(devEnv.vars.BASE, exchanges)));
+    // The receiver stands for webhook and callback URLs (Standard Webhooks signatures) and for
+    // push services (Web Push: an aes128gcm body and a VAPID authorization).
     for (const post of received) {
-      if (!post.headers["webhook-signature"] || !post.headers["webhook-id"]) {
-        failures.push(`receiver: a ${post.method} ${post.path} without Standard Webhooks headers`);
+      const webhook = post.headers["webhook-signature"] && post.headers["webhook-id"];
+      const push = post.headers["content-encoding"] === "aes128gcm" && /^vapid /i.test(post.headers.authorization ?? "");
+      if (!webhook && !push) {
+        failures.push(`receiver: a ${post.method} ${post.path} neither signed (Standard Webhooks) nor a Web Push message`);
       }
     }
     summary.push(`receiver: ${received.length} signed POSTs`);
