@@ -335,9 +335,12 @@ async function main() {
     // push services (Web Push: an aes128gcm body and a VAPID authorization).
     for (const post of received) {
       const webhook = post.headers["webhook-signature"] && post.headers["webhook-id"];
-      const push = post.headers["content-encoding"] === "aes128gcm" && /^vapid /i.test(post.headers.authorization ?? "");
+      const push =
+        post.headers["content-encoding"] === "aes128gcm" && /^vapid /i.test(post.headers.authorization ?? "");
       if (!webhook && !push) {
-        failures.push(`receiver: a ${post.method} ${post.path} neither signed (Standard Webhooks) nor a Web Push message`);
+        failures.push(
+          `receiver: a ${post.method} ${post.path} neither signed (Standard Webhooks) nor a Web Push message`,
+        );
       }
     }
     summary.push(`receiver: ${received.length} signed POSTs`);
