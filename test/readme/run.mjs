@@ -103,12 +103,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function waitForDev(dir, dev) {
   const envFile = path.join(dir, ".wrangler/dev-env.sh");
-  for (let i = 0; i < 900; i++) {
+  for (let i = 0; i < 1800; i++) {
     if (dev.child.exitCode !== null) throw new Error(`npm run dev exited (${dev.child.exitCode}):\n${dev.log()}`);
     if (existsSync(envFile)) return;
     await sleep(200);
   }
-  throw new Error(`npm run dev was not ready within 3 minutes:\n${dev.log()}`);
+  throw new Error(`npm run dev was not ready within 6 minutes (a shared machine can be that slow):\n${dev.log()}`);
 }
 
 // Every document starts from `. .wrangler/dev-env.sh`, as each one says. Every curl of the
