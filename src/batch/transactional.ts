@@ -1,14 +1,16 @@
+import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { type Context, Hono } from "hono";
 import { apps, projects } from "../db/schema";
 import type { AppEnv } from "../env";
 import { REST_KEY_PREFIX, SDK_KEY_PREFIX } from "../lib/auth";
-import { ApiError, issuesFromZod } from "../lib/errors";
+import { ApiError, errorResponsesOf, issuesFromZod } from "../lib/errors";
 import { keyMatches, keyScope } from "../lib/keys";
 import { admitSend } from "../messaging/messages.handlers";
 import { TransactionalBody } from "../messaging/messages.routes";
 import { sendTransactional } from "../messaging/send";
+import { ApiKeyParam, batchSecurity } from "./custom-data.routes";
 
 /*
  * Batch's Transactional API 1.1 (SPEC §9, §10): `POST /1.1/{API_KEY}/transactional/send`, a thin
@@ -46,6 +48,34 @@ async function authenticate(env: Env, apiKey: string, restKey: string | undefine
   if (!(await keyMatches(apiKey, a.hash)) || !(await keyMatches(restKey, p.hash))) throw unauthorized();
   return { appId, projectId };
 }
+
+const token = z.object({ token: z.string() });
+
+/**
+ * The route as the OpenAPI document lists it. It is served by the plain router below (Batch's
+ * error codes, its own key check), so app.ts registers this declaration beside it.
+ */
+export const transactionalSendRoute = createRoute({
+  method: "post",
+  path: "/1.1/{api_key}/transactional/send",
+  tags: ["batch"],
+  summary: "Batch Transactional API 1.1: send to up to 10,000 recipients of API_KEY's app",
+  description: "The body of POST /v1/messages/transactional, without `app_ids`.",
+  security: batchSecurity,
+  request: {
+    params: z.object({ api_key: ApiKeyParam }),
+    headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
+    body: { required: true, content: { "application/json": { schema: TransactionalBody } } },
+  },
+  responses: {
+    201: { description: "Accepted for sending", content: { "application/json": { schema: token } } },
+    200: {
+      description: "The same Idempotency-Key within 24 h: the first send's token, nothing sent again",
+      content: { "application/json": { schema: token } },
+    },
+    ...errorResponsesOf(400, 401),
+  },
+});
 
 const router = new Hono<AppEnv>();
 
