@@ -6,10 +6,11 @@ import { allFailed, dropParts, itemsOf, recordChunk } from "./chunks";
 import { admitChunk, deferChunk } from "./pace";
 
 /**
- * A chunk's objects are called a few at a time (the synchronous update calls more): background
- * work holds few connections and little of the Worker at any moment.
+ * A chunk's objects are called a few at a time (the synchronous update calls 16): background
+ * work holds few connections and little of the Worker at any moment, and the rate comes from
+ * many consumer invocations at once (wrangler.toml, docs/performance.md).
  */
-const CHUNK_IDENTIFIERS_IN_FLIGHT = 4;
+export const CHUNK_IDENTIFIERS_IN_FLIGHT = 8;
 
 function apply(env: Env, body: TaskMessage, items: TaskMessage["items"]): Promise<ApplyOutcome> {
   return applyOperations(

@@ -4,7 +4,12 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { MAX_CHUNK_IDENTIFIERS, planChunks, refuseOversized } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
-import { MAX_DEFERRALS } from "../../src/profiles/pace";
+import {
+  MAX_DEFERRALS,
+  PROJECT_CHUNKS_PER_WINDOW,
+  SHARED_CHUNKS_PER_WINDOW,
+  SHARED_PACE_KEY,
+} from "../../src/profiles/pace";
 import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
@@ -131,7 +136,7 @@ describe("accepting a mass update", () => {
     expect(seen.sentMessages).toBe(80);
     expect(seen.sends).toBeLessThanOrEqual(Math.ceil(body.length / (240 * 1024)) + 1);
 
-    // 80 chunks is past one project's pace for a window (60): the rest wait, then run.
+    // 80 chunks of up to 100 identifiers: within one project's pace, they all run at once.
     const status = await settled(p, request_id, 120_000);
     expect(status).toMatchObject({ status: "done", total: 10_000, applied: 10_000, errors: [] });
     expect((await profileBy(p, { custom_id: "stored-7" })).body?.attributes.counter?.value).toBe(149);
@@ -142,7 +147,8 @@ describe("accepting a mass update", () => {
     const raw = Array.from({ length: 1000 }, (_, k) => ({ identifiers: { custom_id: `new-${k}` }, attributes: { k } }));
     const chunks = planChunks(refuseOversized(validateOperations(raw, Date.now()).valid).fits);
     expect(chunks).toHaveLength(1000 / MAX_CHUNK_IDENTIFIERS);
-    for (const chunk of chunks) expect(new Set(chunk.items.map((i) => i.op.identifier.value)).size).toBe(20);
+    for (const chunk of chunks)
+      expect(new Set(chunk.items.map((i) => i.op.identifier.value)).size).toBe(MAX_CHUNK_IDENTIFIERS);
   });
 });
 
@@ -179,7 +185,7 @@ async function recorded(requestId: string): Promise<number> {
 
 /** Spends `projectId`'s pace for the current window, as a big job's chunks would. */
 async function spendPace(projectId: string) {
-  for (let k = 0; k < 61; k++) await env.MASS_UPDATE_PACE.limit({ key: projectId });
+  for (let k = 0; k <= PROJECT_CHUNKS_PER_WINDOW; k++) await env.MASS_UPDATE_PACE.limit({ key: projectId });
 }
 
 async function deliver(bodies: ProfileOpsMessage[], taskEnv: Env = env) {
@@ -301,5 +307,79 @@ describe("a deferred chunk's deferrals", () => {
     expect(sent).toEqual([]);
     expect(await statusOf(busy, requestId)).toMatchObject({ status: "done", applied: 1 });
     expect((await profileBy(busy, { custom_id: "waited-member" })).body?.attributes.paced?.value).toBe(true);
+  });
+});
+
+describe("the budgets the pace asks", () => {
+  /** How many calls `binding` admits for `key` in one window; retried if the window turned. */
+  async function admitted(binding: RateLimit, key: string, budget: number): Promise<number> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const started = Math.floor(Date.now() / 10_000);
+      let n = 0;
+      for (let k = 0; k <= budget; k++) if ((await binding.limit({ key })).success) n++;
+      if (Math.floor(Date.now() / 10_000) === started) return n;
+    }
+    throw new Error("the window kept turning");
+  }
+
+  it("are the ones wrangler.toml gives the bindings, which docs/performance.md computes the rate from", async () => {
+    expect(await admitted(env.MASS_UPDATE_PACE, `probe-${crypto.randomUUID()}`, PROJECT_CHUNKS_PER_WINDOW)).toBe(
+      PROJECT_CHUNKS_PER_WINDOW,
+    );
+    // A key of its own: the shared key's budget is every test file's.
+    expect(
+      await admitted(env.MASS_UPDATE_SHARED_PACE, `probe-${crypto.randomUUID()}`, SHARED_CHUNKS_PER_WINDOW),
+    ).toBe(SHARED_CHUNKS_PER_WINDOW);
+  }, 60_000);
+
+  it("defers a chunk whose project is within its budget when all projects' shared budget is spent", async () => {
+    const quiet = await createProject();
+    const requestId = crypto.randomUUID();
+    await recordRequest(quiet.projectId, requestId, 1);
+    const sent: ProfileOpsMessage[] = [];
+    const asked: string[] = [];
+    const spentShared = {
+      ...env,
+      MASS_UPDATE_SHARED_PACE: {
+        limit: async ({ key }: RateLimitOptions) => {
+          asked.push(key);
+          return { success: false };
+        },
+      } as RateLimit,
+      TASKS: { send: async (body: ProfileOpsMessage) => void sent.push(body) } as unknown as Queue,
+    } as Env;
+    const result = await deliver([chunkOf(quiet.projectId, requestId, "shared-member")], spentShared);
+    expect(asked).toEqual([SHARED_PACE_KEY]);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ request_id: requestId, deferrals: 1 });
+    expect(await recorded(requestId)).toBe(0);
+    expect((await profileBy(quiet, { custom_id: "shared-member" })).status).toBe(404);
+  });
+
+  it("does not spend the shared budget for a chunk its own project's budget refuses", async () => {
+    const busy = await createProject();
+    const requestId = crypto.randomUUID();
+    await recordRequest(busy.projectId, requestId, 1);
+    const asked: string[] = [];
+    const watched = {
+      ...env,
+      MASS_UPDATE_SHARED_PACE: {
+        limit: async ({ key }: RateLimitOptions) => {
+          asked.push(key);
+          return { success: true };
+        },
+      } as RateLimit,
+      TASKS: { send: async () => undefined } as unknown as Queue,
+    } as Env;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await spendPace(busy.projectId);
+      asked.length = 0;
+      await deliver([chunkOf(busy.projectId, requestId, "refused-member")], watched);
+      if ((await recorded(requestId)) === 0) break;
+    }
+    expect(await recorded(requestId)).toBe(0);
+    expect(asked).toEqual([]);
   });
 });
