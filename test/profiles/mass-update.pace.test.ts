@@ -327,9 +327,9 @@ describe("the budgets the pace asks", () => {
       PROJECT_CHUNKS_PER_WINDOW,
     );
     // A key of its own: the shared key's budget is every test file's.
-    expect(
-      await admitted(env.MASS_UPDATE_SHARED_PACE, `probe-${crypto.randomUUID()}`, SHARED_CHUNKS_PER_WINDOW),
-    ).toBe(SHARED_CHUNKS_PER_WINDOW);
+    expect(await admitted(env.MASS_UPDATE_SHARED_PACE, `probe-${crypto.randomUUID()}`, SHARED_CHUNKS_PER_WINDOW)).toBe(
+      SHARED_CHUNKS_PER_WINDOW,
+    );
   }, 60_000);
 
   it("defers a chunk whose project is within its budget when all projects' shared budget is spent", async () => {
