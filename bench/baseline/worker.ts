@@ -132,11 +132,24 @@ export default {
    * - `/audience?project=&generation=`: a CSV of IDs inserted as audience members, as edge-cdp's
    *   replace writes them, then older generations deleted;
    * - `POST /mass?tag=`: a mass-update body, chunked and queued as edge-cdp queues it; its
-   *   consumer writes one row into the object of each custom ID. `GET /mass?tag=`: chunks done.
+   *   consumer writes one row into the object of each custom ID. `GET /mass?tag=`: chunks done;
+   * - `/hook?to=`: answers, then POSTs the body it was given to `to` (a webhook delivery's body,
+   *   as edge-cdp POSTs it after answering the SDK batch), with its `X-Bench-Probe` header.
    */
-  async fetch(request: Request, env: BaselineEnv): Promise<Response> {
+  async fetch(request: Request, env: BaselineEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     switch (url.pathname) {
+      case "/hook": {
+        const body = await request.text();
+        const headers = {
+          "Content-Type": "application/json",
+          "X-Bench-Probe": request.headers.get("X-Bench-Probe") ?? "",
+        };
+        ctx.waitUntil(
+          fetch(url.searchParams.get("to") ?? "", { method: "POST", headers, body }).then((r) => r.arrayBuffer()),
+        );
+        return Response.json({ ok: true });
+      }
       case "/segment": {
         const project = url.searchParams.get("project") ?? "";
         const row = await env.DB.prepare(
