@@ -47,10 +47,10 @@ async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<un
 
 // edge-cdp's mass update (src/profiles/mass-update.ts, mass-update.consumer.ts): chunks of up
 // to 100 identifiers, queued in sends of up to 100 messages, one chunk a consumer invocation
-// (the queue's settings in wrangler.toml are edge-cdp's), 8 of a chunk's objects at a time.
+// (the queue's settings in wrangler.toml are edge-cdp's), 4 of a chunk's objects at a time.
 const MASS_CHUNK_IDS = 100;
 const MASS_SENDS = 100;
-const MASS_IN_FLIGHT = 8;
+const MASS_IN_FLIGHT = 4;
 
 /** Queues the custom IDs of a mass-update body in chunks; answers how many chunks. */
 async function queueMass(env: BaselineEnv, request: Request, tag: string): Promise<number> {

@@ -7,7 +7,9 @@ import { createServer } from "node:http";
 
 const PROBES = Number(process.env.BENCH_WEBHOOK_PROBES ?? 100);
 const PROBE_GAP_MS = Number(process.env.BENCH_WEBHOOK_PROBE_GAP_MS ?? 100);
-const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
+const BATCHES = Number(process.env.BENCH_WEBHOOK_BATCHES ?? 500);
+/** Events a flood batch carries: enough that the pipeline, not the SDK path, has work to do. */
+const EVENTS_PER_BATCH = Number(process.env.BENCH_WEBHOOK_EVENTS_PER_BATCH ?? 20);
 const WAIT_S = Number(process.env.BENCH_WEBHOOK_WAIT ?? 120);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -65,9 +67,9 @@ async function arrived(receiver, probes) {
   }
 }
 
-const sdkBody = (installation, name, probe) => ({
+const sdkBody = (installation, name, probes) => ({
   installation_id: installation,
-  ops: [{ id: `wh-${probe}`, type: "event", name, attributes: { probe } }],
+  ops: probes.map((probe) => ({ id: `wh-${probe}`, type: "event", name, attributes: { probe } })),
 });
 
 export async function run(ctx) {
@@ -85,45 +87,54 @@ export async function run(ctx) {
         sdk,
       );
 
-    // 1. Latency, edge-cdp: one probe at a time, from the batch's 2xx answer to the delivery.
+    // 1. Latency, edge-cdp: one probe at a time, from the batch's 2xx answer (and from its
+    // request) to the delivery.
+    const sent = new Map();
     const answered = new Map();
     const probes = [];
     for (let k = 0; k < PROBES; k++) {
       const probe = `p${k}-${crypto.randomUUID()}`;
       probes.push(probe);
-      await api("POST", "/v1/sdk/batch", sdkBody(installations[k % installations.length], "wh_probe", probe), sdk);
+      sent.set(probe, performance.now());
+      await api("POST", "/v1/sdk/batch", sdkBody(installations[k % installations.length], "wh_probe", [probe]), sdk);
       answered.set(probe, performance.now());
       await sleep(PROBE_GAP_MS);
     }
     const probesArrived = await arrived(receiver, probes);
-    const oursLatency = quantiles(
-      probes.filter((p) => receiver.seen.has(p)).map((p) => receiver.seen.get(p) - answered.get(p)),
-    );
+    const reached = probes.filter((p) => receiver.seen.has(p));
+    const oursLatency = quantiles(reached.map((p) => receiver.seen.get(p) - answered.get(p)));
+    const oursFromRequest = quantiles(reached.map((p) => receiver.seen.get(p) - sent.get(p)));
     const probeBodies = receiver.posts.filter((p) => !p.yardstick).map((p) => p.body);
 
-    // 2. Throughput, edge-cdp: EVENTS batches of one event each from `connections` connections.
+    // 2. Throughput, edge-cdp: BATCHES batches of EVENTS_PER_BATCH events from `connections`
+    // connections; deliveries and items a second from the first request to the last arrival.
     await sleep(3000);
     const floodFrom = receiver.posts.length;
-    const flood = Array.from({ length: EVENTS }, (_, k) => `f${k}-${crypto.randomUUID()}`);
+    const flood = Array.from({ length: BATCHES }, (_, k) =>
+      Array.from({ length: EVENTS_PER_BATCH }, (_, e) => `f${k}.${e}-${crypto.randomUUID()}`),
+    );
     const t0 = performance.now();
     let next = 0;
     await Promise.all(
       installations.map(async (installation) => {
         while (next < flood.length) {
-          const probe = flood[next++];
-          await api("POST", "/v1/sdk/batch", sdkBody(installation, "wh_flood", probe), sdk);
+          const probes = flood[next++];
+          await api("POST", "/v1/sdk/batch", sdkBody(installation, "wh_flood", probes), sdk);
         }
       }),
     );
     const sentMs = performance.now() - t0;
-    const floodArrived = await arrived(receiver, flood);
+    const items = flood.flat();
+    const floodArrived = await arrived(receiver, items);
     const floodPosts = receiver.posts.slice(floodFrom).filter((p) => !p.yardstick && p.items > 0);
-    const lastOurs = Math.max(...flood.map((p) => receiver.seen.get(p) ?? 0));
+    const lastOurs = Math.max(...items.map((p) => receiver.seen.get(p) ?? 0));
     const oursSpanS = (lastOurs - t0) / 1000;
     const ours = {
       posts_per_s: Math.round((floodPosts.length / oursSpanS) * 10) / 10,
       items_per_s: Math.round(floodArrived / oursSpanS),
       items_per_post: Math.round((floodArrived / Math.max(1, floodPosts.length)) * 10) / 10,
+      events_accepted_per_s: Math.round(items.length / (sentMs / 1000)),
+      last_delivery_after_last_answer_ms: Math.round(lastOurs - t0 - sentMs),
     };
 
     // 3. Throughput, yardstick: the same bodies, each POSTed by the yardstick Worker.
@@ -153,11 +164,13 @@ export async function run(ctx) {
     };
 
     // 4. Latency, yardstick: the probes' bodies, one at a time, from its answer to the arrival.
+    const yardSent = new Map();
     const yardAnswered = new Map();
     const yardProbes = [];
     for (let k = 0; k < PROBES; k++) {
       const mark = `q${k}-${crypto.randomUUID()}`;
       yardProbes.push(mark);
+      yardSent.set(mark, performance.now());
       const res = await fetch(`${ctx.urls.base}/hook?to=${encodeURIComponent(receiver.url)}`, {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-Bench-Probe": mark },
@@ -168,31 +181,46 @@ export async function run(ctx) {
       await sleep(PROBE_GAP_MS);
     }
     await arrived(receiver, yardProbes);
-    const yardLatency = quantiles(
-      yardProbes.filter((p) => receiver.seen.has(p)).map((p) => receiver.seen.get(p) - yardAnswered.get(p)),
-    );
+    const yardReached = yardProbes.filter((p) => receiver.seen.has(p));
+    const yardLatency = quantiles(yardReached.map((p) => receiver.seen.get(p) - yardAnswered.get(p)));
+    const yardFromRequest = quantiles(yardReached.map((p) => receiver.seen.get(p) - yardSent.get(p)));
 
     const figures = [
       {
-        figure: `webhook latency, SDK batch's answer to its event's delivery, ${PROBES} batches ${PROBE_GAP_MS} ms apart`,
+        figure: `webhook latency, SDK batch of one event to its delivery, ${PROBES} batches ${PROBE_GAP_MS} ms apart`,
         arrived: `${probesArrived} of ${PROBES}`,
-        ...oursLatency,
-        yardstick_p50_ms: yardLatency.p50_ms,
-        yardstick_p99_ms: yardLatency.p99_ms,
+        from_answer_p50_ms: oursLatency.p50_ms,
+        from_answer_p99_ms: oursLatency.p99_ms,
+        from_request_p50_ms: oursFromRequest.p50_ms,
+        from_request_p99_ms: oursFromRequest.p99_ms,
+        // The yardstick answers, then POSTs: its delivery can reach the receiver before the
+        // bench has read the answer, so its "from answer" can be at or below zero.
+        yardstick_from_answer_p50_ms: yardLatency.p50_ms,
+        yardstick_from_request_p50_ms: yardFromRequest.p50_ms,
+        yardstick_from_request_p99_ms: yardFromRequest.p99_ms,
       },
       {
-        figure: `webhook deliveries to a local receiver, ${EVENTS.toLocaleString("en")} SDK batches of one event from ${installations.length} connections`,
-        arrived: `${floodArrived} of ${EVENTS}`,
+        figure: `webhook deliveries to a local receiver, ${BATCHES.toLocaleString("en")} SDK batches of ${EVENTS_PER_BATCH} events from ${installations.length} connections`,
+        arrived: `${floodArrived} of ${items.length}`,
         sent_in_ms: Math.round(sentMs),
         ...ours,
         yardstick_posts_per_s: yardstick.posts_per_s,
         yardstick_items_per_s: yardstick.items_per_s,
-        items_per_s_vs_yardstick: Math.round((ours.items_per_s / Math.max(1, yardstick.items_per_s)) * 100) / 100,
+        posts_per_s_vs_yardstick: Math.round((ours.posts_per_s / Math.max(0.1, yardstick.posts_per_s)) * 1000) / 1000,
       },
     ];
     return {
       figures,
-      extra: { webhooks: { latency: oursLatency, yardstick_latency: yardLatency, ours, yardstick } },
+      extra: {
+        webhooks: {
+          latency_from_answer: oursLatency,
+          latency_from_request: oursFromRequest,
+          yardstick_latency_from_answer: yardLatency,
+          yardstick_latency_from_request: yardFromRequest,
+          ours,
+          yardstick,
+        },
+      },
     };
   } finally {
     receiver.close();

@@ -11,7 +11,7 @@ import { admitChunk, deferChunk } from "./pace";
  * work holds few connections and little of the Worker at any moment, and the rate comes from
  * many consumer invocations at once (wrangler.toml, docs/performance.md).
  */
-export const CHUNK_IDENTIFIERS_IN_FLIGHT = 8;
+export const CHUNK_IDENTIFIERS_IN_FLIGHT = 4;
 
 /**
  * Applies a chunk, then writes its custom IDs' profiles to D1 in one round trip: their objects
