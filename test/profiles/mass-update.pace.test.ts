@@ -183,9 +183,19 @@ async function recorded(requestId: string): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** Asks `binding` `times` times for `key`, many at once: a window is short next to a thousand calls in a row. */
+async function ask(binding: RateLimit, key: string, times: number): Promise<number> {
+  let admitted = 0;
+  for (let k = 0; k < times; k += 100) {
+    const answers = await Promise.all(Array.from({ length: Math.min(100, times - k) }, () => binding.limit({ key })));
+    admitted += answers.filter((a) => a.success).length;
+  }
+  return admitted;
+}
+
 /** Spends `projectId`'s pace for the current window, as a big job's chunks would. */
 async function spendPace(projectId: string) {
-  for (let k = 0; k <= PROJECT_CHUNKS_PER_WINDOW; k++) await env.MASS_UPDATE_PACE.limit({ key: projectId });
+  await ask(env.MASS_UPDATE_PACE, projectId, PROJECT_CHUNKS_PER_WINDOW + 1);
 }
 
 async function deliver(bodies: ProfileOpsMessage[], taskEnv: Env = env) {
@@ -315,8 +325,7 @@ describe("the budgets the pace asks", () => {
   async function admitted(binding: RateLimit, key: string, budget: number): Promise<number> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const started = Math.floor(Date.now() / 10_000);
-      let n = 0;
-      for (let k = 0; k <= budget; k++) if ((await binding.limit({ key })).success) n++;
+      const n = await ask(binding, key, budget + 1);
       if (Math.floor(Date.now() / 10_000) === started) return n;
     }
     throw new Error("the window kept turning");
