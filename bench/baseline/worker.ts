@@ -46,9 +46,9 @@ async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<un
 }
 
 // edge-cdp's mass update (src/profiles/mass-update.ts, mass-update.consumer.ts): chunks of up
-// to 100 identifiers, queued in sends of up to 100 messages, one chunk a consumer invocation
+// to 20 identifiers, queued in sends of up to 100 messages, one chunk a consumer invocation
 // (the queue's settings in wrangler.toml are edge-cdp's), 4 of a chunk's objects at a time.
-const MASS_CHUNK_IDS = 100;
+const MASS_CHUNK_IDS = 20;
 const MASS_SENDS = 100;
 const MASS_IN_FLIGHT = 4;
 

@@ -11,11 +11,11 @@ const MAX_CHUNK_BYTES = 96 * 1024;
 const MAX_CHUNK_OPERATIONS = 100;
 /**
  * A chunk's cost is mostly its objects (one call each, a new object is created on the way), so
- * a chunk also names at most this many identifiers: one chunk is a bounded piece of work, whose
- * objects are called a few at a time (docs/decisions.md, "Mass update pacing"). As many as the
- * chunk has operations: the pace counts chunks, so a full chunk carries as much as it may.
+ * a chunk also names at most this many identifiers: one chunk is a short piece of work, and
+ * other traffic gets its turn between chunks (docs/decisions.md, "Mass update pacing" and
+ * "round two": chunks of 100 doubled the SDK path's p99 locally while they applied).
  */
-export const MAX_CHUNK_IDENTIFIERS = 100;
+export const MAX_CHUNK_IDENTIFIERS = 20;
 
 type Item = { bulk_index: number; op: ProfileOperation };
 /** An item with its serialized size, measured once. */

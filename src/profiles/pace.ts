@@ -17,13 +17,13 @@ export const PACE_WINDOW_SECONDS = 10;
 /**
  * Chunks per window: one project's (MASS_UPDATE_PACE) and all projects' together on one
  * projection database (MASS_UPDATE_SHARED_PACE). Mirrors wrangler.toml, where the bindings take
- * them; a test holds the two equal. With chunks of up to 100 identifiers, 1,000 chunks per 10 s
+ * them; a test holds the two equal. With chunks of up to 20 identifiers, 5,000 chunks per 10 s
  * is 10,000 identifiers a second. The shared one is what the database can give background work
  * (docs/performance.md, "Mass update rate"); it is larger than one project's, so that however
  * busy one project is, another always finds the difference free in every window.
  */
-export const PROJECT_CHUNKS_PER_WINDOW = 1000;
-export const SHARED_CHUNKS_PER_WINDOW = 1500;
+export const PROJECT_CHUNKS_PER_WINDOW = 5000;
+export const SHARED_CHUNKS_PER_WINDOW = 7500;
 
 /**
  * The shared budget's key: every project's projection rows are written to the control

@@ -12,6 +12,7 @@ import {
 } from "../../src/profiles/pace";
 import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
+import wranglerToml from "../../wrangler.toml?raw";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
 import { profileBy } from "../support/identity";
 
@@ -321,24 +322,27 @@ describe("a deferred chunk's deferrals", () => {
 });
 
 describe("the budgets the pace asks", () => {
-  /** How many calls `binding` admits for `key` in one window; retried if the window turned. */
-  async function admitted(binding: RateLimit, key: string, budget: number): Promise<number> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const started = Math.floor(Date.now() / 10_000);
-      const n = await ask(binding, key, budget + 1);
-      if (Math.floor(Date.now() / 10_000) === started) return n;
-    }
-    throw new Error("the window kept turning");
+  /** The `simple.limit` wrangler.toml gives a Rate Limiting binding. */
+  function configured(name: string): number {
+    const found = new RegExp(`name = "${name}"[^[]*?limit = (\\d+)`).exec(wranglerToml);
+    if (!found) throw new Error(`${name} is not in wrangler.toml`);
+    return Number(found[1]);
   }
 
   it("are the ones wrangler.toml gives the bindings, which docs/performance.md computes the rate from", async () => {
-    expect(await admitted(env.MASS_UPDATE_PACE, `probe-${crypto.randomUUID()}`, PROJECT_CHUNKS_PER_WINDOW)).toBe(
-      PROJECT_CHUNKS_PER_WINDOW,
-    );
-    // A key of its own: the shared key's budget is every test file's.
-    expect(await admitted(env.MASS_UPDATE_SHARED_PACE, `probe-${crypto.randomUUID()}`, SHARED_CHUNKS_PER_WINDOW)).toBe(
-      SHARED_CHUNKS_PER_WINDOW,
-    );
+    expect(configured("MASS_UPDATE_PACE")).toBe(PROJECT_CHUNKS_PER_WINDOW);
+    expect(configured("MASS_UPDATE_SHARED_PACE")).toBe(SHARED_CHUNKS_PER_WINDOW);
+    // Larger than one project's: what one project cannot take is left to the others.
+    expect(SHARED_CHUNKS_PER_WINDOW).toBeGreaterThan(PROJECT_CHUNKS_PER_WINDOW);
+    // And the binding counts to its limit: the project's refuses the call after it.
+    const key = `probe-${crypto.randomUUID()}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const started = Math.floor(Date.now() / 10_000);
+      const admitted = await ask(env.MASS_UPDATE_PACE, key, PROJECT_CHUNKS_PER_WINDOW + 1);
+      if (Math.floor(Date.now() / 10_000) !== started) continue;
+      expect(admitted).toBeLessThanOrEqual(PROJECT_CHUNKS_PER_WINDOW);
+      return;
+    }
   }, 60_000);
 
   it("defers a chunk whose project is within its budget when all projects' shared budget is spent", async () => {
@@ -374,6 +378,7 @@ describe("the budgets the pace asks", () => {
     const asked: string[] = [];
     const watched = {
       ...env,
+      MASS_UPDATE_PACE: { limit: async () => ({ success: false }) } as RateLimit,
       MASS_UPDATE_SHARED_PACE: {
         limit: async ({ key }: RateLimitOptions) => {
           asked.push(key);
@@ -382,12 +387,8 @@ describe("the budgets the pace asks", () => {
       } as RateLimit,
       TASKS: { send: async () => undefined } as unknown as Queue,
     } as Env;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await spendPace(busy.projectId);
-      asked.length = 0;
-      await deliver([chunkOf(busy.projectId, requestId, "refused-member")], watched);
-      if ((await recorded(requestId)) === 0) break;
-    }
+    const result = await deliver([chunkOf(busy.projectId, requestId, "refused-member")], watched);
+    expect(result.explicitAcks).toEqual(["m0"]);
     expect(await recorded(requestId)).toBe(0);
     expect(asked).toEqual([]);
   });

@@ -2,6 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runInDurabl
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { MAX_CHUNK_IDENTIFIERS } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
 import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
@@ -91,15 +92,15 @@ async function projected(projectId: string) {
 }
 
 describe("a mass-update chunk's projection", () => {
-  it("writes the chunk's 100 profiles to D1 in one round trip, with no projection message from each object", async () => {
+  it(`writes a chunk's ${MAX_CHUNK_IDENTIFIERS} profiles to D1 in one round trip, with no projection message from each object`, async () => {
     const p = await createProject();
-    const ids = Array.from({ length: 100 }, (_, k) => `proj-${k}`);
+    const ids = Array.from({ length: MAX_CHUNK_IDENTIFIERS }, (_, k) => `proj-${k}`);
     const { seen, env: watched } = watchedProjection();
     const result = await deliver(await chunkOf(p.projectId, ids), watched);
     expect(result.explicitAcks).toEqual(["m-1"]);
 
     // In D1 when the chunk is acknowledged, not after a trip through the projection queue.
-    expect(await projected(p.projectId)).toBe(100);
+    expect(await projected(p.projectId)).toBe(MAX_CHUNK_IDENTIFIERS);
     // The projection write is one D1 batch of statements that carry their rows as one JSON
     // parameter: within D1's 100 bound parameters.
     expect(seen.batches).toBe(1);
@@ -107,7 +108,7 @@ describe("a mass-update chunk's projection", () => {
     expect(Math.max(...seen.parameters)).toBeLessThanOrEqual(100);
 
     // The objects staged no projection message: nothing of it is in their outboxes.
-    for (const id of ["proj-0", "proj-57", "proj-99"]) {
+    for (const id of ["proj-0", "proj-7", `proj-${MAX_CHUNK_IDENTIFIERS - 1}`]) {
       const owed = await runInDurableObject(customIdStub(p.projectId, id), (_object, state) =>
         state.storage.sql.exec<{ body: string }>("SELECT body FROM outbox").toArray(),
       );
