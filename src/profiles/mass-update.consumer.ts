@@ -16,8 +16,9 @@ const CHUNK_IDENTIFIERS_IN_FLIGHT = 4;
 /**
  * Applies a chunk, then writes its custom IDs' profiles to D1 in one round trip: their objects
  * queue no projection message each (one D1 write for the chunk, not a message per identifier
- * on the shared queue and a read of each object by its consumer). The write comes before the chunk is recorded and acknowledged: a chunk that fails after
- * its objects applied is delivered again, and the objects answer their profiles again.
+ * on the shared queue and a read of each object by its consumer). The write comes before the
+ * chunk is recorded and acknowledged: a chunk that fails after its objects applied is delivered
+ * again, and the objects answer their profiles again.
  */
 async function apply(env: Env, body: TaskMessage, items: TaskMessage["items"]): Promise<ApplyOutcome> {
   const outcome = await applyOperations(
