@@ -95,6 +95,16 @@ export async function projectSettled(env: Env, messages: ProjectionMessage[]): P
   return failed;
 }
 
+/**
+ * Writes profiles their caller already read from their objects (a mass-update chunk's, with
+ * `callerProjects`) in one D1 round trip, with the statements a projection batch uses: a
+ * profile's row moves forward only, so a state older than what D1 holds changes nothing.
+ */
+export async function writeProfiles(env: Env, states: ProfileState[]): Promise<void> {
+  const statements = profileStatements(states);
+  if (statements.length) await env.DB.batch(statements.map((s) => prepare(env.DB, s)));
+}
+
 /** Projects the messages, or throws: for a single message replayed from the dead-letter queue. */
 export async function project(env: Env, messages: ProjectionMessage[]): Promise<void> {
   const failed = await projectSettled(env, messages);
