@@ -1,4 +1,5 @@
 import { sweepAudienceInbox } from "./audiences/feeds";
+import { startDueCampaigns } from "./campaigns/schedule";
 import { dailyExports } from "./exports/jobs";
 import { startPurge } from "./purge/purge";
 
@@ -13,7 +14,7 @@ export async function purgeInactiveProfiles(env: Env, now: Date): Promise<string
 const JOBS: Record<string, Job[]> = {
   "0 2 * * *": [dailyExports],
   "30 3 * * *": [purgeInactiveProfiles],
-  "*/5 * * * *": [sweepAudienceInbox],
+  "*/5 * * * *": [sweepAudienceInbox, startDueCampaigns],
 };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
