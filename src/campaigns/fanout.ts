@@ -91,7 +91,8 @@ export async function handleCampaignPage(env: Env, msg: CampaignPageMessage, now
     else byVariant.set(v, [r.installation_id]);
   }
   const size = pieceSizeFor(rate);
-  const started = Date.parse(campaign.startedAt);
+  // Paced from the start, never from a start time ahead of this clock (a cron run early or a skewed clock).
+  const started = Math.min(Date.parse(campaign.startedAt), now);
   let slot = msg.slot;
   let piece = msg.pieces;
   const queued: { body: MessagePieceMessage; delaySeconds: number }[] = [];

@@ -23,9 +23,9 @@ export function alignSlot(slot: number, size: number): number {
   return Math.ceil(slot / size) * size;
 }
 
-/** When the piece starting at `slot` is due: `slot / rate` minutes after the send started. */
+/** When the piece starting at `slot` is due: `slot / rate` minutes after the send started; no rate: at once. */
 export function dueAt(startedAt: number, slot: number, rate: number | null): number {
-  return rate === null ? startedAt : startedAt + Math.floor((slot * 60_000) / rate);
+  return rate === null ? Number.NEGATIVE_INFINITY : startedAt + Math.floor((slot * 60_000) / rate);
 }
 
 /** Whole seconds from `now` until `due` (never early), within what a queue can delay. */
