@@ -584,10 +584,7 @@ export const campaigns = sqliteTable(
     updatedAt: text("updated_at").notNull(),
     startedAt: text("started_at"),
   },
-  (t) => [
-    index("campaigns_project_idx").on(t.projectId, t.token),
-    index("campaigns_due_idx").on(t.state, t.pushAt),
-  ],
+  (t) => [index("campaigns_project_idx").on(t.projectId, t.token), index("campaigns_due_idx").on(t.state, t.pushAt)],
 );
 
 /** One row per page of a campaign's fan-out once it is queued: a redelivered page queues nothing again. */
