@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { projectShard } from "../../src/db/shards";
 import { run } from "../privacy/support";
 import { call, type Project, restHeaders } from "../support/harness";
-import { batch, opId } from "../support/identity";
+import { batch, identify, opId } from "../support/identity";
 import { send, untilDone } from "../support/webpush";
 import {
   campaignProject,
@@ -156,6 +156,29 @@ describe("a campaign to a segment", () => {
     const [f2, d2] = await pushesOf([fr, de]);
     expect(f2?.map((x) => x.payload?.title)).toEqual(["Bonjour", "Bonjour"]);
     expect(d2?.map((x) => x.payload?.title)).toEqual(["Hi", "Hello"]);
+  });
+
+  it("never targets an orphan: a device's anonymous profile left behind by a login", async () => {
+    const p = await campaignProject();
+    const owner = await person(p, { customId: "signed-in" });
+    const device = await person(p, { attrs: { wave: "orphan" } });
+    await batch(p, device.installationId, [identify("signed-in")]);
+    await projected(p, [owner, device], ["signed-in"]);
+    const orphans = await env.DB.prepare(
+      "SELECT count(*) AS n FROM profiles WHERE project_id = ? AND state = 'orphaned'",
+    )
+      .bind(p.projectId)
+      .first<{ n: number }>();
+    expect(orphans?.n).toBe(1);
+    const token = await createCampaign(p, {
+      name: "Orphans",
+      live: true,
+      push_time: "now",
+      targeting: { where: { attribute: "wave", op: "eq", value: "orphan" } },
+      messages: hello,
+    });
+    expect((await untilSent(p, token)).stats).toMatchObject({ targeted: 0, sent: 0 });
+    expect((await pushesOf([device]))[0]).toHaveLength(0);
   });
 
   it("counts opens reported by the SDK with the campaign's token", async () => {
