@@ -1,7 +1,7 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { audiences } from "../db/schema";
-import { type Projection, projectionFor, type Shard } from "../db/shards";
+import { projectionFor, type Shard } from "../db/shards";
 import { ApiError, issuePath } from "../lib/errors";
 import { compileWhere } from "../segments/compile";
 import { QUERY_BUDGET, queryCost } from "../segments/cost";
@@ -126,5 +126,3 @@ export async function targetPage(
     ORDER BY p.profile_id, ci.installation_id`);
 }
 
-/** The project's projection, for the fan-out: it walks `shards` one after the other. */
-export const projectionOf = (env: Env, projectId: string): Promise<Projection> => projectionFor(env, projectId);
