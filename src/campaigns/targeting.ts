@@ -125,4 +125,3 @@ export async function targetPage(
       AND ${sql.join(conditions, sql` AND `)}
     ORDER BY p.profile_id, ci.installation_id`);
 }
-
