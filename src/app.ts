@@ -9,6 +9,7 @@ import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
 import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
 import batchTransactional, { transactionalSendRoute } from "./batch/transactional";
+import campaigns from "./campaigns/campaigns.index";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { batchExports, signedDownloads } from "./exports/batch-compat";
@@ -168,6 +169,7 @@ export function createApp() {
   app.route("/", batch);
   app.route("/:version{2\\.[0-9]+}/audiences", batchAudiences);
   app.route("/v1/messages", messages);
+  app.route("/v1/campaigns", campaigns);
   app.route("/1.1", batchTransactional);
   app.openAPIRegistry.registerPath(transactionalSendRoute);
 

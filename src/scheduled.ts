@@ -1,4 +1,5 @@
 import { sweepAudienceInbox } from "./audiences/feeds";
+import { startDueCampaigns } from "./campaigns/schedule";
 import { dailyExports } from "./exports/jobs";
 import { expireExportCopies } from "./exports/retention";
 import { drainStuckOutbox } from "./privacy/store";
@@ -15,7 +16,7 @@ export async function purgeInactiveProfiles(env: Env, now: Date): Promise<string
 const JOBS: Record<string, Job[]> = {
   "0 2 * * *": [dailyExports, expireExportCopies],
   "30 3 * * *": [purgeInactiveProfiles],
-  "*/5 * * * *": [sweepAudienceInbox, drainStuckOutbox],
+  "*/5 * * * *": [sweepAudienceInbox, drainStuckOutbox, startDueCampaigns],
 };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

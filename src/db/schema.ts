@@ -556,3 +556,54 @@ export const messageDeliveries = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.token, t.installationId] })],
 );
+
+/**
+ * Campaigns (SPEC §10): one message to everyone a target matches. `state`: `draft` (not live),
+ * `scheduled` (live, waiting for `push_at`), `sending`, `sent`. The send itself is a `messages`
+ * row with the campaign's token, so deliveries, claims and outcomes are the transactional ones.
+ */
+export const campaigns = sqliteTable(
+  "campaigns",
+  {
+    token: text("token").primaryKey(),
+    projectId: text("project_id").notNull(),
+    name: text("name").notNull(),
+    state: text("state", { enum: ["draft", "scheduled", "sending", "sent"] }).notNull(),
+    /** `now` or an ISO 8601 time, as given. */
+    pushTime: text("push_time").notNull(),
+    /** When a live campaign starts: `push_time`, or when it went live for `now`. */
+    pushAt: text("push_at"),
+    /** `{where?, audiences?, platforms?}` (JSON). */
+    targeting: text("targeting").notNull(),
+    /** `[{language?, title, body, deeplink?}]` (JSON). */
+    content: text("content").notNull(),
+    sendRate: integer("send_rate"),
+    /** Installations of these apps only (the 1.1 path's app); null: every app of the project. */
+    appIds: text("app_ids"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    startedAt: text("started_at"),
+  },
+  (t) => [index("campaigns_project_idx").on(t.projectId, t.token), index("campaigns_due_idx").on(t.state, t.pushAt)],
+);
+
+/** One row per page of a campaign's fan-out once it is queued: a redelivered page queues nothing again. */
+export const campaignPages = sqliteTable(
+  "campaign_pages",
+  {
+    token: text("token").notNull(),
+    page: integer("page").notNull(),
+    targeted: integer("targeted").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.token, t.page] })],
+);
+
+/** An installation (or profile) that opened a campaign's push, once: the `opened` stat. */
+export const campaignOpens = sqliteTable(
+  "campaign_opens",
+  {
+    token: text("token").notNull(),
+    opener: text("opener").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.token, t.opener] })],
+);

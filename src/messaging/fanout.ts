@@ -104,7 +104,8 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
   if (now.toISOString() >= message.expiresAt) {
     outcome = { status: "error", reason: "expired" };
   } else {
-    const outgoing: OutgoingMessage = { ...message.payload.message, token, tokenField: "transactional_token" };
+    const tokenField = message.payload.tokenField ?? "transactional_token";
+    const outgoing: OutgoingMessage = { ...message.payload.message, token, tokenField };
     // The push service is told how long is left of the message's life, not its whole TTL.
     outgoing.ttl = Math.max(0, Math.floor((Date.parse(message.expiresAt) - now.getTime()) / 1000));
     try {
@@ -133,8 +134,11 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
  * 5xx) comes back after the longest Retry-After; what was settled is not sent again.
  */
 export async function handlePiece(env: Env, piece: MessagePieceMessage, requestId: string): Promise<Step> {
-  const message = await readMessage(env, piece.project_id, piece.token);
-  if (!message) return { settled: true };
+  const stored = await readMessage(env, piece.project_id, piece.token);
+  if (!stored) return { settled: true };
+  // A campaign's piece carries the people of one language: its message is that variant.
+  const variant = piece.variant === undefined ? undefined : stored.payload.variants?.[piece.variant];
+  const message = variant ? { ...stored, payload: { ...stored.payload, message: variant } } : stored;
   const channels = await channelsOf(env, piece.project_id);
   const { reachable, unreachable } = await resolve(env, message, piece, channels);
   const steps = await settleBounded(reachable, IN_FLIGHT, (r) => deliver(env, message, r, requestId));

@@ -42,7 +42,10 @@ export async function recordOutcome(
       time: new Date().toISOString(),
       source: "api",
       name,
-      attributes: { transactional_token: message.token, ...(error === null ? {} : { error }) },
+      attributes: {
+        [message.payload.tokenField ?? "transactional_token"]: message.token,
+        ...(error === null ? {} : { error }),
+      },
       label: null,
       tags: [],
     },
