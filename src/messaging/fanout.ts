@@ -1,3 +1,4 @@
+import { projectionFor } from "../db/shards";
 import type { CustomIdObject } from "../identity/custom-id-object";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { PushTarget } from "../identity/installation-object";
@@ -8,6 +9,7 @@ import { channelsOf } from "./channels/registry";
 import { recordEmailOutcome, recordOutcome } from "./outcomes";
 import type { MessagePieceMessage } from "./send";
 import { claimDelivery, finishPiece, type MessageRow, readDelivery, readMessage, settleDelivery } from "./store";
+import { pushTokenKey } from "./subscription";
 
 /** Installations looked at per custom ID: a person's devices, not a crowd. */
 const INSTALLATIONS_PER_CUSTOM_ID = 50;
@@ -97,11 +99,49 @@ async function resolve(
     const r = reachableOf(target, null);
     return r ? [r] : [];
   });
-  const groups = [...byCustomId, ...byInstallation];
+  const located = await installationsByToken(env, piece.project_id, piece.tokens);
+  const byToken = await mapBounded(piece.tokens, IN_FLIGHT, async (token) => {
+    const targets = await mapBounded(located.get(token) ?? [], IN_FLIGHT, (id) =>
+      installationStub(env, piece.project_id, id).pushTarget(),
+    );
+    // The projection only points: the object says whether the token is still this installation's.
+    return targets
+      .filter((t) => t !== null && pushTokenKey(t.provider, t.token) === token)
+      .map((t) => reachableOf(t, null))
+      .filter((r) => r !== null);
+  });
+  const groups = [...byCustomId, ...byInstallation, ...byToken];
   const seen = new Set<string>();
   const reachable = groups.flat().filter((r) => !seen.has(r.key) && seen.add(r.key));
-  const unreachable = groups.filter((g) => g.length === 0).length + piece.tokens.length;
+  const unreachable = groups.filter((g) => g.length === 0).length;
   return { reachable, unreachable };
+}
+
+/**
+ * The installations whose push token a send's `tokens` name (FCM tokens, Web Push endpoint
+ * URLs), from the projection's index of token keys, on every shard of the project.
+ */
+async function installationsByToken(env: Env, projectId: string, tokens: string[]): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  if (tokens.length === 0) return found;
+  const projection = await projectionFor(env, projectId);
+  const answers = await Promise.all(
+    projection.shards.map((s) =>
+      s.d1
+        .prepare(
+          `SELECT installation_id, push_token_key FROM installations
+           WHERE project_id = ? AND push_token_key IN (SELECT value FROM json_each(?))`,
+        )
+        .bind(projectId, JSON.stringify(tokens))
+        .all<{ installation_id: string; push_token_key: string }>(),
+    ),
+  );
+  for (const row of answers.flatMap((a) => a.results)) {
+    const ids = found.get(row.push_token_key) ?? [];
+    if (!ids.includes(row.installation_id)) ids.push(row.installation_id);
+    found.set(row.push_token_key, ids);
+  }
+  return found;
 }
 
 /** What one installation's delivery came to in this attempt: settled, or to be tried again in `retryAfter` s. */
