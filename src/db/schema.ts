@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The single source of truth for D1; `npm run db:generate` turns changes into migrations/. */
@@ -175,6 +176,8 @@ export const installations = sqliteTable(
     platform: text("platform"),
     pushOptin: integer("push_optin", { mode: "boolean" }),
     lastSeenAt: text("last_seen_at").notNull(),
+    /** The push token's key (src/messaging/subscription.ts `pushTokenKey`): a send's `tokens` find it here. */
+    pushTokenKey: text("push_token_key"),
     version: integer("version").notNull(),
   },
   (t) => [
@@ -182,6 +185,7 @@ export const installations = sqliteTable(
     index("installations_profile_idx").on(t.projectId, t.profileId),
     index("installations_platform_idx").on(t.projectId, t.platform, t.profileId),
     index("installations_push_idx").on(t.projectId, t.pushOptin, t.profileId),
+    index("installations_push_token_idx").on(t.projectId, t.pushTokenKey).where(sql`${t.pushTokenKey} IS NOT NULL`),
     // The optin_users export pages through an app's installations in this order.
     index("installations_app_seen_idx").on(t.projectId, t.appId, t.lastSeenAt, t.installationId),
   ],

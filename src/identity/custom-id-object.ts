@@ -284,6 +284,22 @@ export class CustomIdObject extends DurableObject<Env> {
     return this.members.page(limit).members.map((m) => m.installationId);
   }
 
+  /**
+   * Where this custom ID's profile is reached by email (src/messaging/): `$email_address` and
+   * `$email_marketing` as stored; null when no profile holds the custom ID.
+   */
+  emailContact(): { profileId: string; email: string | null; marketing: string | null } | null {
+    if (!this.schema.exists) return null;
+    const profileId = this.current()?.profile_id;
+    if (!profileId) return null;
+    const held = this.store.attributeTable.named(profileId, ["$email_address", "$email_marketing"]);
+    const text = (name: string) => {
+      const value = held.get(name)?.value;
+      return typeof value === "string" ? value : null;
+    };
+    return { profileId, email: text("$email_address"), marketing: text("$email_marketing") };
+  }
+
   /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
   prune(stale: Member[]): number {
     if (!this.schema.exists) return 0;
@@ -302,6 +318,7 @@ meterRequests(CustomIdObject, {
   detach: true,
   applyOps: true,
   installationIds: true,
+  emailContact: true,
   projection: true,
   erase: true,
   review: true,

@@ -19,7 +19,7 @@ export interface MessagePieceMessage {
   piece: number;
   custom_ids: string[];
   install_ids: string[];
-  /** Raw tokens: not tied to an installation we can find without a token index (counted unreachable). */
+  /** FCM tokens or Web Push endpoint URLs, found through the projection's index of push token keys. */
   tokens: string[];
   /** A campaign's piece: the index of its message in the payload's `variants`. */
   variant?: number;
