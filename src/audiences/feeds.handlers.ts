@@ -2,6 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { audienceFeedRuns, audienceFeeds } from "../db/schema";
+import { projectShard } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
@@ -27,8 +28,9 @@ export const putFeed: RouteHandler<typeof routes.putFeed, AppEnv> = async (c) =>
   const { name } = c.req.valid("param");
   const body = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  if (!(await createAudienceRow(db, projectId, { name, type: body.type, description: null }))) {
-    const existing = await findAudience(db, projectId, name);
+  const projection = (await projectShard(c.env, projectId)).db;
+  if (!(await createAudienceRow(projection, projectId, { name, type: body.type, description: null }))) {
+    const existing = await findAudience(projection, projectId, name);
     if (existing.type !== body.type) {
       throw new ApiError("CONFLICT", `Audience "${name}" holds ${existing.type}, not ${body.type}.`);
     }
