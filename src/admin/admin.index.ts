@@ -8,6 +8,8 @@ import * as handlers from "./admin.handlers";
 import * as routes from "./admin.routes";
 import * as jobHandlers from "./jobs.handlers";
 import * as jobRoutes from "./jobs.routes";
+import * as shardHandlers from "./shards.handlers";
+import * as shardRoutes from "./shards.routes";
 
 const router = createRouter();
 router.use("*", requireKey("admin"), wellFormedText);
@@ -22,5 +24,6 @@ export default router
   .openapi(putEmailChannel, putEmail)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
   .openapi(jobRoutes.getJob, jobHandlers.getJob)
+  .openapi(shardRoutes.listShards, shardHandlers.listShards)
   .route("/dead-letters", deadLetters)
   .route("/meter", meter);
