@@ -45,10 +45,15 @@ export function coalescingKey(m: ProjectionMessage): string {
  * Projects a batch of change messages into D1: each subject is read once from its object
  * (coalesced changes cost one read, whatever their number) and the whole batch is written in
  * one D1 round trip per shard. Returns the messages whose subject could not be read, by index, with the
- * reason: the others are projected. Throws when a shard's D1 write fails
+ * reason: the others are projected. `target`: every row goes to that shard, whatever the
+ * directory says (a move replays into its new shard). Throws when a shard's D1 write fails
  * (that shard's batch wrote nothing; the writes are version-guarded, so a retry is safe).
  */
-export async function projectSettled(env: Env, messages: ProjectionMessage[]): Promise<Map<number, unknown>> {
+export async function projectSettled(
+  env: Env,
+  messages: ProjectionMessage[],
+  target?: Shard,
+): Promise<Map<number, unknown>> {
   // A profile moving at sign-in is reported by both holders: one read per holder.
   const byKey = new Map<string, { message: ProjectionMessage; indices: number[] }>();
   const failed = new Map<number, unknown>();
@@ -85,7 +90,7 @@ export async function projectSettled(env: Env, messages: ProjectionMessage[]): P
   // Each shard gets its own batch: a batch holds messages of many projects, on many shards.
   const byShard = new Map<string, { shard: Shard; profiles: ProfileState[]; installations: InstallationState[] }>();
   const shardOf = async (projectId: string, profileId: string) => {
-    const s = (await projectionFor(env, projectId)).forProfile(profileId);
+    const s = target ?? (await projectionFor(env, projectId)).forProfile(profileId);
     let group = byShard.get(s.name);
     if (!group) {
       group = { shard: s, profiles: [], installations: [] };
