@@ -10,7 +10,7 @@ import {
   profileAttributes,
   profiles,
 } from "../db/schema";
-import { projectShard, UnplacedProjectError } from "../db/shards";
+import { projectionFor, projectShard, UnplacedProjectError } from "../db/shards";
 
 type Statement = BatchItem<"sqlite">;
 
@@ -95,7 +95,12 @@ export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
 export async function eraseD1(env: Env, s: D1Subject, at: string, records: Statement[] = []): Promise<void> {
   const [firstRecord, ...restRecords] = records;
   if (firstRecord) await drizzle(env.DB).batch([firstRecord, ...restRecords]);
-  const { db } = await projectShard(env, s.projectId);
+  // While the project moves, both of its shards (its `shard_moves` row).
+  const shards = (await projectionFor(env, s.projectId)).writesFor(s.profileIds[0] ?? "");
+  for (const { db } of shards) await eraseOn(db, s, at);
+}
+
+async function eraseOn(db: DrizzleD1Database, s: D1Subject, at: string): Promise<void> {
   const tombstones = s.profileIds.map((profileId) => ({
     projectId: s.projectId,
     profileId,

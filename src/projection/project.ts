@@ -89,17 +89,22 @@ export async function projectSettled(
   });
   // Each shard gets its own batch: a batch holds messages of many projects, on many shards.
   const byShard = new Map<string, { shard: Shard; profiles: ProfileState[]; installations: InstallationState[] }>();
-  const shardOf = async (projectId: string, profileId: string) => {
-    const s = target ?? (await projectionFor(env, projectId)).forProfile(profileId);
-    let group = byShard.get(s.name);
-    if (!group) {
-      group = { shard: s, profiles: [], installations: [] };
-      byShard.set(s.name, group);
-    }
-    return group;
+  // A project that moves writes both of its shards (its `shard_moves` row).
+  const groupsOf = async (projectId: string, profileId: string) => {
+    const shards = target ? [target] : (await projectionFor(env, projectId)).writesFor(profileId);
+    return shards.map((s) => {
+      let group = byShard.get(s.name);
+      if (!group) {
+        group = { shard: s, profiles: [], installations: [] };
+        byShard.set(s.name, group);
+      }
+      return group;
+    });
   };
-  for (const p of profileStates) (await shardOf(p.projectId, p.state.profile_id)).profiles.push(p);
-  for (const i of installationStates) (await shardOf(i.projectId, i.state.profile_id)).installations.push(i);
+  for (const p of profileStates) for (const g of await groupsOf(p.projectId, p.state.profile_id)) g.profiles.push(p);
+  for (const i of installationStates) {
+    for (const g of await groupsOf(i.projectId, i.state.profile_id)) g.installations.push(i);
+  }
   await Promise.all(
     [...byShard.values()].map(({ shard, profiles, installations }) => {
       const statements = [
