@@ -22,6 +22,8 @@ export default router
   .openapi(routes.createApp, handlers.createApp)
   .openapi(putFcmChannel, putFcm)
   .openapi(putEmailChannel, putEmail)
+  .openapi(shardRoutes.moveProject, shardHandlers.moveProject)
+  .openapi(shardRoutes.getMove, shardHandlers.getMove)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
   .openapi(jobRoutes.getJob, jobHandlers.getJob)
   .openapi(shardRoutes.listShards, shardHandlers.listShards)

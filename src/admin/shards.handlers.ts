@@ -5,6 +5,7 @@ import { projectShards } from "../db/schema";
 import { allShards, type Shard, shardBytes } from "../db/shards";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
+import { moveStatus, startMove } from "../projection/move";
 import type * as routes from "./shards.routes";
 
 /** The projection tables a shard holds (SPEC §11; the list is in docs/decisions.md). */
@@ -61,4 +62,17 @@ export const listShards: RouteHandler<typeof routes.listShards, AppEnv> = async 
     }),
   );
   return c.json({ shards: listed }, 200);
+};
+
+export const moveProject: RouteHandler<typeof routes.moveProject, AppEnv> = async (c) => {
+  const { project_id } = c.req.valid("param");
+  const id = await startMove(c.env, project_id, c.req.valid("json").shard);
+  return c.json({ job: "move" as const, request_id: id }, 202);
+};
+
+export const getMove: RouteHandler<typeof routes.getMove, AppEnv> = async (c) => {
+  const { request_id } = c.req.valid("param");
+  const status = await moveStatus(c.env, request_id);
+  if (!status) throw new ApiError("NOT_FOUND", `No move ${request_id}.`);
+  return c.json(status, 200);
 };

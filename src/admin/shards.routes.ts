@@ -50,3 +50,65 @@ export const listShards = createRoute({
     ...errorResponses,
   },
 });
+
+export const moveProject = createRoute({
+  method: "post",
+  path: "/projects/{project_id}/move",
+  tags: ["admin"],
+  summary: "Move a project's projection to another shard while its traffic goes on",
+  description:
+    "A job: writes land on both shards while the Durable Objects replay the project into the new one; the directory then flips, and the old rows are deleted. The same request for a failed move resumes it.",
+  security,
+  request: {
+    params: z.object({ project_id: z.uuid().openapi({ param: { name: "project_id", in: "path" } }) }),
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              shard: z.string().openapi({ description: "A shard's name as listed.", example: "PROJECTION_1" }),
+            })
+            .strict(),
+        },
+      },
+    },
+  },
+  responses: {
+    202: {
+      description: "Queued",
+      content: { "application/json": { schema: z.object({ job: z.literal("move"), request_id: z.string() }) } },
+    },
+    ...errorResponses,
+  },
+});
+
+export const getMove = createRoute({
+  method: "get",
+  path: "/jobs/move/{request_id}",
+  tags: ["admin"],
+  summary: "A project move's progress",
+  security,
+  request: { params: z.object({ request_id: z.uuid().openapi({ param: { name: "request_id", in: "path" } }) }) },
+  responses: {
+    200: {
+      description: "The move",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              request_id: z.string(),
+              project_id: z.string(),
+              from: z.string(),
+              to: z.string(),
+              status: z.enum(["pending", "done", "failed"]),
+              phase: z.enum(["dual", "copy", "flipped", "cleanup", "delete", "done"]),
+              error: z.string().optional(),
+            })
+            .openapi("ShardMove"),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
