@@ -10,6 +10,7 @@ import { MAX_CSV_IDS } from "./audiences.routes";
 import { csvTooLarge, MAX_CSV_BODY, memberBodyKind } from "./content-type";
 import { type AudienceRow, type AudienceType, checkMember, type GenerationWriter } from "./members";
 import {
+  audienceWriteDb,
   checkIds,
   createAudienceRow,
   deleteAudienceRow,
@@ -48,7 +49,7 @@ function refused(issues: ErrorIssue[]): ApiError {
 export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name, type, description } = c.req.valid("json");
-  const created = await createAudienceRow((await projectShard(c.env, projectId)).db, projectId, {
+  const created = await createAudienceRow(await audienceWriteDb(c.env, projectId), projectId, {
     name,
     type,
     description: description ?? null,
@@ -119,7 +120,7 @@ async function writeCsv(
 export const replaceMembers: RouteHandler<typeof routes.replaceMembers, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  const db = (await projectShard(c.env, projectId)).db;
+  const db = await audienceWriteDb(c.env, projectId);
   const csv = memberBodyKind(c.req.header("Content-Type")) === "csv";
   let members: string[] = [];
   if (!csv) {
@@ -154,7 +155,7 @@ export const patchMembers: RouteHandler<typeof routes.patchMembers, AppEnv> = as
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
   const body = c.req.valid("json");
-  const db = (await projectShard(c.env, projectId)).db;
+  const db = await audienceWriteDb(c.env, projectId);
   const { type } = await findAudience(db, projectId, name);
   const add = checkIds(type, "add", body.add ?? []);
   const remove = checkIds(type, "remove", body.remove ?? []);
@@ -174,6 +175,6 @@ export const patchMembers: RouteHandler<typeof routes.patchMembers, AppEnv> = as
 export const deleteAudience: RouteHandler<typeof routes.deleteAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  await deleteAudienceRow((await projectShard(c.env, projectId)).db, projectId, name);
+  await deleteAudienceRow(await audienceWriteDb(c.env, projectId), projectId, name);
   return c.body(null, 204);
 };

@@ -2,13 +2,12 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { audienceFeedRuns, audienceFeeds } from "../db/schema";
-import { projectShard } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { type Feed, INBOX_PREFIX } from "./feeds";
 import type * as routes from "./feeds.routes";
-import { createAudienceRow, findAudience } from "./store";
+import { audienceWriteDb, createAudienceRow, findAudience } from "./store";
 
 function view(feed: Feed) {
   return {
@@ -28,7 +27,7 @@ export const putFeed: RouteHandler<typeof routes.putFeed, AppEnv> = async (c) =>
   const { name } = c.req.valid("param");
   const body = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = await audienceWriteDb(c.env, projectId);
   if (!(await createAudienceRow(projection, projectId, { name, type: body.type, description: null }))) {
     const existing = await findAudience(projection, projectId, name);
     if (existing.type !== body.type) {

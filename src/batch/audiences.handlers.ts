@@ -3,6 +3,7 @@ import { count, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { AudienceRow } from "../audiences/members";
 import {
+  audienceWriteDb,
   checkIds,
   createAudienceRow,
   deleteAudienceRow,
@@ -38,7 +39,7 @@ export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> 
   const { projectId } = callerOf(c, "rest");
   const { name, type, display_name } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = await audienceWriteDb(c.env, projectId);
   const token = await withIndexingToken(db, projectId, name, "create", async () => {
     const created = await createAudienceRow(projection, projectId, { name, type, description: display_name ?? null });
     if (!created) throw new ApiError("CONFLICT", `An audience named "${name}" already exists.`);
@@ -50,7 +51,7 @@ export const updateAudience: RouteHandler<typeof routes.updateAudience, AppEnv> 
   const { projectId } = callerOf(c, "rest");
   const { name, ids } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = await audienceWriteDb(c.env, projectId);
   const { type } = await findAudience(projection, projectId, name);
   const checked = checkIds(
     type,
@@ -79,7 +80,7 @@ export const replaceAudience: RouteHandler<typeof routes.replaceAudience, AppEnv
   const { projectId } = callerOf(c, "rest");
   const { name, ids } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = await audienceWriteDb(c.env, projectId);
   const checked = checkIds((await findAudience(projection, projectId, name)).type, "ids", ids);
   if (checked.issues.length) throw refused(checked.issues);
   const token = await withIndexingToken(db, projectId, name, "replace", () =>
@@ -92,7 +93,7 @@ export const removeAudience: RouteHandler<typeof routes.removeAudience, AppEnv> 
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = await audienceWriteDb(c.env, projectId);
   const token = await withIndexingToken(db, projectId, name, "remove", () =>
     deleteAudienceRow(projection, projectId, name),
   );

@@ -39,6 +39,8 @@ export interface Projection {
    * (the `shard_moves` row of a move under way) the other shard of the move too, so neither misses a write.
    */
   writesFor(profileId: string): Shard[];
+  /** A move of the project is under way (or stopped part-way). */
+  readonly moving: boolean;
 }
 
 /** Binding names of projection shards: `PROJECTION` alone is the projection queue. */
@@ -115,6 +117,7 @@ interface Placement {
   names: string[];
   /** The other shard writes also go to, while a move writes both. */
   alsoWrite: string | null;
+  moving: boolean;
 }
 
 /** The move phases in which writes land on both shards. */
@@ -138,7 +141,7 @@ async function readPlacement(env: Env, projectId: string): Promise<Placement> {
   const move = moves[0];
   const dual = move && (DUAL_PHASES as readonly string[]).includes(move.phase);
   const other = dual ? (names[0] === move.from ? move.to : move.from) : null;
-  return { names, alsoWrite: other };
+  return { names, alsoWrite: other, moving: moves.length > 0 };
 }
 
 /** FNV-1a over the profile ID: stable across isolates and releases, which a split relies on. */
@@ -168,6 +171,7 @@ function projection(env: Env, projectId: string, epoch: number, placement: Place
     writesFor(profileId) {
       return also ? [forProfile(profileId), also] : [forProfile(profileId)];
     },
+    moving: placement.moving,
   };
 }
 

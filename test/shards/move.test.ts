@@ -164,6 +164,42 @@ describe("POST /v1/admin/projects/{id}/move", () => {
     expect(left?.n).toBe(0);
   });
 
+  it("refuses audience changes while a move is under way, and serves audience reads", async () => {
+    const q = await createProject();
+    expect(
+      (await call("POST", "/v1/audiences", { headers: restHeaders(q), body: { name: "held", type: "custom_ids" } }))
+        .status,
+    ).toBe(201);
+    const now = new Date().toISOString();
+    const from = (await projectShard(env, q.projectId)).name;
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO shard_moves (id, project_id, from_shard, to_shard, phase, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'copy', 'failed', ?, ?)`,
+      ).bind(
+        crypto.randomUUID(),
+        q.projectId,
+        from,
+        from === "PROJECTION_1" ? "PROJECTION_2" : "PROJECTION_1",
+        now,
+        now,
+      ),
+      env.DB.prepare("UPDATE directory_epoch SET epoch = epoch + 1 WHERE id = 0"),
+    ]);
+    const put = await call("PUT", "/v1/audiences/held", { headers: restHeaders(q), body: { ids: ["x"] } });
+    expect(put.status).toBe(409);
+    expect((await errorOf(put)).code).toBe("CONFLICT");
+    expect(put.headers.get("Retry-After")).toBe("60");
+    const created = await call("POST", "/v1/audiences", {
+      headers: restHeaders(q),
+      body: { name: "new", type: "custom_ids" },
+    });
+    expect(created.status).toBe(409);
+    const read = await call("GET", "/v1/audiences/held", { headers: restHeaders(q) });
+    expect(read.status).toBe(200);
+    expect((await read.json<{ size: number }>()).size).toBe(0);
+  });
+
   it("refuses what it cannot do, writing nothing", async () => {
     const other = await createProject();
     const before = await d1("PROJECTION_0").prepare("SELECT count(*) AS n FROM shard_moves").first<{ n: number }>();
