@@ -1,4 +1,4 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
 import { shardDb } from "../support/shards";

@@ -1,4 +1,4 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { BASE, call, errorOf, type Project, restHeaders } from "../support/harness";
 import { shardDb } from "../support/shards";

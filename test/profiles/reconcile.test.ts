@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, profileBy } from "../support/identity";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createProject, restHeaders } from "../support/harness";
 import { attributes, batch, identify } from "../support/identity";

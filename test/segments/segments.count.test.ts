@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { shardDb } from "../support/shards";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adminHeaders, call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, opId } from "../support/identity";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { customIdStub, installationStub } from "./identity";
 import { shardDb } from "./shards";

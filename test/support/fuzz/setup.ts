@@ -1,5 +1,4 @@
 /** Projects, profiles and audiences the endpoints' runs start from, and audience bodies. */
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { expect } from "vitest";
 import { call, type Project, restHeaders } from "../harness";
