@@ -4,7 +4,7 @@ import { audienceFeedRuns, audienceFeeds } from "../db/schema";
 import { uuidv7 } from "../lib/ids";
 import { FeedFileError, readDelimited } from "./feed-file";
 import { type AudienceType, checkMember } from "./members";
-import { patchAudienceMembers, replaceAudienceMembers } from "./store";
+import { audienceWriteDb, patchAudienceMembers, replaceAudienceMembers } from "./store";
 
 /** Where a project drops its audience files, in the EXPORTS bucket (SPEC §9). */
 export const INBOX_PREFIX = "inbox/";
@@ -140,7 +140,7 @@ export async function ingestInboxFile(env: Env, key: string): Promise<"done" | "
     startedAt: new Date().toISOString(),
   });
   try {
-    const counts = await applyFile(env, db, key, feed, object.body);
+    const counts = await applyFile(env, await audienceWriteDb(env, feed.projectId), key, feed, object.body);
     await db
       .update(audienceFeedRuns)
       .set({ ...counts, status: "done" })

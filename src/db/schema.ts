@@ -440,6 +440,28 @@ export const directoryEpoch = sqliteTable("directory_epoch", {
 });
 
 /**
+ * A project's move to another shard (SPEC §11), a job with a status. `phase` says where the
+ * writes go (both shards until `cleanup`) and where the reads go (the old shard until `flip`);
+ * `cursor` is where the copy or the deletion of old rows goes on, so a stopped move resumes.
+ */
+export const shardMoves = sqliteTable(
+  "shard_moves",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    fromShard: text("from_shard").notNull(),
+    toShard: text("to_shard").notNull(),
+    phase: text("phase", { enum: ["dual", "copy", "flipped", "cleanup", "delete", "done"] }).notNull(),
+    cursor: text("cursor", { mode: "json" }),
+    status: text("status", { enum: ["pending", "done", "failed"] }).notNull(),
+    error: text("error"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("shard_moves_project_idx").on(t.projectId, t.status)],
+);
+
+/**
  * Batch's Audience API answers each change with an indexing token, whose state the caller reads
  * back (`IN_PROGRESS` while the change is written, then `APPLIED`; `REPLACED` is derived at read
  * time from a later replace or removal of the same audience).

@@ -1,5 +1,6 @@
 import { type DeadLetterEnd, endDeadLetters } from "../dead-letters/record";
 import { mapBounded } from "../lib/concurrency";
+import { failMove, type MoveMessage } from "../projection/move";
 import { failPage } from "../purge/pages";
 import { runPurgePage } from "../purge/purge";
 import { retryLater } from "../queue/retry";
@@ -88,6 +89,11 @@ export async function consumePrivacyDeadLetters(
   now: () => Date = () => new Date(),
 ): Promise<void> {
   await endDeadLetters(batch, env, async (m): Promise<DeadLetterEnd> => {
+    const body = m.body as PrivacyMessage | MoveMessage;
+    if (body.type === "shard_move") {
+      await failMove(env, body);
+      return { outcome: "recorded", reason: "shard move step failed every retry" };
+    }
     if (m.body.type === "purge_projects" || m.body.type === "purge_profiles") {
       await failPage(env, m.body);
       return { outcome: "recorded", reason: "purge page failed every retry" };
