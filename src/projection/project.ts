@@ -87,6 +87,20 @@ export async function projectSettled(
     else if ("holder" in s)
       profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection, holder: s.holder });
   });
+  await writeStates(env, profileStates, installationStates, target);
+  return failed;
+}
+
+/**
+ * Writes projected states in one D1 round trip per shard: each project's rows to the shards the
+ * directory names (both, while it moves), or all of them to `target`.
+ */
+async function writeStates(
+  env: Env,
+  profileStates: ProfileState[],
+  installationStates: InstallationState[],
+  target?: Shard,
+): Promise<void> {
   // Each shard gets its own batch: a batch holds messages of many projects, on many shards.
   const byShard = new Map<string, { shard: Shard; profiles: ProfileState[]; installations: InstallationState[] }>();
   // A project that moves writes both of its shards (its `shard_moves` row).
@@ -120,17 +134,15 @@ export async function projectSettled(
       return statements.length ? shard.d1.batch(statements.map((s) => prepare(shard.d1, s as Preparable))) : undefined;
     }),
   );
-  return failed;
 }
 
 /**
  * Writes profiles their caller already read from their objects (a mass-update chunk's, with
- * `callerProjects`) in one D1 round trip, with the statements a projection batch uses: a
- * profile's row moves forward only, so a state older than what D1 holds changes nothing.
+ * `callerProjects`) in one D1 round trip per shard, with the statements a projection batch uses:
+ * a profile's row moves forward only, so a state older than what D1 holds changes nothing.
  */
-export async function writeProfiles(env: Env, states: ProfileState[]): Promise<void> {
-  const statements = profileStatements(states);
-  if (statements.length) await env.DB.batch(statements.map((s) => prepare(env.DB, s)));
+export function writeProfiles(env: Env, states: ProfileState[]): Promise<void> {
+  return writeStates(env, states, []);
 }
 
 /** Projects the messages, or throws: for a single message replayed from the dead-letter queue. */
