@@ -16,6 +16,7 @@ import {
   readWorld,
 } from "../support/identity";
 import { deliverTo } from "../support/queues";
+import { shardDb } from "../support/shards";
 import { stagedEvents } from "../support/staged";
 import { archiveOf, type PrivacyRequestBody, run, settled, submit } from "./support";
 
@@ -77,9 +78,10 @@ function toOp(o: Extract<Action, { kind: "batch" }>["ops"][number]): Op {
 }
 
 async function d1Rows(p: Project, table: string, column: string, ids: string[], extra = "") {
-  const row = await env.DB.prepare(
-    `SELECT count(*) AS n FROM ${table} WHERE project_id = ?1 AND ${column} IN (SELECT value FROM json_each(?2)) ${extra}`,
-  )
+  const row = await (await shardDb(p.projectId))
+    .prepare(
+      `SELECT count(*) AS n FROM ${table} WHERE project_id = ?1 AND ${column} IN (SELECT value FROM json_each(?2)) ${extra}`,
+    )
     .bind(p.projectId, JSON.stringify(ids))
     .first<{ n: number }>();
   return row?.n ?? -1;

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { projectShard } from "../../src/db/shards";
 import worker from "../../src/index";
 import { MAX_CHUNK_IDENTIFIERS } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
@@ -8,6 +9,7 @@ import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
 import { createProject } from "../support/harness";
 import { customIdStub, profileBy } from "../support/identity";
+import { shardDb } from "../support/shards";
 
 /*
  * A mass-update chunk writes its custom IDs' profiles to D1 itself, in one round trip, instead
@@ -48,11 +50,12 @@ async function deliver(body: ProfileOpsMessage, taskEnv: Env, attempts = 1) {
   return getQueueResult(batch, ctx);
 }
 
-/** env with a D1 that sees each batch writing the projection's profiles, and may refuse it. */
-function watchedProjection(refuse = false) {
+/** env whose project's shard sees each batch writing the projection's profiles, and may refuse it. */
+async function watchedProjection(projectId: string, refuse = false) {
   const seen = { batches: 0, parameters: [] as number[] };
   const ours = new WeakSet<D1PreparedStatement>();
-  const db = new Proxy(env.DB, {
+  const { name, d1 } = await projectShard(env, projectId);
+  const db = new Proxy(d1, {
     get(target, key) {
       if (key === "prepare")
         return (query: string) => {
@@ -79,13 +82,14 @@ function watchedProjection(refuse = false) {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  return { seen, env: { ...env, DB: db } as Env };
+  return { seen, env: { ...env, [name]: db } as Env };
 }
 
 async function projected(projectId: string) {
-  const row = await env.DB.prepare(
-    "SELECT COUNT(*) AS n FROM profiles p JOIN profile_attributes a ON a.project_id = p.project_id AND a.profile_id = p.profile_id WHERE p.project_id = ? AND a.name = 'tier' AND a.value_text = 'gold'",
-  )
+  const row = await (await shardDb(projectId))
+    .prepare(
+      "SELECT COUNT(*) AS n FROM profiles p JOIN profile_attributes a ON a.project_id = p.project_id AND a.profile_id = p.profile_id WHERE p.project_id = ? AND a.name = 'tier' AND a.value_text = 'gold'",
+    )
     .bind(projectId)
     .first<{ n: number }>();
   return row?.n ?? 0;
@@ -95,7 +99,7 @@ describe("a mass-update chunk's projection", () => {
   it(`writes a chunk's ${MAX_CHUNK_IDENTIFIERS} profiles to D1 in one round trip, with no projection message from each object`, async () => {
     const p = await createProject();
     const ids = Array.from({ length: MAX_CHUNK_IDENTIFIERS }, (_, k) => `proj-${k}`);
-    const { seen, env: watched } = watchedProjection();
+    const { seen, env: watched } = await watchedProjection(p.projectId);
     const result = await deliver(await chunkOf(p.projectId, ids), watched);
     expect(result.explicitAcks).toEqual(["m-1"]);
 
@@ -119,7 +123,7 @@ describe("a mass-update chunk's projection", () => {
   it("is written on the chunk's next delivery when D1 refused it after the objects applied", async () => {
     const p = await createProject();
     const chunk = await chunkOf(p.projectId, ["late-a", "late-b"]);
-    const refused = watchedProjection(true);
+    const refused = await watchedProjection(p.projectId, true);
     const failed = await deliver(chunk, refused.env, 1);
     expect(failed.retryMessages).toEqual([{ msgId: "m-1" }]);
     expect(failed.explicitAcks).toEqual([]);
