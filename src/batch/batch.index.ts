@@ -12,6 +12,7 @@ import * as customData from "./custom-data.handlers";
 import * as customDataRoutes from "./custom-data.routes";
 import * as events from "./events.handlers";
 import * as eventsRoutes from "./events.routes";
+import * as transactional from "./transactional";
 
 /**
  * Batch's server APIs (SPEC §9), mounted at the root: each route parses Batch's request, calls
@@ -37,7 +38,8 @@ export default router
   .openapi(customDataRoutes.deleteUser, customData.deleteUser)
   .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers)
   .openapi(eventsRoutes.trackEvents, events.trackEvents)
-  .openapi(eventsRoutes.trackEventsBulk, events.trackEventsBulk);
+  .openapi(eventsRoutes.trackEventsBulk, events.trackEventsBulk)
+  .openapi(transactional.sendRoute, transactional.send);
 
 /** Batch's Audience API 2.x, mounted at `/2.{minor}/audiences`: REST key and project header, as the Profile API. */
 const audienceRouter = createRouter();
