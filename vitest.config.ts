@@ -53,6 +53,7 @@ export default defineConfig(async () => {
           "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
           "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
           "edge-cdp-messages": { maxBatchTimeout: 0.05, maxRetries: 100 },
+          "edge-cdp-audience-inbox": { maxBatchTimeout: 0.05, maxBatchSize: 1, maxRetries: 5 },
         },
       },
     });
