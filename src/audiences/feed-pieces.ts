@@ -108,6 +108,7 @@ export type PieceOutcome =
  */
 export async function runPiece(env: Env, piece: FeedPiece): Promise<PieceOutcome> {
   const db = drizzle(env.DB);
+  const members = await membersDb(env, piece.feed.projectId);
   const run = await db
     .select({ status: audienceFeedRuns.status, progress: audienceFeedRuns.progress })
     .from(audienceFeedRuns)
@@ -116,11 +117,16 @@ export async function runPiece(env: Env, piece: FeedPiece): Promise<PieceOutcome
   // A second delivery of a piece already done, or of a run that ended.
   if (run?.status !== "running" || run.progress !== piece.seq) return { superseded: true };
   try {
-    return await readPiece(env, db, piece);
+    return await readPiece(env, db, members, piece);
   } catch (error) {
     if (!(error instanceof FeedFileError)) throw error;
     if (piece.generation) {
-      await deleteGenerations(db, piece.feed.projectId, piece.feed.name, sql`generation = ${piece.generation.claimed}`);
+      await deleteGenerations(
+        members,
+        piece.feed.projectId,
+        piece.feed.name,
+        sql`generation = ${piece.generation.claimed}`,
+      );
     }
     await endRun(db, piece, { status: "failed", reason: error.message });
     return { failed: error.message, deleteFile: !(error instanceof FileReplaced) };
@@ -130,7 +136,12 @@ export async function runPiece(env: Env, piece: FeedPiece): Promise<PieceOutcome
 /** The object changed under the run: the run fails, and the new file stays for its own run. */
 class FileReplaced extends FeedFileError {}
 
-async function readPiece(env: Env, db: DrizzleD1Database, piece: FeedPiece): Promise<PieceOutcome> {
+async function readPiece(
+  env: Env,
+  db: DrizzleD1Database,
+  members: DrizzleD1Database,
+  piece: FeedPiece,
+): Promise<PieceOutcome> {
   const { feed } = piece;
   // R2 refuses a range of an empty object.
   if (piece.size === 0) throw new FeedFileError("The file has no valid ID.");
@@ -159,9 +170,9 @@ async function readPiece(env: Env, db: DrizzleD1Database, piece: FeedPiece): Pro
   const state = { column: piece.column, headerSeen: piece.headerSeen, counts: { ...piece.counts } };
   const write = piece.phase === "apply";
   // Set on the piece at once: if this piece then fails, the failure path drops the claimed rows.
-  if (write && feed.mode === "replace" && !piece.generation) piece.generation = await claim_(db, feed);
+  if (write && feed.mode === "replace" && !piece.generation) piece.generation = await claim_(members, feed);
   const claim = piece.generation;
-  const writer = claim ? new GenerationWriter(db, feed.projectId, feed.name, claim.claimed) : null;
+  const writer = claim ? new GenerationWriter(members, feed.projectId, feed.name, claim.claimed) : null;
   let pending: string[] = [];
   try {
     lines.forEach((raw, i) => {
@@ -172,7 +183,7 @@ async function readPiece(env: Env, db: DrizzleD1Database, piece: FeedPiece): Pro
     });
     if (writer) await writer.flush();
     while (pending.length > 0) {
-      await patchAudienceMembers(db, feed.projectId, feed.name, pending.slice(0, ADD_BATCH), []);
+      await patchAudienceMembers(members, feed.projectId, feed.name, pending.slice(0, ADD_BATCH), []);
       pending = pending.slice(ADD_BATCH);
     }
   } catch (error) {
@@ -190,7 +201,7 @@ async function readPiece(env: Env, db: DrizzleD1Database, piece: FeedPiece): Pro
   // An empty export or a wrong column: do not wipe the audience for it.
   if (state.counts.ids === 0) throw new FeedFileError("The file has no valid ID.");
   if (piece.phase === "check") return advance(db, { ...after, phase: "apply", ...startOfFile(feed) });
-  if (claim) await commitOnce(db, feed, claim);
+  if (claim) await commitOnce(members, feed, claim);
   await endRun(db, after, { status: "done", ...state.counts });
   return { done: state.counts };
 }
@@ -200,6 +211,14 @@ const claim_ = async (db: DrizzleD1Database, feed: FeedSettings) => {
   if (!claimed) throw new FeedFileError(`The audience "${feed.name}" was deleted.`);
   return { claimed: claimed.generation, previous: claimed.audience.generation };
 };
+
+/**
+ * The database of a project's audience members (the run records stay in the control database,
+ * `env.DB`). One place to change where members live.
+ */
+async function membersDb(env: Env, _projectId: string): Promise<DrizzleD1Database> {
+  return drizzle(env.DB);
+}
 
 /** One line: its member, or null (a header, a blank line, a rejected ID, or the check phase's). */
 function readLine(
