@@ -22,6 +22,11 @@ export default defineConfig(async () => {
           FCM_API_BASE: "https://fcm-stub.test",
           ...vars,
         },
+        // The send_email binding as miniflare simulates it, restricted to these addresses: a send
+        // to another is refused by the binding, which shows the address the fan-out handed it.
+        email: {
+          send_email: [{ name: "EMAIL", allowed_destination_addresses: ["buyer@shop.example", "a@b.co"] }],
+        },
         // A third projection shard beside wrangler.toml's two, so tests see more than two.
         d1Databases: { PROJECTION_2: "00000000-0000-4000-8000-000000000002" },
         // Lets tests call `exports.default.queue()` directly (test-only flag).

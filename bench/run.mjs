@@ -52,6 +52,8 @@ const SCENARIOS = [
   "exports",
   // Its purge covers every project: it runs after the scenarios that read their profiles.
   "privacy",
+  // A receiver in this process; the app runs with ALLOW_HTTP_WEBHOOKS on for it.
+  "webhooks",
   // Last: its queued work would weigh on the scenarios after it.
   "mass-update",
 ];
@@ -115,7 +117,7 @@ async function main() {
   migrate(STATE.app);
   migrate(STATE.base, BASE_CONFIG);
   const servers = {
-    app: await startDev(["--var", `ADMIN_TOKEN:${ADMIN}`, "--var", "METER:on"], {
+    app: await startDev(["--var", `ADMIN_TOKEN:${ADMIN}`, "--var", "METER:on", "--var", "ALLOW_HTTP_WEBHOOKS:1"], {
       port: APP_PORT,
       state: STATE.app,
       probe: "/health",

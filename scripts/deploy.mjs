@@ -1,6 +1,6 @@
 // `npm run deploy`: provisions what wrangler.toml names when it is missing (D1 databases, queues
 // and dead-letter queues, R2 buckets and their lifecycle rules), applies the D1 migrations, sets
-// the required secrets that are unset (ADMIN_TOKEN: generated, printed once; a Worker whose
+// the required secrets that are unset (ADMIN_TOKEN, CHANNEL_SECRET_KEY: generated, printed once; a Worker whose
 // required secret is missing does not deploy), then deploys.
 // Idempotent: every step first asks Cloudflare what exists. Needs `npx wrangler login` first.
 import { execFileSync } from "node:child_process";

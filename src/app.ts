@@ -8,6 +8,7 @@ import audienceFeeds, { audienceInboxJob } from "./audiences/feeds.index";
 import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
 import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
+import campaigns from "./campaigns/campaigns.index";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
 import { batchExports, signedDownloads } from "./exports/batch-compat";
@@ -167,6 +168,7 @@ export function createApp() {
   app.route("/", batch);
   app.route("/:version{2\\.[0-9]+}/audiences", batchAudiences);
   app.route("/v1/messages", messages);
+  app.route("/v1/campaigns", campaigns);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

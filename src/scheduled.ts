@@ -1,5 +1,8 @@
 import { sweepAudienceInbox } from "./audiences/feeds";
+import { startDueCampaigns } from "./campaigns/schedule";
 import { dailyExports } from "./exports/jobs";
+import { expireExportCopies } from "./exports/retention";
+import { drainStuckOutbox } from "./privacy/store";
 import { startPurge } from "./purge/purge";
 
 type Job = (env: Env, now: Date) => Promise<unknown>;
@@ -11,9 +14,9 @@ export async function purgeInactiveProfiles(env: Env, now: Date): Promise<string
 
 /** Cron expression (as in wrangler.toml) → the jobs it runs. */
 const JOBS: Record<string, Job[]> = {
-  "0 2 * * *": [dailyExports],
+  "0 2 * * *": [dailyExports, expireExportCopies],
   "30 3 * * *": [purgeInactiveProfiles],
-  "*/5 * * * *": [sweepAudienceInbox],
+  "*/5 * * * *": [sweepAudienceInbox, drainStuckOutbox, startDueCampaigns],
 };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

@@ -4,8 +4,12 @@ interface BaselineEnv {
   COUNTERS: DurableObjectNamespace<Counter>;
   LIMITER: RateLimit;
   QUEUE: Queue;
+  MASS: Queue<MassChunk>;
   DB: D1Database;
 }
+
+/** One chunk of the `/mass` yardstick: the custom IDs whose objects get one row each. */
+type MassChunk = { tag: string; ids: string[] };
 
 /** An object that writes rows: the least a durable per-identifier write can cost. */
 export class Counter extends DurableObject<BaselineEnv> {
@@ -21,6 +25,11 @@ export class Counter extends DurableObject<BaselineEnv> {
     });
     return rows;
   }
+
+  /** How many rows this object holds: the `/mass` yardstick's count of chunks done. */
+  count(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hits").one().n;
+  }
 }
 
 type Batch = { installation_id?: string; ops?: unknown[] };
@@ -34,6 +43,25 @@ async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<un
     while (next < items.length) await fn(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+// edge-cdp's mass update (src/profiles/mass-update.ts, mass-update.consumer.ts): chunks of up
+// to 20 identifiers, queued in sends of up to 100 messages, one chunk a consumer invocation
+// (the queue's settings in wrangler.toml are edge-cdp's), 4 of a chunk's objects at a time.
+const MASS_CHUNK_IDS = 20;
+const MASS_SENDS = 100;
+const MASS_IN_FLIGHT = 4;
+
+/** Queues the custom IDs of a mass-update body in chunks; answers how many chunks. */
+async function queueMass(env: BaselineEnv, request: Request, tag: string): Promise<number> {
+  const ops = (await request.json()) as { identifiers?: { custom_id?: string } }[];
+  const ids = [...new Set(ops.map((op) => op.identifiers?.custom_id ?? "default"))];
+  const chunks: MassChunk[] = [];
+  for (let k = 0; k < ids.length; k += MASS_CHUNK_IDS) chunks.push({ tag, ids: ids.slice(k, k + MASS_CHUNK_IDS) });
+  for (let k = 0; k < chunks.length; k += MASS_SENDS) {
+    await env.MASS.sendBatch(chunks.slice(k, k + MASS_SENDS).map((body) => ({ body, contentType: "json" as const })));
+  }
+  return chunks.length;
 }
 
 // edge-cdp's audience writer (src/audiences/members.ts): up to 10,000 IDs (300,000 characters)
@@ -102,11 +130,26 @@ export default {
    * - `/profiles`: one row written to the object of each custom ID of a Profile API update body;
    * - `/segment?project=`: the SQL edge-cdp's segment compiler makes of `tier eq gold`, count only;
    * - `/audience?project=&generation=`: a CSV of IDs inserted as audience members, as edge-cdp's
-   *   replace writes them, then older generations deleted.
+   *   replace writes them, then older generations deleted;
+   * - `POST /mass?tag=`: a mass-update body, chunked and queued as edge-cdp queues it; its
+   *   consumer writes one row into the object of each custom ID. `GET /mass?tag=`: chunks done;
+   * - `/hook?to=`: answers, then POSTs the body it was given to `to` (a webhook delivery's body,
+   *   as edge-cdp POSTs it after answering the SDK batch), with its `X-Bench-Probe` header.
    */
-  async fetch(request: Request, env: BaselineEnv): Promise<Response> {
+  async fetch(request: Request, env: BaselineEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     switch (url.pathname) {
+      case "/hook": {
+        const body = await request.text();
+        const headers = {
+          "Content-Type": "application/json",
+          "X-Bench-Probe": request.headers.get("X-Bench-Probe") ?? "",
+        };
+        ctx.waitUntil(
+          fetch(url.searchParams.get("to") ?? "", { method: "POST", headers, body }).then((r) => r.arrayBuffer()),
+        );
+        return Response.json({ ok: true });
+      }
       case "/segment": {
         const project = url.searchParams.get("project") ?? "";
         const row = await env.DB.prepare(
@@ -120,6 +163,11 @@ export default {
         const project = url.searchParams.get("project") ?? "";
         const generation = Number(url.searchParams.get("generation") ?? 1);
         return Response.json({ size: await insertAudience(env, request, project, generation) });
+      }
+      case "/mass": {
+        const tag = url.searchParams.get("tag") ?? "";
+        if (request.method === "POST") return Response.json({ chunks: await queueMass(env, request, tag) });
+        return Response.json({ done: await counter(env, `mass-done:${tag}`).count() });
       }
       case "/profiles": {
         const ops = (await request.json()) as { identifiers?: { custom_id?: string } }[];
@@ -147,8 +195,19 @@ export default {
     }
   },
 
-  /** The floor route's consumer: acknowledges, as the cheapest consumer can. */
-  async queue(batch: MessageBatch): Promise<void> {
+  /**
+   * The floor route's consumer acknowledges, as the cheapest consumer can. The `/mass` one
+   * writes one row into each chunk's objects, then counts the chunk done.
+   */
+  async queue(batch: MessageBatch, env: BaselineEnv): Promise<void> {
+    if (batch.queue === "edge-cdp-baseline-mass") {
+      for (const m of batch.messages as readonly Message<MassChunk>[]) {
+        await bounded(m.body.ids, MASS_IN_FLIGHT, (id) => counter(env, id).hit());
+        await counter(env, `mass-done:${m.body.tag}`).hit();
+        m.ack();
+      }
+      return;
+    }
     batch.ackAll();
   },
 } satisfies ExportedHandler<BaselineEnv>;

@@ -8,6 +8,8 @@ import * as handlers from "./admin.handlers";
 import * as routes from "./admin.routes";
 import * as jobHandlers from "./jobs.handlers";
 import * as jobRoutes from "./jobs.routes";
+import * as shardHandlers from "./shards.handlers";
+import * as shardRoutes from "./shards.routes";
 
 const router = createRouter();
 router.use("*", requireKey("admin"), wellFormedText);
@@ -20,7 +22,10 @@ export default router
   .openapi(routes.createApp, handlers.createApp)
   .openapi(putFcmChannel, putFcm)
   .openapi(putEmailChannel, putEmail)
+  .openapi(shardRoutes.moveProject, shardHandlers.moveProject)
+  .openapi(shardRoutes.getMove, shardHandlers.getMove)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
   .openapi(jobRoutes.getJob, jobHandlers.getJob)
+  .openapi(shardRoutes.listShards, shardHandlers.listShards)
   .route("/dead-letters", deadLetters)
   .route("/meter", meter);

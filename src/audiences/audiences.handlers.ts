@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { drizzle } from "drizzle-orm/d1";
+import { projectShard } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { CsvError, readCsvColumnBatches } from "../lib/csv";
@@ -10,6 +10,7 @@ import { MAX_CSV_IDS } from "./audiences.routes";
 import { csvTooLarge, MAX_CSV_BODY, memberBodyKind } from "./content-type";
 import { type AudienceRow, type AudienceType, checkMember, type GenerationWriter } from "./members";
 import {
+  audienceWriteDb,
   checkIds,
   createAudienceRow,
   deleteAudienceRow,
@@ -48,7 +49,7 @@ function refused(issues: ErrorIssue[]): ApiError {
 export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name, type, description } = c.req.valid("json");
-  const created = await createAudienceRow(drizzle(c.env.DB), projectId, {
+  const created = await createAudienceRow(await audienceWriteDb(c.env, projectId), projectId, {
     name,
     type,
     description: description ?? null,
@@ -59,14 +60,14 @@ export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> 
 
 export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
-  const rows = await listAudienceRows(drizzle(c.env.DB), projectId);
+  const rows = await listAudienceRows((await projectShard(c.env, projectId)).db, projectId);
   return c.json({ audiences: rows.map(view) }, 200);
 };
 
 export const getAudience: RouteHandler<typeof routes.getAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  return c.json(view(await findAudience(drizzle(c.env.DB), projectId, name)), 200);
+  return c.json(view(await findAudience((await projectShard(c.env, projectId)).db, projectId, name)), 200);
 };
 
 /**
@@ -119,7 +120,7 @@ async function writeCsv(
 export const replaceMembers: RouteHandler<typeof routes.replaceMembers, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  const db = drizzle(c.env.DB);
+  const db = await audienceWriteDb(c.env, projectId);
   const csv = memberBodyKind(c.req.header("Content-Type")) === "csv";
   let members: string[] = [];
   if (!csv) {
@@ -154,7 +155,7 @@ export const patchMembers: RouteHandler<typeof routes.patchMembers, AppEnv> = as
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
   const body = c.req.valid("json");
-  const db = drizzle(c.env.DB);
+  const db = await audienceWriteDb(c.env, projectId);
   const { type } = await findAudience(db, projectId, name);
   const add = checkIds(type, "add", body.add ?? []);
   const remove = checkIds(type, "remove", body.remove ?? []);
@@ -174,6 +175,6 @@ export const patchMembers: RouteHandler<typeof routes.patchMembers, AppEnv> = as
 export const deleteAudience: RouteHandler<typeof routes.deleteAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  await deleteAudienceRow(drizzle(c.env.DB), projectId, name);
+  await deleteAudienceRow(await audienceWriteDb(c.env, projectId), projectId, name);
   return c.body(null, 204);
 };

@@ -10,7 +10,7 @@ import {
   deleteGenerations,
   GenerationWriter,
 } from "./members";
-import { patchAudienceMembers } from "./store";
+import { audienceWriteDb, patchAudienceMembers } from "./store";
 
 /*
  * A flat file is read in pieces: each piece is a byte range of the R2 object, cut after its last
@@ -216,8 +216,8 @@ const claim_ = async (db: DrizzleD1Database, feed: FeedSettings) => {
  * The database of a project's audience members (the run records stay in the control database,
  * `env.DB`). One place to change where members live.
  */
-async function membersDb(env: Env, _projectId: string): Promise<DrizzleD1Database> {
-  return drizzle(env.DB);
+function membersDb(env: Env, projectId: string): Promise<DrizzleD1Database> {
+  return audienceWriteDb(env, projectId);
 }
 
 /** One line: its member, or null (a header, a blank line, a rejected ID, or the check phase's). */

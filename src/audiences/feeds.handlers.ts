@@ -7,7 +7,7 @@ import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { type Feed, INBOX_PREFIX } from "./feeds";
 import type * as routes from "./feeds.routes";
-import { createAudienceRow, findAudience } from "./store";
+import { audienceWriteDb, createAudienceRow, findAudience } from "./store";
 
 function view(feed: Feed) {
   return {
@@ -27,8 +27,9 @@ export const putFeed: RouteHandler<typeof routes.putFeed, AppEnv> = async (c) =>
   const { name } = c.req.valid("param");
   const body = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  if (!(await createAudienceRow(db, projectId, { name, type: body.type, description: null }))) {
-    const existing = await findAudience(db, projectId, name);
+  const projection = await audienceWriteDb(c.env, projectId);
+  if (!(await createAudienceRow(projection, projectId, { name, type: body.type, description: null }))) {
+    const existing = await findAudience(projection, projectId, name);
     if (existing.type !== body.type) {
       throw new ApiError("CONFLICT", `Audience "${name}" holds ${existing.type}, not ${body.type}.`);
     }

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { audienceMembers, audiences } from "../db/schema";
+import { projectionFor } from "../db/shards";
 import { ApiError, type ErrorIssue } from "../lib/errors";
 import {
   type AudienceRow,
@@ -24,6 +25,21 @@ export const MAX_ISSUES = 100;
 
 const audienceIs = (projectId: string, name: string) =>
   and(eq(audiences.projectId, projectId), eq(audiences.name, name));
+
+/**
+ * The project's shard for an audience change. Refused (409, retry later) while the project
+ * moves: a move copies audiences rather than replaying them, so a change made on the old shard
+ * after the copy would be lost.
+ */
+export async function audienceWriteDb(env: Env, projectId: string): Promise<DrizzleD1Database> {
+  const projection = await projectionFor(env, projectId);
+  if (projection.moving) {
+    throw new ApiError("CONFLICT", "This project's data is moving to another shard: retry the audience change later.", {
+      headers: { "Retry-After": "60" },
+    });
+  }
+  return projection.one().db;
+}
 
 export const audienceNotFound = (name: string) => new ApiError("NOT_FOUND", `No audience "${name}".`);
 

@@ -3,6 +3,7 @@ import { count, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { AudienceRow } from "../audiences/members";
 import {
+  audienceWriteDb,
   checkIds,
   createAudienceRow,
   deleteAudienceRow,
@@ -13,6 +14,7 @@ import {
 } from "../audiences/store";
 import { audiencesInProgress, type IndexingState, tokenState, withIndexingToken } from "../audiences/tokens";
 import { audiences } from "../db/schema";
+import { projectShard } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError, type ErrorIssue } from "../lib/errors";
@@ -37,8 +39,9 @@ export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> 
   const { projectId } = callerOf(c, "rest");
   const { name, type, display_name } = c.req.valid("json");
   const db = drizzle(c.env.DB);
+  const projection = await audienceWriteDb(c.env, projectId);
   const token = await withIndexingToken(db, projectId, name, "create", async () => {
-    const created = await createAudienceRow(db, projectId, { name, type, description: display_name ?? null });
+    const created = await createAudienceRow(projection, projectId, { name, type, description: display_name ?? null });
     if (!created) throw new ApiError("CONFLICT", `An audience named "${name}" already exists.`);
   });
   return c.json({ indexing_token: token }, 202);
@@ -48,7 +51,8 @@ export const updateAudience: RouteHandler<typeof routes.updateAudience, AppEnv> 
   const { projectId } = callerOf(c, "rest");
   const { name, ids } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const { type } = await findAudience(db, projectId, name);
+  const projection = await audienceWriteDb(c.env, projectId);
+  const { type } = await findAudience(projection, projectId, name);
   const checked = checkIds(
     type,
     "ids",
@@ -67,7 +71,7 @@ export const updateAudience: RouteHandler<typeof routes.updateAudience, AppEnv> 
   const add = [...last].flatMap(([id, action]) => (action === "add" ? [id] : []));
   const remove = [...last].flatMap(([id, action]) => (action === "remove" ? [id] : []));
   const token = await withIndexingToken(db, projectId, name, "update", () =>
-    patchAudienceMembers(db, projectId, name, add, remove),
+    patchAudienceMembers(projection, projectId, name, add, remove),
   );
   return c.json({ indexing_token: token }, 202);
 };
@@ -76,10 +80,11 @@ export const replaceAudience: RouteHandler<typeof routes.replaceAudience, AppEnv
   const { projectId } = callerOf(c, "rest");
   const { name, ids } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const checked = checkIds((await findAudience(db, projectId, name)).type, "ids", ids);
+  const projection = await audienceWriteDb(c.env, projectId);
+  const checked = checkIds((await findAudience(projection, projectId, name)).type, "ids", ids);
   if (checked.issues.length) throw refused(checked.issues);
   const token = await withIndexingToken(db, projectId, name, "replace", () =>
-    replaceWithMembers(db, projectId, name, checked.members),
+    replaceWithMembers(projection, projectId, name, checked.members),
   );
   return c.json({ indexing_token: token }, 202);
 };
@@ -88,7 +93,10 @@ export const removeAudience: RouteHandler<typeof routes.removeAudience, AppEnv> 
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("json");
   const db = drizzle(c.env.DB);
-  const token = await withIndexingToken(db, projectId, name, "remove", () => deleteAudienceRow(db, projectId, name));
+  const projection = await audienceWriteDb(c.env, projectId);
+  const token = await withIndexingToken(db, projectId, name, "remove", () =>
+    deleteAudienceRow(projection, projectId, name),
+  );
   return c.json({ indexing_token: token }, 202);
 };
 
@@ -96,8 +104,9 @@ export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = 
   const { projectId } = callerOf(c, "rest");
   const { from, limit } = c.req.valid("query");
   const db = drizzle(c.env.DB);
+  const projection = (await projectShard(c.env, projectId)).db;
   // One more than the page, to know whether another follows.
-  const rows = await listAudienceRows(db, projectId, {
+  const rows = await listAudienceRows(projection, projectId, {
     ...(from !== undefined ? { after: from } : {}),
     limit: limit + 1,
   });
@@ -108,7 +117,7 @@ export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = 
       projectId,
       page.map((r) => r.name),
     ),
-    db.select({ n: count() }).from(audiences).where(eq(audiences.projectId, projectId)).get(),
+    projection.select({ n: count() }).from(audiences).where(eq(audiences.projectId, projectId)).get(),
   ]);
   const has_more = rows.length > limit;
   return c.json(
@@ -126,7 +135,8 @@ export const viewAudience: RouteHandler<typeof routes.viewAudience, AppEnv> = as
   const { projectId } = callerOf(c, "rest");
   const { name, indexing_token } = c.req.valid("query");
   const db = drizzle(c.env.DB);
-  const row = await findAudience(db, projectId, name);
+  const projection = (await projectShard(c.env, projectId)).db;
+  const row = await findAudience(projection, projectId, name);
   let state: IndexingState;
   if (indexing_token !== undefined) {
     const found = await tokenState(db, projectId, name, indexing_token);

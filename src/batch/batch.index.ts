@@ -7,6 +7,8 @@ import { wellFormedText } from "../lib/text";
 import * as audiences from "./audiences.handlers";
 import * as audiencesRoutes from "./audiences.routes";
 import { BATCH_KEY_PATHS } from "./auth";
+import * as campaigns from "./campaigns.handlers";
+import * as campaignsRoutes from "./campaigns.routes";
 import { BATCH_CODE } from "./codes";
 import * as customData from "./custom-data.handlers";
 import * as customDataRoutes from "./custom-data.routes";
@@ -39,7 +41,11 @@ export default router
   .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers)
   .openapi(eventsRoutes.trackEvents, events.trackEvents)
   .openapi(eventsRoutes.trackEventsBulk, events.trackEventsBulk)
-  .openapi(transactional.sendRoute, transactional.send);
+  .openapi(transactional.sendRoute, transactional.send)
+  .openapi(campaignsRoutes.createCampaign, campaigns.createCampaign)
+  .openapi(campaignsRoutes.updateCampaign, campaigns.updateCampaign)
+  .openapi(campaignsRoutes.deleteCampaign, campaigns.deleteCampaign)
+  .openapi(campaignsRoutes.campaignStats, campaigns.campaignStats);
 
 /** Batch's Audience API 2.x, mounted at `/2.{minor}/audiences`: REST key and project header, as the Profile API. */
 const audienceRouter = createRouter();

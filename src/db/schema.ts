@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The single source of truth for D1; `npm run db:generate` turns changes into migrations/. */
@@ -175,6 +176,8 @@ export const installations = sqliteTable(
     platform: text("platform"),
     pushOptin: integer("push_optin", { mode: "boolean" }),
     lastSeenAt: text("last_seen_at").notNull(),
+    /** The push token's key (src/messaging/subscription.ts `pushTokenKey`): a send's `tokens` find it here. */
+    pushTokenKey: text("push_token_key"),
     version: integer("version").notNull(),
   },
   (t) => [
@@ -182,6 +185,7 @@ export const installations = sqliteTable(
     index("installations_profile_idx").on(t.projectId, t.profileId),
     index("installations_platform_idx").on(t.projectId, t.platform, t.profileId),
     index("installations_push_idx").on(t.projectId, t.pushOptin, t.profileId),
+    index("installations_push_token_idx").on(t.projectId, t.pushTokenKey).where(sql`${t.pushTokenKey} IS NOT NULL`),
     // The optin_users export pages through an app's installations in this order.
     index("installations_app_seen_idx").on(t.projectId, t.appId, t.lastSeenAt, t.installationId),
   ],
@@ -436,6 +440,28 @@ export const directoryEpoch = sqliteTable("directory_epoch", {
 });
 
 /**
+ * A project's move to another shard (SPEC §11), a job with a status. `phase` says where the
+ * writes go (both shards until `cleanup`) and where the reads go (the old shard until `flip`);
+ * `cursor` is where the copy or the deletion of old rows goes on, so a stopped move resumes.
+ */
+export const shardMoves = sqliteTable(
+  "shard_moves",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    fromShard: text("from_shard").notNull(),
+    toShard: text("to_shard").notNull(),
+    phase: text("phase", { enum: ["dual", "copy", "flipped", "cleanup", "delete", "done"] }).notNull(),
+    cursor: text("cursor", { mode: "json" }),
+    status: text("status", { enum: ["pending", "done", "failed"] }).notNull(),
+    error: text("error"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("shard_moves_project_idx").on(t.projectId, t.status)],
+);
+
+/**
  * Batch's Audience API answers each change with an indexing token, whose state the caller reads
  * back (`IN_PROGRESS` while the change is written, then `APPLIED`; `REPLACED` is derived at read
  * time from a later replace or removal of the same audience).
@@ -557,4 +583,55 @@ export const messageDeliveries = sqliteTable(
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.token, t.installationId] })],
+);
+
+/**
+ * Campaigns (SPEC §10): one message to everyone a target matches. `state`: `draft` (not live),
+ * `scheduled` (live, waiting for `push_at`), `sending`, `sent`. The send itself is a `messages`
+ * row with the campaign's token, so deliveries, claims and outcomes are the transactional ones.
+ */
+export const campaigns = sqliteTable(
+  "campaigns",
+  {
+    token: text("token").primaryKey(),
+    projectId: text("project_id").notNull(),
+    name: text("name").notNull(),
+    state: text("state", { enum: ["draft", "scheduled", "sending", "sent"] }).notNull(),
+    /** `now` or an ISO 8601 time, as given. */
+    pushTime: text("push_time").notNull(),
+    /** When a live campaign starts: `push_time`, or when it went live for `now`. */
+    pushAt: text("push_at"),
+    /** `{where?, audiences?, platforms?}` (JSON). */
+    targeting: text("targeting").notNull(),
+    /** `[{language?, title, body, deeplink?}]` (JSON). */
+    content: text("content").notNull(),
+    sendRate: integer("send_rate"),
+    /** Installations of these apps only (the 1.1 path's app); null: every app of the project. */
+    appIds: text("app_ids"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    startedAt: text("started_at"),
+  },
+  (t) => [index("campaigns_project_idx").on(t.projectId, t.token), index("campaigns_due_idx").on(t.state, t.pushAt)],
+);
+
+/** One row per page of a campaign's fan-out once it is queued: a redelivered page queues nothing again. */
+export const campaignPages = sqliteTable(
+  "campaign_pages",
+  {
+    token: text("token").notNull(),
+    page: integer("page").notNull(),
+    targeted: integer("targeted").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.token, t.page] })],
+);
+
+/** An installation (or profile) that opened a campaign's push, once: the `opened` stat. */
+export const campaignOpens = sqliteTable(
+  "campaign_opens",
+  {
+    token: text("token").notNull(),
+    opener: text("opener").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.token, t.opener] })],
 );

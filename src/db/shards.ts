@@ -1,6 +1,6 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { directoryEpoch, projectShards } from "./schema";
+import { directoryEpoch, projectShards, shardMoves } from "./schema";
 
 /**
  * The projection directory (SPEC §11): which D1 database (`PROJECTION_<n>`) holds a project's
@@ -34,6 +34,13 @@ export interface Projection {
   one(): Shard;
   /** The shard that holds `profileId`. */
   forProfile(profileId: string): Shard;
+  /**
+   * Where a write of `profileId`'s rows goes: its shard, and while the project moves
+   * (the `shard_moves` row of a move under way) the other shard of the move too, so neither misses a write.
+   */
+  writesFor(profileId: string): Shard[];
+  /** A move of the project is under way (or stopped part-way). */
+  readonly moving: boolean;
 }
 
 /** Binding names of projection shards: `PROJECTION` alone is the projection queue. */
@@ -46,6 +53,9 @@ const SHARD_NAME = /^PROJECTION_(\d+)$/;
  */
 export const DIRECTORY_TTL_MS = 10_000;
 
+/** The TTL in force: tests of moves shorten it (a move waits it out between its steps). */
+export const directoryTiming = { ttlMs: DIRECTORY_TTL_MS };
+
 /** Thrown when a project has no directory row (it does not exist, or was never placed). */
 export class UnplacedProjectError extends Error {
   constructor(readonly projectId: string) {
@@ -56,8 +66,8 @@ export class UnplacedProjectError extends Error {
 interface Cache {
   epoch: number;
   checkedAt: number;
-  /** Shard names by project, by position. */
-  projects: Map<string, Promise<string[]>>;
+  /** Shard names by project, by position, and the move under way. */
+  projects: Map<string, Promise<Placement>>;
   epochRead?: Promise<number>;
 }
 
@@ -91,7 +101,7 @@ async function readEpoch(env: Env): Promise<number> {
 /** Drops the cached directory when its epoch changed, checking at most once per TTL. */
 async function fresh(env: Env): Promise<Cache> {
   const now = Date.now();
-  if (now - cache.checkedAt < DIRECTORY_TTL_MS) return cache;
+  if (now - cache.checkedAt < directoryTiming.ttlMs) return cache;
   const current = cache;
   current.epochRead ??= readEpoch(env).finally(() => {
     current.epochRead = undefined;
@@ -103,14 +113,35 @@ async function fresh(env: Env): Promise<Cache> {
   return cache;
 }
 
-async function readPlacement(env: Env, projectId: string): Promise<string[]> {
-  const rows = await drizzle(env.DB)
-    .select({ shard: projectShards.shard })
-    .from(projectShards)
-    .where(eq(projectShards.projectId, projectId))
-    .orderBy(asc(projectShards.position));
+interface Placement {
+  names: string[];
+  /** The other shard writes also go to, while a move writes both. */
+  alsoWrite: string | null;
+  moving: boolean;
+}
+
+/** The move phases in which writes land on both shards. */
+const DUAL_PHASES = ["dual", "copy", "flipped"] as const;
+
+async function readPlacement(env: Env, projectId: string): Promise<Placement> {
+  const db = drizzle(env.DB);
+  const [rows, moves] = await db.batch([
+    db
+      .select({ shard: projectShards.shard })
+      .from(projectShards)
+      .where(eq(projectShards.projectId, projectId))
+      .orderBy(asc(projectShards.position)),
+    db
+      .select({ from: shardMoves.fromShard, to: shardMoves.toShard, phase: shardMoves.phase })
+      .from(shardMoves)
+      .where(and(eq(shardMoves.projectId, projectId), inArray(shardMoves.status, ["pending", "failed"]))),
+  ]);
   if (!rows.length) throw new UnplacedProjectError(projectId);
-  return rows.map((r) => r.shard);
+  const names = rows.map((r) => r.shard);
+  const move = moves[0];
+  const dual = move && (DUAL_PHASES as readonly string[]).includes(move.phase);
+  const other = dual ? (names[0] === move.from ? move.to : move.from) : null;
+  return { names, alsoWrite: other, moving: moves.length > 0 };
 }
 
 /** FNV-1a over the profile ID: stable across isolates and releases, which a split relies on. */
@@ -123,8 +154,10 @@ function profileHash(profileId: string): number {
   return h;
 }
 
-function projection(env: Env, projectId: string, epoch: number, names: string[]): Projection {
-  const shards = names.map((n) => shard(env, n));
+function projection(env: Env, projectId: string, epoch: number, placement: Placement): Projection {
+  const shards = placement.names.map((n) => shard(env, n));
+  const also = placement.alsoWrite ? shard(env, placement.alsoWrite) : null;
+  const forProfile = (profileId: string) => shards[profileHash(profileId) % shards.length] as Shard;
   return {
     projectId,
     epoch,
@@ -134,9 +167,11 @@ function projection(env: Env, projectId: string, epoch: number, names: string[])
       if (!only || shards.length > 1) throw new Error(`Project ${projectId} is split over ${shards.length} shards.`);
       return only;
     },
-    forProfile(profileId) {
-      return shards[profileHash(profileId) % shards.length] as Shard;
+    forProfile,
+    writesFor(profileId) {
+      return also ? [forProfile(profileId), also] : [forProfile(profileId)];
     },
+    moving: placement.moving,
   };
 }
 
@@ -146,14 +181,14 @@ function projection(env: Env, projectId: string, epoch: number, names: string[])
  */
 export async function projectionFor(env: Env, projectId: string): Promise<Projection> {
   const current = await fresh(env);
-  let names = current.projects.get(projectId);
-  if (!names) {
-    names = readPlacement(env, projectId);
-    current.projects.set(projectId, names);
+  let placement = current.projects.get(projectId);
+  if (!placement) {
+    placement = readPlacement(env, projectId);
+    current.projects.set(projectId, placement);
     // A failed read (or an unknown project) is not remembered: the next call asks again.
-    names.catch(() => current.projects.get(projectId) === names && current.projects.delete(projectId));
+    placement.catch(() => current.projects.get(projectId) === placement && current.projects.delete(projectId));
   }
-  return projection(env, projectId, current.epoch, await names);
+  return projection(env, projectId, current.epoch, await placement);
 }
 
 /** Shorthand for the one shard of a project that is not split: `(await projectionFor(…)).one()`. */
@@ -195,4 +230,12 @@ export async function emptiestShard(env: Env): Promise<string> {
  */
 export function placeProject(env: Env, projectId: string, shardName: string) {
   return drizzle(env.DB).insert(projectShards).values({ projectId, position: 0, shard: shardName });
+}
+
+/** The statement that makes every isolate read the directory again (within `directoryTiming.ttlMs`). */
+export function bumpEpoch(env: Env) {
+  return drizzle(env.DB)
+    .update(directoryEpoch)
+    .set({ epoch: sql`${directoryEpoch.epoch} + 1` })
+    .where(eq(directoryEpoch.id, 0));
 }

@@ -1,3 +1,4 @@
+import { recordCampaignOpens } from "../campaigns/opens";
 import { replayOrRecord } from "../dead-letters/record";
 import { dropFromHours, dropFromObjects, stageEvents } from "../exports/staging";
 import { removedProfiles } from "../privacy/erase-d1";
@@ -44,6 +45,10 @@ export async function handle(
     staging.map((m) => ({ projectId: m.project_id, profileId: m.profile_id })),
   );
   if (late.size) await dropFromObjects(env, written, late);
+  await recordCampaignOpens(
+    env,
+    staging.filter((m) => !late.has(keyOf(m))),
+  );
   await publishWebhookItems(env, bodies.filter((b) => !removed.has(keyOf(b)) && !late.has(keyOf(b))).flatMap(itemsOf));
 }
 

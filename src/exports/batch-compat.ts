@@ -11,6 +11,7 @@ import { wellFormedText } from "../lib/text";
 import { streamObject } from "./exports.handlers";
 import { FieldName } from "./exports.routes";
 import { profilesExportKey, queueProfilesExport, validateWhere } from "./profiles-export";
+import { refuseExpiredProfileExport } from "./retention";
 import { signDownload, verifyDownload } from "./signed-url";
 
 /**
@@ -211,7 +212,7 @@ const signedDownload = createRoute({
   },
   responses: {
     200: { description: "The CSV file", content: { "text/csv": { schema: z.string() } } },
-    ...errorResponsesOf(403, 404),
+    ...errorResponsesOf(403, 404, 410),
   },
 });
 
@@ -226,6 +227,7 @@ const downloadSigned: RouteHandler<typeof signedDownload, AppEnv> = async (c) =>
     Uuid.test(requestId) &&
     (await verifyDownload(c.env.ADMIN_TOKEN, project, requestId, expires, signature, Date.now()));
   if (!valid) throw new ApiError("FORBIDDEN", "This download link is invalid or has expired.");
+  await refuseExpiredProfileExport(c.env, project, requestId, Date.now());
   return streamObject(c.env.EXPORTS, profilesExportKey(project, requestId), `profiles/${requestId}.csv`);
 };
 

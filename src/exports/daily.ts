@@ -1,6 +1,7 @@
 import { and, asc, count, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { apps, exportFiles, exportHours } from "../db/schema";
+import { projectShard } from "../db/shards";
 import { chunkBy } from "../lib/chunk";
 import type { ExportMessage } from "./exports.messages";
 import {
@@ -196,14 +197,16 @@ interface OptinRow {
 /** One row per reachable installation (on a live profile), by last update then installation. */
 async function writeOptins(env: Env, projectId: string, appId: string, writer: ObjectWriter) {
   let after: { time: string; id: string } | null = null;
+  const { d1 } = await projectShard(env, projectId);
   for (;;) {
-    const page: D1Result<OptinRow> = await env.DB.prepare(
-      `SELECT i.custom_id, i.installation_id, i.platform, i.push_optin, i.last_seen_at
+    const page: D1Result<OptinRow> = await d1
+      .prepare(
+        `SELECT i.custom_id, i.installation_id, i.platform, i.push_optin, i.last_seen_at
          FROM installations i
          JOIN profiles p ON p.project_id = i.project_id AND p.profile_id = i.profile_id AND p.state = 'active'
         WHERE i.project_id = ?1 AND i.app_id = ?2 AND (i.last_seen_at, i.installation_id) > (?3, ?4)
         ORDER BY i.last_seen_at, i.installation_id LIMIT ${ROWS_PER_SLICE}`,
-    )
+      )
       .bind(projectId, appId, after?.time ?? "", after?.id ?? "")
       .all<OptinRow>();
     const rows: Cell[][] = page.results.map((r) => [

@@ -3,6 +3,7 @@ import { retryLater } from "../queue/retry";
 import { runHour, runMerge, startDaily, writeFile } from "./daily";
 import type { ExportMessage } from "./exports.messages";
 import { failProfilesExport, runProfilesExport } from "./profiles-export";
+import { expireExportCopies } from "./retention";
 
 export const EXPORTS_QUEUE = "edge-cdp-exports";
 export const EXPORTS_DLQ = "edge-cdp-exports-dlq";
@@ -20,6 +21,9 @@ async function handle(env: Env, body: ExportMessage): Promise<void> {
       return;
     case "profiles_export":
       return runProfilesExport(env, body);
+    case "expire_copies":
+      await expireExportCopies(env, new Date(body.at), { work_after: body.work_after });
+      return;
   }
 }
 
@@ -45,6 +49,9 @@ export async function consumeDeadExports(batch: MessageBatch<ExportMessage>, env
     if (m.body.type === "profiles_export") {
       await failProfilesExport(env, m.body, "The export could not be written after several attempts.");
       return { outcome: "recorded", reason: "profile export failed every retry" };
+    }
+    if (m.body.type === "expire_copies") {
+      return { outcome: "recorded", reason: "retention run failed every retry; the next daily cron goes on" };
     }
     return { outcome: "recorded", reason: `daily export ${m.body.type} failed every retry; re-run its date` };
   });

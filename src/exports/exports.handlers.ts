@@ -11,6 +11,7 @@ import type * as routes from "./exports.routes";
 import type { DailyKind } from "./files";
 import { startDailyExports } from "./jobs";
 import { DEFAULT_FIELDS, profilesExportKey, queueProfilesExport, validateWhere } from "./profiles-export";
+import { dailyFileExpired, refuseExpiredProfileExport } from "./retention";
 
 const PAGE = 1000;
 
@@ -98,8 +99,7 @@ export const downloadDaily: RouteHandler<typeof routes.downloadDaily, AppEnv> = 
     .where(eq(projects.id, projectId))
     .get();
   const days = project?.days ?? 30;
-  const date = Date.parse(`${file.slice(0, 10)}T00:00:00.000Z`);
-  if (Number.isFinite(date) && date + (days + 1) * 86_400_000 <= Date.now()) {
+  if (dailyFileExpired(file.slice(0, 10), days, Date.now())) {
     throw new ApiError("GONE", `Daily files are kept ${days} days; ${name} has expired.`);
   }
   return streamObject(c.env.EXPORTS, `exports/${projectId}/${name}`, name) as never;
@@ -109,6 +109,7 @@ export const downloadProfiles: RouteHandler<typeof routes.downloadProfiles, AppE
   const { projectId } = callerOf(c, "rest");
   const { file } = c.req.valid("param");
   const requestId = file.slice(0, -".csv".length);
+  await refuseExpiredProfileExport(c.env, projectId, requestId, Date.now());
   return streamObject(c.env.EXPORTS, profilesExportKey(projectId, requestId), `profiles/${file}`) as never;
 };
 

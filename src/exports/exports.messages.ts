@@ -3,6 +3,8 @@ import type { SuspendedUpload } from "./upload";
 
 /** Work on the exports queue; each message is a bounded piece (see daily.ts, profiles-export.ts). */
 export type ExportMessage =
+  /** The rest of a retention run (src/exports/retention.ts) as of the cron's `at`. */
+  | { type: "expire_copies"; at: string; work_after: string | null }
   | {
       type: "daily_start";
       job: string;

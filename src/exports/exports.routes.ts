@@ -82,6 +82,7 @@ export const downloadProfiles = createRoute({
   path: "/profiles/{file}",
   tags: ["exports"],
   summary: "Stream an on-demand profile export",
+  description: "An on-demand export is kept 7 days: after them it is deleted and this answers 410 GONE.",
   security: rest,
   request: {
     params: z.object({
@@ -91,7 +92,11 @@ export const downloadProfiles = createRoute({
         .openapi({ param: { name: "file", in: "path" } }),
     }),
   },
-  responses: { 200: { description: "The file", content: { "text/csv": { schema: z.string() } } }, ...errorResponses },
+  responses: {
+    200: { description: "The file", content: { "text/csv": { schema: z.string() } } },
+    ...errorResponses,
+    ...errorResponsesOf(410),
+  },
 });
 
 export const FieldName = z

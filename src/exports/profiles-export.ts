@@ -2,6 +2,7 @@ import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { audiences, requestChunks, requests } from "../db/schema";
+import { projectShard } from "../db/shards";
 import { ApiError, issuePath } from "../lib/errors";
 import { compileWhere } from "../segments/compile";
 import { audienceNames, countConditions, WHERE_LIMITS, type WhereNode, WhereSchema } from "../segments/where";
@@ -42,7 +43,7 @@ export async function validateWhere(env: Env, projectId: string, raw: unknown): 
   }
   const names = [...new Set(audienceNames(where))];
   if (names.length > 0) {
-    const found = await drizzle(env.DB)
+    const found = await (await projectShard(env, projectId)).db
       .select({ name: audiences.name })
       .from(audiences)
       .where(and(eq(audiences.projectId, projectId), inArray(audiences.name, names)));
@@ -153,26 +154,29 @@ const tailKey = (msg: ProfilesExportMessage, part: number) =>
 
 /** One page of the matching profiles after `after`, as CSV cells. */
 async function readPage(env: Env, msg: ProfilesExportMessage, after: string, attributeNames: string[]) {
-  const page = await drizzle(env.DB).all<ProfileRow>(
+  const shard = await projectShard(env, msg.project_id);
+  const page = await shard.db.all<ProfileRow>(
     sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, msg.where as WhereNode | null)}
         AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${exportPaging.page}`,
   );
   if (page.length === 0) return { page, rows: [] };
   const ids = JSON.stringify(page.map((p) => p.profile_id));
   const [installs, attributes] = await Promise.all([
-    env.DB.prepare(
-      `SELECT profile_id, installation_id FROM installations
+    shard.d1
+      .prepare(
+        `SELECT profile_id, installation_id FROM installations
         WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?)) ORDER BY installation_id`,
-    )
+      )
       .bind(msg.project_id, ids)
       .all<{ profile_id: string; installation_id: string }>(),
     attributeNames.length === 0
       ? { results: [] as AttributeRow[] }
-      : env.DB.prepare(
-          `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
+      : shard.d1
+          .prepare(
+            `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
             WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?))
               AND name IN (SELECT value FROM json_each(?))`,
-        )
+          )
           .bind(msg.project_id, ids, JSON.stringify(attributeNames))
           .all<AttributeRow>(),
   ]);

@@ -181,12 +181,31 @@ export class CustomIdObject extends DurableObject<Env> {
 
   /**
    * Applies data ops to the profile holding this custom ID, creating it when the custom ID
-   * is unknown (SPEC §2: its data waits for an installation to log in).
+   * is unknown (SPEC §2: its data waits for an installation to log in). With `callerProjects`,
+   * no projection message is queued: the profile's projection is answered instead, for the
+   * caller to write to D1 with others (a mass-update chunk), and answered again on a repeat.
    */
-  applyOps(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
+  applyOps(
+    ctx: WriteContext & { customId: string },
+    ops: DataOp[],
+    options: { callerProjects?: boolean } = {},
+  ): ApplyResult & { profileId: string; projection?: ProfileProjection | null } {
     this.store.holder = { projectId: ctx.projectId, kind: "custom_id", id: ctx.customId };
     this.schema.ensure();
-    const result = this.store.transaction(() => {
+    // Reset whatever happens: the next write through this store stages its message again.
+    this.store.callerProjects = options.callerProjects === true;
+    let result: ApplyResult & { profileId: string };
+    try {
+      result = this.#applyInTransaction(ctx, ops);
+    } finally {
+      this.store.callerProjects = false;
+    }
+    this.outbox.afterWrite(this.ctx);
+    return options.callerProjects ? { ...result, projection: this.store.projection(result.profileId) } : result;
+  }
+
+  #applyInTransaction(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
+    return this.store.transaction(() => {
       let profileId = this.current()?.profile_id;
       if (!profileId) {
         profileId = uuidv7();
@@ -202,8 +221,6 @@ export class CustomIdObject extends DurableObject<Env> {
       if (ctx.installationId) this.members.seen(ctx.installationId, ctx.receivedAt);
       return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
     });
-    this.outbox.afterWrite(this.ctx);
-    return result;
   }
 
   /** The profile as the D1 projection stores it; null when it is not held here. */
@@ -267,6 +284,22 @@ export class CustomIdObject extends DurableObject<Env> {
     return this.members.page(limit).members.map((m) => m.installationId);
   }
 
+  /**
+   * Where this custom ID's profile is reached by email (src/messaging/): `$email_address` and
+   * `$email_marketing` as stored; null when no profile holds the custom ID.
+   */
+  emailContact(): { profileId: string; email: string | null; marketing: string | null } | null {
+    if (!this.schema.exists) return null;
+    const profileId = this.current()?.profile_id;
+    if (!profileId) return null;
+    const held = this.store.attributeTable.named(profileId, ["$email_address", "$email_marketing"]);
+    const text = (name: string) => {
+      const value = held.get(name)?.value;
+      return typeof value === "string" ? value : null;
+    };
+    return { profileId, email: text("$email_address"), marketing: text("$email_marketing") };
+  }
+
   /** Drops members a view found to have moved on (see `hasMovedOn`); how many went. */
   prune(stale: Member[]): number {
     if (!this.schema.exists) return 0;
@@ -285,6 +318,7 @@ meterRequests(CustomIdObject, {
   detach: true,
   applyOps: true,
   installationIds: true,
+  emailContact: true,
   projection: true,
   erase: true,
   review: true,

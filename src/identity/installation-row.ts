@@ -1,3 +1,4 @@
+import { pushTokenKey } from "../messaging/subscription";
 import type { InstallationProjection } from "../queue/messages";
 import type { BatchInput } from "./installation-batch";
 import type { OutboxTable } from "./outbox-table";
@@ -194,6 +195,7 @@ export function installationProjection(row: InstallationRow): InstallationProjec
     platform: row.platform,
     push_optin: optedIn(row),
     last_seen_at: row.last_seen_at,
+    push_token_key: pushTokenKey(row.push_provider, row.push_token),
     version: row.version,
   };
 }

@@ -111,6 +111,11 @@ export function upgradeProfileTables(sql: SqlStorage): void {
 export class ProfileStore {
   /** Which object this is, set by it before it writes: projection messages name it. */
   holder: Holder | null = null;
+  /**
+   * Set for a write whose caller projects the profile itself (a mass-update chunk writes all its
+   * profiles to D1 in one round trip): no projection message is staged for it.
+   */
+  callerProjects = false;
   readonly attributeTable: AttributeTable;
   readonly eventTable: EventTable;
   readonly historyTable: HistoryTable;
@@ -148,6 +153,7 @@ export class ProfileStore {
 
   private profileChanged(profileId: string): void {
     if (!this.holder) throw new Error("the profile store's holder is not set");
+    if (this.callerProjects) return;
     this.outbox.changed({
       type: "profile_changed",
       project_id: this.holder.projectId,

@@ -1,12 +1,15 @@
+import { projectionFor } from "../db/shards";
+import type { CustomIdObject } from "../identity/custom-id-object";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { PushTarget } from "../identity/installation-object";
 import { mapBounded, settleBounded } from "../lib/concurrency";
 import { retryLater } from "../queue/retry";
 import type { Channel, OutgoingMessage, SendOutcome } from "./channels/channel";
 import { channelsOf } from "./channels/registry";
-import { recordOutcome } from "./outcomes";
+import { recordEmailOutcome, recordOutcome } from "./outcomes";
 import type { MessagePieceMessage } from "./send";
 import { claimDelivery, finishPiece, type MessageRow, readDelivery, readMessage, settleDelivery } from "./store";
+import { pushTokenKey } from "./subscription";
 
 /** Installations looked at per custom ID: a person's devices, not a crowd. */
 const INSTALLATIONS_PER_CUSTOM_ID = 50;
@@ -19,9 +22,14 @@ const IN_FLIGHT = 6;
  */
 const ABANDONED_SENDING_MS = 5 * 60 * 1000;
 
+/** One delivery this piece may make: to an installation's push token, or to a profile's email address. */
 interface Reachable {
-  target: PushTarget;
+  /** The delivery's key in message_deliveries: the installation ID, or `email:<profile ID>`. */
+  key: string;
+  address: string;
   channel: Channel;
+  /** Records the outcome on the profile (its event, the gone token removed) and marks it recorded. */
+  record(outcome: SendOutcome, requestId: string): Promise<void>;
 }
 
 function installationStub(env: Env, projectId: string, installationId: string) {
@@ -29,9 +37,21 @@ function installationStub(env: Env, projectId: string, installationId: string) {
 }
 
 /**
- * The installations an identifier reaches, through the Durable Objects (not the projection, so
- * a sign-in a moment ago counts): a push token, opted in, an app the message may reach, and a
- * channel the project has set up for its provider.
+ * Whether an address may get this email: SPEC §10, an unsubscribed address is not sent to, but
+ * a transactional email ignores `$email_marketing` (a receipt is not marketing). Campaigns pass
+ * `marketing: true`.
+ */
+export function emailAllowed(contact: { email: string | null; marketing: string | null }, marketing: boolean) {
+  if (!contact.email) return false;
+  return !marketing || contact.marketing !== "unsubscribed";
+}
+
+/**
+ * The deliveries an identifier makes, through the Durable Objects (not the projection, so a
+ * sign-in a moment ago counts): each installation with a push token, opted in, of an app the
+ * message may reach, on a channel the project has set up for its provider; and, for a custom
+ * ID when the message has an `email` part and the project an email sender, its profile's
+ * `$email_address`.
  */
 async function resolve(
   env: Env,
@@ -44,27 +64,84 @@ async function resolve(
     if (customId !== null && target.customId !== customId) return null;
     const appIds = message.payload.appIds;
     if (appIds && (target.appId === null || !appIds.includes(target.appId))) return null;
-    const channel = channels.get(target.provider);
-    return channel ? { target, channel } : null;
+    const channel = target.provider === "email" ? undefined : channels.get(target.provider);
+    if (!channel) return null;
+    return {
+      key: target.installationId,
+      address: target.token,
+      channel,
+      record: (outcome, requestId) => recordOutcome(env, message, target, outcome, requestId),
+    };
+  };
+  const email = message.payload.message.email ? channels.get("email") : undefined;
+  const emailOf = async (customId: string, stub: DurableObjectStub<CustomIdObject>): Promise<Reachable[]> => {
+    if (!email) return [];
+    const contact = await stub.emailContact();
+    if (!contact || !emailAllowed(contact, false)) return [];
+    return [
+      {
+        key: `email:${contact.profileId}`,
+        address: contact.email as string,
+        channel: email,
+        record: (outcome, requestId) =>
+          recordEmailOutcome(env, message, { customId, profileId: contact.profileId }, outcome, requestId),
+      },
+    ];
   };
   const byCustomId = await mapBounded(piece.custom_ids, IN_FLIGHT, async (customId) => {
     const stub = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(piece.project_id, customId)));
-    const ids = await stub.installationIds(INSTALLATIONS_PER_CUSTOM_ID);
+    const [ids, mail] = await Promise.all([stub.installationIds(INSTALLATIONS_PER_CUSTOM_ID), emailOf(customId, stub)]);
     const targets = await mapBounded(ids, IN_FLIGHT, (id) => installationStub(env, piece.project_id, id).pushTarget());
-    return targets.map((t) => reachableOf(t, customId)).filter((r) => r !== null);
+    return [...targets.map((t) => reachableOf(t, customId)).filter((r) => r !== null), ...mail];
   });
   const byInstallation = await mapBounded(piece.install_ids, IN_FLIGHT, async (id) => {
     const target = await installationStub(env, piece.project_id, id).pushTarget();
     const r = reachableOf(target, null);
     return r ? [r] : [];
   });
-  const groups = [...byCustomId, ...byInstallation];
+  const located = await installationsByToken(env, piece.project_id, piece.tokens);
+  const byToken = await mapBounded(piece.tokens, IN_FLIGHT, async (token) => {
+    const targets = await mapBounded(located.get(token) ?? [], IN_FLIGHT, (id) =>
+      installationStub(env, piece.project_id, id).pushTarget(),
+    );
+    // The projection only points: the object says whether the token is still this installation's.
+    return targets
+      .filter((t) => t !== null && pushTokenKey(t.provider, t.token) === token)
+      .map((t) => reachableOf(t, null))
+      .filter((r) => r !== null);
+  });
+  const groups = [...byCustomId, ...byInstallation, ...byToken];
   const seen = new Set<string>();
-  const reachable = groups
-    .flat()
-    .filter((r) => !seen.has(r.target.installationId) && seen.add(r.target.installationId));
-  const unreachable = groups.filter((g) => g.length === 0).length + piece.tokens.length;
+  const reachable = groups.flat().filter((r) => !seen.has(r.key) && seen.add(r.key));
+  const unreachable = groups.filter((g) => g.length === 0).length;
   return { reachable, unreachable };
+}
+
+/**
+ * The installations whose push token a send's `tokens` name (FCM tokens, Web Push endpoint
+ * URLs), from the projection's index of token keys, on every shard of the project.
+ */
+async function installationsByToken(env: Env, projectId: string, tokens: string[]): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  if (tokens.length === 0) return found;
+  const projection = await projectionFor(env, projectId);
+  const answers = await Promise.all(
+    projection.shards.map((s) =>
+      s.d1
+        .prepare(
+          `SELECT installation_id, push_token_key FROM installations
+           WHERE project_id = ? AND push_token_key IN (SELECT value FROM json_each(?))`,
+        )
+        .bind(projectId, JSON.stringify(tokens))
+        .all<{ installation_id: string; push_token_key: string }>(),
+    ),
+  );
+  for (const row of answers.flatMap((a) => a.results)) {
+    const ids = found.get(row.push_token_key) ?? [];
+    if (!ids.includes(row.installation_id)) ids.push(row.installation_id);
+    found.set(row.push_token_key, ids);
+  }
+  return found;
 }
 
 /** What one installation's delivery came to in this attempt: settled, or to be tried again in `retryAfter` s. */
@@ -77,7 +154,7 @@ type Step = { settled: true } | { settled: false; retryAfter: number };
  */
 async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: string): Promise<Step> {
   const { token } = message;
-  const id = r.target.installationId;
+  const id = r.key;
   const now = new Date();
   const claimed = await claimDelivery(env, token, id, now.toISOString());
   if (!claimed) {
@@ -86,7 +163,7 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
     if (row.state === "sending") {
       if (now.getTime() - Date.parse(row.updated_at) < ABANDONED_SENDING_MS) return { settled: false, retryAfter: 60 };
       await settleDelivery(env, token, id, "error", "outcome_unknown");
-      await recordOutcome(env, message, r.target, { status: "error", reason: "outcome_unknown" }, requestId);
+      await r.record({ status: "error", reason: "outcome_unknown" }, requestId);
       return { settled: true };
     }
     if (row.state !== "retry" && row.recorded === 0) {
@@ -96,7 +173,7 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
           : row.state === "token_deleted"
             ? { status: "token_gone", reason: row.error ?? "gone" }
             : { status: "error", reason: row.error ?? "error" };
-      await recordOutcome(env, message, r.target, outcome, requestId);
+      await r.record(outcome, requestId);
     }
     return { settled: true };
   }
@@ -104,11 +181,12 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
   if (now.toISOString() >= message.expiresAt) {
     outcome = { status: "error", reason: "expired" };
   } else {
-    const outgoing: OutgoingMessage = { ...message.payload.message, token, tokenField: "transactional_token" };
+    const tokenField = message.payload.tokenField ?? "transactional_token";
+    const outgoing: OutgoingMessage = { ...message.payload.message, token, tokenField };
     // The push service is told how long is left of the message's life, not its whole TTL.
     outgoing.ttl = Math.max(0, Math.floor((Date.parse(message.expiresAt) - now.getTime()) / 1000));
     try {
-      outcome = await r.channel.send(r.target.token as string, outgoing);
+      outcome = await r.channel.send(r.address, outgoing);
     } catch (error) {
       outcome = { status: "error", reason: `internal: ${String(error).slice(0, 200)}` };
     }
@@ -123,7 +201,7 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
   }
   const state = outcome.status === "sent" ? "sent" : outcome.status === "token_gone" ? "token_deleted" : "error";
   await settleDelivery(env, token, id, state, outcome.status === "sent" ? null : outcome.reason);
-  await recordOutcome(env, message, r.target, outcome, requestId);
+  await r.record(outcome, requestId);
   return { settled: true };
 }
 
@@ -133,8 +211,11 @@ async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: s
  * 5xx) comes back after the longest Retry-After; what was settled is not sent again.
  */
 export async function handlePiece(env: Env, piece: MessagePieceMessage, requestId: string): Promise<Step> {
-  const message = await readMessage(env, piece.project_id, piece.token);
-  if (!message) return { settled: true };
+  const stored = await readMessage(env, piece.project_id, piece.token);
+  if (!stored) return { settled: true };
+  // A campaign's piece carries the people of one language: its message is that variant.
+  const variant = piece.variant === undefined ? undefined : stored.payload.variants?.[piece.variant];
+  const message = variant ? { ...stored, payload: { ...stored.payload, message: variant } } : stored;
   const channels = await channelsOf(env, piece.project_id);
   const { reachable, unreachable } = await resolve(env, message, piece, channels);
   const steps = await settleBounded(reachable, IN_FLIGHT, (r) => deliver(env, message, r, requestId));

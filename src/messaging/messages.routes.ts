@@ -28,7 +28,12 @@ export const TransactionalBody = z
         tokens: z.array(text(4096)).max(MAX_RECIPIENTS).optional(),
       })
       .strict(),
-    message: z.object({ title: text(256), body: text(2048) }).strict(),
+    // With `template_id` (a campaign's token) the message is that campaign's, and what is given here overrides it.
+    message: z
+      .object({ title: text(256).optional(), body: text(2048).optional() })
+      .strict()
+      .optional(),
+    template_id: z.uuid().optional(),
     deeplink: Url.optional(),
     media: z.object({ icon: Url.optional(), picture: Url.optional() }).strict().optional(),
     custom_payload: z
@@ -56,6 +61,12 @@ export const TransactionalBody = z
   .superRefine((body, ctx) => {
     const r = body.recipients;
     const total = (r.custom_ids?.length ?? 0) + (r.install_ids?.length ?? 0) + (r.tokens?.length ?? 0);
+    if (body.template_id === undefined && (body.message?.title === undefined || body.message?.body === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: ["message"],
+        message: "Give message.title and message.body, or a template_id.",
+      });
     if (total === 0) ctx.addIssue({ code: "custom", path: ["recipients"], message: "Name at least one recipient." });
     if (total > MAX_RECIPIENTS)
       ctx.addIssue({
@@ -67,6 +78,8 @@ export const TransactionalBody = z
   .openapi("TransactionalSend");
 
 export type TransactionalRequest = z.infer<typeof TransactionalBody>;
+/** A send once its template, if any, filled in the message. */
+export type ResolvedRequest = Omit<TransactionalRequest, "message"> & { message: { title: string; body: string } };
 
 export const MessageStatusSchema = z
   .object({

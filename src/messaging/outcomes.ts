@@ -1,4 +1,4 @@
-import { installationObjectName } from "../identity/identifiers";
+import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { PushTarget } from "../identity/installation-object";
 import type { SendOutcome } from "./channels/channel";
 import { type MessageRow, markRecorded } from "./store";
@@ -42,10 +42,60 @@ export async function recordOutcome(
       time: new Date().toISOString(),
       source: "api",
       name,
-      attributes: { transactional_token: message.token, ...(error === null ? {} : { error }) },
+      attributes: {
+        [message.payload.tokenField ?? "transactional_token"]: message.token,
+        ...(error === null ? {} : { error }),
+      },
       label: null,
       tags: [],
     },
   });
   await markRecorded(env, message.token, target.installationId);
+}
+
+/** The event an email's outcome is on the profile: `email_sent`, or `email_error` with the reason. */
+export function emailOutcomeEvent(outcome: SendOutcome): { name: string; error: string | null } {
+  return outcome.status === "sent"
+    ? { name: "email_sent", error: null }
+    : { name: "email_error", error: outcome.reason };
+}
+
+/**
+ * Records one email's outcome on the custom ID's profile (event ID derived from the message and
+ * the profile, so a second recording is a duplicate) and marks the delivery recorded.
+ */
+export async function recordEmailOutcome(
+  env: Env,
+  message: MessageRow,
+  to: { customId: string; profileId: string },
+  outcome: SendOutcome,
+  requestId: string,
+): Promise<void> {
+  const { name, error } = emailOutcomeEvent(outcome);
+  const key = `email:${to.profileId}`;
+  const time = new Date().toISOString();
+  const stub = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(message.projectId, to.customId)));
+  await stub.applyOps(
+    {
+      projectId: message.projectId,
+      customId: to.customId,
+      installationId: null,
+      appId: null,
+      requestId,
+      receivedAt: time,
+    },
+    [
+      {
+        type: "event",
+        id: `msg:${message.token}:${key}`,
+        time,
+        source: "api",
+        name,
+        attributes: { transactional_token: message.token, ...(error === null ? {} : { error }) },
+        label: null,
+        tags: [],
+      },
+    ],
+  );
+  await markRecorded(env, message.token, key);
 }

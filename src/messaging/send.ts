@@ -1,8 +1,9 @@
+import { templateContent } from "../campaigns/templates";
 import { chunkBy } from "../lib/chunk";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { MAX_WEBPUSH_PAYLOAD_BYTES, webPushPayload } from "./channels/webpush";
-import { DEFAULT_TTL_SECONDS, type TransactionalRequest } from "./messages.routes";
+import { DEFAULT_TTL_SECONDS, type ResolvedRequest, type TransactionalRequest } from "./messages.routes";
 import { deleteMessage, insertMessage, type StoredPayload } from "./store";
 
 export const MESSAGES_QUEUE = "edge-cdp-messages";
@@ -18,8 +19,10 @@ export interface MessagePieceMessage {
   piece: number;
   custom_ids: string[];
   install_ids: string[];
-  /** Raw tokens: not tied to an installation we can find without a token index (counted unreachable). */
+  /** FCM tokens or Web Push endpoint URLs, found through the projection's index of push token keys. */
   tokens: string[];
+  /** A campaign's piece: the index of its message in the payload's `variants`. */
+  variant?: number;
 }
 
 /** A request to send, with what only the route knows (the 1.1 path's app, the key). */
@@ -31,7 +34,7 @@ export interface SendRequest {
 }
 
 /** The message as every channel reads it, from the request body. */
-export function outgoingOf(body: TransactionalRequest): StoredPayload["message"] {
+export function outgoingOf(body: ResolvedRequest): StoredPayload["message"] {
   return {
     title: body.message.title,
     body: body.message.body,
@@ -42,6 +45,17 @@ export function outgoingOf(body: TransactionalRequest): StoredPayload["message"]
     ttl: body.time_to_live ?? DEFAULT_TTL_SECONDS,
     priority: body.priority ?? "normal",
     ...(body.email ? { email: body.email } : {}),
+  };
+}
+
+/** Fills the message from `template_id`'s campaign; the request's own fields override it. */
+async function resolveTemplate(env: Env, projectId: string, body: TransactionalRequest): Promise<ResolvedRequest> {
+  if (body.template_id === undefined) return body as ResolvedRequest;
+  const t = await templateContent(env, projectId, body.template_id);
+  return {
+    ...body,
+    message: { title: body.message?.title ?? t.title, body: body.message?.body ?? t.body },
+    ...((body.deeplink ?? t.deeplink) ? { deeplink: body.deeplink ?? t.deeplink } : {}),
   };
 }
 
@@ -71,7 +85,7 @@ export function piecesOf(
  * Campaigns send through this too.
  */
 export async function sendTransactional(env: Env, req: SendRequest): Promise<{ token: string; created: boolean }> {
-  const message = outgoingOf(req.body);
+  const message = outgoingOf(await resolveTemplate(env, req.projectId, req.body));
   const token = uuidv7();
   // Every push of this message carries the same payload: one check refuses what would not fit.
   const payload = webPushPayload({ ...message, token, tokenField: "transactional_token" });

@@ -8,6 +8,9 @@ export interface StoredPayload {
   message: Omit<OutgoingMessage, "token" | "tokenField">;
   /** Only installations of these apps (the 1.1 path's app, or `app_ids`); null: every app. */
   appIds: string[] | null;
+  /** A campaign's send: its messages by language (a piece names one), and the token's field. */
+  variants?: Omit<OutgoingMessage, "token" | "tokenField">[];
+  tokenField?: OutgoingMessage["tokenField"];
 }
 
 export interface MessageRow {

@@ -84,3 +84,19 @@ export function parseSubscription(token: string): WebPushSubscription | { proble
 export function subscriptionToken(sub: WebPushSubscription): string {
   return JSON.stringify({ endpoint: sub.endpoint, keys: { p256dh: sub.keys.p256dh, auth: sub.keys.auth } });
 }
+
+/**
+ * What a transactional send's `recipients.tokens` names an installation's push token by (SPEC
+ * §10): a Web Push subscription's endpoint URL, or the token itself (FCM and others). The
+ * projection indexes it, so a raw token finds its installation.
+ */
+export function pushTokenKey(provider: string | null, token: string | null): string | null {
+  if (!token) return null;
+  if (provider !== "webpush") return token;
+  try {
+    const endpoint = (JSON.parse(token) as { endpoint?: unknown }).endpoint;
+    return typeof endpoint === "string" ? endpoint : null;
+  } catch {
+    return null;
+  }
+}

@@ -10,6 +10,7 @@ import {
   profileAttributes,
   profiles,
 } from "../db/schema";
+import { projectionFor, projectShard, UnplacedProjectError } from "../db/shards";
 
 type Statement = BatchItem<"sqlite">;
 
@@ -56,7 +57,7 @@ function installationMatch(s: D1Subject) {
 
 /** How many rows of each table the removal will delete (profile rows: those not yet tombstoned). */
 export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
-  const db = drizzle(env.DB);
+  const { db } = await projectShard(env, s.projectId);
   const count = sql<number>`count(*)`;
   const [p, a, i, m] = await db.batch([
     db
@@ -85,12 +86,21 @@ export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
 }
 
 /**
- * Deletes the subject from D1 in one transaction and leaves a tombstone per profile: the
- * projection row becomes `removed`, without custom ID, at {@link TOMBSTONE_VERSION}. `extra`
- * statements (the step's receipt) commit with it.
+ * Deletes the subject from its projection shard in one transaction and leaves a tombstone per
+ * profile: the projection row becomes `removed`, without custom ID, at {@link TOMBSTONE_VERSION}.
+ * `records` (the step's receipt, control tables on `DB`) commit first, in their own transaction:
+ * the shard is another database. A retry that finds them runs the erase again
+ * ({@link isTombstoned}); the erase is idempotent.
  */
-export async function eraseD1(env: Env, s: D1Subject, at: string, extra: Statement[] = []): Promise<void> {
-  const db = drizzle(env.DB);
+export async function eraseD1(env: Env, s: D1Subject, at: string, records: Statement[] = []): Promise<void> {
+  const [firstRecord, ...restRecords] = records;
+  if (firstRecord) await drizzle(env.DB).batch([firstRecord, ...restRecords]);
+  // While the project moves, both of its shards (its `shard_moves` row).
+  const shards = (await projectionFor(env, s.projectId)).writesFor(s.profileIds[0] ?? "");
+  for (const { db } of shards) await eraseOn(db, s, at);
+}
+
+async function eraseOn(db: DrizzleD1Database, s: D1Subject, at: string): Promise<void> {
   const tombstones = s.profileIds.map((profileId) => ({
     projectId: s.projectId,
     profileId,
@@ -137,10 +147,23 @@ export async function eraseD1(env: Env, s: D1Subject, at: string, extra: Stateme
       })
       .where(and(eq(audiences.projectId, s.projectId), inArray(audiences.name, affectedAudiences))),
     db.delete(audienceMembers).where(memberMatch(s)),
-    ...extra,
   ];
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
+}
+
+/** Whether every profile of the subject has its tombstone: {@link eraseD1} committed on the shard. */
+export async function isTombstoned(env: Env, s: D1Subject): Promise<boolean> {
+  if (s.profileIds.length === 0) return true;
+  const { db } = await projectShard(env, s.projectId);
+  const row = await db
+    .select({ n: sql<number>`count(*)` })
+    .from(profiles)
+    .where(
+      and(eq(profiles.projectId, s.projectId), inJson(profiles.profileId, s.profileIds), eq(profiles.state, "removed")),
+    )
+    .get();
+  return (row?.n ?? 0) === new Set(s.profileIds).size;
 }
 
 function removedAmong(keys: { projectId: string; profileId: string }[]) {
@@ -155,12 +178,24 @@ export async function removedProfiles(
   keys: { projectId: string; profileId: string }[],
 ): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const json = JSON.stringify(keys.map((k) => [k.projectId, k.profileId]));
-  const rows = await drizzle(env.DB).all<{ project_id: string; profile_id: string }>(
-    sql`SELECT p.project_id, p.profile_id FROM ${profiles} p
-      WHERE p.state = 'removed' AND (p.project_id, p.profile_id) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${json}))`,
+  // One read per project's shard: the keys of a batch of events span projects.
+  const byProject = Map.groupBy(keys, (k) => k.projectId);
+  const found = await Promise.all(
+    [...byProject].map(async ([projectId, mine]) => {
+      const json = JSON.stringify(mine.map((k) => [k.projectId, k.profileId]));
+      const shard = await projectShard(env, projectId).catch((error) => {
+        // A project the directory does not place has no projection, so no tombstone.
+        if (error instanceof UnplacedProjectError) return null;
+        throw error;
+      });
+      if (!shard) return [];
+      return shard.db.all<{ project_id: string; profile_id: string }>(
+        sql`SELECT p.project_id, p.profile_id FROM ${profiles} p
+          WHERE p.state = 'removed' AND (p.project_id, p.profile_id) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${json}))`,
+      );
+    }),
   );
-  return new Set(rows.map((r) => `${r.project_id}/${r.profile_id}`));
+  return new Set(found.flat().map((r) => `${r.project_id}/${r.profile_id}`));
 }
 
 /** An installation projected, after the removal, onto a removed profile. */

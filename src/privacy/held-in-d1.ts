@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { installations, profiles } from "../db/schema";
+import { projectShard } from "../db/shards";
 import type { EraseRequest, ObjectErasure, ObjectSpared } from "../identity/erase";
 import type { Holder } from "./remove";
 
@@ -16,7 +16,7 @@ export async function heldInD1(
   holder: Holder,
   req: Pick<EraseRequest, "profileId" | "inactiveBefore" | "anonymousOnly" | "at">,
 ): Promise<ObjectErasure | ObjectSpared> {
-  const db = drizzle(env.DB);
+  const { db } = await projectShard(env, projectId);
   let profileId: string | undefined;
   if (holder.kind === "custom_id") {
     const row = await db

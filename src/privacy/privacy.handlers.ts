@@ -119,10 +119,11 @@ export const getArchive: RouteHandler<typeof routes.getArchive, AppEnv> = async 
           : "This review found no profile, so it has no archive.",
     );
   }
-  if (row.archiveDeletedAt) throw new ApiError("GONE", "The archive was deleted by a remove of its identifier.");
+  // Expiry first: the retention run marks an expired archive deleted too.
   if (row.completedAt && Date.parse(row.completedAt) + COPY_DAYS * 86_400_000 < Date.now()) {
     throw new ApiError("GONE", `An archive is kept ${COPY_DAYS} days; this one has expired.`);
   }
+  if (row.archiveDeletedAt) throw new ApiError("GONE", "The archive was deleted by a remove of its identifier.");
   const object = await c.env.EXPORTS.get(row.archiveKey);
   if (!object) throw new ApiError("NOT_FOUND", "The archive is no longer stored.");
   return c.body(object.body, 200, { "Content-Type": "application/json" }) as never;

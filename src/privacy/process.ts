@@ -1,6 +1,16 @@
 import type { ProfileRecord } from "../identity/review";
 import type { InstallationView } from "../identity/view";
-import { customIdStub, installationStub, removeProfile } from "./remove";
+import { mapBounded } from "../lib/concurrency";
+import {
+  customIdStub,
+  eraseProfile,
+  eraseStaged,
+  finishRemovals,
+  installationStub,
+  type StagedBudget,
+  stagedBudget,
+  type Tombstoned,
+} from "./remove";
 import { archiveKey, drainOutbox, finish, loadRequest, outboxId, type PrivacyRequestRow } from "./store";
 
 type Outcome = Parameters<typeof finish>[2];
@@ -79,8 +89,11 @@ async function review(env: Env, row: PrivacyRequestRow, at: string): Promise<Out
   return { status: "done", archiveKey: key };
 }
 
-async function remove(env: Env, row: PrivacyRequestRow, at: string): Promise<Outcome | null> {
-  const result = await removeProfile(
+/** A remove carried up to its staged events, or ended (`outcome`), or to run again (`null`). */
+type RemoveStep = { outcome: Outcome | null } | { row: PrivacyRequestRow; at: string; t: Tombstoned };
+
+async function removeUpToStaged(env: Env, row: PrivacyRequestRow, at: string): Promise<RemoveStep> {
+  const result = await eraseProfile(
     env,
     row.projectId,
     row.identifierType === "custom_id"
@@ -88,29 +101,103 @@ async function remove(env: Env, row: PrivacyRequestRow, at: string): Promise<Out
       : { kind: "installation", installationId: row.identifierValue },
     { requestId: row.id, at, anonymousOnly: row.identifierType === "installation_id" },
   );
-  if (result.removed === "in_progress") return null;
-  if (result.removed) return { status: "done", receipt: { ...result.receipt } };
-  if (result.reason === "custom_id_required") return { status: "failed", error: "custom_id_required" };
-  return { status: "done", error: "not_found" };
+  if ("tombstoned" in result) return { row, at, t: result };
+  if (result.removed === "in_progress") return { outcome: null };
+  if (result.removed) return { outcome: { status: "done", receipt: { ...result.receipt } } };
+  if (result.reason === "custom_id_required") return { outcome: { status: "failed", error: "custom_id_required" } };
+  return { outcome: { status: "done", error: "not_found" } };
+}
+
+/** A request of a batch: its project and ID. */
+export interface RequestRef {
+  projectId: string;
+  requestId: string;
 }
 
 /**
- * Carries out one request. Safe to run again: a final request is left as it is, a remove
- * resumes from its recorded steps. True when the request reached its final state now.
+ * Carries out a batch of requests. Removes go up to their staged events one by one, then the
+ * removes of each project sweep its staged history together ({@link eraseStaged}): one listing
+ * read once for all of them, however many the batch holds, within one allowance of objects for
+ * the whole batch. A remove the allowance did not finish goes on in a new message, from its
+ * recorded steps. Safe to run again: a final request is left as it is.
+ *
+ * Per request, in order: true when it reached its final state now, false when it was already
+ * final or goes on in a new message, or the error that stopped it (retry that message alone).
+ */
+export async function processRequests(
+  env: Env,
+  refs: RequestRef[],
+  now: Date,
+  budget: StagedBudget = stagedBudget(),
+): Promise<(boolean | Error)[]> {
+  const at = now.toISOString();
+  const results: (boolean | Error)[] = refs.map(() => false);
+  const again = async (k: number) => {
+    const ref = refs[k] as RequestRef;
+    await env.PRIVACY.send({ type: "privacy_request", project_id: ref.projectId, request_id: ref.requestId });
+  };
+  const sweeping = new Map<string, { k: number; row: PrivacyRequestRow; t: Tombstoned }[]>();
+  await mapBounded(
+    refs.map((ref, k) => ({ ref, k })),
+    6,
+    async ({ ref, k }) => {
+      try {
+        const row = await loadRequest(env, ref.projectId, ref.requestId);
+        if (row?.status !== "pending") {
+          // Ended by an earlier attempt whose publish may have failed: its outbox row goes out now.
+          if (row) await drainOutbox(env, [outboxId(row.id)]);
+          return;
+        }
+        const step =
+          row.type === "review" ? { outcome: await review(env, row, at) } : await removeUpToStaged(env, row, at);
+        if ("t" in step) {
+          sweeping.set(row.projectId, [...(sweeping.get(row.projectId) ?? []), { k, row, t: step.t }]);
+        } else if (step.outcome === null) {
+          await again(k);
+        } else {
+          results[k] = await finish(env, row, step.outcome, at);
+        }
+      } catch (error) {
+        results[k] = error instanceof Error ? error : new Error(String(error));
+      }
+    },
+  );
+  // One project after another: the allowance is the batch's, so a sweep ends where it runs out.
+  for (const [projectId, removes] of sweeping) {
+    try {
+      const staged = await eraseStaged(
+        env,
+        projectId,
+        removes.map(({ row, t }) => ({ requestId: row.id, profileIds: t.profileIds, at })),
+        budget,
+      );
+      const done = removes.filter((_, j) => staged[j]?.done);
+      for (const [j, r] of removes.entries()) if (!staged[j]?.done) await again(r.k);
+      const receipts = await finishRemovals(
+        env,
+        projectId,
+        done.map(({ row, t }) => ({ req: { requestId: row.id, at }, t })),
+      );
+      await mapBounded(
+        done.map((r, j) => ({ r, receipt: receipts[j] })),
+        6,
+        async ({ r, receipt }) => {
+          results[r.k] = await finish(env, r.row, { status: "done", receipt: { ...receipt } }, at);
+        },
+      );
+    } catch (error) {
+      for (const r of removes) results[r.k] = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+  return results;
+}
+
+/**
+ * Carries out one request ({@link processRequests}). True when the request reached its final
+ * state now.
  */
 export async function processRequest(env: Env, projectId: string, requestId: string, now: Date): Promise<boolean> {
-  const row = await loadRequest(env, projectId, requestId);
-  if (row?.status !== "pending") {
-    // Ended by an earlier attempt whose publish may have failed: its outbox row goes out now.
-    if (row) await drainOutbox(env, [outboxId(row.id)]);
-    return false;
-  }
-  const at = now.toISOString();
-  const outcome = row.type === "review" ? await review(env, row, at) : await remove(env, row, at);
-  if (outcome === null) {
-    // Staged events remain: the same request goes on in a new message, from its recorded steps.
-    await env.PRIVACY.send({ type: "privacy_request", project_id: projectId, request_id: requestId });
-    return false;
-  }
-  return finish(env, row, outcome, at);
+  const [result] = await processRequests(env, [{ projectId, requestId }], now);
+  if (result instanceof Error) throw result;
+  return result === true;
 }

@@ -8,7 +8,7 @@ import { mapBounded } from "../lib/concurrency";
 import { profileRemovedItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
 import { copiesGone, deleteCopies } from "./copies";
-import { countD1, eraseD1 } from "./erase-d1";
+import { countD1, eraseD1, isTombstoned } from "./erase-d1";
 import { heldInD1 } from "./held-in-d1";
 
 /**
@@ -142,7 +142,12 @@ export async function eraseProfile(
 ): Promise<EraseResult> {
   const recorded = req.dryRun ? [] : await recordedSteps(env, req.requestId);
   const tombstone = recorded.find((s) => s.step === "d1")?.subject;
-  if (tombstone) return { tombstoned: true, ...tombstone };
+  if (tombstone) {
+    // The steps are recorded before the shard's erase (another database): finish one that did not commit.
+    const subject = { projectId, ...tombstone };
+    if (!(await isTombstoned(env, subject))) await eraseD1(env, subject, req.at);
+    return { tombstoned: true, ...tombstone };
+  }
 
   const outcome = await eraseHolder(env, projectId, holder, req);
   if (!outcome.erased) return { removed: false, reason: outcome.reason };
@@ -212,8 +217,8 @@ export async function eraseProfile(
     return { removed: true, profileId, receipt: receipt(profileId, customId, [...kept, d1Step]) };
   }
   const result = { profileId, customId, profileIds, installationIds };
-  // The objects' steps are recorded with the tombstone, in one transaction, and the D1 step
-  // keeps the subject: a retry finds it and goes straight on to the staged events.
+  // The objects' steps are recorded, then the tombstone written; the D1 step keeps the subject:
+  // a retry finds it, finishes the erase if it did not commit, and goes on to the staged events.
   await eraseD1(env, subject, req.at, [...all, { ...d1Step, subject: result }].map(record));
   return { tombstoned: true, ...result };
 }

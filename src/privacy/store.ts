@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { privacyRequests, webhookOutbox } from "../db/schema";
 import { privacyCompletedItem, type WebhookItem } from "../webhooks/items";
@@ -119,4 +119,34 @@ export async function drainOutbox(env: Env, ids: string[]): Promise<void> {
       rows.map((r) => r.id),
     ),
   );
+}
+
+/** Outbox rows older than this are taken to be stuck: their own drain failed and no retry came. */
+const STUCK_MS = 5 * 60_000;
+const STUCK_PAGE = 100;
+
+/**
+ * The cron's drain of `privacy.completed` outbox rows a failed publish left, when no retry of
+ * their request came to drain them (the message was acknowledged, or dead-lettered after its
+ * status committed). A bounded number of pages a run; a publish that fails leaves the rows for
+ * the next. Returns how many rows were published.
+ */
+export async function drainStuckOutbox(env: Env, now: Date, pages = 5): Promise<number> {
+  const cutoff = new Date(now.getTime() - STUCK_MS).toISOString();
+  let published = 0;
+  for (let page = 0; page < pages; page++) {
+    const rows = await drizzle(env.DB)
+      .select({ id: webhookOutbox.id })
+      .from(webhookOutbox)
+      // GLOB, not LIKE: `_` in the prefix is a literal.
+      .where(and(sql`${webhookOutbox.id} GLOB ${`${outboxId("")}*`}`, lte(webhookOutbox.createdAt, cutoff)))
+      .limit(STUCK_PAGE);
+    await drainOutbox(
+      env,
+      rows.map((r) => r.id),
+    );
+    published += rows.length;
+    if (rows.length < STUCK_PAGE) break;
+  }
+  return published;
 }

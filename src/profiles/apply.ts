@@ -1,11 +1,22 @@
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { DataOp } from "../identity/profile-store";
 import { settleBounded } from "../lib/concurrency";
+import type { ProfileState } from "../projection/statements";
 import type { OperationError, ProfileOperation } from "./operations";
 
 export interface ApplyOutcome {
   applied: number;
   errors: OperationError[];
+  /** With `callerProjects`: the custom IDs' profiles as their objects answered, for D1. */
+  projected?: ProfileState[];
+}
+
+/** Who applies: `callerProjects` when the caller writes the custom IDs' projection itself. */
+export interface ApplyMeta {
+  requestId: string;
+  receivedAt: string;
+  idPrefix: string;
+  callerProjects?: boolean;
 }
 
 /**
@@ -47,7 +58,7 @@ export async function applyOperations(
   env: Env,
   projectId: string,
   items: Item[],
-  meta: { requestId: string; receivedAt: string; idPrefix: string },
+  meta: ApplyMeta,
   inFlight = IDENTIFIERS_IN_FLIGHT,
 ): Promise<ApplyOutcome> {
   const groups = [...Map.groupBy(items, (i) => `${i.op.identifier.kind}:${i.op.identifier.value}`).values()];
@@ -69,16 +80,12 @@ export async function applyOperations(
   return {
     applied: outcomes.reduce((n, o) => n + o.applied, 0),
     errors: outcomes.flatMap((o) => o.errors).sort((a, b) => a.bulk_index - b.bulk_index),
+    ...(meta.callerProjects ? { projected: outcomes.flatMap((o) => o.projected ?? []) } : {}),
   };
 }
 
 /** One identifier's operations, in one call to the object that holds it. */
-async function applyIdentifier(
-  env: Env,
-  projectId: string,
-  group: Item[],
-  meta: { requestId: string; receivedAt: string; idPrefix: string },
-): Promise<ApplyOutcome> {
+async function applyIdentifier(env: Env, projectId: string, group: Item[], meta: ApplyMeta): Promise<ApplyOutcome> {
   const first = group[0];
   if (!first) return { applied: 0, errors: [] };
   const identifier = first.op.identifier;
@@ -97,9 +104,20 @@ async function applyIdentifier(
     receivedAt: meta.receivedAt,
   };
   let rejected: { op_id: string | null; message: string }[];
+  const projected: ProfileState[] = [];
   if (identifier.kind === "custom_id") {
     const stub = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, identifier.value)));
-    rejected = (await stub.applyOps({ ...ctx, customId: identifier.value }, ops)).rejected;
+    const result = await stub.applyOps({ ...ctx, customId: identifier.value }, ops, {
+      callerProjects: meta.callerProjects === true,
+    });
+    rejected = result.rejected;
+    if (result.projection) {
+      projected.push({
+        projectId,
+        state: result.projection,
+        holder: { projectId, kind: "custom_id", id: identifier.value },
+      });
+    }
   } else {
     const stub = env.INSTALLATIONS.get(
       env.INSTALLATIONS.idFromName(installationObjectName(projectId, identifier.value)),
@@ -124,5 +142,5 @@ async function applyIdentifier(
     reason: r.message,
   }));
   const failed = new Set(errors.map((e) => e.bulk_index));
-  return { applied: group.filter((g) => !failed.has(g.bulk_index)).length, errors };
+  return { applied: group.filter((g) => !failed.has(g.bulk_index)).length, errors, projected };
 }

@@ -1,4 +1,5 @@
 import { recordDeadLetter } from "../dead-letters/record";
+import { writeProfiles } from "../projection/project";
 import type { TaskMessage } from "../queue/messages";
 import { retryLater } from "../queue/retry";
 import { type ApplyOutcome, applyOperations } from "./apply";
@@ -6,19 +7,29 @@ import { allFailed, dropParts, itemsOf, recordChunk } from "./chunks";
 import { admitChunk, deferChunk } from "./pace";
 
 /**
- * A chunk's objects are called a few at a time (the synchronous update calls more): background
- * work holds few connections and little of the Worker at any moment.
+ * A chunk's objects are called a few at a time (the synchronous update calls 16): background
+ * work holds few connections and little of the Worker at any moment, and the rate comes from
+ * many consumer invocations at once (wrangler.toml, docs/performance.md).
  */
 const CHUNK_IDENTIFIERS_IN_FLIGHT = 4;
 
-function apply(env: Env, body: TaskMessage, items: TaskMessage["items"]): Promise<ApplyOutcome> {
-  return applyOperations(
+/**
+ * Applies a chunk, then writes its custom IDs' profiles to D1 in one round trip: their objects
+ * queue no projection message each (one D1 write for the chunk, not a message per identifier
+ * on the shared queue and a read of each object by its consumer). The write comes before the
+ * chunk is recorded and acknowledged: a chunk that fails after its objects applied is delivered
+ * again, and the objects answer their profiles again.
+ */
+async function apply(env: Env, body: TaskMessage, items: TaskMessage["items"]): Promise<ApplyOutcome> {
+  const outcome = await applyOperations(
     env,
     body.project_id,
     items,
-    { requestId: body.request_id, receivedAt: body.received_at, idPrefix: body.request_id },
+    { requestId: body.request_id, receivedAt: body.received_at, idPrefix: body.request_id, callerProjects: true },
     CHUNK_IDENTIFIERS_IN_FLIGHT,
   );
+  await writeProfiles(env, outcome.projected ?? []);
+  return outcome;
 }
 
 const hasInternal = (outcome: ApplyOutcome) => outcome.errors.some((e) => e.category === "internal");

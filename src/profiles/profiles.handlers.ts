@@ -1,7 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { installations, profiles } from "../db/schema";
+import { projectionFor } from "../db/shards";
 import type { AppEnv } from "../env";
 import { hasMovedOn, VIEW_CONCURRENCY } from "../identity/custom-id-members";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
@@ -53,7 +53,7 @@ async function viewByInstallation(env: Env, projectId: string, installationId: s
  * profile, which stays the authority: a stale projection row cannot show stale data.
  */
 async function viewByProfileId(env: Env, projectId: string, profileId: string): Promise<FullView | null> {
-  const db = drizzle(env.DB);
+  const { db } = (await projectionFor(env, projectId)).forProfile(profileId);
   const row = await db
     .select({ customId: profiles.customId })
     .from(profiles)

@@ -1,4 +1,4 @@
-import { drizzle } from "drizzle-orm/d1";
+import { projectionFor, type Shard } from "../db/shards";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
 import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
@@ -44,10 +44,16 @@ export function coalescingKey(m: ProjectionMessage): string {
 /**
  * Projects a batch of change messages into D1: each subject is read once from its object
  * (coalesced changes cost one read, whatever their number) and the whole batch is written in
- * one D1 round trip. Returns the messages whose subject could not be read, by index, with the
- * reason: the others are projected. Throws when the D1 write fails (nothing was written).
+ * one D1 round trip per shard. Returns the messages whose subject could not be read, by index, with the
+ * reason: the others are projected. `target`: every row goes to that shard, whatever the
+ * directory says (a move replays into its new shard). Throws when a shard's D1 write fails
+ * (that shard's batch wrote nothing; the writes are version-guarded, so a retry is safe).
  */
-export async function projectSettled(env: Env, messages: ProjectionMessage[]): Promise<Map<number, unknown>> {
+export async function projectSettled(
+  env: Env,
+  messages: ProjectionMessage[],
+  target?: Shard,
+): Promise<Map<number, unknown>> {
   // A profile moving at sign-in is reported by both holders: one read per holder.
   const byKey = new Map<string, { message: ProjectionMessage; indices: number[] }>();
   const failed = new Map<number, unknown>();
@@ -81,18 +87,62 @@ export async function projectSettled(env: Env, messages: ProjectionMessage[]): P
     else if ("holder" in s)
       profileStates.push({ projectId: s.projectId, state: s.state as ProfileProjection, holder: s.holder });
   });
-  const statements = [
-    ...profileStatements(profileStates),
-    ...installationStatements(installationStates),
-    // An installation read before its profile was removed must not outlive the removal.
-    ...sweepRemovedInstallations(
-      drizzle(env.DB),
-      installationStates.map((s) => ({ projectId: s.projectId, profileId: s.state.profile_id })),
-    ),
-  ];
-  // The sweep is a drizzle delete: it renders itself with `toSQL()`.
-  if (statements.length) await env.DB.batch(statements.map((s) => prepare(env.DB, s as Preparable)));
+  await writeStates(env, profileStates, installationStates, target);
   return failed;
+}
+
+/**
+ * Writes projected states in one D1 round trip per shard: each project's rows to the shards the
+ * directory names (both, while it moves), or all of them to `target`.
+ */
+async function writeStates(
+  env: Env,
+  profileStates: ProfileState[],
+  installationStates: InstallationState[],
+  target?: Shard,
+): Promise<void> {
+  // Each shard gets its own batch: a batch holds messages of many projects, on many shards.
+  const byShard = new Map<string, { shard: Shard; profiles: ProfileState[]; installations: InstallationState[] }>();
+  // A project that moves writes both of its shards (its `shard_moves` row).
+  const groupsOf = async (projectId: string, profileId: string) => {
+    const shards = target ? [target] : (await projectionFor(env, projectId)).writesFor(profileId);
+    return shards.map((s) => {
+      let group = byShard.get(s.name);
+      if (!group) {
+        group = { shard: s, profiles: [], installations: [] };
+        byShard.set(s.name, group);
+      }
+      return group;
+    });
+  };
+  for (const p of profileStates) for (const g of await groupsOf(p.projectId, p.state.profile_id)) g.profiles.push(p);
+  for (const i of installationStates) {
+    for (const g of await groupsOf(i.projectId, i.state.profile_id)) g.installations.push(i);
+  }
+  await Promise.all(
+    [...byShard.values()].map(({ shard, profiles, installations }) => {
+      const statements = [
+        ...profileStatements(profiles),
+        ...installationStatements(installations),
+        // An installation read before its profile was removed must not outlive the removal.
+        ...sweepRemovedInstallations(
+          shard.db,
+          installations.map((s) => ({ projectId: s.projectId, profileId: s.state.profile_id })),
+        ),
+      ];
+      // The sweep is a drizzle delete: it renders itself with `toSQL()`.
+      return statements.length ? shard.d1.batch(statements.map((s) => prepare(shard.d1, s as Preparable))) : undefined;
+    }),
+  );
+}
+
+/**
+ * Writes profiles their caller already read from their objects (a mass-update chunk's, with
+ * `callerProjects`) in one D1 round trip per shard, with the statements a projection batch uses:
+ * a profile's row moves forward only, so a state older than what D1 holds changes nothing.
+ */
+export function writeProfiles(env: Env, states: ProfileState[]): Promise<void> {
+  return writeStates(env, states, []);
 }
 
 /** Projects the messages, or throws: for a single message replayed from the dead-letter queue. */

@@ -256,18 +256,19 @@ const INSTALLATION_COLUMNS = [
   "push_optin",
   "last_seen_at",
   "version",
+  "push_token_key",
 ] as const;
 
 /**
  * Installations: new ones inserted; a newer state updates the row, naming the indexed columns
- * (profile_id, platform, push_optin, app_id, last_seen_at) only when one of them changed.
+ * (profile_id, platform, push_optin, app_id, push_token_key, last_seen_at) only when one of them changed.
  * The usual change, a new hour of `last_seen_at`, rewrites one index.
  */
 export function installationStatements(states: InstallationState[]): Statement[] {
   const newer = sql.raw(
     "installations.project_id = j.project_id AND installations.installation_id = j.installation_id AND j.version > installations.version",
   );
-  const indexed = ["profile_id", "platform", "push_optin", "app_id"];
+  const indexed = ["profile_id", "platform", "push_optin", "app_id", "push_token_key"];
   return rowChunks(
     states.map(({ projectId, state: i }) => [
       projectId,
@@ -279,6 +280,7 @@ export function installationStatements(states: InstallationState[]): Statement[]
       i.push_optin === null ? null : i.push_optin ? 1 : 0,
       i.last_seen_at,
       i.version,
+      i.push_token_key ?? null,
     ]),
   ).flatMap((chunk) => {
     const j = source(INSTALLATION_COLUMNS, chunk);

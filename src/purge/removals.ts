@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, lt, lte } from "drizzle-orm";
+import { and, asc, eq, gt, lt, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { erasureSteps, installations, profiles, type purgeJobs, purgeResults } from "../db/schema";
+import { projectShard } from "../db/shards";
 import { mapBounded } from "../lib/concurrency";
 import { eraseD1 } from "../privacy/erase-d1";
 import {
@@ -31,7 +32,7 @@ async function holderOf(env: Env, projectId: string, row: Candidate): Promise<Ho
   if (row.holderKind === "custom_id" && row.holderId) return { kind: "custom_id", customId: row.holderId };
   if (row.holderKind === "installation" && row.holderId) return { kind: "installation", installationId: row.holderId };
   if (row.customId) return { kind: "custom_id", customId: row.customId };
-  const installation = await drizzle(env.DB)
+  const installation = await (await projectShard(env, projectId)).db
     .select({ id: installations.installationId })
     .from(installations)
     .where(and(eq(installations.projectId, projectId), eq(installations.profileId, row.profileId)))
@@ -110,7 +111,7 @@ async function eraseOrphan(
   if (job.dryRun) return { result: { ...base, outcome: "would_remove", detail: { ...outcome } } };
   const requestId = `${stepsPrefix(job.id, "orphan")}${row.profileId}`;
   const d1Step = { step: "d1", where: "d1", at: outcome.at, rows: {} };
-  // The step's record commits with the tombstone: a retried page finds the removal by it.
+  // The step's record commits before the tombstone: a retried page finds the removal by it and erases again.
   await eraseD1(env, { projectId, profileIds: [row.profileId], installationIds: [], customId: null }, outcome.at, [
     drizzle(env.DB)
       .insert(erasureSteps)
@@ -126,11 +127,11 @@ async function eraseOrphan(
 }
 
 /**
- * Removals of this job, kind and project in (`after`, `through`] whose tombstone is written
- * (their `d1` step is recorded with it) and whose staged events are not all deleted. D1 no
- * longer nominates them, so a page that failed between a tombstone and queuing its resume finds
+ * Removals of this job, kind and project in (`after`, `through`] whose `d1` step is recorded
+ * (before their tombstone) and whose staged events are not all deleted. D1 no longer nominates
+ * them once tombstoned, so a page that failed between a tombstone and queuing its resume finds
  * them here when it runs again. Bounded by the range (or `limit`): it reads at most the steps of
- * a page's removals.
+ * a page's removals, then their profile rows on the project's shard.
  */
 export async function unfinished(
   env: Env,
@@ -140,25 +141,43 @@ export async function unfinished(
   limit: number,
 ): Promise<Candidate[]> {
   const prefix = stepsPrefix(m.job_id, m.kind);
-  const upper = through === null ? `d.request_id < ?4` : `d.request_id <= ?4`;
-  const { results } = await env.DB.prepare(
-    `SELECT p.profile_id AS profileId, p.custom_id AS customId, p.holder_kind AS holderKind, p.holder_id AS holderId
-       FROM erasure_steps d
-       JOIN profiles p ON p.project_id = ?1 AND p.profile_id = substr(d.request_id, ?2)
-       LEFT JOIN erasure_steps r ON r.request_id = d.request_id AND r.step = 'r2'
-      WHERE d.step = 'd1' AND d.request_id > ?3 AND ${upper} AND p.state = 'removed'
-        AND (r.request_id IS NULL OR json_extract(r.detail, '$.next') IS NOT NULL)
-      ORDER BY d.request_id LIMIT ?5`,
-  )
-    .bind(
-      m.project_id,
-      prefix.length + 1,
-      `${prefix}${after ?? ""}`,
-      through === null ? `${prefix.slice(0, -1)};` : `${prefix}${through}`,
-      limit,
+  const upper = through === null ? `d.request_id < ?3` : `d.request_id <= ?3`;
+  const { db } = await projectShard(env, m.project_id);
+  const found: Candidate[] = [];
+  // The steps are control rows on DB, one job's for every project; the profiles are on this
+  // project's shard. Steps are read a page at a time until `limit` of this project's are found.
+  let cursor = `${prefix}${after ?? ""}`;
+  for (;;) {
+    const { results } = await env.DB.prepare(
+      `SELECT d.request_id AS requestId, substr(d.request_id, ?1) AS profileId
+         FROM erasure_steps d
+         LEFT JOIN erasure_steps r ON r.request_id = d.request_id AND r.step = 'r2'
+        WHERE d.step = 'd1' AND d.request_id > ?2 AND ${upper}
+          AND (r.request_id IS NULL OR json_extract(r.detail, '$.next') IS NOT NULL)
+        ORDER BY d.request_id LIMIT ?4`,
     )
-    .all<Candidate>();
-  return results;
+      .bind(prefix.length + 1, cursor, through === null ? `${prefix.slice(0, -1)};` : `${prefix}${through}`, limit)
+      .all<{ requestId: string; profileId: string }>();
+    if (results.length === 0) return found;
+    const mine = await db
+      .select({
+        profileId: profiles.profileId,
+        customId: profiles.customId,
+        holderKind: profiles.holderKind,
+        holderId: profiles.holderId,
+      })
+      .from(profiles)
+      .where(
+        and(
+          eq(profiles.projectId, m.project_id),
+          sql`${profiles.profileId} IN (SELECT value FROM json_each(${JSON.stringify(results.map((r) => r.profileId))}))`,
+        ),
+      )
+      .orderBy(asc(profiles.profileId));
+    found.push(...mine.slice(0, limit - found.length));
+    if (found.length >= limit || results.length < limit) return found;
+    cursor = (results.at(-1) as { requestId: string }).requestId;
+  }
 }
 
 /** Profiles D1 nominates in (`after`, `through`]: active (or orphaned) with no activity since `cutoff`. */
@@ -170,7 +189,7 @@ export async function nominate(
   through: string | null,
   limit: number,
 ): Promise<Candidate[]> {
-  return drizzle(env.DB)
+  return (await projectShard(env, m.project_id)).db
     .select({
       profileId: profiles.profileId,
       customId: profiles.customId,

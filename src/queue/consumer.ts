@@ -1,7 +1,7 @@
 import { consumeAudienceInbox } from "../audiences/feeds";
+import { consumeMessagesQueue } from "../campaigns/schedule";
 import { consumeDeadEvents, consumeEvents } from "../events/events.consumer";
 import { consumeDeadExports, consumeExports, EXPORTS_DLQ, EXPORTS_QUEUE } from "../exports/exports.consumer";
-import { consumeMessagePieces } from "../messaging/fanout";
 import { MESSAGES_QUEUE } from "../messaging/send";
 import { PRIVACY_DLQ, PRIVACY_QUEUE } from "../privacy/messages";
 import { consumePrivacy, consumePrivacyDeadLetters } from "../privacy/privacy.consumer";
@@ -45,7 +45,7 @@ const consumers: Record<string, Consumer> = {
   [EXPORTS_DLQ]: consumeDeadExports,
   [WEBHOOKS_QUEUE]: consumeWebhookDeliveries,
   [AUDIENCE_INBOX_QUEUE]: consumeAudienceInbox,
-  [MESSAGES_QUEUE]: consumeMessagePieces,
+  [MESSAGES_QUEUE]: consumeMessagesQueue,
 };
 
 /** The queue handler: hands each batch to the consumer of its queue. */

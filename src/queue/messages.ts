@@ -97,5 +97,7 @@ export interface InstallationProjection {
   platform: string | null;
   push_optin: boolean | null;
   last_seen_at: string;
+  /** Absent in messages from before it was projected: read as null. */
+  push_token_key?: string | null;
   version: number;
 }

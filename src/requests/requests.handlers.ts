@@ -41,10 +41,14 @@ export const getRequest: RouteHandler<typeof routes.getRequest, AppEnv> = async 
       errors: errors.sort((a, b) => a.bulk_index - b.bulk_index),
       created_at: request.createdAt,
       // An on-demand export's file, once written: download it at /v1/exports/{key}.
-      ...(request.result
-        ? { file: request.result as { key: string; rows: number; bytes: number; sha256: string } }
-        : {}),
+      ...(request.result ? { file: fileOf(request.result) } : {}),
     } as const,
     200,
   );
 };
+
+/** An export's file as the API shows it: the retention run's own marks left out. */
+function fileOf(result: Record<string, unknown>) {
+  const { key, rows, bytes, sha256 } = result as { key: string; rows: number; bytes: number; sha256: string };
+  return { key, rows, bytes, sha256 };
+}

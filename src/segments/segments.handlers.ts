@@ -1,8 +1,8 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { audiences } from "../db/schema";
+import { projectShard } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf, RATE_LIMIT_PERIOD_SECONDS } from "../lib/auth";
 import { ApiError, issuePath } from "../lib/errors";
@@ -67,7 +67,7 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
       { headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) } },
     );
   }
-  const db = drizzle(c.env.DB);
+  const db = (await projectShard(c.env, projectId)).db;
 
   const names = [...new Set(audienceNames(where))];
   if (names.length > 0) {

@@ -7,6 +7,7 @@ import { retryLater } from "../queue/retry";
 import { type Attempt, deliver } from "./deliver";
 import type { WebhookDeliveryMessage } from "./items";
 import { GIVE_UP_MS, webhookRuntime } from "./runtime";
+import { allowsHttp, urlProblem } from "./url";
 
 /** Attempts older than this leave the delivery log. */
 const LOG_KEPT_MS = 7 * 24 * 60 * 60 * 1000;
@@ -55,6 +56,19 @@ export async function attemptDelivery(env: Env, msg: WebhookDeliveryMessage, att
       ok: false,
       status: null,
       error: `not sent: the webhook is disabled (${hook.disabledReason ?? "by its owner"})`,
+      latencyMs: 0,
+      excerpt: null,
+    });
+    return "failed";
+  }
+  // Checked again before each POST: a row written before a rule tightened (or the deployment's
+  // ALLOW_HTTP_WEBHOOKS turned off) must not aim a signed POST at a host the rules now refuse.
+  const problem = urlProblem(hook.url, allowsHttp(env));
+  if (problem) {
+    await record(env, msg, attempt, "failed", {
+      ok: false,
+      status: null,
+      error: `not sent: the URL is not allowed (${problem})`,
       latencyMs: 0,
       excerpt: null,
     });

@@ -1,6 +1,7 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 import {
   audienceRow,
   createAudience,
@@ -23,7 +24,8 @@ beforeAll(async () => {
 });
 
 async function audienceCount(project: Project): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM audiences WHERE project_id = ?")
+  const row = await (await shardDb(project.projectId))
+    .prepare("SELECT count(*) AS n FROM audiences WHERE project_id = ?")
     .bind(project.projectId)
     .first<{ n: number }>();
   return row?.n ?? -1;
@@ -196,9 +198,8 @@ describe("PUT with CSV refuses a bad body as a whole: the members stay exactly a
     const error = await refused(res, 400, "VALIDATION_FAILED");
     expect(error.issues).toEqual([{ path: "line 25002", message: expect.stringMatching(/placeholder/) }]);
     await expectUnchanged(name, ["keep-1", "keep-2"], before);
-    const total = await env.DB.prepare(
-      "SELECT count(*) AS n FROM audience_members WHERE project_id = ? AND audience = ?",
-    )
+    const total = await (await shardDb(p.projectId))
+      .prepare("SELECT count(*) AS n FROM audience_members WHERE project_id = ? AND audience = ?")
       .bind(p.projectId, name)
       .first<{ n: number }>();
     expect(total?.n).toBe(2);
@@ -421,9 +422,10 @@ describe("concurrent replaces never mix", () => {
     const row = await audienceRow(p, name);
     expect(row?.size).toBe(20_000);
     expect(await rowsByGeneration(p, name)).toEqual({ [row?.generation ?? -1]: 20_000 });
-    const prefixes = await env.DB.prepare(
-      `SELECT DISTINCT substr(member, 1, 2) AS prefix FROM audience_members WHERE project_id = ? AND audience = ?`,
-    )
+    const prefixes = await (await shardDb(p.projectId))
+      .prepare(
+        `SELECT DISTINCT substr(member, 1, 2) AS prefix FROM audience_members WHERE project_id = ? AND audience = ?`,
+      )
       .bind(p.projectId, name)
       .all<{ prefix: string }>();
     expect(prefixes.results).toHaveLength(1);

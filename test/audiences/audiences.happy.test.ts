@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 import {
   type AudienceBody,
   audienceRow,
@@ -167,9 +167,10 @@ describe("PUT /v1/audiences/{name} with text/csv", () => {
     const row = await audienceRow(p, name);
     expect(row?.size).toBe(50_000);
     expect(await rowsByGeneration(p, name)).toEqual({ [row?.generation ?? -1]: 50_000 });
-    const sample = await env.DB.prepare(
-      "SELECT count(*) AS n FROM audience_members WHERE project_id = ? AND audience = ? AND member IN (?, ?, ?)",
-    )
+    const sample = await (await shardDb(p.projectId))
+      .prepare(
+        "SELECT count(*) AS n FROM audience_members WHERE project_id = ? AND audience = ? AND member IN (?, ?, ?)",
+      )
       .bind(p.projectId, name, "big-user-0", "big-user-25000", "big-user-49999")
       .first<{ n: number }>();
     expect(sample?.n).toBe(3);
@@ -303,7 +304,10 @@ describe("an audience recreated over rows a deletion left behind", () => {
     await createAudience(p, name);
     // As if a deletion had stopped half way: rows of generation 7 remain without their audience.
     await call("DELETE", `/v1/audiences/${name}`, { headers: restHeaders(p) });
-    await env.DB.prepare("INSERT INTO audience_members VALUES (?, ?, 7, 'ghost')").bind(p.projectId, name).run();
+    await (await shardDb(p.projectId))
+      .prepare("INSERT INTO audience_members VALUES (?, ?, 7, 'ghost')")
+      .bind(p.projectId, name)
+      .run();
     const again = await createAudience(p, name);
     expect(again.size).toBe(0);
     expect(await membersOf(p, name)).toEqual([]);

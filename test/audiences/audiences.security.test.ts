@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { allShards } from "../../src/db/shards";
 import { call, createProject, type Project, refusedRestCallers, restHeaders, sdkHeaders } from "../support/harness";
 import { type AudienceBody, createAudience, expectMembers, getAudience, putCsv, refused } from "./helpers";
 
@@ -16,11 +17,15 @@ beforeAll(async () => {
 
 /** Every row of the audiences tables, to prove a refused request wrote nothing anywhere. */
 async function snapshot() {
-  const [audiences, members] = await env.DB.batch([
-    env.DB.prepare("SELECT * FROM audiences ORDER BY project_id, name"),
-    env.DB.prepare("SELECT * FROM audience_members ORDER BY project_id, audience, generation, member"),
-  ]);
-  return { audiences: audiences?.results, members: members?.results };
+  const rows = await Promise.all(
+    allShards(env).map((s) =>
+      s.d1.batch([
+        s.d1.prepare("SELECT * FROM audiences ORDER BY project_id, name"),
+        s.d1.prepare("SELECT * FROM audience_members ORDER BY project_id, audience, generation, member"),
+      ]),
+    ),
+  );
+  return { audiences: rows.map((r) => r[0]?.results), members: rows.map((r) => r[1]?.results) };
 }
 
 const refusedCallers = refusedRestCallers(

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { AUDIENCE_INBOX_QUEUE } from "../../src/queue/consumer";
 import { adminHeaders, call, createProject, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 
 const fileKey = (p: Project, name: string) => `inbox/${p.projectId}/audiences/${name}.csv`;
 
@@ -44,9 +45,12 @@ const runs = async (p: Project, name: string) =>
   ).runs;
 const members = async (p: Project, name: string) =>
   (
-    await env.DB.prepare(
-      "SELECT m.member FROM audience_members m JOIN audiences a ON a.project_id = m.project_id AND a.name = m.audience AND a.generation = m.generation WHERE m.project_id = ? AND m.audience = ? ORDER BY 1",
+    await (
+      await shardDb(p.projectId)
     )
+      .prepare(
+        "SELECT m.member FROM audience_members m JOIN audiences a ON a.project_id = m.project_id AND a.name = m.audience AND a.generation = m.generation WHERE m.project_id = ? AND m.audience = ? ORDER BY 1",
+      )
       .bind(p.projectId, name)
       .all<{ member: string }>()
   ).results.map((r) => r.member);

@@ -1,6 +1,7 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { BASE, call, errorOf, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 
 /** An audience as the API shows it. */
 export interface AudienceBody {
@@ -78,11 +79,12 @@ export async function getAudience(p: Project, name: string): Promise<AudienceBod
 
 /** The audience's members as the segment engine sees them: rows of the audience's current generation. */
 export async function membersOf(p: Project, name: string): Promise<string[]> {
-  const { results } = await env.DB.prepare(
-    `SELECT m.member FROM audience_members m JOIN audiences a
+  const { results } = await (await shardDb(p.projectId))
+    .prepare(
+      `SELECT m.member FROM audience_members m JOIN audiences a
        ON a.project_id = m.project_id AND a.name = m.audience AND a.generation = m.generation
      WHERE m.project_id = ? AND m.audience = ? ORDER BY m.member`,
-  )
+    )
     .bind(p.projectId, name)
     .all<{ member: string }>();
   return results.map((r) => r.member);
@@ -90,17 +92,19 @@ export async function membersOf(p: Project, name: string): Promise<string[]> {
 
 /** Every member row of the audience, whatever its generation: count per generation. */
 export async function rowsByGeneration(p: Project, name: string): Promise<Record<number, number>> {
-  const { results } = await env.DB.prepare(
-    "SELECT generation, count(*) AS n FROM audience_members WHERE project_id = ? AND audience = ? GROUP BY generation",
-  )
+  const { results } = await (await shardDb(p.projectId))
+    .prepare(
+      "SELECT generation, count(*) AS n FROM audience_members WHERE project_id = ? AND audience = ? GROUP BY generation",
+    )
     .bind(p.projectId, name)
     .all<{ generation: number; n: number }>();
   return Object.fromEntries(results.map((r) => [r.generation, r.n]));
 }
 
 /** The audience row in D1, or null. */
-export function audienceRow(p: Project, name: string) {
-  return env.DB.prepare("SELECT * FROM audiences WHERE project_id = ? AND name = ?")
+export async function audienceRow(p: Project, name: string) {
+  return (await shardDb(p.projectId))
+    .prepare("SELECT * FROM audiences WHERE project_id = ? AND name = ?")
     .bind(p.projectId, name)
     .first<{ generation: number; size: number; updated_at: string; description: string | null; type: string }>();
 }

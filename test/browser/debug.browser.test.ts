@@ -34,7 +34,16 @@ beforeAll(async () => {
     { id: "p3", type: "identify", custom_id: customId },
   ]);
   await sdkBatch(p, laptop, [
-    { id: "l1", type: "push_token", provider: "webpush", token: "https://push.example/abc123def456" },
+    // A PushSubscription as a browser gives it (the key values need only their shape here).
+    {
+      id: "l1",
+      type: "push_token",
+      provider: "webpush",
+      token: JSON.stringify({
+        endpoint: "https://updates.push.services.mozilla.com/wpush/v2/abc123def456",
+        keys: { p256dh: `B${"A".repeat(86)}`, auth: "A".repeat(22) },
+      }),
+    },
     { id: "l2", type: "push_optin", opted_in: true },
     { id: "l3", type: "identify", custom_id: customId },
     { id: "l4", type: "event", name: "validated_purchase", attributes: { total: 42.5 } },

@@ -43,6 +43,18 @@ async function buildSdk(): Promise<string> {
   return result.outputFiles[0]?.text ?? "";
 }
 
+/** The SDK's service worker, as `npm run build` makes it (`dist/edge-cdp-sw.js`): one classic script. */
+async function buildServiceWorker(): Promise<string> {
+  const result = await build({
+    entryPoints: [path.join(root, "sdk/web/src/service-worker.ts")],
+    bundle: true,
+    format: "iife",
+    target: "es2020",
+    write: false,
+  });
+  return result.outputFiles[0]?.text ?? "";
+}
+
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Shop</title></head>
 <body><h1>A customer's page on another origin</h1>
@@ -52,11 +64,14 @@ window.edgeCdp = sdk;
 document.body.dataset.ready = "yes";
 </script></body></html>`;
 
-function serveTestPage(sdk: string, port: number): Promise<Server> {
+function serveTestPage(sdk: string, serviceWorker: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === "/sdk.js") {
       res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
       res.end(sdk);
+    } else if (req.url?.startsWith("/edge-cdp-sw.js")) {
+      res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
+      res.end(serviceWorker);
     } else if (req.url === "/" || req.url?.startsWith("/?")) {
       res.writeHead(200, { "Content-Type": "text/html", "Cache-Control": "no-store" });
       res.end(PAGE);
@@ -120,7 +135,7 @@ export default async function setup(project: TestProject) {
   worker.stderr?.on("data", (chunk) => {
     output += chunk;
   });
-  const pageServer = await serveTestPage(await buildSdk(), pagePort);
+  const pageServer = await serveTestPage(await buildSdk(), await buildServiceWorker(), pagePort);
 
   const teardown = async () => {
     pageServer.close();

@@ -104,7 +104,7 @@ describe("request schemas", () => {
 });
 
 describe("served routes", () => {
-  it("are all listed: Batch's export paths, signed downloads and the debugger", () => {
+  it("are all listed: Batch's export paths, signed downloads, the debugger and Batch's transactional send", () => {
     const listed = operations().map((o) => o.name);
     expect(listed).toEqual(
       expect.arrayContaining([
@@ -114,6 +114,7 @@ describe("served routes", () => {
         "GET /2.{minor}/exports/download",
         "GET /v1/downloads/{project_id}/{file}",
         "GET /debug",
+        "POST /1.1/{api_key}/transactional/send",
       ]),
     );
     expect(listed.filter((name) => name.includes("/v1/batch/"))).toEqual([]);

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createProject, type Project } from "../support/harness";
 import { batch, identify, profileBy } from "../support/identity";
 import { waitForProjection } from "../support/projection";
+import { shardDb } from "../support/shards";
 import { waitForStaged } from "../support/staged";
 import { days, download, runDaily, sha256Hex } from "./helpers";
 
@@ -71,9 +72,10 @@ beforeAll(async () => {
   await waitForProjection(p.projectId, [I1, I2, I3, I4], [USER]);
   // A removed profile is gone from the projection (the privacy remove deletes its rows).
   const removed = (await profileBy(p, { installation_id: I4 })).body?.profile_id;
-  await env.DB.batch([
-    env.DB.prepare("DELETE FROM profiles WHERE project_id = ? AND profile_id = ?").bind(p.projectId, removed),
-    env.DB.prepare("DELETE FROM installations WHERE project_id = ? AND profile_id = ?").bind(p.projectId, removed),
+  const db = await shardDb(p.projectId);
+  await db.batch([
+    db.prepare("DELETE FROM profiles WHERE project_id = ? AND profile_id = ?").bind(p.projectId, removed),
+    db.prepare("DELETE FROM installations WHERE project_id = ? AND profile_id = ?").bind(p.projectId, removed),
   ]);
   job = await runDaily(p, day);
 }, 60_000);
@@ -110,9 +112,10 @@ describe("daily exports: exact files of a known day", () => {
   });
 
   it("optin_users: one row per reachable installation, by update time then installation", async () => {
-    const { results } = await env.DB.prepare(
-      "SELECT installation_id, last_seen_at FROM installations WHERE project_id = ? ORDER BY last_seen_at, installation_id",
-    )
+    const { results } = await (await shardDb(p.projectId))
+      .prepare(
+        "SELECT installation_id, last_seen_at FROM installations WHERE project_id = ? ORDER BY last_seen_at, installation_id",
+      )
       .bind(p.projectId)
       .all<{ installation_id: string; last_seen_at: string }>();
     const optin: Record<string, string> = {

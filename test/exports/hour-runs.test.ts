@@ -5,6 +5,7 @@ import type { ExportMessage } from "../../src/exports/exports.messages";
 import { type HourLimits, runKey, runRowsKey } from "../../src/exports/hour-runs";
 import { hourPrefix, type StagedEvent, toNdjson } from "../../src/exports/staging";
 import { createProject } from "../support/harness";
+import { shardDb } from "../support/shards";
 import { days, download } from "./helpers";
 
 const HOUR = 13;
@@ -54,11 +55,14 @@ describe("daily exports: a busy hour is sorted in bounded memory", () => {
     const profiles = Array.from({ length: 7 }, () => crypto.randomUUID());
     const orphan = crypto.randomUUID();
     const now = new Date().toISOString();
+    const db = await shardDb(p.projectId);
     const insert = (profile: string, state: string) =>
-      env.DB.prepare(
-        "INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at) VALUES (?, ?, NULL, ?, 1, ?, ?)",
-      ).bind(p.projectId, profile, state, now, now);
-    await env.DB.batch([...profiles.map((id) => insert(id, "active")), insert(orphan, "orphaned")]);
+      db
+        .prepare(
+          "INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at) VALUES (?, ?, NULL, ?, 1, ?, ?)",
+        )
+        .bind(p.projectId, profile, state, now, now);
+    await db.batch([...profiles.map((id) => insert(id, "active")), insert(orphan, "orphaned")]);
 
     const start = Date.parse(`${day}T${HOUR}:00:00.000Z`);
     const objects: StagedEvent[][] = [];

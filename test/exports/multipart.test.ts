@@ -5,6 +5,7 @@ import type { ExportMessage } from "../../src/exports/exports.messages";
 import { hourPrefix, type StagedEvent, toNdjson } from "../../src/exports/staging";
 import { MIN_PART_BYTES } from "../../src/exports/upload";
 import { createProject } from "../support/harness";
+import { shardDb } from "../support/shards";
 import { days, download, sha256Hex } from "./helpers";
 
 const ROWS = 250_000;
@@ -57,15 +58,20 @@ describe("daily exports: a 250,000-row file through the multipart path", () => {
     }));
     const orphan = crypto.randomUUID();
     const now = new Date().toISOString();
-    await env.DB.batch([
+    const db = await shardDb(p.projectId);
+    await db.batch([
       ...profiles.map(({ profile }) =>
-        env.DB.prepare(
-          "INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at) VALUES (?, ?, NULL, 'active', 1, ?, ?)",
-        ).bind(p.projectId, profile, now, now),
+        db
+          .prepare(
+            "INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at) VALUES (?, ?, NULL, 'active', 1, ?, ?)",
+          )
+          .bind(p.projectId, profile, now, now),
       ),
-      env.DB.prepare(
-        "INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at) VALUES (?, ?, NULL, 'orphaned', 1, ?, ?)",
-      ).bind(p.projectId, orphan, now, now),
+      db
+        .prepare(
+          "INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at) VALUES (?, ?, NULL, 'orphaned', 1, ?, ?)",
+        )
+        .bind(p.projectId, orphan, now, now),
     ]);
 
     // Staged as the event consumer stages them: several objects an hour, each sorted on its own.

@@ -13,6 +13,7 @@ import {
 } from "../support/harness";
 import { batch, identify } from "../support/identity";
 import { waitForProjection } from "../support/projection";
+import { shardDb } from "../support/shards";
 
 const I = "00000000-0000-4000-8000-0000000000a1";
 let p: Project;
@@ -33,7 +34,8 @@ beforeAll(async () => {
   expect(res.status).toBe(202);
   await batch(p, I, [identify("alice")]);
   await waitForProjection(p.projectId, [I], ["alice", "bob", "carol"]);
-  const { results } = await env.DB.prepare("SELECT custom_id, profile_id FROM profiles WHERE project_id = ?")
+  const { results } = await (await shardDb(p.projectId))
+    .prepare("SELECT custom_id, profile_id FROM profiles WHERE project_id = ?")
     .bind(p.projectId)
     .all<{ custom_id: string; profile_id: string }>();
   ids = Object.fromEntries(results.map((r) => [r.custom_id, r.profile_id]));

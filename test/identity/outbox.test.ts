@@ -16,6 +16,7 @@ import { EVENTS_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage } from "../../src/queue/messages";
 import { createProject, type Project } from "../support/harness";
 import { attributes, batch, event, installationStub, profileBy } from "../support/identity";
+import { shardDb } from "../support/shards";
 import { stagedEvents } from "../support/staged";
 
 const uuid = () => crypto.randomUUID();
@@ -25,12 +26,12 @@ async function landedEvents(projectId: string): Promise<string[]> {
 }
 
 async function projectedProfile(projectId: string, profileId: string) {
-  const row = await env.DB.prepare("SELECT version FROM profiles WHERE project_id = ? AND profile_id = ?")
+  const row = await (await shardDb(projectId))
+    .prepare("SELECT version FROM profiles WHERE project_id = ? AND profile_id = ?")
     .bind(projectId, profileId)
     .first<{ version: number }>();
-  const tier = await env.DB.prepare(
-    "SELECT value_text FROM profile_attributes WHERE project_id = ? AND profile_id = ? AND name = 'tier'",
-  )
+  const tier = await (await shardDb(projectId))
+    .prepare("SELECT value_text FROM profile_attributes WHERE project_id = ? AND profile_id = ? AND name = 'tier'")
     .bind(projectId, profileId)
     .first<{ value_text: string }>();
   return { version: row?.version ?? null, tier: tier?.value_text ?? null };
@@ -270,7 +271,8 @@ describe("what a batch projects", () => {
       (object["outbox"] as Outbox).afterWrite(state);
     });
     await vi.waitFor(async () => {
-      const row = await env.DB.prepare("SELECT last_activity_at FROM profiles WHERE project_id = ? AND profile_id = ?")
+      const row = await (await shardDb(p.projectId))
+        .prepare("SELECT last_activity_at FROM profiles WHERE project_id = ? AND profile_id = ?")
         .bind(p.projectId, answer.profile_id)
         .first<{ last_activity_at: string }>();
       expect(row?.last_activity_at).toBe(later);

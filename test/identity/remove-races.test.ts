@@ -15,6 +15,7 @@ import {
   profileBy,
   querySql,
 } from "../support/identity";
+import { shardDb } from "../support/shards";
 
 const uuid = () => crypto.randomUUID();
 
@@ -68,9 +69,8 @@ describe("a remove racing a transition", () => {
     );
     expect(result).toMatchObject({ removed: false, reason: "custom_id_required" });
     // Nothing was erased: the installation finished signing in, and writes through the custom ID land.
-    const tombstones = await env.DB.prepare(
-      "SELECT count(*) AS n FROM profiles WHERE project_id = ? AND profile_id = ? AND state = 'removed'",
-    )
+    const tombstones = await (await shardDb(p.projectId))
+      .prepare("SELECT count(*) AS n FROM profiles WHERE project_id = ? AND profile_id = ? AND state = 'removed'")
       .bind(p.projectId, anon.profile_id)
       .first<{ n: number }>();
     expect(tombstones?.n).toBe(0);

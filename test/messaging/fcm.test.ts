@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
-import { send, untilDone } from "../support/webpush";
+import { send, untilDone, untilTokenIndexed } from "../support/webpush";
 
 let project: Project;
 let account: { client_email: string; private_key: string };
@@ -117,5 +117,24 @@ describe("FCM HTTP v1 channel", () => {
     }>();
     expect(body.installations[0]?.push.token).toBeNull();
     expect(body.events.find((e) => e.name === "token_deleted")?.attributes.error).toBe("UNREGISTERED");
+  });
+
+  it("a raw FCM token in recipients.tokens reaches the installation holding it", async () => {
+    const installationId = await fcmInstallation(`raw-${crypto.randomUUID()}`);
+    const view = await call("GET", `/v1/profiles?installation_id=${installationId}`, { headers: restHeaders(project) });
+    const fcmToken = (await view.json<{ installations: { push: { token: string } }[] }>()).installations[0]?.push.token;
+    await untilTokenIndexed(project, installationId, fcmToken as string);
+    const res = await send(project, {
+      group_id: "g",
+      recipients: { tokens: [fcmToken as string] },
+      message: { title: "Hi", body: "There" },
+    });
+    const { token } = await res.json<{ token: string }>();
+    expect(await untilDone(project, token)).toMatchObject({ recipients: 1, sent: 1, unreachable: 0 });
+    const report = await (await fetch(`https://receiver.test/fcm/${account.client_email}`)).json<{
+      sends: { message: { token: string; data: Record<string, string> } }[];
+    }>();
+    const mine = report.sends.filter((s) => s.message.token === fcmToken);
+    expect(mine.map((s) => s.message.data.transactional_token)).toEqual([token]);
   });
 });

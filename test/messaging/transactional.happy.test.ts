@@ -102,6 +102,22 @@ describe("POST /v1/messages/transactional", () => {
     expect(view.events.filter((e) => e.name === "push_sent")).toHaveLength(1);
   });
 
+  it("a piece retried after a partial failure (503 for one installation) re-sends nothing already sent", async () => {
+    const fine = await subscription(project);
+    const flaky = await subscription(project, [{ status: 503, retry_after: 1 }]);
+    const fineId = await subscribedInstallation(project, fine);
+    const flakyId = await subscribedInstallation(project, flaky);
+    const res = await send(project, { group_id: "g", recipients: { install_ids: [fineId, flakyId] }, message });
+    const { token } = await res.json<{ token: string }>();
+    expect(await untilDone(project, token, 25_000)).toMatchObject({ sent: 2, errors: 0 });
+    expect((await pushesTo(fine)).map((p) => p.status)).toEqual([201]);
+    expect((await pushesTo(flaky)).map((p) => p.status)).toEqual([503, 201]);
+    for (const id of [fineId, flakyId]) {
+      const view = await eventsOf(`installation_id=${id}`);
+      expect(view.events.filter((e) => e.name === "push_sent")).toHaveLength(1);
+    }
+  });
+
   it("a queue message delivered again sends nothing twice", async () => {
     const sub = await subscription(project);
     const installationId = await subscribedInstallation(project, sub);

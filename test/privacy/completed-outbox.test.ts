@@ -1,5 +1,7 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import worker from "../../src/index";
 import { processRequest } from "../../src/privacy/process";
 import { finish, loadRequest } from "../../src/privacy/store";
 import { createProject } from "../support/harness";
@@ -54,6 +56,47 @@ describe("privacy.completed", () => {
     expect(items[0]).toMatchObject({ topic: "privacy.completed", data: { request_id: id } });
     // Published once: a later retry sends nothing more.
     await processRequest(withWebhooks(false, sent), p.projectId, id, new Date());
+    expect(sent).toHaveLength(1);
+  });
+});
+
+describe("a stuck privacy.completed outbox row", () => {
+  it("is published by the five-minute cron when no retry of its request comes, and only once", async () => {
+    const p = await createProject();
+    await createWebhook(p, receivers.url(), ["privacy.completed"]);
+    const id = crypto.randomUUID();
+    await env.DB.prepare(
+      `INSERT INTO privacy_requests (id, project_id, type, identifier_type, identifier_value, status, created_at)
+       VALUES (?, ?, 'review', 'custom_id', 'nobody', 'pending', ?)`,
+    )
+      .bind(id, p.projectId, new Date().toISOString())
+      .run();
+    const row = await loadRequest(env, p.projectId, id);
+    if (!row) throw new Error("no row");
+    const endedAt = new Date();
+    const sent: unknown[] = [];
+    // The publish fails after the final status committed; the message is acknowledged anyway.
+    await expect(
+      finish(withWebhooks(true, sent), row, { status: "done", error: "not_found" }, endedAt.toISOString()),
+    ).rejects.toThrow();
+
+    const cron = async (at: Date) => {
+      const ctx = createExecutionContext();
+      await worker.scheduled?.(
+        createScheduledController({ cron: "*/5 * * * *", scheduledTime: at.getTime() }),
+        withWebhooks(false, sent),
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+    };
+    // Too fresh to be stuck: its own drain may still be on the way.
+    await cron(endedAt);
+    expect(sent).toHaveLength(0);
+    await cron(new Date(endedAt.getTime() + 10 * 60_000));
+    const items = sent.flatMap((m) => (m as { items: { topic: string; data: { request_id: string } }[] }).items);
+    expect(items.filter((i) => i.data.request_id === id)).toHaveLength(1);
+    expect(items[0]).toMatchObject({ topic: "privacy.completed", data: { request_id: id } });
+    await cron(new Date(endedAt.getTime() + 20 * 60_000));
     expect(sent).toHaveLength(1);
   });
 });

@@ -11,19 +11,20 @@ import {
   profileBy,
   querySql,
 } from "../support/identity";
+import { shardDb } from "../support/shards";
 import { run } from "./support";
 
 async function activeInD1(p: Project, profileId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT count(*) AS n FROM profiles WHERE project_id = ? AND profile_id = ? AND state <> 'removed'",
-  )
+  const row = await (await shardDb(p.projectId))
+    .prepare("SELECT count(*) AS n FROM profiles WHERE project_id = ? AND profile_id = ? AND state <> 'removed'")
     .bind(p.projectId, profileId)
     .first<{ n: number }>();
   return row?.n ?? -1;
 }
 
 async function installationRows(p: Project, profileId: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM installations WHERE project_id = ? AND profile_id = ?")
+  const row = await (await shardDb(p.projectId))
+    .prepare("SELECT count(*) AS n FROM installations WHERE project_id = ? AND profile_id = ?")
     .bind(p.projectId, profileId)
     .first<{ n: number }>();
   return row?.n ?? -1;

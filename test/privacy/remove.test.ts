@@ -9,6 +9,7 @@ import { EVENTS_QUEUE, PROJECTION_QUEUE } from "../../src/queue/consumer";
 import type { EventsMessage, ProjectionMessage } from "../../src/queue/messages";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, event, identify, installationStub, logout, profileBy, querySql } from "../support/identity";
+import { shardDb } from "../support/shards";
 import { run, settled, submit } from "./support";
 
 async function deliver<T>(queue: string, bodies: T[]) {
@@ -22,7 +23,8 @@ async function deliver<T>(queue: string, bodies: T[]) {
 }
 
 async function d1Count(table: string, projectId: string, where = "1 = 1", ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE project_id = ? AND ${where}`)
+  const row = await (await shardDb(projectId))
+    .prepare(`SELECT count(*) AS n FROM ${table} WHERE project_id = ? AND ${where}`)
     .bind(projectId, ...params)
     .first<{ n: number }>();
   return row?.n ?? -1;
@@ -113,9 +115,8 @@ describe("privacy remove by custom ID", () => {
     expect((await profileBy(p, { installation_id: device })).status).toBe(404);
     expect((await profileBy(p, { profile_id: profileId })).status).toBe(404);
     expect(await querySql(installationStub(p.projectId, device), "SELECT * FROM installation")).toEqual([]);
-    const tombstone = await env.DB.prepare(
-      "SELECT custom_id, state FROM profiles WHERE project_id = ? AND profile_id = ?",
-    )
+    const tombstone = await (await shardDb(p.projectId))
+      .prepare("SELECT custom_id, state FROM profiles WHERE project_id = ? AND profile_id = ?")
       .bind(p.projectId, profileId)
       .first();
     expect(tombstone).toEqual({ custom_id: null, state: "removed" });

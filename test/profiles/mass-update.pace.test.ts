@@ -4,9 +4,15 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { MAX_CHUNK_IDENTIFIERS, planChunks, refuseOversized } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
-import { MAX_DEFERRALS } from "../../src/profiles/pace";
+import {
+  MAX_DEFERRALS,
+  PROJECT_CHUNKS_PER_WINDOW,
+  SHARED_CHUNKS_PER_WINDOW,
+  SHARED_PACE_KEY,
+} from "../../src/profiles/pace";
 import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
+import wranglerToml from "../../wrangler.toml?raw";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
 import { profileBy } from "../support/identity";
 
@@ -131,7 +137,7 @@ describe("accepting a mass update", () => {
     expect(seen.sentMessages).toBe(80);
     expect(seen.sends).toBeLessThanOrEqual(Math.ceil(body.length / (240 * 1024)) + 1);
 
-    // 80 chunks is past one project's pace for a window (60): the rest wait, then run.
+    // 80 chunks of up to 100 identifiers: within one project's pace, they all run at once.
     const status = await settled(p, request_id, 120_000);
     expect(status).toMatchObject({ status: "done", total: 10_000, applied: 10_000, errors: [] });
     expect((await profileBy(p, { custom_id: "stored-7" })).body?.attributes.counter?.value).toBe(149);
@@ -142,7 +148,8 @@ describe("accepting a mass update", () => {
     const raw = Array.from({ length: 1000 }, (_, k) => ({ identifiers: { custom_id: `new-${k}` }, attributes: { k } }));
     const chunks = planChunks(refuseOversized(validateOperations(raw, Date.now()).valid).fits);
     expect(chunks).toHaveLength(1000 / MAX_CHUNK_IDENTIFIERS);
-    for (const chunk of chunks) expect(new Set(chunk.items.map((i) => i.op.identifier.value)).size).toBe(20);
+    for (const chunk of chunks)
+      expect(new Set(chunk.items.map((i) => i.op.identifier.value)).size).toBe(MAX_CHUNK_IDENTIFIERS);
   });
 });
 
@@ -177,9 +184,19 @@ async function recorded(requestId: string): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** Asks `binding` `times` times for `key`, many at once: a window is short next to a thousand calls in a row. */
+async function ask(binding: RateLimit, key: string, times: number): Promise<number> {
+  let admitted = 0;
+  for (let k = 0; k < times; k += 100) {
+    const answers = await Promise.all(Array.from({ length: Math.min(100, times - k) }, () => binding.limit({ key })));
+    admitted += answers.filter((a) => a.success).length;
+  }
+  return admitted;
+}
+
 /** Spends `projectId`'s pace for the current window, as a big job's chunks would. */
 async function spendPace(projectId: string) {
-  for (let k = 0; k < 61; k++) await env.MASS_UPDATE_PACE.limit({ key: projectId });
+  await ask(env.MASS_UPDATE_PACE, projectId, PROJECT_CHUNKS_PER_WINDOW + 1);
 }
 
 async function deliver(bodies: ProfileOpsMessage[], taskEnv: Env = env) {
@@ -301,5 +318,78 @@ describe("a deferred chunk's deferrals", () => {
     expect(sent).toEqual([]);
     expect(await statusOf(busy, requestId)).toMatchObject({ status: "done", applied: 1 });
     expect((await profileBy(busy, { custom_id: "waited-member" })).body?.attributes.paced?.value).toBe(true);
+  });
+});
+
+describe("the budgets the pace asks", () => {
+  /** The `simple.limit` wrangler.toml gives a Rate Limiting binding. */
+  function configured(name: string): number {
+    const found = new RegExp(`name = "${name}"[^[]*?limit = (\\d+)`).exec(wranglerToml);
+    if (!found) throw new Error(`${name} is not in wrangler.toml`);
+    return Number(found[1]);
+  }
+
+  it("are the ones wrangler.toml gives the bindings, which docs/performance.md computes the rate from", async () => {
+    expect(configured("MASS_UPDATE_PACE")).toBe(PROJECT_CHUNKS_PER_WINDOW);
+    expect(configured("MASS_UPDATE_SHARED_PACE")).toBe(SHARED_CHUNKS_PER_WINDOW);
+    // Larger than one project's: what one project cannot take is left to the others.
+    expect(SHARED_CHUNKS_PER_WINDOW).toBeGreaterThan(PROJECT_CHUNKS_PER_WINDOW);
+    // And the binding counts to its limit: the project's refuses the call after it.
+    const key = `probe-${crypto.randomUUID()}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const started = Math.floor(Date.now() / 10_000);
+      const admitted = await ask(env.MASS_UPDATE_PACE, key, PROJECT_CHUNKS_PER_WINDOW + 1);
+      if (Math.floor(Date.now() / 10_000) !== started) continue;
+      expect(admitted).toBeLessThanOrEqual(PROJECT_CHUNKS_PER_WINDOW);
+      return;
+    }
+  }, 60_000);
+
+  it("defers a chunk whose project is within its budget when all projects' shared budget is spent", async () => {
+    const quiet = await createProject();
+    const requestId = crypto.randomUUID();
+    await recordRequest(quiet.projectId, requestId, 1);
+    const sent: ProfileOpsMessage[] = [];
+    const asked: string[] = [];
+    const spentShared = {
+      ...env,
+      MASS_UPDATE_SHARED_PACE: {
+        limit: async ({ key }: RateLimitOptions) => {
+          asked.push(key);
+          return { success: false };
+        },
+      } as RateLimit,
+      TASKS: { send: async (body: ProfileOpsMessage) => void sent.push(body) } as unknown as Queue,
+    } as Env;
+    const result = await deliver([chunkOf(quiet.projectId, requestId, "shared-member")], spentShared);
+    expect(asked).toEqual([SHARED_PACE_KEY]);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ request_id: requestId, deferrals: 1 });
+    expect(await recorded(requestId)).toBe(0);
+    expect((await profileBy(quiet, { custom_id: "shared-member" })).status).toBe(404);
+  });
+
+  it("does not spend the shared budget for a chunk its own project's budget refuses", async () => {
+    const busy = await createProject();
+    const requestId = crypto.randomUUID();
+    await recordRequest(busy.projectId, requestId, 1);
+    const asked: string[] = [];
+    const watched = {
+      ...env,
+      MASS_UPDATE_PACE: { limit: async () => ({ success: false }) } as RateLimit,
+      MASS_UPDATE_SHARED_PACE: {
+        limit: async ({ key }: RateLimitOptions) => {
+          asked.push(key);
+          return { success: true };
+        },
+      } as RateLimit,
+      TASKS: { send: async () => undefined } as unknown as Queue,
+    } as Env;
+    const result = await deliver([chunkOf(busy.projectId, requestId, "refused-member")], watched);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(await recorded(requestId)).toBe(0);
+    expect(asked).toEqual([]);
   });
 });

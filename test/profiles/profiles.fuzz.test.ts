@@ -3,12 +3,24 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { d1State, fuzz, profileApiIds, settle } from "../support/fuzz/check";
-import { bodies, MiB, queryString, req, segment, TEST_TIMEOUT } from "../support/fuzz/requests";
+import { type BodyOptions, bodies, MiB, queryString, req, segment, TEST_TIMEOUT } from "../support/fuzz/requests";
 import { seedProfiles, withRestHeaders } from "../support/fuzz/setup";
 import { flatOf, shapedProfileOperations } from "../support/fuzz/shaped";
 import { profileOperations } from "../support/fuzz/valid";
 import { nastyString } from "../support/fuzz/values";
 import { call, createProject, errorOf, restHeaders } from "../support/harness";
+
+/** POSTs of profile operations to `path`, near misses of valid ones against seeded profiles. */
+async function fuzzProfileWrites(path: fc.Arbitrary<string>, options: BodyOptions): Promise<void> {
+  const p = await createProject();
+  const known = await seedProfiles(p);
+  const valid = profileOperations({ customId: known.apiCustomId, installation: known.installation });
+  const shapes = shapedProfileOperations(known.installation);
+  const requests = fc
+    .tuple(path, bodies(valid, { ...options, shapes }), withRestHeaders(p))
+    .map(([path, body, headers]) => req({ method: "POST", path, headers, body }));
+  await fuzz(requests, { projectId: p.projectId, ids: profileApiIds, async: true });
+}
 
 describe("fuzz: never a 5xx, always the envelope, nothing written on a refusal", () => {
   it(
@@ -46,40 +58,28 @@ describe("fuzz: never a 5xx, always the envelope, nothing written on a refusal",
 
   it(
     "POST /v1/profiles/update and /2.{minor}/profiles/update",
-    async () => {
-      const p = await createProject();
-      const known = await seedProfiles(p);
-      const path = fc.oneof(
-        { weight: 3, arbitrary: fc.constant("/v1/profiles/update") },
-        { weight: 2, arbitrary: fc.nat({ max: 1_000_000 }).map((n) => `/2.${n}/profiles/update`) },
-        { weight: 1, arbitrary: fc.constantFrom("/2.99999999999999999999/profiles/update", "/2.01/profiles/update") },
-      );
-      const valid = profileOperations({ customId: known.apiCustomId, installation: known.installation });
-      const options = { maxBytes: 5 * MiB, repeat: [2, 21, 201], shapes: shapedProfileOperations(known.installation) };
-      const requests = fc
-        .tuple(path, bodies(valid, options), withRestHeaders(p))
-        .map(([path, body, headers]) => req({ method: "POST", path, headers, body }));
-      await fuzz(requests, { projectId: p.projectId, ids: profileApiIds, async: true });
-    },
+    () =>
+      fuzzProfileWrites(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant("/v1/profiles/update") },
+          { weight: 2, arbitrary: fc.nat({ max: 1_000_000 }).map((n) => `/2.${n}/profiles/update`) },
+          { weight: 1, arbitrary: fc.constantFrom("/2.99999999999999999999/profiles/update", "/2.01/profiles/update") },
+        ),
+        { maxBytes: 5 * MiB, repeat: [2, 21, 201] },
+      ),
     TEST_TIMEOUT,
   );
 
   it(
     "POST /v1/profiles/mass-update and /2.{minor}/profiles/mass-update",
-    async () => {
-      const p = await createProject();
-      const known = await seedProfiles(p);
-      const path = fc.oneof(
-        fc.constant("/v1/profiles/mass-update"),
-        fc.nat({ max: 1_000 }).map((n) => `/2.${n}/profiles/mass-update`),
-      );
-      const valid = profileOperations({ customId: known.apiCustomId, installation: known.installation });
-      const options = { repeat: [2, 21, 10_001], shapes: shapedProfileOperations(known.installation) };
-      const requests = fc
-        .tuple(path, bodies(valid, options), withRestHeaders(p))
-        .map(([path, body, headers]) => req({ method: "POST", path, headers, body }));
-      await fuzz(requests, { projectId: p.projectId, ids: profileApiIds, async: true });
-    },
+    () =>
+      fuzzProfileWrites(
+        fc.oneof(
+          fc.constant("/v1/profiles/mass-update"),
+          fc.nat({ max: 1_000 }).map((n) => `/2.${n}/profiles/mass-update`),
+        ),
+        { repeat: [2, 21, 10_001] },
+      ),
     TEST_TIMEOUT,
   );
 

@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, profileBy } from "../support/identity";
+import { shardDb } from "../support/shards";
 
 const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
 
@@ -90,9 +90,8 @@ describe("reconciliation through the API and the SDK (SPEC §3)", () => {
     // The projection keeps the plain list of strings.
     await vi.waitFor(
       async () => {
-        const row = await env.DB.prepare(
-          "SELECT value_json FROM profile_attributes WHERE project_id = ? AND name = 'tags'",
-        )
+        const row = await (await shardDb(p.projectId))
+          .prepare("SELECT value_json FROM profile_attributes WHERE project_id = ? AND name = 'tags'")
           .bind(p.projectId)
           .first<{ value_json: string }>();
         expect(JSON.parse(row?.value_json ?? "null")).toEqual(["b", "c"]);

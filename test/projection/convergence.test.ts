@@ -8,6 +8,7 @@ import type { ProjectionMessage } from "../../src/queue/messages";
 import { call, createProject, restHeaders } from "../support/harness";
 import { attributes, batch, event, identify, logout, type Op } from "../support/identity";
 import { projectedState, waitForProjection } from "../support/projection";
+import { shardDb } from "../support/shards";
 
 const CUSTOM_IDS = ["ann", "ben", "cat"];
 
@@ -73,7 +74,8 @@ describe("the D1 projection", () => {
     const orphan = await batch(p, second, [attributes({ tier: "gold" })]);
     await batch(p, second, [identify("owner")]);
     await waitForProjection(p.projectId, [first, second], ["owner"]);
-    const row = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+    const row = await (await shardDb(p.projectId))
+      .prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
       .bind(p.projectId, orphan.profile_id)
       .first<{ state: string }>();
     expect(row?.state).toBe("orphaned");
@@ -86,8 +88,10 @@ describe("the D1 projection", () => {
     await batch(p, first, [identify("keeper")]);
     const orphan = await batch(p, second, [attributes({ tier: "gold", tags: ["a", "b"] })]);
     await waitForProjection(p.projectId, [first, second], ["keeper"]);
+    const db = await shardDb(p.projectId);
     const held = (table: string) =>
-      env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE project_id = ? AND profile_id = ?`)
+      db
+        .prepare(`SELECT count(*) AS n FROM ${table} WHERE project_id = ? AND profile_id = ?`)
         .bind(p.projectId, orphan.profile_id)
         .first<{ n: number }>();
     expect((await held("profile_attributes"))?.n).toBe(2);
@@ -123,12 +127,14 @@ describe("the D1 projection", () => {
     expect(await projectedState(p.projectId)).toEqual(before);
 
     // A row already at a newer version than the object reports is left alone, attributes included.
-    await env.DB.prepare("UPDATE profiles SET version = 1000 WHERE project_id = ? AND profile_id = ?")
+    await (await shardDb(p.projectId))
+      .prepare("UPDATE profiles SET version = 1000 WHERE project_id = ? AND profile_id = ?")
       .bind(p.projectId, answer.profile_id)
       .run();
-    await env.DB.prepare(
-      "UPDATE profile_attributes SET value_text = 'from-the-future', version = 1000 WHERE project_id = ? AND profile_id = ?",
-    )
+    await (await shardDb(p.projectId))
+      .prepare(
+        "UPDATE profile_attributes SET value_text = 'from-the-future', version = 1000 WHERE project_id = ? AND profile_id = ?",
+      )
       .bind(p.projectId, answer.profile_id)
       .run();
     await deliver([message]);
@@ -159,7 +165,8 @@ describe("the D1 projection", () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     await batch(p, i, [event("x")]);
-    await env.DB.exec("ALTER TABLE installations RENAME TO installations_away");
+    const db = await shardDb(p.projectId);
+    await db.exec("ALTER TABLE installations RENAME TO installations_away");
     // The consumer logs the refusal it retries; the test checks that line instead of printing it.
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
@@ -168,7 +175,7 @@ describe("the D1 projection", () => {
       expect(logged).toHaveBeenCalledWith(expect.stringContaining("no such table: installations"));
     } finally {
       logged.mockRestore();
-      await env.DB.exec("ALTER TABLE installations_away RENAME TO installations");
+      await db.exec("ALTER TABLE installations_away RENAME TO installations");
     }
   });
 });

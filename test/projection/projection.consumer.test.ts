@@ -1,13 +1,15 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { allShards } from "../../src/db/shards";
 import worker from "../../src/index";
 import { PROJECTION_DLQ, PROJECTION_QUEUE } from "../../src/queue/consumer";
 import type { ProjectionMessage } from "../../src/queue/messages";
-import { countingD1, envWith } from "../support/counting-d1";
+import { countingShard } from "../support/counting-d1";
 import { call, createProject, restHeaders } from "../support/harness";
 import { attributes, batch } from "../support/identity";
 import { deadLetter, deliverTo } from "../support/queues";
+import { shardDb } from "../support/shards";
 
 async function deliver(messages: ProjectionMessage[], queue = PROJECTION_QUEUE, bindings: Env = env) {
   const batchOf = createMessageBatch<ProjectionMessage>(
@@ -33,7 +35,10 @@ async function hundredProfiles() {
   expect(res.status).toBe(202);
   const projected = async () =>
     (
-      await env.DB.prepare("SELECT profile_id, custom_id FROM profiles WHERE project_id = ?")
+      await (
+        await shardDb(p.projectId)
+      )
+        .prepare("SELECT profile_id, custom_id FROM profiles WHERE project_id = ?")
         .bind(p.projectId)
         .all<{ profile_id: string; custom_id: string }>()
     ).results;
@@ -50,22 +55,24 @@ async function hundredProfiles() {
 }
 
 async function projectedRows(projectId: string) {
-  return env.DB.prepare(
-    `SELECT (SELECT count(*) FROM profiles WHERE project_id = ?1) AS profiles,
+  return (await shardDb(projectId))
+    .prepare(
+      `SELECT (SELECT count(*) FROM profiles WHERE project_id = ?1) AS profiles,
        (SELECT count(*) FROM profile_attributes WHERE project_id = ?1) AS attributes,
        (SELECT count(*) FROM profile_attribute_items WHERE project_id = ?1) AS items`,
-  )
+    )
     .bind(projectId)
     .first<{ profiles: number; attributes: number; items: number }>();
 }
 
 async function forget(projectId: string) {
   for (const table of ["profiles", "profile_attributes", "profile_attribute_items"])
-    await env.DB.prepare(`DELETE FROM ${table} WHERE project_id = ?`).bind(projectId).run();
+    await (await shardDb(projectId)).prepare(`DELETE FROM ${table} WHERE project_id = ?`).bind(projectId).run();
 }
 
 async function projectedInstallation(projectId: string, installationId: string) {
-  return env.DB.prepare("SELECT profile_id FROM installations WHERE project_id = ? AND installation_id = ?")
+  return (await shardDb(projectId))
+    .prepare("SELECT profile_id FROM installations WHERE project_id = ? AND installation_id = ?")
     .bind(projectId, installationId)
     .first<{ profile_id: string }>();
 }
@@ -74,9 +81,9 @@ describe("the projection consumer", () => {
   it("projects a batch of 100 profiles, one of them sent twice, in one D1 round trip", async () => {
     const { p, messages } = await hundredProfiles();
     await forget(p.projectId);
-    const { db, tally } = countingD1();
+    const { env: counted, tally } = await countingShard(p.projectId);
     const [first] = messages;
-    const result = await deliver([...messages, first as ProjectionMessage], PROJECTION_QUEUE, envWith(db));
+    const result = await deliver([...messages, first as ProjectionMessage], PROJECTION_QUEUE, counted);
     expect(result.explicitAcks).toHaveLength(101);
     expect(tally.roundTrips).toBe(1);
     expect(await projectedRows(p.projectId)).toEqual({ profiles: 100, attributes: 300, items: 200 });
@@ -86,10 +93,10 @@ describe("the projection consumer", () => {
     const { p, messages } = await hundredProfiles();
     await forget(p.projectId);
     const poison = { type: "profile_changed", project_id: p.projectId, profile_id: "x" } as ProjectionMessage;
-    const { db, tally } = countingD1();
+    const { env: counted, tally } = await countingShard(p.projectId);
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const result = await deliver([poison, ...messages], PROJECTION_QUEUE, envWith(db));
+      const result = await deliver([poison, ...messages], PROJECTION_QUEUE, counted);
       expect(result.retryMessages).toEqual([{ msgId: "m0" }]);
       expect(result.explicitAcks).toHaveLength(100);
     } finally {
@@ -111,7 +118,8 @@ describe("the projection consumer", () => {
       },
       { timeout: 20_000, interval: 100 },
     );
-    await env.DB.prepare("DELETE FROM installations WHERE installation_id = ?").bind(shared).run();
+    for (const s of allShards(env))
+      await s.d1.prepare("DELETE FROM installations WHERE installation_id = ?").bind(shared).run();
 
     const result = await deliver([
       { type: "installation_changed", project_id: a.projectId, installation_id: shared },
@@ -130,7 +138,7 @@ describe("the projection consumer", () => {
       timeout: 20_000,
       interval: 100,
     });
-    await env.DB.prepare("DELETE FROM installations WHERE installation_id = ?").bind(good).run();
+    await (await shardDb(p.projectId)).prepare("DELETE FROM installations WHERE installation_id = ?").bind(good).run();
     // A message without its holder cannot be read: it fails on every delivery.
     const poison = { type: "profile_changed", project_id: p.projectId, profile_id: "x" } as ProjectionMessage;
 
@@ -151,7 +159,7 @@ describe("the projection consumer", () => {
       timeout: 20_000,
       interval: 100,
     });
-    await env.DB.prepare("DELETE FROM installations WHERE installation_id = ?").bind(good).run();
+    await (await shardDb(p.projectId)).prepare("DELETE FROM installations WHERE installation_id = ?").bind(good).run();
     const poison = { type: "profile_changed", project_id: p.projectId, profile_id: "x" } as ProjectionMessage;
 
     const result = await deliverTo(

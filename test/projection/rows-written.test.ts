@@ -1,13 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { allShards } from "../../src/db/shards";
 import { TOMBSTONE_VERSION } from "../../src/privacy/erase-d1";
 import { project } from "../../src/projection/project";
 import { prepare, profileStatements } from "../../src/projection/statements";
 import type { ProjectionMessage } from "../../src/queue/messages";
-import { countingD1, envWith } from "../support/counting-d1";
+import { countingShard } from "../support/counting-d1";
 import { createProject } from "../support/harness";
 import { attributes, batch, identify } from "../support/identity";
 import { heldState, projectedState, waitForProjection } from "../support/projection";
+import { shardDb } from "../support/shards";
 
 /** Twenty attributes: seventeen scalars of every kind, two dates, one array of three items. */
 function twentyAttributes(): Record<string, unknown> {
@@ -34,16 +36,19 @@ async function projectedProfile() {
   return { p, installation, customId, profileId: answer.profile_id, message };
 }
 
+/** Runs on every shard: the statements name a profile or installation by its (unique) ID alone. */
 async function d1(sql: string, ...values: unknown[]) {
-  await env.DB.prepare(sql)
-    .bind(...values)
-    .run();
+  for (const s of allShards(env))
+    await s.d1
+      .prepare(sql)
+      .bind(...values)
+      .run();
 }
 
 /** Projects `messages` through a counting D1 and returns what it cost. */
 async function projectCounted(messages: ProjectionMessage[]) {
-  const { db, tally } = countingD1();
-  await project(envWith(db), messages);
+  const { env: counted, tally } = await countingShard((messages[0] as ProjectionMessage).project_id);
+  await project(counted, messages);
   return tally;
 }
 
@@ -58,9 +63,8 @@ async function expectConverged(projectId: string, installation: string, customId
   const held = await heldState(projectId, [installation], [customId]);
   const projected = await projectedState(projectId);
   expect(projected.profiles.get(profileId)).toEqual(held.profiles.get(profileId));
-  const items = await env.DB.prepare(
-    "SELECT item FROM profile_attribute_items WHERE profile_id = ? AND name = 'tags' ORDER BY item",
-  )
+  const items = await (await shardDb(projectId))
+    .prepare("SELECT item FROM profile_attribute_items WHERE profile_id = ? AND name = 'tags' ORDER BY item")
     .bind(profileId)
     .all<{ item: string }>();
   const tags = held.profiles.get(profileId)?.attributes.tags as string[];
@@ -137,7 +141,8 @@ describe("rows the projection writes", () => {
     await d1("UPDATE profiles SET version = version + 1 WHERE profile_id = ?", s.profileId);
     await d1("UPDATE profile_attributes SET value_text = 'newer' WHERE profile_id = ? AND name = 's3'", s.profileId);
     expect((await projectCounted([s.message])).rowsWritten).toBe(0);
-    const s3 = await env.DB.prepare("SELECT value_text FROM profile_attributes WHERE profile_id = ? AND name = 's3'")
+    const s3 = await (await shardDb(s.p.projectId))
+      .prepare("SELECT value_text FROM profile_attributes WHERE profile_id = ? AND name = 's3'")
       .bind(s.profileId)
       .first<{ value_text: string }>();
     expect(s3?.value_text).toBe("newer");
@@ -146,9 +151,10 @@ describe("rows the projection writes", () => {
     await d1("DELETE FROM profile_attributes WHERE profile_id = ?", s.profileId);
     await d1("DELETE FROM profile_attribute_items WHERE profile_id = ?", s.profileId);
     expect((await projectCounted([s.message])).rowsWritten).toBe(0);
-    const left = await env.DB.prepare(
-      "SELECT (SELECT count(*) FROM profile_attributes WHERE profile_id = ?1) + (SELECT count(*) FROM profile_attribute_items WHERE profile_id = ?1) AS n",
-    )
+    const left = await (await shardDb(s.p.projectId))
+      .prepare(
+        "SELECT (SELECT count(*) FROM profile_attributes WHERE profile_id = ?1) + (SELECT count(*) FROM profile_attribute_items WHERE profile_id = ?1) AS n",
+      )
       .bind(s.profileId)
       .first<{ n: number }>();
     expect(left?.n).toBe(0);
@@ -169,7 +175,8 @@ describe("rows the projection writes", () => {
       s.installation,
     );
     expect((await projectCounted([message])).rowsWritten).toBe(2);
-    const row = await env.DB.prepare("SELECT last_seen_at FROM installations WHERE installation_id = ?")
+    const row = await (await shardDb(s.p.projectId))
+      .prepare("SELECT last_seen_at FROM installations WHERE installation_id = ?")
       .bind(s.installation)
       .first<{ last_seen_at: string }>();
     expect(row?.last_seen_at).not.toBe("2000-01-01T00:00:00.000Z");

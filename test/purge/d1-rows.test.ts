@@ -1,12 +1,13 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createProject, restHeaders } from "../support/harness";
 import { attributes, batch, identify } from "../support/identity";
+import { shardDb } from "../support/shards";
 import { DAY, lastActivity, projectedRow, purge, resultsFor, setInactivity } from "./support";
 
-/** Rows of `table` in the project that match `where` (a column list bound to `values`). */
+/** Rows of `table` in the project that match `where` (a column list bound to `values`, the project's ID first). */
 async function rows(table: string, where: string, values: readonly unknown[]): Promise<number> {
-  const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`)
+  const row = await (await shardDb(values[0] as string))
+    .prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`)
     .bind(...values)
     .first<{ n: number }>();
   return row?.n ?? -1;
@@ -49,11 +50,15 @@ describe("a purged profile in D1", () => {
       ]),
     ).toBe(0);
     expect(await rows("audience_members", "project_id = ?", [p.projectId])).toBe(0);
-    const tomb = await env.DB.prepare("SELECT state, custom_id FROM profiles WHERE project_id = ? AND profile_id = ?")
+    const tomb = await (await shardDb(p.projectId))
+      .prepare("SELECT state, custom_id FROM profiles WHERE project_id = ? AND profile_id = ?")
       .bind(...byProfile[1])
       .first<{ state: string; custom_id: string | null }>();
     expect(tomb).toEqual({ state: "removed", custom_id: null });
-    const sizes = await env.DB.prepare("SELECT size FROM audiences WHERE project_id = ?").bind(p.projectId).all();
+    const sizes = await (await shardDb(p.projectId))
+      .prepare("SELECT size FROM audiences WHERE project_id = ?")
+      .bind(p.projectId)
+      .all();
     expect(sizes.results.map((r) => r.size)).toEqual([0, 0]);
   });
 });

@@ -8,6 +8,7 @@ import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";
 import { deliverTo } from "../support/queues";
+import { shardDb } from "../support/shards";
 import {
   DAY,
   finished,
@@ -48,7 +49,8 @@ describe("inactive-profile purge", () => {
     expect(results[0]?.detail).toMatchObject({ profile_id: signedIn.profile_id, installation_ids: [device] });
     expect((await profileBy(p, { custom_id: "sleeper" })).status).toBe(404);
     expect((await profileBy(p, { installation_id: device })).status).toBe(404);
-    const tomb = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+    const tomb = await (await shardDb(p.projectId))
+      .prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
       .bind(p.projectId, signedIn.profile_id)
       .first<{ state: string }>();
     expect(tomb?.state).toBe("removed");
@@ -65,9 +67,10 @@ describe("inactive-profile purge", () => {
     const anon = await batch(p, device, [attributes({ b: 1 })]);
     await projectedRow(p, anon.profile_id);
     // The projection lags: D1 believes the profile has been idle for years.
-    await env.DB.prepare(
-      "UPDATE profiles SET last_activity_at = '2020-01-01T00:00:00.000Z' WHERE project_id = ? AND profile_id = ?",
-    )
+    await (await shardDb(p.projectId))
+      .prepare(
+        "UPDATE profiles SET last_activity_at = '2020-01-01T00:00:00.000Z' WHERE project_id = ? AND profile_id = ?",
+      )
       .bind(p.projectId, anon.profile_id)
       .run();
     const job = await purge({ as_of: new Date(Date.now() + DAY).toISOString() });
@@ -115,7 +118,8 @@ describe("inactive-profile purge", () => {
         anon.profile_id,
       ),
     ).toEqual([]);
-    const row = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+    const row = await (await shardDb(p.projectId))
+      .prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
       .bind(p.projectId, anon.profile_id)
       .first<{ state: string }>();
     expect(row?.state).toBe("removed");
@@ -134,7 +138,8 @@ describe("inactive-profile purge", () => {
     expect(job.dry_run).toBe(true);
     expect(resultsFor(job, p).map((r) => [r.profile_id, r.outcome])).toEqual([[anon.profile_id, "would_remove"]]);
     expect((await profileBy(p, { installation_id: device })).body?.profile_id).toBe(anon.profile_id);
-    const row = await env.DB.prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
+    const row = await (await shardDb(p.projectId))
+      .prepare("SELECT state FROM profiles WHERE project_id = ? AND profile_id = ?")
       .bind(p.projectId, anon.profile_id)
       .first<{ state: string }>();
     expect(row?.state).toBe("active");

@@ -7,6 +7,7 @@ import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { createProject, type Project } from "../support/harness";
 import { attributes, batch, identify, profileBy } from "../support/identity";
 import { deliverTo } from "../support/queues";
+import { shardDb } from "../support/shards";
 import {
   DAY,
   finished,
@@ -67,7 +68,8 @@ describe("a project's profiles, purged in ranges", () => {
         .sort(),
     ).toEqual(ids.map((id) => [id, "removed"]));
     for (const s of sleepers) expect((await profileBy(p, { installation_id: s.device })).status).toBe(404);
-    const active = await env.DB.prepare("SELECT count(*) AS n FROM profiles WHERE project_id = ? AND state = 'active'")
+    const active = await (await shardDb(p.projectId))
+      .prepare("SELECT count(*) AS n FROM profiles WHERE project_id = ? AND state = 'active'")
       .bind(p.projectId)
       .first<{ n: number }>();
     expect(active?.n).toBe(0);

@@ -5,6 +5,7 @@ import { removeProfile, stagedPaging } from "../../src/privacy/remove";
 import type { EventsMessage } from "../../src/queue/messages";
 import { adminHeaders, call, createProject, type Project } from "../support/harness";
 import { batch, identify, profileBy } from "../support/identity";
+import { shardDb } from "../support/shards";
 import { stagedEvents } from "../support/staged";
 
 export const DAY = 86_400_000;
@@ -52,9 +53,10 @@ export async function setInactivity(p: Project, days: number) {
 export async function projectedRow(p: Project, profileId: string, state = "active") {
   return vi.waitFor(
     async () => {
-      const row = await env.DB.prepare(
-        "SELECT last_activity_at, holder_kind, holder_id, state FROM profiles WHERE project_id = ? AND profile_id = ?",
-      )
+      const row = await (await shardDb(p.projectId))
+        .prepare(
+          "SELECT last_activity_at, holder_kind, holder_id, state FROM profiles WHERE project_id = ? AND profile_id = ?",
+        )
         .bind(p.projectId, profileId)
         .first<{ last_activity_at: string; holder_kind: string | null; holder_id: string | null; state: string }>();
       expect(row?.state).toBe(state);

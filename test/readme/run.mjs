@@ -7,7 +7,8 @@
 // through a recording proxy. A block that fails, a call answered 4xx/5xx where the document
 // shows no such answer, or an answer that differs from the `# →` the document shows (see
 // expect.mjs) fails the run. Every exchange is written to .wrangler/readme-exchanges.json
-// (README_EXCHANGES to move it), for checks against the OpenAPI document.
+// (README_EXCHANGES to move it), and each is checked against the OpenAPI document the server
+// serves (openapi.mjs): route, parameters, request body, status and response body.
 import { execFileSync, spawn } from "node:child_process";
 import {
   cpSync,
@@ -25,6 +26,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { mismatches } from "./expect.mjs";
 import { shellBlocks } from "./markdown.mjs";
+import { exchangeChecker } from "./openapi.mjs";
 import { listen, receiver, recordingProxy } from "./servers.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -44,7 +46,10 @@ function documents() {
     }
   };
   walk("docs");
-  return ["README.md", ...found];
+  const all = ["README.md", ...found];
+  // README_DOCS=docs/guides/privacy.md,…: only those (each document runs on its own project).
+  const only = process.env.README_DOCS?.split(",").filter(Boolean);
+  return only ? all.filter((doc) => only.includes(doc)) : all;
 }
 
 /** A copy of the working tree as a clone would have it, sharing node_modules. */
@@ -98,19 +103,57 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function waitForDev(dir, dev) {
   const envFile = path.join(dir, ".wrangler/dev-env.sh");
-  for (let i = 0; i < 900; i++) {
+  for (let i = 0; i < 1800; i++) {
     if (dev.child.exitCode !== null) throw new Error(`npm run dev exited (${dev.child.exitCode}):\n${dev.log()}`);
     if (existsSync(envFile)) return;
     await sleep(200);
   }
-  throw new Error(`npm run dev was not ready within 3 minutes:\n${dev.log()}`);
+  throw new Error(`npm run dev was not ready within 6 minutes (a shared machine can be that slow):\n${dev.log()}`);
 }
 
-// Every curl of the examples goes through the proxy, tagged with where it was called from
-// (bash gives the block file and a line of the command).
-const PREAMBLE = `set -eo pipefail
+// Every document starts from `. .wrangler/dev-env.sh`, as each one says. Every curl of the
+// examples goes through the proxy, tagged with where it was called from (bash gives the block
+// file and a line of the command); a command that fails says where it was.
+const PREAMBLE = `set -Eeo pipefail
+. .wrangler/dev-env.sh
 curl() { command curl --proxy "$README_PROXY" --noproxy '' -H "X-Readme-Call: \${BASH_SOURCE[1]##*/}:\${BASH_LINENO[0]}" "$@"; }
+trap 'echo "failed (exit $?) at \${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
 `;
+
+/** The values `export` sets in .wrangler/dev-env.sh. */
+function readDevEnv(dir) {
+  const text = readFileSync(path.join(dir, ".wrangler/dev-env.sh"), "utf8");
+  return { text, vars: Object.fromEntries([...text.matchAll(/\b([A-Z_]+)=(\S+)/g)].map((m) => [m[1], m[2]])) };
+}
+
+/**
+ * Gives the next document a demo project and web app of its own (in .wrangler/dev-env.sh, as
+ * `npm run dev` writes it), so no document sees another's profiles, audiences or webhooks.
+ * README.md keeps the one `npm run dev` made.
+ */
+async function freshProjectFor(dir, doc, original) {
+  const { BASE, ADMIN_TOKEN } = original.vars;
+  const admin = async (route, body) => {
+    const res = await fetch(`${BASE}${route}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (res.status !== 201) throw new Error(`${route} for ${doc}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const project = await admin("/v1/admin/projects", { name: `Demo (${doc})` });
+  const app = await admin(`/v1/admin/projects/${project.project_id}/apps`, { name: "Demo web", platform: "web" });
+  const values = {
+    PROJECT_ID: project.project_id,
+    APP_ID: app.app_id,
+    REST_KEY: project.rest_api_key,
+    SDK_KEY: app.sdk_api_key,
+  };
+  const text = original.text.replace(/\b(PROJECT_ID|APP_ID|REST_KEY|SDK_KEY)=\S+/g, (_, k) => `${k}=${values[k]}`);
+  writeFileSync(path.join(dir, ".wrangler/dev-env.sh"), text);
+}
 
 /** Set while a document runs: sees each exchange as it happens. */
 let watcher = () => {};
@@ -149,7 +192,7 @@ function runBash(dir, script, env) {
 }
 
 /** Runs one document's blocks; returns its failures (strings) and records its exchanges. */
-async function runDocument(dir, doc, exchanges, env) {
+async function runDocument(dir, doc, exchanges, env, devEnv) {
   const blocks = shellBlocks(readFileSync(path.join(root, doc), "utf8"));
   const slug = doc.replace(/[^A-Za-z0-9]+/g, "_");
   const runDir = path.join(dir, ".readme-run");
@@ -162,12 +205,19 @@ async function runDocument(dir, doc, exchanges, env) {
     sources.push(`source ${JSON.stringify(path.join(runDir, file))}`);
   });
   if (sources.length === 0) return { failures: [], calls: 0, blocks: 0, skipped: blocks.length };
+  if (doc !== "README.md") await freshProjectFor(dir, doc, devEnv);
   const first = exchanges.length;
   const result = await runBash(dir, `${PREAMBLE}${sources.join("\n")}\n`, env);
   const mine = exchanges.slice(first);
   const failures = [];
-  if (result.code !== 0)
-    failures.push(`${doc}: the examples stopped (exit ${result.code}):\n${indent(result.output.slice(-4000))}`);
+  if (result.code !== 0) {
+    // Where bash says a block file's line, say the document's.
+    const output = result.output.replace(/([\w.-]+\.sh):(\d+)/g, (whole, file, line) => {
+      const k = Number(/-(\d+)\.sh$/.exec(file)?.[1]);
+      return file.startsWith(slug) && blocks[k] ? `${doc}:${blocks[k].startLine + Number(line) - 1}` : whole;
+    });
+    failures.push(`${doc}: the examples stopped (exit ${result.code}):\n${indent(output.slice(-4000))}`);
+  }
 
   const bindings = new Map();
   let calls = 0;
@@ -220,6 +270,23 @@ async function runDocument(dir, doc, exchanges, env) {
   return { failures, calls, blocks: sources.length, skipped: blocks.length - sources.length };
 }
 
+/**
+ * Every exchange against the OpenAPI document the server serves (see openapi.mjs). Paths under
+ * `/__` are wrangler dev's own (`/__scheduled`), not the Worker's.
+ */
+async function checkAgainstOpenApi(base, exchanges) {
+  const doc = await (await fetch(`${base}/openapi.json`)).json();
+  const check = exchangeChecker(doc);
+  const failures = [];
+  for (const x of exchanges) {
+    if (x.request.path.startsWith("/__")) continue;
+    const problems = check(x);
+    if (problems.length > 0)
+      failures.push(`${x.doc}:${x.line ?? "?"}: against /openapi.json:\n${indent(problems.join("\n"))}`);
+  }
+  return failures;
+}
+
 /** A call the document shows no response for must not be an error. Polling calls may be pending. */
 function checkStatus(x, where, failures, polling) {
   if (x.response.status >= 400 && !polling) {
@@ -254,17 +321,26 @@ async function main() {
       `npm run dev is up on 127.0.0.1:${port} (${((Date.now() - started) / 1000).toFixed(1)} s); receiver on ${receiverPort}`,
     );
     const env = { README_PROXY: `http://127.0.0.1:${proxyPort}`, RECEIVER: `http://127.0.0.1:${receiverPort}` };
+    const devEnv = readDevEnv(dir);
     for (const doc of documents()) {
-      const result = await runDocument(dir, doc, exchanges, env);
+      const result = await runDocument(dir, doc, exchanges, env, devEnv);
       if (result.blocks + result.skipped === 0) continue;
       summary.push(
         `${doc}: ${result.blocks} blocks run, ${result.skipped} skipped, ${result.calls} calls, ${result.failures.length} failures`,
       );
       failures.push(...result.failures);
     }
+    failures.push(...(await checkAgainstOpenApi(devEnv.vars.BASE, exchanges)));
+    // The receiver stands for webhook and callback URLs (Standard Webhooks signatures) and for
+    // push services (Web Push: an aes128gcm body and a VAPID authorization).
     for (const post of received) {
-      if (!post.headers["webhook-signature"] || !post.headers["webhook-id"]) {
-        failures.push(`receiver: a ${post.method} ${post.path} without Standard Webhooks headers`);
+      const webhook = post.headers["webhook-signature"] && post.headers["webhook-id"];
+      const push =
+        post.headers["content-encoding"] === "aes128gcm" && /^vapid /i.test(post.headers.authorization ?? "");
+      if (!webhook && !push) {
+        failures.push(
+          `receiver: a ${post.method} ${post.path} neither signed (Standard Webhooks) nor a Web Push message`,
+        );
       }
     }
     summary.push(`receiver: ${received.length} signed POSTs`);

@@ -1,6 +1,7 @@
 /** The SDK batch endpoint, fuzzed with a valid key for its scope: test/support/fuzz/check.ts says how. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { allShards } from "../../src/db/shards";
 import { fuzz, sdkIds, settle } from "../support/fuzz/check";
 import { bodies, MiB, req, TEST_TIMEOUT } from "../support/fuzz/requests";
 import { flatOf, shapedSdkBatches } from "../support/fuzz/shaped";
@@ -32,9 +33,14 @@ describe("fuzz: never a 5xx, always the envelope, nothing written on a refusal",
 async function waitForLanding(installation: string, events: number) {
   await vi.waitFor(
     async () => {
-      const projected = await env.DB.prepare("SELECT count(*) AS n FROM installations WHERE installation_id = ?")
-        .bind(installation)
-        .first<{ n: number }>();
+      let projected = { n: 0 };
+      for (const s of allShards(env)) {
+        const row = await s.d1
+          .prepare("SELECT count(*) AS n FROM installations WHERE installation_id = ?")
+          .bind(installation)
+          .first<{ n: number }>();
+        projected = { n: projected.n + (row?.n ?? 0) };
+      }
       const landed = (await stagedEvents(null)).filter((e) => e.installation_id === installation);
       expect(projected?.n).toBe(1);
       expect(landed).toHaveLength(events);

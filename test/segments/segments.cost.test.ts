@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
@@ -7,9 +6,12 @@ import { compileWhere } from "../../src/segments/compile";
 import { PROBE_BUDGET, planWhere } from "../../src/segments/plan";
 import type { WhereNode } from "../../src/segments/where";
 import { call, createProject, errorOf, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 
 const dialect = new SQLiteAsyncDialect();
-const probe = async (q: SQL) => (await drizzle(env.DB).get<{ n: number }>(q))?.n ?? 0;
+/** The route's probe, on the project's shard. */
+const probeOn = (projectId: string) => async (q: SQL) =>
+  (await drizzle(await shardDb(projectId)).get<{ n: number }>(q))?.n ?? 0;
 
 /** The count statement the route runs for `condition`, as text and parameters. */
 const countOf = (projectId: string, condition: SQL) =>
@@ -21,7 +23,10 @@ async function count(projectId: string, condition: SQL): Promise<number> {
   const q = countOf(projectId, condition);
   return (
     (
-      await env.DB.prepare(q.sql)
+      await (
+        await shardDb(projectId)
+      )
+        .prepare(q.sql)
         .bind(...q.params)
         .first<{ n: number }>()
     )?.n ?? -1
@@ -34,19 +39,26 @@ async function count(projectId: string, condition: SQL): Promise<number> {
  */
 async function seed(p: Project, n: number, rare = 0): Promise<void> {
   const series = `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2)`;
-  await env.DB.batch([
-    env.DB.prepare(
-      `${series} INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
+  const db = await shardDb(p.projectId);
+  await db.batch([
+    db
+      .prepare(
+        `${series} INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
        SELECT ?1, printf('seed-%09d', i), printf('user-%09d', i), 'active', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z' FROM s`,
-    ).bind(p.projectId, n),
-    env.DB.prepare(
-      `${series} INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, version)
+      )
+      .bind(p.projectId, n),
+    db
+      .prepare(
+        `${series} INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, version)
        SELECT ?1, printf('seed-%09d', i), 'tier', 'string', CASE WHEN i <= ?3 THEN 'rare' ELSE 'gold' END, 1 FROM s`,
-    ).bind(p.projectId, n, rare),
-    env.DB.prepare(
-      `${series} INSERT INTO profile_attributes (project_id, profile_id, name, type, value_num, version)
+      )
+      .bind(p.projectId, n, rare),
+    db
+      .prepare(
+        `${series} INSERT INTO profile_attributes (project_id, profile_id, name, type, value_num, version)
        SELECT ?1, printf('seed-%09d', i), 'age', 'number', i, 1 FROM s`,
-    ).bind(p.projectId, n),
+      )
+      .bind(p.projectId, n),
   ]);
 }
 
@@ -61,14 +73,17 @@ describe("an and of conditions that each match the whole project", () => {
   it("runs as one driving list and a per-profile check for each other condition, not a list each", async () => {
     const p = await createProject();
     await seed(p, 2_000);
-    const plan = await planWhere(and20 as WhereNode, p.projectId, probe);
+    const plan = await planWhere(and20 as WhereNode, p.projectId, probeOn(p.projectId));
     if (!plan.ok) throw new Error(`refused: ${plan.probes}`);
     expect(plan.probes).toBe(Math.ceil(2_000 * (20 + 1 / 8)));
     expect(await count(p.projectId, plan.condition)).toBe(2_000);
 
     const q = countOf(p.projectId, plan.condition);
     const details = (
-      await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+      await (
+        await shardDb(p.projectId)
+      )
+        .prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
         .bind(...q.params)
         .all<{ detail: string }>()
     ).results.map((r) => r.detail);
@@ -144,7 +159,8 @@ describe("every plan answers what the plain tree answers", () => {
          (?1, 'i1', 'seed-000000003', 'ios', 1, '2026-01-01', 1), (?1, 'i2', 'seed-000000003', 'ios', 0, '2026-01-01', 1),
          (?1, 'i3', 'seed-000000020', 'android', 1, '2026-01-01', 1)`,
     ];
-    await env.DB.batch(rows.map((r) => env.DB.prepare(r).bind(p.projectId)));
+    const db = await shardDb(p.projectId);
+    await db.batch(rows.map((r) => db.prepare(r).bind(p.projectId)));
   });
 
   const tier = (value: string) => ({ attribute: "tier", op: "eq", value });
@@ -181,7 +197,7 @@ describe("every plan answers what the plain tree answers", () => {
     ],
   ])("%s", async (_, tree) => {
     const where = tree as WhereNode;
-    const plan = await planWhere(where, p.projectId, probe);
+    const plan = await planWhere(where, p.projectId, probeOn(p.projectId));
     if (!plan.ok) throw new Error("refused");
     const expected = await count(p.projectId, compileWhere(where, p.projectId));
     expect(expected).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 
 interface Answer {
   count: number;
@@ -21,18 +21,23 @@ async function query(p: Project, body: Record<string, unknown>): Promise<Answer>
 async function seed(p: Project, n: number, state = "active"): Promise<string[]> {
   const ids = Array.from({ length: n }, () => crypto.randomUUID());
   const now = new Date().toISOString();
-  await env.DB.batch(
+  const db = await shardDb(p.projectId);
+  await db.batch(
     ids.flatMap((id) => [
-      env.DB.prepare(
-        `INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
+      db
+        .prepare(
+          `INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at)
          VALUES (?, ?, ?, ?, 1, ?, ?)`,
-      ).bind(p.projectId, id, `user-${id}`, state, now, now),
+        )
+        .bind(p.projectId, id, `user-${id}`, state, now, now),
       ...(state === "active"
         ? [
-            env.DB.prepare(
-              `INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, version)
+            db
+              .prepare(
+                `INSERT INTO profile_attributes (project_id, profile_id, name, type, value_text, version)
                VALUES (?, ?, 'tier', 'string', 'gold', 1)`,
-            ).bind(p.projectId, id),
+              )
+              .bind(p.projectId, id),
           ]
         : []),
     ]),

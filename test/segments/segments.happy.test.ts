@@ -1,8 +1,8 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adminHeaders, call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, opId } from "../support/identity";
 import { waitForProjection } from "../support/projection";
+import { shardDb } from "../support/shards";
 
 interface Answer {
   count: number;
@@ -146,19 +146,24 @@ describe("POST /v1/segments/query: every operator against a known population", (
 
   it("in_audience, for custom IDs and installation IDs, including members that appear later", async () => {
     const now = new Date().toISOString();
-    await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO audiences (project_id, name, type, size, generation, created_at, updated_at) VALUES (?, 'vip_list', 'custom_ids', 2, 1, ?, ?)",
-      ).bind(p.projectId, now, now),
-      env.DB.prepare(
-        "INSERT INTO audience_members VALUES (?, 'vip_list', 1, 'alice'), (?, 'vip_list', 1, 'dave')",
-      ).bind(p.projectId, p.projectId),
+    const db = await shardDb(p.projectId);
+    await db.batch([
+      db
+        .prepare(
+          "INSERT INTO audiences (project_id, name, type, size, generation, created_at, updated_at) VALUES (?, 'vip_list', 'custom_ids', 2, 1, ?, ?)",
+        )
+        .bind(p.projectId, now, now),
+      db
+        .prepare("INSERT INTO audience_members VALUES (?, 'vip_list', 1, 'alice'), (?, 'vip_list', 1, 'dave')")
+        .bind(p.projectId, p.projectId),
       // A stale generation is not the audience any more.
-      env.DB.prepare("INSERT INTO audience_members VALUES (?, 'vip_list', 0, 'bob')").bind(p.projectId),
-      env.DB.prepare(
-        "INSERT INTO audiences (project_id, name, type, size, generation, created_at, updated_at) VALUES (?, 'devices', 'installation_ids', 1, 0, ?, ?)",
-      ).bind(p.projectId, now, now),
-      env.DB.prepare("INSERT INTO audience_members VALUES (?, 'devices', 0, ?)").bind(p.projectId, devices.bob),
+      db.prepare("INSERT INTO audience_members VALUES (?, 'vip_list', 0, 'bob')").bind(p.projectId),
+      db
+        .prepare(
+          "INSERT INTO audiences (project_id, name, type, size, generation, created_at, updated_at) VALUES (?, 'devices', 'installation_ids', 1, 0, ?, ?)",
+        )
+        .bind(p.projectId, now, now),
+      db.prepare("INSERT INTO audience_members VALUES (?, 'devices', 0, ?)").bind(p.projectId, devices.bob),
     ]);
     expect(await names({ in_audience: "vip_list" })).toEqual(["alice"]);
     expect(await names({ in_audience: "devices" })).toEqual(["bob"]);

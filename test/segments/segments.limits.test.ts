@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { call, createProject, errorOf, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 
 async function query(p: Project, where: unknown): Promise<Response> {
   return call("POST", "/v1/segments/query", { headers: restHeaders(p), body: { where, count_only: true } });
@@ -17,11 +18,12 @@ async function update(p: Project, customId: string, attributes: Record<string, u
 
 /** The item rows D1 holds for one attribute of one custom ID's profile, sorted. */
 async function items(p: Project, customId: string, name: string): Promise<string[]> {
-  const rows = await env.DB.prepare(
-    `SELECT t.item FROM profile_attribute_items t JOIN profiles pr
+  const rows = await (await shardDb(p.projectId))
+    .prepare(
+      `SELECT t.item FROM profile_attribute_items t JOIN profiles pr
        ON pr.project_id = t.project_id AND pr.profile_id = t.profile_id
      WHERE t.project_id = ? AND pr.custom_id = ? AND t.name = ? ORDER BY t.item`,
-  )
+    )
     .bind(p.projectId, customId, name)
     .all<{ item: string }>();
   return rows.results.map((r) => r.item);
@@ -51,9 +53,8 @@ describe("array items are rows of their own, kept in step with the profile", () 
     await update(p, "ada", { tags: null });
     await vi.waitFor(
       async () => {
-        const attrs = await env.DB.prepare(
-          "SELECT count(*) AS n FROM profile_attributes WHERE project_id = ? AND name = 'tags'",
-        )
+        const attrs = await (await shardDb(p.projectId))
+          .prepare("SELECT count(*) AS n FROM profile_attributes WHERE project_id = ? AND name = 'tags'")
           .bind(p.projectId)
           .first<{ n: number }>();
         expect(attrs?.n).toBe(0);

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { projectShard } from "../../src/db/shards";
 
 /** What a D1 binding was asked to do: round trips, and rows written as D1 reports them (`meta.rows_written`). */
 export interface D1Tally {
@@ -78,6 +79,13 @@ export function envWith(db: D1Database | null, others: Partial<Env> = {}): Env {
   return new Proxy(env, {
     get: (target, prop) => (prop in overrides ? overrides[prop as keyof Env] : Reflect.get(target, prop)),
   }) as Env;
+}
+
+/** The worker's bindings with the project's projection shard counted ({@link countingD1}). */
+export async function countingShard(projectId: string): Promise<{ env: Env; tally: D1Tally }> {
+  const shard = await projectShard(env, projectId);
+  const { db, tally } = countingD1(shard.d1);
+  return { env: envWith(null, { [shard.name]: db } as Partial<Env>), tally };
 }
 
 /** A Rate Limiting binding that counts its calls and hands them to the real one. */

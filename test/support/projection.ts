@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { customIdStub, installationStub } from "./identity";
+import { shardDb } from "./shards";
 
 interface ProjectedProfile {
   profile_id: string;
@@ -41,10 +41,12 @@ export async function heldState(projectId: string, installationIds: string[], cu
 
 /** What D1 holds for the project, in the same shape (orphans left out, as queries leave them out). */
 export async function projectedState(projectId: string) {
-  const rows = await env.DB.prepare("SELECT * FROM profiles WHERE project_id = ? AND state = 'active'")
+  const db = await shardDb(projectId);
+  const rows = await db
+    .prepare("SELECT * FROM profiles WHERE project_id = ? AND state = 'active'")
     .bind(projectId)
     .all<{ profile_id: string; custom_id: string | null; state: string; version: number }>();
-  const attributes = await env.DB.prepare("SELECT * FROM profile_attributes WHERE project_id = ?").bind(projectId).all<{
+  const attributes = await db.prepare("SELECT * FROM profile_attributes WHERE project_id = ?").bind(projectId).all<{
     profile_id: string;
     name: string;
     type: string;
@@ -52,7 +54,8 @@ export async function projectedState(projectId: string) {
     value_num: number | null;
     value_json: string | null;
   }>();
-  const installs = await env.DB.prepare("SELECT * FROM installations WHERE project_id = ?")
+  const installs = await db
+    .prepare("SELECT * FROM installations WHERE project_id = ?")
     .bind(projectId)
     .all<{ installation_id: string; profile_id: string; custom_id: string | null; platform: string | null }>();
   const profiles = new Map<string, ProjectedProfile>();

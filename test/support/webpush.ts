@@ -1,3 +1,6 @@
+import { env } from "cloudflare:workers";
+import { expect, vi } from "vitest";
+import { allShards } from "../../src/db/shards";
 import { call, type Project, restHeaders, sdkHeaders } from "./harness";
 
 const b64url = (bytes: ArrayBuffer | Uint8Array) => {
@@ -96,4 +99,22 @@ export async function untilDone(project: Project, token: string, timeoutMs = 20_
 
 export function send(project: Project, body: unknown, headers: Record<string, string> = {}) {
   return call("POST", "/v1/messages/transactional", { headers: { ...restHeaders(project), ...headers }, body });
+}
+
+/** Waits until the projection indexes a push token key for the project (the projection queue drained). */
+export async function untilTokenIndexed(project: Project, installationId: string, key: string): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const rows = await Promise.all(
+        allShards(env).map((s) =>
+          s.d1
+            .prepare("SELECT push_token_key FROM installations WHERE project_id = ? AND installation_id = ?")
+            .bind(project.projectId, installationId)
+            .first<{ push_token_key: string | null }>(),
+        ),
+      );
+      expect(rows.find((r) => r !== null)?.push_token_key).toBe(key);
+    },
+    { timeout: 20_000, interval: 100 },
+  );
 }

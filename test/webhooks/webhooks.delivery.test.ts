@@ -160,6 +160,21 @@ describe("what is not sent", () => {
     expect(receivers.at(url)).toEqual([]);
   });
 
+  it("a stored URL the rules now refuse is not POSTed to: each delivery checks it again", async () => {
+    const p = await createProject();
+    const witness = receivers.url();
+    const hook = await createWebhook(p, receivers.url(), ["event.*"]);
+    await createWebhook(p, witness, ["event.*"]);
+    // A row written before a rule tightened (or by hand): the URL now names the metadata service.
+    const metadata = "https://169.254.169.254/latest/meta-data";
+    await env.DB.prepare("UPDATE webhooks SET url = ? WHERE id = ?").bind(metadata, hook.webhook_id).run();
+    await batch(p, uuid(), [event("after_change")]);
+    await eventually(() => expect(receivers.itemsAt(witness)).toHaveLength(1));
+    await eventually(async () => expect((await deliveries(p, hook.webhook_id))[0]?.outcome).toBe("failed"));
+    expect(receivers.at(metadata)).toEqual([]);
+    expect((await deliveries(p, hook.webhook_id))[0]?.error).toMatch(/^not sent: the URL is not allowed/);
+  });
+
   it("nothing to a webhook its owner disabled, until it is enabled again", async () => {
     const p = await createProject();
     const paused = receivers.url();

@@ -1,7 +1,8 @@
 /**
  * IDs that real apps send by mistake when no user is signed in, compared case-insensitively.
- * The server refuses the same list (src/identity/identifiers.ts); a test asserts the two are equal,
- * so a refusal happens here, where the developer sees it, instead of in a batch that is dropped.
+ * This module is the one home of the custom ID rules: the server imports it too
+ * (src/identity/identifiers.ts), so a refusal happens here, where the developer sees it, instead
+ * of in a batch that is dropped. It imports nothing, so it bundles into the Worker as it is.
  */
 export const PLACEHOLDER_CUSTOM_IDS: readonly string[] = [
   "anonymous",
@@ -27,7 +28,7 @@ export const PLACEHOLDER_CUSTOM_IDS: readonly string[] = [
  * Characters that look like the letters, digits and signs of the placeholders and that NFKC
  * leaves apart (small capitals, Greek and Cyrillic letters, dotless i, minus signs), by the ASCII
  * character they pass for. Hand-kept from Unicode's confusables for the placeholder check only:
- * no stored ID is folded. The server keeps the same table (a test asserts it).
+ * no stored ID is folded.
  */
 export const PLACEHOLDER_CONFUSABLES: Readonly<Record<string, string>> = {
   a: "\u0251\u03b1\u0430\u237a\u1d00\u0391",

@@ -15,6 +15,7 @@
  */
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
+import { allShards } from "../../../src/db/shards";
 import { listKeys } from "../../../src/exports/staging";
 import { errorOf } from "../harness";
 import { customIdStub, installationStub } from "../identity";
@@ -39,19 +40,42 @@ export const TABLES = [
   "installations",
 ] as const;
 
+/** Projection tables: on every shard (PROJECTION_0 is DB itself), counted over all of them. */
+const PROJECTION_TABLES = new Set<string>([
+  "audiences",
+  "audience_members",
+  "profiles",
+  "profile_attributes",
+  "installations",
+]);
+
 /** Row counts of every table, and the audiences rows whole (a refused replace must not touch them). */
 export async function d1State() {
-  const results = await env.DB.batch([
-    ...TABLES.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t}`)),
-    env.DB.prepare("SELECT * FROM audiences ORDER BY project_id, name"),
+  const shards = allShards(env).filter((s) => s.name !== "PROJECTION_0");
+  const [results, ...others] = await Promise.all([
+    env.DB.batch([
+      ...TABLES.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t}`)),
+      env.DB.prepare("SELECT * FROM audiences ORDER BY project_id, name"),
+    ]),
+    ...shards.map((s) =>
+      s.d1.batch([
+        ...TABLES.map((t) => s.d1.prepare(`SELECT count(*) AS n FROM ${t}`)),
+        s.d1.prepare("SELECT * FROM audiences ORDER BY project_id, name"),
+      ]),
+    ),
   ]);
+  const n = (r: D1Result[], i: number) => (r[i]?.results[0] as { n: number } | undefined)?.n ?? 0;
   const counts = Object.fromEntries(
-    TABLES.map((t, i) => [t, (results[i]?.results[0] as { n: number } | undefined)?.n]),
+    TABLES.map((t, i) => [
+      t,
+      n(results, i) + (PROJECTION_TABLES.has(t) ? others.reduce((sum, r) => sum + n(r, i), 0) : 0),
+    ]),
   );
   // Event history is staged in R2: a refused request stages nothing (keys only, to stay cheap).
   let staged = 0;
   for await (const _ of listKeys(env.EXPORTS, "events/")) staged++;
-  return { counts, staged, audiences: results[TABLES.length]?.results ?? [] };
+  const audiences = [results, ...others].flatMap((r) => r[TABLES.length]?.results ?? []);
+  return { counts, staged, audiences };
 }
 
 export interface Ids {
@@ -113,15 +137,21 @@ export async function settle() {
   let last = "";
   let stable = 0;
   while (Date.now() < deadline) {
-    const [pending, versions] = await env.DB.batch([
+    const [pending] = await env.DB.batch([
       env.DB.prepare(
         "SELECT count(*) AS n FROM requests r WHERE r.failure IS NULL AND r.chunks > (SELECT count(*) FROM request_chunks c WHERE c.request_id = r.id)",
       ),
-      env.DB.prepare(
-        "SELECT (SELECT coalesce(sum(version), 0) FROM profiles) + (SELECT coalesce(sum(version), 0) FROM installations) AS v",
-      ),
     ]);
-    const now = JSON.stringify([await d1State(), versions?.results]);
+    const versions = await Promise.all(
+      allShards(env).map((s) =>
+        s.d1
+          .prepare(
+            "SELECT (SELECT coalesce(sum(version), 0) FROM profiles) + (SELECT coalesce(sum(version), 0) FROM installations) AS v",
+          )
+          .first(),
+      ),
+    );
+    const now = JSON.stringify([await d1State(), versions]);
     if ((pending?.results[0] as { n: number } | undefined)?.n === 0 && now === last) {
       if (++stable >= 3) return;
     } else {

@@ -1,9 +1,9 @@
 /** Projects, profiles and audiences the endpoints' runs start from, and audience bodies. */
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { expect } from "vitest";
 import { call, type Project, restHeaders } from "../harness";
 import { attributes, batch, event, identify } from "../identity";
+import { shardDb } from "../shards";
 import { settle } from "./check";
 import { type Body, encoder, segment } from "./requests";
 import { nastyString } from "./values";
@@ -36,7 +36,8 @@ export async function seedProfiles(p: Project) {
 }
 
 export async function ensureAudiences(p: Project) {
-  const existing = await env.DB.prepare("SELECT name FROM audiences WHERE project_id = ?")
+  const existing = await (await shardDb(p.projectId))
+    .prepare("SELECT name FROM audiences WHERE project_id = ?")
     .bind(p.projectId)
     .all<{ name: string }>();
   const names = new Set(existing.results.map((r) => r.name));

@@ -1,0 +1,2 @@
+ALTER TABLE `installations` ADD `push_token_key` text;--> statement-breakpoint
+CREATE INDEX `installations_push_token_idx` ON `installations` (`project_id`,`push_token_key`) WHERE "installations"."push_token_key" IS NOT NULL;
