@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type FeedPiece, firstPiece, runPiece } from "../../src/audiences/feed-pieces";
 import { ingestInboxFile } from "../../src/audiences/feeds";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
+import { shardDb } from "../support/shards";
 
 /*
  * A file larger than one invocation reads goes on piece by piece through the inbox queue. Here
@@ -47,14 +48,16 @@ const progressOf = async (runId: string) =>
   )?.progress;
 const rows = async (p: Project, name: string) =>
   (
-    await env.DB.prepare(
-      "SELECT generation, member FROM audience_members WHERE project_id = ? AND audience = ? ORDER BY 2",
+    await (
+      await shardDb(p.projectId)
     )
+      .prepare("SELECT generation, member FROM audience_members WHERE project_id = ? AND audience = ? ORDER BY 2")
       .bind(p.projectId, name)
       .all<{ generation: number; member: string }>()
   ).results;
 const members = async (p: Project, name: string) => {
-  const current = await env.DB.prepare("SELECT generation FROM audiences WHERE project_id = ? AND name = ?")
+  const current = await (await shardDb(p.projectId))
+    .prepare("SELECT generation FROM audiences WHERE project_id = ? AND name = ?")
     .bind(p.projectId, name)
     .first<{ generation: number }>();
   return (await rows(p, name)).filter((r) => r.generation === current?.generation).map((r) => r.member);
