@@ -58,6 +58,7 @@ export default defineConfig(async () => {
           "edge-cdp-exports-dlq": { maxBatchTimeout: 0.05 },
           "edge-cdp-webhooks": { maxBatchTimeout: 0.05 },
           "edge-cdp-messages": { maxBatchTimeout: 0.05, maxRetries: 100 },
+          "edge-cdp-audience-inbox": { maxBatchTimeout: 0.05, maxBatchSize: 1, maxRetries: 5 },
         },
       },
     });
@@ -71,7 +72,7 @@ export default defineConfig(async () => {
             name: "workerd",
             sequence: { groupOrder: 0 },
             include: ["test/**/*.test.ts"],
-            exclude: ["test/browser/**", METERED_TESTS, "**/node_modules/**"],
+            exclude: ["test/browser/**", "test/batch-client/**", METERED_TESTS, "**/node_modules/**"],
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 30_000,
             hookTimeout: 30_000,
@@ -103,6 +104,20 @@ export default defineConfig(async () => {
             fileParallelism: false,
             testTimeout: 60_000,
             hookTimeout: 180_000,
+          },
+        },
+        {
+          // A Batch customer's backend (Node, Batch's contract only) against `npm run dev`.
+          test: {
+            name: "batch-client",
+            // After the browser project: one local server at a time on the machine's cores.
+            sequence: { groupOrder: 2 },
+            include: ["test/batch-client/**/*.test.mjs"],
+            environment: "node",
+            globalSetup: ["./test/batch-client/global-setup.mjs"],
+            fileParallelism: false,
+            testTimeout: 60_000,
+            hookTimeout: 240_000,
           },
         },
       ],

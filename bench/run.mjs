@@ -46,6 +46,8 @@ const SCENARIOS = [
   "profile-api",
   "segments",
   "audience",
+  // Batch's bulk Custom Data API and a flat-file audience: queued work, before the exports Worker.
+  "batch",
   // A Worker of its own: see the module.
   "exports",
   // Its purge covers every project: it runs after the scenarios that read their profiles.

@@ -8,7 +8,6 @@ import audienceFeeds, { audienceInboxJob } from "./audiences/feeds.index";
 import { BATCH_KEY_PATHS, requireBatchKey } from "./batch/auth";
 import batch, { batchAudiences } from "./batch/batch.index";
 import { batchErrorCodes, isBatchPath } from "./batch/codes";
-import batchTransactional, { transactionalSendRoute } from "./batch/transactional";
 import campaigns from "./campaigns/campaigns.index";
 import debug from "./debug/debug.index";
 import type { AppEnv } from "./env";
@@ -170,8 +169,6 @@ export function createApp() {
   app.route("/:version{2\\.[0-9]+}/audiences", batchAudiences);
   app.route("/v1/messages", messages);
   app.route("/v1/campaigns", campaigns);
-  app.route("/1.1", batchTransactional);
-  app.openAPIRegistry.registerPath(transactionalSendRoute);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "RestApiKey", { type: "http", scheme: "bearer" });

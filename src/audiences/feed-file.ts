@@ -3,43 +3,8 @@ export class FeedFileError extends Error {}
 
 const MAX_LINE = 65_536;
 
-/**
- * Reads a delimited text file one line at a time, holding one decoded chunk at most: the file
- * can be far larger than the Worker's memory. Fields may be double-quoted (`""` a quote);
- * a quoted field cannot span lines. Yields each line's fields (an empty array for a blank line).
- */
-export async function* readDelimited(
-  stream: ReadableStream<Uint8Array>,
-  delimiter: string,
-): AsyncGenerator<{ line: number; fields: string[] }[], void, undefined> {
-  const reader = stream.pipeThrough(new TextDecoderStream("utf-8", { fatal: true })).getReader();
-  let carry = "";
-  let line = 1;
-  let finished = false;
-  try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<string>;
-      try {
-        chunk = await reader.read();
-      } catch {
-        throw new FeedFileError(`Not valid UTF-8 (line ${line} or later).`);
-      }
-      if (chunk.done) break;
-      const parts = (carry + chunk.value).split("\n");
-      carry = parts.pop() ?? "";
-      if (carry.length > MAX_LINE)
-        throw new FeedFileError(`Line ${line + parts.length} is longer than ${MAX_LINE} characters.`);
-      yield parts.map((raw) => ({ line: line, fields: splitLine(raw, delimiter, line++) }));
-    }
-    finished = true;
-    if (carry.replace(/\r$/, "") !== "") yield [{ line, fields: splitLine(carry, delimiter, line) }];
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {});
-    reader.releaseLock();
-  }
-}
-
-function splitLine(raw: string, delimiter: string, line: number): string[] {
+/** One line's fields; a blank line has none. */
+export function splitLine(raw: string, delimiter: string, line: number): string[] {
   const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
   if (text.length > MAX_LINE) throw new FeedFileError(`Line ${line} is longer than ${MAX_LINE} characters.`);
   if (text.trim() === "") return [];

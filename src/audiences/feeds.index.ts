@@ -30,6 +30,9 @@ const sweepRoute = createRoute({
             files: z.int(),
             done: z.int(),
             failed: z.int(),
+            queued: z
+              .int()
+              .openapi({ description: "Files larger than one invocation reads: they go on through the queue." }),
           }),
         },
       },

@@ -14,6 +14,7 @@ import * as customData from "./custom-data.handlers";
 import * as customDataRoutes from "./custom-data.routes";
 import * as events from "./events.handlers";
 import * as eventsRoutes from "./events.routes";
+import * as transactional from "./transactional";
 
 /**
  * Batch's server APIs (SPEC §9), mounted at the root: each route parses Batch's request, calls
@@ -40,6 +41,7 @@ export default router
   .openapi(customDataRoutes.bulkUpdateUsers, customData.bulkUpdateUsers)
   .openapi(eventsRoutes.trackEvents, events.trackEvents)
   .openapi(eventsRoutes.trackEventsBulk, events.trackEventsBulk)
+  .openapi(transactional.sendRoute, transactional.send)
   .openapi(campaignsRoutes.createCampaign, campaigns.createCampaign)
   .openapi(campaignsRoutes.updateCampaign, campaigns.updateCampaign)
   .openapi(campaignsRoutes.deleteCampaign, campaigns.deleteCampaign)

@@ -510,6 +510,8 @@ export const audienceFeedRuns = sqliteTable(
     status: text("status", { enum: ["running", "done", "failed"] }).notNull(),
     reason: text("reason"),
     startedAt: text("started_at").notNull(),
+    /** Pieces of the file done (src/audiences/feed-pieces.ts): a piece moves it on only from its own number. */
+    progress: integer("progress").notNull().default(0),
   },
   (t) => [index("audience_feed_runs_by_feed").on(t.projectId, t.name, t.runId)],
 );

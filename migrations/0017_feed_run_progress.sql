@@ -1,0 +1,1 @@
+ALTER TABLE `audience_feed_runs` ADD `progress` integer DEFAULT 0 NOT NULL;
