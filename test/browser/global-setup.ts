@@ -104,7 +104,8 @@ export default async function setup(project: TestProject) {
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
   };
-  await promisify(execFile)(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+  // Every D1 database gets the migrations: the control database and each projection shard.
+  await promisify(execFile)(process.execPath, ["scripts/migrate-d1.mjs", "--local", "--persist-to", state], {
     cwd: root,
     env,
   });

@@ -214,7 +214,8 @@ describe("pacing mass updates per project", () => {
     const busy = await createProject();
     const other = await createProject();
     // The pace is a fixed window: if it turned between spending it and delivering, try again.
-    let deferred: { requestId: string; result: Awaited<ReturnType<typeof deliver>> } | null = null;
+    // Each attempt names its own member: an attempt the window let through applied its chunk.
+    let deferred: { requestId: string; member: string; result: Awaited<ReturnType<typeof deliver>> } | null = null;
     let otherRequest = "";
     for (let attempt = 0; attempt < 3 && !deferred; attempt++) {
       const requestId = crypto.randomUUID();
@@ -223,10 +224,10 @@ describe("pacing mass updates per project", () => {
       await recordRequest(other.projectId, otherRequest, 1);
       await spendPace(busy.projectId);
       const result = await deliver([
-        chunkOf(busy.projectId, requestId, "busy-member"),
+        chunkOf(busy.projectId, requestId, `busy-member-${attempt}`),
         chunkOf(other.projectId, otherRequest, "other-member"),
       ]);
-      if ((await recorded(requestId)) === 0) deferred = { requestId, result };
+      if ((await recorded(requestId)) === 0) deferred = { requestId, member: `busy-member-${attempt}`, result };
     }
     if (!deferred) throw new Error("the busy project's chunk was never deferred");
 
@@ -235,7 +236,7 @@ describe("pacing mass updates per project", () => {
     expect(deferred.result.explicitAcks.sort()).toEqual(["m0", "m1"]);
     expect(deferred.result.retryMessages).toEqual([]);
     expect(await statusOf(busy, deferred.requestId)).toMatchObject({ status: "pending", applied: 0 });
-    expect((await profileBy(busy, { custom_id: "busy-member" })).status).toBe(404);
+    expect((await profileBy(busy, { custom_id: deferred.member })).status).toBe(404);
 
     // The other project's chunk ran at once.
     expect(await statusOf(other, otherRequest)).toMatchObject({ status: "done", applied: 1 });
@@ -243,7 +244,7 @@ describe("pacing mass updates per project", () => {
 
     // In a later window the deferred chunk comes back and is applied: delayed, not lost, not failed.
     expect(await settled(busy, deferred.requestId, 60_000)).toMatchObject({ status: "done", applied: 1, errors: [] });
-    expect((await profileBy(busy, { custom_id: "busy-member" })).body?.attributes.paced?.value).toBe(true);
+    expect((await profileBy(busy, { custom_id: deferred.member })).body?.attributes.paced?.value).toBe(true);
   }, 120_000);
 
   it("retries a deferred chunk later when it cannot be put back on the queue, without applying it", async () => {
