@@ -5,36 +5,19 @@ import type { InstallationProjection, ProfileProjection } from "../queue/message
 import { AlarmClock } from "./alarm-clock";
 import { ERASURES, type EraseOutcome, type EraseRequest, eraseObject, eraseOrphan, installationHooks } from "./erase";
 import { customIdObjectName } from "./identifiers";
-import {
-  type BatchInput,
-  type BatchResult,
-  contextWrites,
-  type IdentityOp,
-  type InstallationOp,
-  isDataOp,
-  planInstallationOp,
-} from "./installation-batch";
+import { BatchApplier } from "./installation-apply";
+import type { BatchInput, BatchResult, IdentityOp } from "./installation-batch";
 import {
   INSTALLATION_SCHEMA,
   InstallationTable,
   installationProjection,
   installationView,
   optedIn,
-  projectedChange,
-  refreshes,
 } from "./installation-row";
 import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import {
-  type ApplyResult,
-  type DataOp,
-  PROFILE_SCHEMA,
-  PROFILE_TABLES,
-  ProfileStore,
-  upgradeProfileTables,
-  type WriteContext,
-} from "./profile-store";
+import { type DataOp, PROFILE_SCHEMA, PROFILE_TABLES, ProfileStore, upgradeProfileTables } from "./profile-store";
 import { type ProfileRecord, profileRecord } from "./review";
 import { type Binding, type Intent, MAX_INTENT_ATTEMPTS, planIntent, resumeDelayMs } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";
@@ -75,6 +58,7 @@ export class InstallationObject extends DurableObject<Env> {
   private readonly intents: IntentRunner;
   private readonly outbox: Outbox;
   private readonly clock: AlarmClock;
+  private readonly batch: BatchApplier;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(state: DurableObjectState, bindings: Env) {
@@ -95,6 +79,14 @@ export class InstallationObject extends DurableObject<Env> {
       hasTable: () => this.schema.has("intent"),
       customIds: (projectId, customId) => this.customIds(projectId, customId),
       transaction: (fn) => this.transaction(fn),
+    });
+    this.batch = new BatchApplier({
+      store: this.store,
+      installation: this.installation,
+      transaction: (fn) => this.transaction(fn),
+      customIds: (projectId, customId) => this.customIds(projectId, customId),
+      resume: () => this.resume(),
+      transition: (input, op) => this.transition(input, op),
     });
     this.clock = new AlarmClock(ctx.storage);
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
@@ -156,143 +148,12 @@ export class InstallationObject extends DurableObject<Env> {
       if (input.source !== "sdk" && !this.schema.exists) return null;
       this.schema.ensure();
       try {
-        return await this.applyOps(input);
+        return await this.batch.applyOps(input);
       } finally {
         // Whatever the call put in the outbox (events, projection changes) leaves now, even
         // when one of its steps failed after others committed.
         this.outbox.afterWrite(this.ctx);
       }
-    });
-  }
-
-  private async applyOps(input: BatchInput): Promise<BatchResult | null> {
-    await this.resume();
-    if (input.source !== "sdk" && !this.installation.row()) return null;
-    this.ensureInstallation(input);
-    const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
-    // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
-    // anonymous profile need no look-up: claiming their IDs where they apply is the check.
-    const local = this.installation.binding().customId === null && input.ops.every(isDataOp);
-    const seen = local
-      ? new Set<string>()
-      : this.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
-    // The profiles that recorded this call as activity: any call counts, once (SPEC §5).
-    const active = new Set<string>();
-    let segment: DataOp[] = [];
-    for (const op of input.ops) {
-      const repeat = op.id !== null && seen.has(op.id);
-      if (op.id !== null) seen.add(op.id);
-      if (isDataOp(op)) {
-        if (repeat) result.duplicates++;
-        else segment.push(op);
-        continue;
-      }
-      await this.applyData(input, segment, result, active);
-      segment = [];
-      if (repeat) {
-        result.duplicates++;
-        continue;
-      }
-      if (op.type === "identify" || op.type === "logout") await this.transition(input, op);
-      else this.applyInstallationOp(input, op);
-      result.accepted++;
-    }
-    segment.push(...contextWrites(input));
-    await this.applyData(input, segment, result, active);
-    const binding = this.installation.binding();
-    // A call that sent no data still counts as activity on the profile, even one that changed nothing.
-    if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
-    result.profile_id = binding.profileId;
-    result.custom_id = binding.customId;
-    return result;
-  }
-
-  /** First contact creates the installation and its anonymous profile; later ones refresh it. */
-  private ensureInstallation(input: BatchInput): void {
-    const table = this.installation;
-    // Most calls change nothing here: no transaction for them.
-    if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
-    this.transaction(() => {
-      if (!table.row()) {
-        const profileId = uuidv7();
-        this.store.createProfile(profileId, null, input.receivedAt, {
-          time: input.receivedAt,
-          kind: "created",
-          installation_id: input.installationId,
-          custom_id: null,
-          source: input.source,
-          request_id: input.requestId,
-        });
-        table.create(input, profileId);
-        table.announce();
-        return;
-      }
-      const before = table.row();
-      table.refresh(input);
-      if (projectedChange(before, table.row())) table.changed();
-    });
-  }
-
-  /**
-   * Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object.
-   * No ops, no call, unless `touch` asks to record the call as activity all the same. Adds the
-   * profile to `active` when it recorded the call.
-   */
-  private async applyData(
-    input: BatchInput,
-    ops: DataOp[],
-    result: BatchResult,
-    active: Set<string>,
-    { touch = false } = {},
-  ): Promise<void> {
-    const binding = this.installation.binding();
-    if (ops.length === 0 && !touch) return;
-    active.add(binding.profileId);
-    const ctx: WriteContext = {
-      projectId: input.projectId,
-      customId: binding.customId,
-      installationId: input.installationId,
-      appId: input.appId,
-      requestId: input.requestId,
-      receivedAt: input.receivedAt,
-    };
-    let applied: ApplyResult;
-    if (binding.customId === null) {
-      applied = this.transaction(() => this.store.applyData(binding.profileId, ops, ctx, Date.now()));
-    } else {
-      applied = await this.customIds(input.projectId, binding.customId).applyOps(
-        { ...ctx, customId: binding.customId },
-        ops,
-      );
-      // Remember what was forwarded, so a retried batch is acknowledged here even after a
-      // later op of the same batch moved the installation to another profile.
-      const rejected = new Set(applied.rejected.map((r) => r.op_id));
-      const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
-      if (forwarded.length) this.transaction(() => this.store.processed.record(forwarded, null, Date.now()));
-    }
-    result.accepted += applied.accepted;
-    result.duplicates += applied.duplicates;
-    result.rejected.push(...applied.rejected);
-  }
-
-  private applyInstallationOp(input: BatchInput, op: InstallationOp): void {
-    const { profileId, customId } = this.installation.binding();
-    const row = this.installation.row();
-    const effect = planInstallationOp(op, row ? optedIn(row) : null);
-    this.transaction(() => {
-      if (effect.push && "token" in effect.push)
-        this.installation.setPushToken(effect.push.provider, effect.push.token);
-      if (effect.push && "optedIn" in effect.push) this.installation.setOptIn(effect.push.optedIn);
-      if (effect.event) {
-        const { name, attributes } = effect.event;
-        this.store.enqueueEvents(
-          profileId,
-          [{ id: op.id, name, time: op.time, attributes, label: null, tags: [], source: "sdk" }],
-          { ...input, customId },
-        );
-      }
-      this.store.processed.mark(op.id, null, Date.now());
-      if (effect.push) this.installation.changed();
     });
   }
 

@@ -1,0 +1,166 @@
+import { uuidv7 } from "../lib/ids";
+import {
+  type BatchInput,
+  type BatchResult,
+  contextWrites,
+  type IdentityOp,
+  type InstallationOp,
+  isDataOp,
+  planInstallationOp,
+} from "./installation-batch";
+import { type InstallationTable, optedIn, projectedChange, refreshes } from "./installation-row";
+import type { ApplyResult, DataOp, ProfileStore, WriteContext } from "./profile-store";
+
+/** What the batch steps use of their installation's object. */
+export interface InstallationParts {
+  store: ProfileStore;
+  installation: InstallationTable;
+  /** The object's transaction: forgets cached rows when it rolls back. */
+  transaction<T>(fn: () => T): T;
+  customIds(projectId: string, customId: string): ReturnType<Env["CUSTOM_IDS"]["get"]>;
+  /** Finishes a transition left half-way, before anything else runs. */
+  resume(): Promise<void>;
+  /** Records and runs a sign-in or sign-out. */
+  transition(input: BatchInput, op: IdentityOp): Promise<void>;
+}
+
+/**
+ * The steps of one batch on an installation, in order (SPEC §2, §3): first contact creates the
+ * installation and its anonymous profile; data ops go to wherever the profile lives (here when
+ * anonymous, else the custom ID's object); installation ops (push token, opt-in) stay here;
+ * identity ops run as transitions. The object serializes calls; this runs inside one.
+ */
+export class BatchApplier {
+  constructor(private readonly parts: InstallationParts) {}
+
+  async applyOps(input: BatchInput): Promise<BatchResult | null> {
+    await this.parts.resume();
+    if (input.source !== "sdk" && !this.parts.installation.row()) return null;
+    this.ensureInstallation(input);
+    const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
+    // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
+    // anonymous profile need no look-up: claiming their IDs where they apply is the check.
+    const local = this.parts.installation.binding().customId === null && input.ops.every(isDataOp);
+    const seen = local
+      ? new Set<string>()
+      : this.parts.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
+    // The profiles that recorded this call as activity: any call counts, once (SPEC §5).
+    const active = new Set<string>();
+    let segment: DataOp[] = [];
+    for (const op of input.ops) {
+      const repeat = op.id !== null && seen.has(op.id);
+      if (op.id !== null) seen.add(op.id);
+      if (isDataOp(op)) {
+        if (repeat) result.duplicates++;
+        else segment.push(op);
+        continue;
+      }
+      await this.applyData(input, segment, result, active);
+      segment = [];
+      if (repeat) {
+        result.duplicates++;
+        continue;
+      }
+      if (op.type === "identify" || op.type === "logout") await this.parts.transition(input, op);
+      else this.applyInstallationOp(input, op);
+      result.accepted++;
+    }
+    segment.push(...contextWrites(input));
+    await this.applyData(input, segment, result, active);
+    const binding = this.parts.installation.binding();
+    // A call that sent no data still counts as activity on the profile, even one that changed nothing.
+    if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
+    result.profile_id = binding.profileId;
+    result.custom_id = binding.customId;
+    return result;
+  }
+
+  /** First contact creates the installation and its anonymous profile; later ones refresh it. */
+  private ensureInstallation(input: BatchInput): void {
+    const table = this.parts.installation;
+    // Most calls change nothing here: no transaction for them.
+    if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
+    this.parts.transaction(() => {
+      if (!table.row()) {
+        const profileId = uuidv7();
+        this.parts.store.createProfile(profileId, null, input.receivedAt, {
+          time: input.receivedAt,
+          kind: "created",
+          installation_id: input.installationId,
+          custom_id: null,
+          source: input.source,
+          request_id: input.requestId,
+        });
+        table.create(input, profileId);
+        table.announce();
+        return;
+      }
+      const before = table.row();
+      table.refresh(input);
+      if (projectedChange(before, table.row())) table.changed();
+    });
+  }
+
+  /**
+   * Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object.
+   * No ops, no call, unless `touch` asks to record the call as activity all the same. Adds the
+   * profile to `active` when it recorded the call.
+   */
+  private async applyData(
+    input: BatchInput,
+    ops: DataOp[],
+    result: BatchResult,
+    active: Set<string>,
+    { touch = false } = {},
+  ): Promise<void> {
+    const binding = this.parts.installation.binding();
+    if (ops.length === 0 && !touch) return;
+    active.add(binding.profileId);
+    const ctx: WriteContext = {
+      projectId: input.projectId,
+      customId: binding.customId,
+      installationId: input.installationId,
+      appId: input.appId,
+      requestId: input.requestId,
+      receivedAt: input.receivedAt,
+    };
+    let applied: ApplyResult;
+    if (binding.customId === null) {
+      applied = this.parts.transaction(() => this.parts.store.applyData(binding.profileId, ops, ctx, Date.now()));
+    } else {
+      applied = await this.parts
+        .customIds(input.projectId, binding.customId)
+        .applyOps({ ...ctx, customId: binding.customId }, ops);
+      // Remember what was forwarded, so a retried batch is acknowledged here even after a
+      // later op of the same batch moved the installation to another profile.
+      const rejected = new Set(applied.rejected.map((r) => r.op_id));
+      const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
+      if (forwarded.length)
+        this.parts.transaction(() => this.parts.store.processed.record(forwarded, null, Date.now()));
+    }
+    result.accepted += applied.accepted;
+    result.duplicates += applied.duplicates;
+    result.rejected.push(...applied.rejected);
+  }
+
+  private applyInstallationOp(input: BatchInput, op: InstallationOp): void {
+    const { profileId, customId } = this.parts.installation.binding();
+    const row = this.parts.installation.row();
+    const effect = planInstallationOp(op, row ? optedIn(row) : null);
+    this.parts.transaction(() => {
+      if (effect.push && "token" in effect.push)
+        this.parts.installation.setPushToken(effect.push.provider, effect.push.token);
+      if (effect.push && "optedIn" in effect.push) this.parts.installation.setOptIn(effect.push.optedIn);
+      if (effect.event) {
+        const { name, attributes } = effect.event;
+        this.parts.store.enqueueEvents(
+          profileId,
+          [{ id: op.id, name, time: op.time, attributes, label: null, tags: [], source: "sdk" }],
+          { ...input, customId },
+        );
+      }
+      this.parts.store.processed.mark(op.id, null, Date.now());
+      if (effect.push) this.parts.installation.changed();
+    });
+  }
+}
