@@ -9,21 +9,10 @@
 // expect.mjs) fails the run. Every exchange is written to .wrangler/readme-exchanges.json
 // (README_EXCHANGES to move it), and each is checked against the OpenAPI document the server
 // serves (openapi.mjs): route, parameters, request body, status and response body.
-import { execFileSync, spawn } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { freePort, freshCopy, spawnDev, waitForDev } from "../support/dev-server.mjs";
 import { mismatches } from "./expect.mjs";
 import { shellBlocks } from "./markdown.mjs";
 import { exchangeChecker } from "./openapi.mjs";
@@ -50,65 +39,6 @@ function documents() {
   // README_DOCS=docs/guides/privacy.md,…: only those (each document runs on its own project).
   const only = process.env.README_DOCS?.split(",").filter(Boolean);
   return only ? all.filter((doc) => only.includes(doc)) : all;
-}
-
-/** A copy of the working tree as a clone would have it, sharing node_modules. */
-function freshCopy() {
-  const dir = mkdtempSync(path.join(tmpdir(), "edge-cdp-readme-"));
-  const files = execFileSync("git", ["ls-files", "-z", "-co", "--exclude-standard"], { cwd: root, encoding: "utf8" })
-    .split("\0")
-    .filter((f) => f !== "" && f !== "node_modules" && existsSync(path.join(root, f)));
-  for (const file of files) {
-    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    cpSync(path.join(root, file), path.join(dir, file));
-  }
-  symlinkSync(realpathSync(path.join(root, "node_modules")), path.join(dir, "node_modules"));
-  return dir;
-}
-
-async function freePort() {
-  const { createServer } = await import("node:net");
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function startDev(dir, port) {
-  let log = "";
-  const child = spawn("npm", ["run", "dev"], {
-    cwd: dir,
-    env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const stop = async () => {
-    if (child.exitCode !== null || child.pid === undefined) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-    if (await Promise.race([exited.then(() => true), sleep(5000).then(() => false)])) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {}
-  };
-  return { child, stop, log: () => log };
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForDev(dir, dev) {
-  const envFile = path.join(dir, ".wrangler/dev-env.sh");
-  for (let i = 0; i < 1800; i++) {
-    if (dev.child.exitCode !== null) throw new Error(`npm run dev exited (${dev.child.exitCode}):\n${dev.log()}`);
-    if (existsSync(envFile)) return;
-    await sleep(200);
-  }
-  throw new Error(`npm run dev was not ready within 6 minutes (a shared machine can be that slow):\n${dev.log()}`);
 }
 
 // Every document starts from `. .wrangler/dev-env.sh`, as each one says. Every curl of the
@@ -311,8 +241,8 @@ async function main() {
   const sink = receiver(received);
   const [proxyPort, receiverPort] = [await listen(proxy), await listen(sink)];
   const port = Number(process.env.PORT ?? (await freePort()));
-  const dir = freshCopy();
-  const dev = startDev(dir, port);
+  const dir = freshCopy("edge-cdp-readme-");
+  const dev = spawnDev(dir, port);
   const failures = [];
   const summary = [];
   try {
