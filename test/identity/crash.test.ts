@@ -1,8 +1,8 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VIEW_INSTALLATIONS } from "../../src/identity/custom-id-members";
-import { INTENT_SCHEMA } from "../../src/identity/intent-runner";
 import type { Intent } from "../../src/identity/transitions";
+import { attachFirstHalf, recordIntent } from "../support/half-transitions";
 import { createProject } from "../support/harness";
 import {
   attributes,
@@ -20,17 +20,6 @@ import {
 } from "../support/identity";
 
 const uuid = () => crypto.randomUUID();
-
-/** Leaves the installation as if it crashed right after recording `intent`. */
-async function recordIntent(projectId: string, installationId: string, intent: Intent) {
-  await runInDurableObject(installationStub(projectId, installationId), (_o, state) => {
-    // The object makes the table before it records its first transition.
-    state.storage.sql.exec(INTENT_SCHEMA);
-    state.storage.sql.exec("INSERT INTO intent (id, body) VALUES (1, ?)", JSON.stringify(intent));
-    return state.storage.setAlarm(Date.now() + 5_000);
-  });
-  await abortAllDurableObjects();
-}
 
 describe("transitions survive crashes and retries", () => {
   it("resumes a sign-in recorded but never sent to the custom ID, from the alarm", async () => {
@@ -62,30 +51,10 @@ describe("transitions survive crashes and retries", () => {
     const p = await createProject();
     const i = uuid();
     const anon = await batch(p, i, [event("opened")]);
-    const time = new Date().toISOString();
-    const intent: Intent = {
-      kind: "identify",
-      opId: "op-half",
-      key: `${i}:op-half`,
-      customId: "user-2",
-      detachFrom: null,
-      candidateProfileId: anon.profile_id,
-      fresh: false,
-      time,
-      requestId: "req-half",
-    };
     // The custom ID answered, then the installation died before writing the outcome.
-    const snapshot = await runInDurableObject(installationStub(p.projectId, i), (o) =>
-      // biome-ignore lint/complexity/useLiteralKeys: reading the private store is the point of this test.
-      o["store"].snapshot(anon.profile_id),
-    );
-    const first = await customIdStub(p.projectId, "user-2").attach({
-      projectId: p.projectId,
+    const { intent, answer: first } = await attachFirstHalf(p.projectId, i, anon.profile_id, {
       customId: "user-2",
-      installationId: i,
-      key: intent.key,
-      candidate: snapshot,
-      time,
+      opId: "op-half",
       requestId: "req-half",
     });
     expect(first.outcome).toBe("sign_in");

@@ -1,65 +1,25 @@
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { INTENT_SCHEMA } from "../../src/identity/intent-runner";
-import type { Intent } from "../../src/identity/transitions";
 import { removeProfile } from "../../src/privacy/remove";
+import { attachFirstHalf, recordIntent } from "../support/half-transitions";
 import { createProject } from "../support/harness";
-import {
-  attributes,
-  batch,
-  customIdStub,
-  event,
-  identify,
-  installationStub,
-  profileBy,
-  querySql,
-} from "../support/identity";
+import { attributes, batch, event, identify, installationStub, profileBy, querySql } from "../support/identity";
 import { shardDb } from "../support/shards";
 
 const uuid = () => crypto.randomUUID();
-
-/** Leaves the installation as if it crashed right after recording `intent`. */
-async function recordIntent(projectId: string, installationId: string, intent: Intent) {
-  await runInDurableObject(installationStub(projectId, installationId), (_o, state) => {
-    state.storage.sql.exec(INTENT_SCHEMA);
-    state.storage.sql.exec("INSERT INTO intent (id, body) VALUES (1, ?)", JSON.stringify(intent));
-  });
-  await abortAllDurableObjects();
-}
 
 describe("a remove racing a transition", () => {
   it("by installation ID, during a sign-in the custom ID committed, resumes it and refuses", async () => {
     const p = await createProject();
     const i = uuid();
     const anon = await batch(p, i, [event("opened"), attributes({ plan: "pro" })]);
-    const time = new Date().toISOString();
-    const intent: Intent = {
-      kind: "identify",
+    const { intent, answer } = await attachFirstHalf(p.projectId, i, anon.profile_id, {
+      customId: "racer-1",
       opId: "op-half",
-      key: `${i}:op-half`,
-      customId: "racer-1",
-      detachFrom: null,
-      candidateProfileId: anon.profile_id,
-      fresh: false,
-      time,
-      requestId: "req-half",
-    };
-    const snapshot = await runInDurableObject(installationStub(p.projectId, i), (o) =>
-      // biome-ignore lint/complexity/useLiteralKeys: the test plays the installation's half of a sign-in.
-      o["store"].snapshot(anon.profile_id),
-    );
-    const answer = await customIdStub(p.projectId, "racer-1").attach({
-      projectId: p.projectId,
-      customId: "racer-1",
-      installationId: i,
-      key: intent.key,
-      candidate: snapshot,
-      time,
       requestId: "req-half",
     });
     expect(answer.outcome).toBe("sign_in");
-    await recordIntent(p.projectId, i, intent);
+    await recordIntent(p.projectId, i, intent, { alarm: false });
 
     const result = await removeProfile(
       env,
@@ -90,33 +50,13 @@ describe("a remove racing a transition", () => {
     const held = await batch(p, j, [identify("racer-2"), attributes({ tier: "gold" })]);
     const i = uuid();
     const anon = await batch(p, i, [event("opened")]);
-    const time = new Date().toISOString();
-    const intent: Intent = {
-      kind: "identify",
+    const { intent, answer } = await attachFirstHalf(p.projectId, i, anon.profile_id, {
+      customId: "racer-2",
       opId: "op-login",
-      key: `${i}:op-login`,
-      customId: "racer-2",
-      detachFrom: null,
-      candidateProfileId: anon.profile_id,
-      fresh: false,
-      time,
-      requestId: "req-login",
-    };
-    const snapshot = await runInDurableObject(installationStub(p.projectId, i), (o) =>
-      // biome-ignore lint/complexity/useLiteralKeys: the test plays the installation's half of a login.
-      o["store"].snapshot(anon.profile_id),
-    );
-    const answer = await customIdStub(p.projectId, "racer-2").attach({
-      projectId: p.projectId,
-      customId: "racer-2",
-      installationId: i,
-      key: intent.key,
-      candidate: snapshot,
-      time,
       requestId: "req-login",
     });
     expect(answer).toEqual({ outcome: "login", profileId: held.profile_id });
-    await recordIntent(p.projectId, i, intent);
+    await recordIntent(p.projectId, i, intent, { alarm: false });
 
     const result = await removeProfile(
       env,
