@@ -4,6 +4,7 @@ import { projectShard } from "../../src/db/shards";
 import { run } from "../privacy/support";
 import { call, type Project, restHeaders } from "../support/harness";
 import { batch, identify, opId } from "../support/identity";
+import { shardDb } from "../support/shards";
 import { send, untilDone } from "../support/webpush";
 import {
   campaignProject,
@@ -164,9 +165,8 @@ describe("a campaign to a segment", () => {
     const device = await person(p, { attrs: { wave: "orphan" } });
     await batch(p, device.installationId, [identify("signed-in")]);
     await projected(p, [owner, device], ["signed-in"]);
-    const orphans = await env.DB.prepare(
-      "SELECT count(*) AS n FROM profiles WHERE project_id = ? AND state = 'orphaned'",
-    )
+    const orphans = await (await shardDb(p.projectId))
+      .prepare("SELECT count(*) AS n FROM profiles WHERE project_id = ? AND state = 'orphaned'")
       .bind(p.projectId)
       .first<{ n: number }>();
     expect(orphans?.n).toBe(1);

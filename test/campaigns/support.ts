@@ -1,21 +1,12 @@
-import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, type Op, opId } from "../support/identity";
 import { waitForProjection } from "../support/projection";
 import { type Push, pushesTo, subscription, type TestSubscription } from "../support/webpush";
 
-/**
- * A new project whose projection is on PROJECTION_0 (the control database itself): the
- * projection's writers and test/support/projection.ts use that database today, and campaigns
- * read the directory's shard, so the project is put where both agree before it holds any row.
- */
-export async function campaignProject(platform: "ios" | "android" | "web" = "web"): Promise<Project> {
-  const project = await createProject(platform);
-  await env.DB.prepare("UPDATE project_shards SET shard = 'PROJECTION_0' WHERE project_id = ?")
-    .bind(project.projectId)
-    .run();
-  return project;
+/** A new project, placed on a shard as any project is; `platform` is its app's. */
+export function campaignProject(platform: "ios" | "android" | "web" = "web"): Promise<Project> {
+  return createProject(platform);
 }
 
 export interface Person {
