@@ -29,19 +29,25 @@ function withWebhooks(fail: boolean, sent: unknown[]): Env {
   };
 }
 
+/** A project with a privacy.completed webhook and one pending review of nobody. */
+async function pendingReview() {
+  const p = await createProject();
+  await createWebhook(p, receivers.url(), ["privacy.completed"]);
+  const id = crypto.randomUUID();
+  await env.DB.prepare(
+    `INSERT INTO privacy_requests (id, project_id, type, identifier_type, identifier_value, status, created_at)
+     VALUES (?, ?, 'review', 'custom_id', 'nobody', 'pending', ?)`,
+  )
+    .bind(id, p.projectId, new Date().toISOString())
+    .run();
+  const row = await loadRequest(env, p.projectId, id);
+  if (!row) throw new Error("no row");
+  return { p, id, row };
+}
+
 describe("privacy.completed", () => {
   it("is not lost when its publish fails after the final status committed: the retry publishes it", async () => {
-    const p = await createProject();
-    await createWebhook(p, receivers.url(), ["privacy.completed"]);
-    const id = crypto.randomUUID();
-    await env.DB.prepare(
-      `INSERT INTO privacy_requests (id, project_id, type, identifier_type, identifier_value, status, created_at)
-       VALUES (?, ?, 'review', 'custom_id', 'nobody', 'pending', ?)`,
-    )
-      .bind(id, p.projectId, new Date().toISOString())
-      .run();
-    const row = await loadRequest(env, p.projectId, id);
-    if (!row) throw new Error("no row");
+    const { p, id, row } = await pendingReview();
 
     const sent: unknown[] = [];
     await expect(
@@ -62,17 +68,7 @@ describe("privacy.completed", () => {
 
 describe("a stuck privacy.completed outbox row", () => {
   it("is published by the five-minute cron when no retry of its request comes, and only once", async () => {
-    const p = await createProject();
-    await createWebhook(p, receivers.url(), ["privacy.completed"]);
-    const id = crypto.randomUUID();
-    await env.DB.prepare(
-      `INSERT INTO privacy_requests (id, project_id, type, identifier_type, identifier_value, status, created_at)
-       VALUES (?, ?, 'review', 'custom_id', 'nobody', 'pending', ?)`,
-    )
-      .bind(id, p.projectId, new Date().toISOString())
-      .run();
-    const row = await loadRequest(env, p.projectId, id);
-    if (!row) throw new Error("no row");
+    const { id, row } = await pendingReview();
     const endedAt = new Date();
     const sent: unknown[] = [];
     // The publish fails after the final status committed; the message is acknowledged anyway.
