@@ -25,18 +25,20 @@ export function wrangler(args, { quiet = false } = {}) {
   }
 }
 
-/** Applies the D1 migrations to the local database kept under `state`. */
+/**
+ * Applies the D1 migrations to the local databases kept under `state`: with `config`, that
+ * config's DB; without, every database of wrangler.toml (DB and each projection shard), as
+ * `npm run dev` does, since a new project may be placed on any shard.
+ */
 export function migrate(state, config) {
-  wrangler([
-    "d1",
-    "migrations",
-    "apply",
-    "DB",
-    "--local",
-    "--persist-to",
-    state,
-    ...(config ? ["--config", config] : []),
-  ]);
+  if (config) {
+    wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", state, "--config", config]);
+    return;
+  }
+  execFileSync(process.execPath, ["scripts/migrate-d1.mjs", "--local", "--persist-to", state], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: quietEnv,
+  });
 }
 
 /** Runs SQL against the local D1 database kept under `state`. */
