@@ -262,6 +262,7 @@ export class CustomIdObject extends DurableObject<Env> {
       return erased;
     });
     this.store.processed.forget();
+    this.store.attributeTable.forget();
     return outcome;
   }
 

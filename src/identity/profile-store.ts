@@ -82,8 +82,18 @@ const PROFILE_ROWS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
   last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  events_held INTEGER NOT NULL DEFAULT 0, attributes TEXT) WITHOUT ROWID;
 `;
+
+const PROFILE_COLUMNS = "profile_id, custom_id, state, created_at, last_activity_at, orphaned_at, version, events_held";
+
+/** Profile rows made before a profile's attributes moved into them lack their column: adds it. */
+function upgradeProfileRows(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(profiles)").toArray();
+  if (columns.length && !columns.some((c) => c.name === "attributes")) {
+    sql.exec("ALTER TABLE profiles ADD COLUMN attributes TEXT");
+  }
+}
 
 /** The tables of every object holding profiles. */
 export const PROFILE_SCHEMA =
@@ -91,12 +101,15 @@ export const PROFILE_SCHEMA =
 
 /**
  * Those tables by name, made together by an object's first write: every write touches most of
- * them, and the reads of this store need not ask first. `profiles` first: it says the object was written.
+ * them, and the reads of this store need not ask first. `profiles` first: it says the object was
+ * written. Not `attributes`: a profile's attributes live in its row, and that table is made only
+ * for one too large for it (see `AttributeTable`).
  */
-export const PROFILE_TABLES = ["profiles", "attributes", "event_batches", "history", "processed_ops", "outbox"];
+export const PROFILE_TABLES = ["profiles", "event_batches", "history", "processed_ops", "outbox"];
 
 /** Brings the profile tables of an object written by an older layout up to this one. */
 export function upgradeProfileTables(sql: SqlStorage): void {
+  upgradeProfileRows(sql);
   upgradeAttributes(sql);
   upgradeProcessed(sql);
   upgradeEvents(sql);
@@ -163,7 +176,8 @@ export class ProfileStore {
   }
 
   profile(profileId: string): ProfileRow | null {
-    return (this.sql.exec("SELECT * FROM profiles WHERE profile_id = ?", profileId).toArray()[0] ??
+    // Not the attributes document: most callers need the header alone.
+    return (this.sql.exec(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE profile_id = ?`, profileId).toArray()[0] ??
       null) as ProfileRow | null;
   }
 
@@ -298,7 +312,7 @@ export class ProfileStore {
       }
     }
     this.processed.record(applied, profileId, now);
-    this.attributeTable.put(profileId, attributes.changed());
+    const doc = this.attributeTable.put(profileId, attributes.changed());
     const projected = this.activityHour(profileId);
     const added = this.eventTable.store(profileId, events);
     this.enqueueEvents(profileId, events, ctx);
@@ -307,9 +321,11 @@ export class ProfileStore {
     const row = this.sql
       .exec<{ activity: string }>(
         `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-           events_held = events_held + ? WHERE profile_id = ? RETURNING last_activity_at AS activity`,
+           events_held = events_held + ?, attributes = coalesce(?, attributes)
+         WHERE profile_id = ? RETURNING last_activity_at AS activity`,
         ctx.receivedAt,
         added - trimmed,
+        doc,
         profileId,
       )
       .one();
@@ -386,17 +402,19 @@ export class ProfileStore {
   /** Takes in a profile offered at sign-in, under its own ID, now holding `customId`. */
   adopt(snapshot: ProfileSnapshot, customId: string): void {
     const id = snapshot.profileId;
+    // The attributes first: their document goes in the profile row as it is made.
+    const doc = this.attributeTable.put(id, snapshot.attributes);
     this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held) VALUES (?, ?, 'active', ?, ?, ?, ?)",
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes) VALUES (?, ?, 'active', ?, ?, ?, ?, ?)",
       id,
       customId,
       snapshot.createdAt,
       snapshot.lastActivityAt,
       snapshot.version + 1,
       snapshot.events.length,
+      doc,
     );
     this.profileChanged(id);
-    this.attributeTable.put(id, snapshot.attributes);
     this.eventTable.store(id, snapshot.events);
     for (const h of snapshot.history) this.appendHistory(id, h, true);
     this.processed.adopt(id, snapshot.processed);
