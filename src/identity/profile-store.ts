@@ -159,6 +159,7 @@ export class ProfileStore {
       this.outbox.rolledBack();
       this.projectedHour.clear();
       this.attributeTable.forget();
+      this.historyTable.forget();
       this.processed.forget();
       throw error;
     }
