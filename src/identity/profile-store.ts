@@ -3,20 +3,16 @@ import type { EventAttributes } from "../lib/json";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
 import { AttributeChanges } from "./attribute-changes";
-import { ATTRIBUTES_SCHEMA, AttributeTable, upgradeAttributes } from "./attribute-table";
+import { AttributeTable } from "./attribute-table";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
-import {
-  EVENTS_SCHEMA,
-  type EventOrigin,
-  EventTable,
-  eventMessages,
-  type StoredEvent,
-  upgradeEvents,
-} from "./event-table";
-import { HISTORY_SCHEMA, type HistoryEntry, HistoryTable } from "./history-table";
-import { OUTBOX_SCHEMA, OutboxTable, upgradeOutbox } from "./outbox-table";
-import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps, upgradeProcessed } from "./processed-ops";
+import { type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
+import { type HistoryEntry, HistoryTable } from "./history-table";
+import { OutboxTable } from "./outbox-table";
+import { type ProcessedOp, ProcessedOps } from "./processed-ops";
+import { PROFILE_COLUMNS } from "./profile-schema";
 import type { StoredAttribute } from "./reconcile";
+
+export { PROFILE_SCHEMA, PROFILE_TABLES, upgradeProfileTables } from "./profile-schema";
 
 /**
  * A data write applied to a profile, in the order the caller sent it. Ops sharing a `group`
@@ -76,44 +72,6 @@ export interface ApplyResult {
   accepted: number;
   duplicates: number;
   rejected: { op_id: string | null; code: string; message: string }[];
-}
-
-const PROFILE_ROWS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS profiles (
-  profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
-  last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0, attributes TEXT) WITHOUT ROWID;
-`;
-
-const PROFILE_COLUMNS = "profile_id, custom_id, state, created_at, last_activity_at, orphaned_at, version, events_held";
-
-/** Profile rows made before a profile's attributes moved into them lack their column: adds it. */
-function upgradeProfileRows(sql: SqlStorage): void {
-  const columns = sql.exec<{ name: string }>("PRAGMA table_info(profiles)").toArray();
-  if (columns.length && !columns.some((c) => c.name === "attributes")) {
-    sql.exec("ALTER TABLE profiles ADD COLUMN attributes TEXT");
-  }
-}
-
-/** The tables of every object holding profiles. */
-export const PROFILE_SCHEMA =
-  PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
-
-/**
- * Those tables by name, made together by an object's first write: every write touches most of
- * them, and the reads of this store need not ask first. `profiles` first: it says the object was
- * written. Not `attributes`: a profile's attributes live in its row, and that table is made only
- * for one too large for it (see `AttributeTable`).
- */
-export const PROFILE_TABLES = ["profiles", "event_batches", "history", "processed_ops", "outbox"];
-
-/** Brings the profile tables of an object written by an older layout up to this one. */
-export function upgradeProfileTables(sql: SqlStorage): void {
-  upgradeProfileRows(sql);
-  upgradeAttributes(sql);
-  upgradeProcessed(sql);
-  upgradeEvents(sql);
-  upgradeOutbox(sql);
 }
 
 /**
