@@ -3,11 +3,24 @@ import type { Source } from "./attributes";
 import { jsonPieces } from "./json-pieces";
 import type { StoredAttribute } from "./reconcile";
 
+/**
+ * One row per attribute: where every attribute lived before a profile's attributes moved into its
+ * profile row, and where an attribute too large for that row still goes (see `AttributeTable`).
+ * Made by the first write that needs it, not by an object's first write.
+ */
 export const ATTRIBUTES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS attributes (
   profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT, updated_at TEXT NOT NULL,
   source TEXT NOT NULL, elements TEXT, PRIMARY KEY (profile_id, name)) WITHOUT ROWID;
 `;
+
+/**
+ * An attribute whose entry is larger stays in a row of its own: with the cap on the whole
+ * document, the profile row stays far inside the 2 MB a value may hold, whatever the attributes
+ * (250 custom ones of 25 items of 300 characters, tombstones without bound).
+ */
+export const INLINE_ENTRY_MAX = 4 * 1024;
+export const INLINE_DOC_MAX = 512 * 1024;
 
 type AttributeRow = {
   name: string;
@@ -18,32 +31,67 @@ type AttributeRow = {
   elements: string | null;
 };
 
-/** Objects created before array items had times lack their column: adds it. */
+/** An attribute in the profile row's document, keyed by its name: type, value, time, source, item times. */
+type Entry = [string | null, StoredAttribute["value"], string, Source, ElementClock?];
+
+/** Objects created before array items had times lack their column: adds it (to a table they hold). */
 export function upgradeAttributes(sql: SqlStorage): void {
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(attributes)").toArray();
-  if (!columns.some((c) => c.name === "elements")) sql.exec("ALTER TABLE attributes ADD COLUMN elements TEXT");
+  if (columns.length && !columns.some((c) => c.name === "elements")) {
+    sql.exec("ALTER TABLE attributes ADD COLUMN elements TEXT");
+  }
 }
 
 /**
- * A profile's attributes as stored, tombstones (`value` null) included. Keeps the rows read or
- * written since the object started (null: none), by profile and name, so a busy object
- * reconciles its writes without reading them back. Every write keeps the cache; a removed
- * profile drops its part, a rollback all of it (`forget`).
+ * A profile's attributes as stored, tombstones (`value` null) included: most in one JSON
+ * document in the profile row (`profiles.attributes`), so a write of any number of them is the
+ * one row the call writes anyway, each entry keeping its own time, source and item times; the
+ * others in rows of their own (`attributes`): those written before the document existed, read
+ * where they are and moved into it when next written, and those too large for it. A name is in
+ * one place only: a write into the document deletes its row, a move out drops its entry.
+ *
+ * Keeps what it read or wrote since the object started, so a busy object reconciles its writes
+ * without reading them back. A removed profile drops its part, a rollback all of it (`forget`).
  */
 export class AttributeTable {
-  private readonly cache = new Map<string, Map<string, StoredAttribute | null>>();
+  /** Each profile's document as last read or written. */
+  private readonly docs = new Map<string, Map<string, StoredAttribute>>();
+  /** Rows read, by profile and name (null: none). */
+  private readonly rows = new Map<string, Map<string, StoredAttribute | null>>();
+  /** Whether the `attributes` table exists; undefined until asked. */
+  private table: boolean | undefined;
 
   constructor(private readonly sql: SqlStorage) {}
 
+  private hasTable(): boolean {
+    this.table ??=
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attributes'").toArray().length > 0;
+    return this.table;
+  }
+
+  /** The profile's document (empty for a profile not held, or one whose attributes all have rows). */
+  private doc(profileId: string): Map<string, StoredAttribute> {
+    let doc = this.docs.get(profileId);
+    if (!doc) {
+      const text = this.sql
+        .exec<{ attributes: string | null }>("SELECT attributes FROM profiles WHERE profile_id = ?", profileId)
+        .toArray()[0]?.attributes;
+      doc = text ? parseDoc(text) : new Map();
+      this.docs.set(profileId, doc);
+    }
+    return doc;
+  }
+
   /** The stored attributes (tombstones included) among `names`, by name. */
   named(profileId: string, names: string[]): Map<string, StoredAttribute> {
-    let known = this.cache.get(profileId);
+    const doc = this.doc(profileId);
+    let known = this.rows.get(profileId);
     if (!known) {
       known = new Map();
-      this.cache.set(profileId, known);
+      this.rows.set(profileId, known);
     }
-    const missing = [...new Set(names)].filter((name) => !known.has(name));
-    if (missing.length) {
+    const missing = [...new Set(names)].filter((name) => !doc.has(name) && !known.has(name));
+    if (missing.length && this.hasTable()) {
       const rows = this.sql
         .exec<AttributeRow>(
           `SELECT name, type, value, updated_at, source, elements FROM attributes
@@ -52,12 +100,12 @@ export class AttributeTable {
           JSON.stringify(missing),
         )
         .toArray();
-      for (const name of missing) known.set(name, null);
-      for (const row of rows) known.set(row.name, toStored(row));
+      for (const row of rows) known.set(row.name, fromRow(row));
     }
+    for (const name of missing) if (!known.has(name)) known.set(name, null);
     const found = new Map<string, StoredAttribute>();
     for (const name of names) {
-      const stored = known.get(name);
+      const stored = doc.get(name) ?? known.get(name);
       if (stored) found.set(name, stored);
     }
     return found;
@@ -65,17 +113,76 @@ export class AttributeTable {
 
   /** How many custom (not `$`) attributes hold a value. */
   customCount(profileId: string): number {
-    return this.sql
-      .exec<{ n: number }>(
-        "SELECT count(*) AS n FROM attributes WHERE profile_id = ? AND value IS NOT NULL AND name NOT LIKE '$%'",
-        profileId,
-      )
-      .one().n;
+    let n = 0;
+    for (const a of this.doc(profileId).values()) if (a.value !== null && !a.name.startsWith("$")) n++;
+    if (!this.hasTable()) return n;
+    return (
+      n +
+      this.sql
+        .exec<{ n: number }>(
+          "SELECT count(*) AS n FROM attributes WHERE profile_id = ? AND value IS NOT NULL AND name NOT LIKE '$%'",
+          profileId,
+        )
+        .one().n
+    );
   }
 
-  /** Writes attributes, their values travelling as JSON parameters within the SQLite limits. */
-  put(profileId: string, attributes: StoredAttribute[]): void {
-    if (attributes.length === 0) return;
+  /**
+   * Writes attributes: returns the profile's document for the caller to store in the profile row
+   * (in the same transaction; null when nothing was written), and writes the rows of those that
+   * do not fit in it, their values travelling as JSON parameters within the SQLite limits.
+   */
+  put(profileId: string, attributes: StoredAttribute[]): string | null {
+    if (attributes.length === 0) return null;
+    const doc = new Map(this.doc(profileId));
+    const sizes = new Map<string, number>();
+    const out = new Map<string, StoredAttribute>();
+    for (const a of attributes) {
+      const size = entryBytes(a);
+      if (size > INLINE_ENTRY_MAX) {
+        doc.delete(a.name);
+        out.set(a.name, a);
+      } else doc.set(a.name, a);
+    }
+    let total = 2;
+    for (const a of doc.values()) {
+      const size = entryBytes(a);
+      sizes.set(a.name, size);
+      total += size + 1;
+    }
+    // Over the cap: the largest entries move to rows of their own until the rest fits.
+    if (total > INLINE_DOC_MAX) {
+      for (const a of [...doc.values()].sort((x, y) => (sizes.get(y.name) ?? 0) - (sizes.get(x.name) ?? 0))) {
+        if (total <= INLINE_DOC_MAX) break;
+        total -= (sizes.get(a.name) ?? 0) + 1;
+        doc.delete(a.name);
+        out.set(a.name, a);
+      }
+    }
+    const inlined = attributes.map((a) => a.name).filter((name) => doc.has(name));
+    if (inlined.length && this.hasTable()) {
+      this.sql.exec(
+        "DELETE FROM attributes WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))",
+        profileId,
+        JSON.stringify(inlined),
+      );
+    }
+    if (out.size) this.writeRows(profileId, [...out.values()]);
+    this.docs.set(profileId, doc);
+    const known = this.rows.get(profileId);
+    if (known) {
+      for (const name of inlined) known.set(name, null);
+      for (const a of out.values()) known.set(a.name, a);
+    }
+    return JSON.stringify(Object.fromEntries([...doc.values()].map((a) => [a.name, toEntry(a)])));
+  }
+
+  private writeRows(profileId: string, attributes: StoredAttribute[]): void {
+    if (!this.hasTable()) {
+      // DDL in the caller's transaction: a rollback undoes it with the rows, and `forget` asks again.
+      for (const statement of ATTRIBUTES_SCHEMA.split(";").filter((s) => s.trim())) this.sql.exec(statement);
+      this.table = true;
+    }
     const rows = attributes.map((a) => [
       a.name,
       a.type,
@@ -93,34 +200,68 @@ export class AttributeTable {
         piece,
       );
     }
-    const known = this.cache.get(profileId);
-    if (known) for (const a of attributes) known.set(a.name, a);
   }
 
   list(profileId: string, withTombstones = false): StoredAttribute[] {
-    return this.sql
-      .exec<AttributeRow>(
-        `SELECT name, type, value, updated_at, source, elements FROM attributes WHERE profile_id = ?${
-          withTombstones ? "" : " AND value IS NOT NULL"
-        } ORDER BY name`,
-        profileId,
-      )
-      .toArray()
-      .map(toStored);
+    const all = new Map(this.doc(profileId));
+    if (this.hasTable()) {
+      const rows = this.sql
+        .exec<AttributeRow>(
+          "SELECT name, type, value, updated_at, source, elements FROM attributes WHERE profile_id = ?",
+          profileId,
+        )
+        .toArray();
+      for (const row of rows) if (!all.has(row.name)) all.set(row.name, fromRow(row));
+    }
+    return [...all.values()]
+      .filter((a) => withTombstones || a.value !== null)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Deletes a profile's rows; its document goes with its profile row. */
   remove(profileId: string): void {
-    this.sql.exec("DELETE FROM attributes WHERE profile_id = ?", profileId);
-    this.cache.delete(profileId);
+    if (this.hasTable()) this.sql.exec("DELETE FROM attributes WHERE profile_id = ?", profileId);
+    this.docs.delete(profileId);
+    this.rows.delete(profileId);
   }
 
-  /** A rollback may have undone writes the cache holds: forget all of it. */
+  /** A rollback may have undone writes the cache holds, or the table's creation: forget all of it. */
   forget(): void {
-    this.cache.clear();
+    this.docs.clear();
+    this.rows.clear();
+    this.table = undefined;
   }
 }
 
-function toStored(row: AttributeRow): StoredAttribute {
+/** Bytes of an entry in the document, UTF-8, with its quoted name. */
+function entryBytes(a: StoredAttribute): number {
+  return new TextEncoder().encode(`${JSON.stringify(a.name)}:${JSON.stringify(toEntry(a))}`).length;
+}
+
+function toEntry(a: StoredAttribute): Entry {
+  const entry: Entry = [a.type, a.value, a.updatedAt, a.source];
+  if (a.elements) entry.push(a.elements);
+  return entry;
+}
+
+function parseDoc(text: string): Map<string, StoredAttribute> {
+  const doc = new Map<string, StoredAttribute>();
+  for (const [name, [type, value, updatedAt, source, elements]] of Object.entries(
+    JSON.parse(text) as Record<string, Entry>,
+  )) {
+    doc.set(name, {
+      name,
+      type: type as StoredAttribute["type"],
+      value,
+      updatedAt,
+      source,
+      ...(elements && { elements }),
+    });
+  }
+  return doc;
+}
+
+function fromRow(row: AttributeRow): StoredAttribute {
   return {
     name: row.name,
     type: row.type as StoredAttribute["type"],

@@ -66,6 +66,8 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS transitions (key TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
+const PRUNE_EVERY_MS = 3600_000;
+
 /**
  * One per (project, custom ID): holds the profile that owns the custom ID and the set of
  * installations attached to it. Every method runs synchronously against storage, so the
@@ -77,6 +79,8 @@ export class CustomIdObject extends DurableObject<Env> {
   private readonly outbox: Outbox;
   private readonly clock: AlarmClock;
   private readonly members: Members;
+  /** When this object last dropped expired transition answers (0: not since it woke). */
+  private prunedAt = 0;
 
   constructor(state: DurableObjectState, bindings: Env) {
     super(state, bindings);
@@ -111,14 +115,27 @@ export class CustomIdObject extends DurableObject<Env> {
   private recall<T>(key: string): T | null {
     if (!this.schema.has("transitions")) return null;
     const row = this.ctx.storage.sql
-      .exec<{ result: string }>("SELECT result FROM transitions WHERE key = ?", key)
+      .exec<{ result: string }>(
+        "SELECT result FROM transitions WHERE key = ? AND at >= ?",
+        key,
+        Date.now() - LIMITS.idempotencyWindowMs,
+      )
       .toArray()[0];
     return row ? (JSON.parse(row.result) as T) : null;
   }
 
-  /** Records a transition's answer; answers older than the 7-day idempotency window are dropped. */
+  /**
+   * Records a transition's answer. Answers older than the 7-day idempotency window are dropped
+   * at most once an hour while the object is awake (and `recall` ignores them meanwhile): the
+   * drop reads the whole table, which has no index on time, and a custom ID that many
+   * installations log into at once would otherwise read it again for every login.
+   */
   private remember(key: string, result: unknown): void {
-    this.ctx.storage.sql.exec("DELETE FROM transitions WHERE at < ?", Date.now() - LIMITS.idempotencyWindowMs);
+    const now = Date.now();
+    if (now - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.ctx.storage.sql.exec("DELETE FROM transitions WHERE at < ?", now - LIMITS.idempotencyWindowMs);
+      this.prunedAt = now;
+    }
     this.ctx.storage.sql.exec(
       "INSERT INTO transitions (key, result, at) VALUES (?, ?, ?)",
       key,
@@ -262,6 +279,7 @@ export class CustomIdObject extends DurableObject<Env> {
       return erased;
     });
     this.store.processed.forget();
+    this.store.attributeTable.forget();
     return outcome;
   }
 

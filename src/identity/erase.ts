@@ -85,6 +85,21 @@ function countItems(sql: SqlStorage, table: string, profileId?: string): { name:
   return { name: items?.name ?? table, n };
 }
 
+/**
+ * Counts the attributes kept in profile rows' documents (of `profileId` only, when given) under
+ * `attributes`, as the rows of that table they once were: a receipt counts attributes either way.
+ */
+function addInline(rows: Record<string, number>, sql: SqlStorage, profileId?: string): void {
+  const where = profileId === undefined ? "" : " WHERE profile_id = ?";
+  const { n } = sql
+    .exec<{ n: number }>(
+      `SELECT count(*) AS n FROM profiles, json_each(profiles.attributes)${where}`,
+      ...(profileId === undefined ? [] : [profileId]),
+    )
+    .one();
+  if (n > 0) rows.attributes = (rows.attributes ?? 0) + n;
+}
+
 /** What the object says about itself, for the guard: its current profile, the installations it lists. */
 export interface ErasureHooks {
   /** The profile the object currently stands for, with its own last activity; null if none. */
@@ -114,9 +129,11 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
     .map((r) => ({ profile_id: r.profile_id, state: r.state }));
   const memberIds = hooks.members();
   const rows: Record<string, number> = {};
-  for (const table of tables(sql)) {
+  const held = tables(sql);
+  if (held.includes("profiles")) addInline(rows, sql);
+  for (const table of held) {
     const { name, n } = countItems(sql, table);
-    if (n > 0) rows[name] = n;
+    if (n > 0) rows[name] = (rows[name] ?? 0) + n;
     if (!req.dryRun) sql.exec(`DELETE FROM "${table}"`);
   }
   const receipt: ObjectErasure = { erased: true, at: req.at, profiles, members: memberIds, rows };
@@ -126,7 +143,7 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
   return receipt;
 }
 
-/** Per-profile tables of the profile store: an orphan's rows are removed from each. */
+/** Per-profile tables of the profile store: an orphan's rows are removed from each it holds. */
 const PER_PROFILE_TABLES = ["attributes", "event_batches", "history", "processed_ops", "profiles"] as const;
 
 /**
@@ -151,9 +168,12 @@ export function eraseOrphan(
     return { erased: false, reason: "not_orphaned_long_enough" };
   }
   const rows: Record<string, number> = {};
+  addInline(rows, sql, req.profileId);
+  const held = new Set(tables(sql));
   for (const table of PER_PROFILE_TABLES) {
+    if (!held.has(table)) continue;
     const { name, n } = countItems(sql, table, req.profileId);
-    if (n > 0) rows[name] = n;
+    if (n > 0) rows[name] = (rows[name] ?? 0) + n;
     if (!req.dryRun) sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, req.profileId);
   }
   const receipt: ObjectErasure = {

@@ -31,12 +31,21 @@ export interface HistoryEntry {
 
 /** A profile's identity history (SPEC §5 `identity_history`), oldest first. */
 export class HistoryTable {
+  /**
+   * The next number, read once after a wake (or a rollback): the highest number is found by
+   * reading every entry, as the key starts with the profile, and a custom ID that many
+   * installations log into would otherwise read its whole history for each login.
+   */
+  private next: number | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
   append(profileId: string, entry: HistoryEntry): void {
+    this.next ??= this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM history").one().seq + 1;
     this.sql.exec(
       `INSERT INTO history (seq, profile_id, time, kind, installation_id, custom_id, source, request_id)
-       VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM history), ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      this.next++,
       profileId,
       entry.time,
       entry.kind,
@@ -45,6 +54,11 @@ export class HistoryTable {
       entry.source,
       entry.request_id,
     );
+  }
+
+  /** A rollback may have undone entries numbered meanwhile: read the number again. */
+  forget(): void {
+    this.next = null;
   }
 
   list(profileId: string): HistoryEntry[] {

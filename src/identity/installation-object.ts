@@ -295,6 +295,7 @@ export class InstallationObject extends DurableObject<Env> {
       this.installation.forget();
       this.intents.forget();
       this.store.processed.forget();
+      this.store.attributeTable.forget();
       return outcome;
     });
   }
@@ -304,6 +305,7 @@ export class InstallationObject extends DurableObject<Env> {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
     const outcome = this.transaction(() => eraseOrphan(this.ctx.storage, req));
     this.store.processed.forget();
+    this.store.attributeTable.forget();
     return outcome;
   }
 

@@ -3,20 +3,16 @@ import type { EventAttributes } from "../lib/json";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
 import { AttributeChanges } from "./attribute-changes";
-import { ATTRIBUTES_SCHEMA, AttributeTable, upgradeAttributes } from "./attribute-table";
+import { AttributeTable } from "./attribute-table";
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
-import {
-  EVENTS_SCHEMA,
-  type EventOrigin,
-  EventTable,
-  eventMessages,
-  type StoredEvent,
-  upgradeEvents,
-} from "./event-table";
-import { HISTORY_SCHEMA, type HistoryEntry, HistoryTable } from "./history-table";
-import { OUTBOX_SCHEMA, OutboxTable, upgradeOutbox } from "./outbox-table";
-import { PROCESSED_SCHEMA, type ProcessedOp, ProcessedOps, upgradeProcessed } from "./processed-ops";
+import { type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
+import { type HistoryEntry, HistoryTable } from "./history-table";
+import { OutboxTable } from "./outbox-table";
+import { type ProcessedOp, ProcessedOps } from "./processed-ops";
+import { PROFILE_COLUMNS } from "./profile-schema";
 import type { StoredAttribute } from "./reconcile";
+
+export { PROFILE_SCHEMA, PROFILE_TABLES, upgradeProfileTables } from "./profile-schema";
 
 /**
  * A data write applied to a profile, in the order the caller sent it. Ops sharing a `group`
@@ -78,31 +74,6 @@ export interface ApplyResult {
   rejected: { op_id: string | null; code: string; message: string }[];
 }
 
-const PROFILE_ROWS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS profiles (
-  profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
-  last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-`;
-
-/** The tables of every object holding profiles. */
-export const PROFILE_SCHEMA =
-  PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
-
-/**
- * Those tables by name, made together by an object's first write: every write touches most of
- * them, and the reads of this store need not ask first. `profiles` first: it says the object was written.
- */
-export const PROFILE_TABLES = ["profiles", "attributes", "event_batches", "history", "processed_ops", "outbox"];
-
-/** Brings the profile tables of an object written by an older layout up to this one. */
-export function upgradeProfileTables(sql: SqlStorage): void {
-  upgradeAttributes(sql);
-  upgradeProcessed(sql);
-  upgradeEvents(sql);
-  upgradeOutbox(sql);
-}
-
 /**
  * The profile tables both Durable Object classes keep, and the synchronous operations on
  * them. Each table has its module; this one keeps the profile row and what spans the tables.
@@ -146,6 +117,7 @@ export class ProfileStore {
       this.outbox.rolledBack();
       this.projectedHour.clear();
       this.attributeTable.forget();
+      this.historyTable.forget();
       this.processed.forget();
       throw error;
     }
@@ -163,7 +135,8 @@ export class ProfileStore {
   }
 
   profile(profileId: string): ProfileRow | null {
-    return (this.sql.exec("SELECT * FROM profiles WHERE profile_id = ?", profileId).toArray()[0] ??
+    // Not the attributes document: most callers need the header alone.
+    return (this.sql.exec(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE profile_id = ?`, profileId).toArray()[0] ??
       null) as ProfileRow | null;
   }
 
@@ -298,7 +271,7 @@ export class ProfileStore {
       }
     }
     this.processed.record(applied, profileId, now);
-    this.attributeTable.put(profileId, attributes.changed());
+    const doc = this.attributeTable.put(profileId, attributes.changed());
     const projected = this.activityHour(profileId);
     const added = this.eventTable.store(profileId, events);
     this.enqueueEvents(profileId, events, ctx);
@@ -307,9 +280,11 @@ export class ProfileStore {
     const row = this.sql
       .exec<{ activity: string }>(
         `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-           events_held = events_held + ? WHERE profile_id = ? RETURNING last_activity_at AS activity`,
+           events_held = events_held + ?, attributes = coalesce(?, attributes)
+         WHERE profile_id = ? RETURNING last_activity_at AS activity`,
         ctx.receivedAt,
         added - trimmed,
+        doc,
         profileId,
       )
       .one();
@@ -386,17 +361,19 @@ export class ProfileStore {
   /** Takes in a profile offered at sign-in, under its own ID, now holding `customId`. */
   adopt(snapshot: ProfileSnapshot, customId: string): void {
     const id = snapshot.profileId;
+    // The attributes first: their document goes in the profile row as it is made.
+    const doc = this.attributeTable.put(id, snapshot.attributes);
     this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held) VALUES (?, ?, 'active', ?, ?, ?, ?)",
+      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes) VALUES (?, ?, 'active', ?, ?, ?, ?, ?)",
       id,
       customId,
       snapshot.createdAt,
       snapshot.lastActivityAt,
       snapshot.version + 1,
       snapshot.events.length,
+      doc,
     );
     this.profileChanged(id);
-    this.attributeTable.put(id, snapshot.attributes);
     this.eventTable.store(id, snapshot.events);
     for (const h of snapshot.history) this.appendHistory(id, h, true);
     this.processed.adopt(id, snapshot.processed);

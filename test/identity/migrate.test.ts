@@ -18,28 +18,53 @@ function update(p: Project, operations: unknown[]) {
   return call("POST", "/v1/profiles/update", { headers: restHeaders(p), body: operations });
 }
 
-describe("objects written before array items had times and members a last-seen time", () => {
-  it("gain the columns when they wake, and keep working", async () => {
+describe("objects written with a row per attribute, before array items had times and members a last-seen time", () => {
+  it("gain the columns when they wake, keep working, and move each attribute into the profile row when written", async () => {
     const p = await createProject();
     const device = crypto.randomUUID();
     await batch(p, device, [identify("old")]);
-    await update(p, [{ identifiers: { custom_id: "old" }, time: ago(10), attributes: { tags: ["a", "b"] } }]);
+    await update(p, [
+      { identifiers: { custom_id: "old" }, time: ago(10), attributes: { tags: ["a", "b"], city: "Lyon", gone: null } },
+    ]);
     const stub = customIdStub(p.projectId, "old");
-    // Put the object back to the layout it had before.
+    // Put the object back to the layout it had before: a row per attribute (tombstones too), no item times.
     await runInDurableObject(stub, (_instance, state) => {
-      state.storage.sql.exec("DROP INDEX members_by_seen");
-      state.storage.sql.exec("ALTER TABLE members DROP COLUMN seen_at");
-      state.storage.sql.exec("ALTER TABLE attributes DROP COLUMN elements");
+      const sql = state.storage.sql;
+      sql.exec("DROP INDEX members_by_seen");
+      sql.exec("ALTER TABLE members DROP COLUMN seen_at");
+      sql.exec(
+        `CREATE TABLE attributes (profile_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT, value TEXT,
+           updated_at TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (profile_id, name)) WITHOUT ROWID`,
+      );
+      sql.exec(
+        `INSERT INTO attributes SELECT profile_id, a.key, a.value->>'$[0]',
+           CASE WHEN json_type(a.value, '$[1]') = 'null' THEN NULL ELSE a.value->'$[1]' END,
+           a.value->>'$[2]', a.value->>'$[3]'
+         FROM profiles, json_each(profiles.attributes) AS a`,
+      );
+      sql.exec("ALTER TABLE profiles DROP COLUMN attributes");
     });
     await abortAllDurableObjects();
+    // An old delete still wins over an older write of the same attribute: its tombstone was read.
+    await update(p, [{ identifiers: { custom_id: "old" }, time: ago(20), attributes: { gone: "back" } }]);
 
     await update(p, [{ identifiers: { custom_id: "old" }, time: ago(2), attributes: { tags: { $remove: ["a"] } } }]);
     await update(p, [{ identifiers: { custom_id: "old" }, time: ago(5), attributes: { tags: { $add: ["a", "c"] } } }]);
     const { body } = await profileBy(p, { custom_id: "old" });
     expect(body?.attributes.tags?.value).toEqual(["b", "c"]);
+    expect(body?.attributes.city?.value).toBe("Lyon");
+    expect(body?.attributes.gone).toBeUndefined();
     expect(body?.installations.map((x) => x.installation_id)).toEqual([device]);
     const [member] = await querySql(customIdStub(p.projectId, "old"), "SELECT seen_at, attached_at FROM members");
     expect(member?.seen_at).toBe(member?.attached_at);
+    // Written since: in the profile row, its own row deleted; the others stay where they were.
+    const rows = await querySql(customIdStub(p.projectId, "old"), "SELECT name FROM attributes ORDER BY name");
+    expect(rows.map((r) => r.name)).toEqual(["city", "gone"]);
+    const [doc] = await querySql(
+      customIdStub(p.projectId, "old"),
+      "SELECT attributes FROM profiles WHERE state = 'active'",
+    );
+    expect(Object.keys(JSON.parse(String(doc?.attributes)))).toContain("tags");
   });
 });
 

@@ -45,23 +45,22 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
 const EXPECTED = {
   newInstallation: {
     installation: {
-      schema: 14,
+      schema: 12,
       profiles: 2,
       history: 1,
       installation: 1,
       outbox: 4,
       processed_ops: 1,
-      attributes: 6,
       event_batches: 1,
     },
   },
-  warmInstallation: { installation: { processed_ops: 1, attributes: 6, event_batches: 1, profiles: 1, outbox: 2 } },
+  warmInstallation: { installation: { processed_ops: 1, event_batches: 1, profiles: 1, outbox: 2 } },
   signedIn: {
-    custom_id: { processed_ops: 1, attributes: 6, event_batches: 1, profiles: 1, outbox: 2 },
+    custom_id: { processed_ops: 1, event_batches: 1, profiles: 1, outbox: 2 },
     installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 12, profiles: 2, history: 1, processed_ops: 1, attributes: 5, event_batches: 1, outbox: 2 },
+    custom_id: { schema: 10, profiles: 2, history: 1, processed_ops: 1, event_batches: 1, outbox: 2 },
   },
 } satisfies Record<string, RowsByTable>;
 

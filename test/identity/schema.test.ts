@@ -19,7 +19,8 @@ import {
 
 type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 
-const PROFILE_TABLES = ["attributes", "event_batches", "history", "outbox", "processed_ops", "profiles"];
+// No `attributes`: a profile's attributes live in its row; that table is made only for one too large for it.
+const PROFILE_TABLES = ["event_batches", "history", "outbox", "processed_ops", "profiles"];
 
 function tablesOf(stub: Stub): Promise<string[]> {
   return runInDurableObject(stub, (_o, state) =>

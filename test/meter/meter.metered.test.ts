@@ -114,8 +114,9 @@ const ZERO: Units = {
  * What the same batch costs once the installation exists, on an anonymous installation: the
  * figures of the README's "Billable units" section. Rows written (SQLite counts index entries;
  * docs/decisions.md "Rows written per call"): processed_ops 1 (the 10 op IDs in one row),
- * event_batches 1 (the 5 events in one row), attributes 5, outbox 2 (one row for the call's
- * messages, deleted with the next write or by the alarm), profiles 1 (version and activity). D1: profile_attributes 10
+ * event_batches 1 (the 5 events in one row), outbox 2 (one row for the call's messages,
+ * deleted with the next write or by the alarm), profiles 1 (version, activity and the attributes
+ * document, round two in docs/decisions.md). D1: profile_attributes 10
  * (5 rows + their text index entries: only what changed is written), profiles 2 (the row and its
  * activity index entry).
  */
@@ -126,8 +127,8 @@ const WARM: Units = {
   queue_batches: 2,
   // applyBatch, the projection consumer's projection() re-read, the outbox's alarm
   do_requests: 3,
-  do_rows_read: 18,
-  do_rows_written: 10,
+  do_rows_read: 8,
+  do_rows_written: 5,
   // the outbox's fallback alarm
   do_alarms_set: 1,
   // one events message (5 events), one profile projection
@@ -141,7 +142,7 @@ const WARM: Units = {
 };
 
 /*
- * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (14 rows of
+ * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (12 rows of
  * sqlite_master, each statement counted: the profile tables and its own, not the login's intent), the installation row and its anonymous profile with
  * its first history entry (one row each), their commit's outbox row (staged and deleted), each
  * staging a projection message (queue_messages 4), and the projection of the installation into
@@ -153,8 +154,8 @@ const NEW: Units = {
   queue_batches: 2,
   // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
   do_requests: 4,
-  do_rows_read: 47,
-  do_rows_written: 29,
+  do_rows_read: 38,
+  do_rows_written: 22,
   do_alarms_set: 1,
   queue_messages: 4,
   // The projection compares in D1 and writes only what differs: one statement per kind of
@@ -207,7 +208,7 @@ describe("the billable-unit meter, on", () => {
         queue_batches: 2,
         do_requests: 8,
         do_rows_read: 95,
-        do_rows_written: 70,
+        do_rows_written: 61,
         do_alarms_set: 3,
         queue_messages: 7,
         d1_queries: 19,
@@ -224,14 +225,14 @@ describe("the billable-unit meter, on", () => {
     /*
      * The installation checks its processed op IDs, forwards the ops to the custom ID's object,
      * which records them (one row) and applies them, and then records the same 10 IDs itself
-     * (one row more): 11 rows written against WARM's 10.
+     * (one row more): 6 rows written against WARM's 5.
      */
     await settlesAt({
       ...WARM,
       // applyBatch, applyOps on the custom ID's object, projection() from the consumer, its alarm
       do_requests: 4,
-      do_rows_read: 23,
-      do_rows_written: 11,
+      do_rows_read: 13,
+      do_rows_written: 6,
     });
   });
 

@@ -5,12 +5,12 @@ export type RowsByTable = Record<string, Record<string, number>>;
 
 type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 
-/** The table a statement writes, read from its text; `schema` for DDL. */
+/** The table a statement writes (or a read reads first), read from its text; `schema` for DDL. */
 function tableOf(query: string): string {
   const q = query.replace(/\s+/g, " ").trim();
   if (/\b(CREATE|ALTER|DROP) (TABLE|INDEX|VIEW)\b/i.test(q)) return "schema";
   const m = /^(?:INSERT(?: OR \w+)? INTO|REPLACE INTO|UPDATE|DELETE FROM) "?(\w+)/i.exec(q);
-  return m?.[1] ?? "other";
+  return m?.[1] ?? /\bFROM "?(\w+)/i.exec(q)?.[1] ?? "other";
 }
 
 /**
@@ -19,10 +19,28 @@ function tableOf(query: string): string {
  * `SqlStorage.prototype.exec` of this isolate, where the test's Durable Objects run; index
  * entries count, as Cloudflare bills them.
  */
-export async function rowsWritten(
+export function rowsWritten(
   objects: Record<string, Stub>,
   run: () => Promise<unknown>,
   settle: () => Promise<unknown> = async () => {},
+): Promise<RowsByTable> {
+  return rowsCounted("rowsWritten", objects, run, settle);
+}
+
+/** As `rowsWritten`, the rows read (SPEC §8: billed too, and a whole-table read shows here). */
+export function rowsRead(
+  objects: Record<string, Stub>,
+  run: () => Promise<unknown>,
+  settle: () => Promise<unknown> = async () => {},
+): Promise<RowsByTable> {
+  return rowsCounted("rowsRead", objects, run, settle);
+}
+
+async function rowsCounted(
+  counter: "rowsWritten" | "rowsRead",
+  objects: Record<string, Stub>,
+  run: () => Promise<unknown>,
+  settle: () => Promise<unknown>,
 ): Promise<RowsByTable> {
   const names = new Map<SqlStorage, string>();
   let proto: { exec: SqlStorage["exec"] } | undefined;
@@ -60,7 +78,7 @@ export async function rowsWritten(
   }
   const out: RowsByTable = {};
   for (const { object, table, cursor } of cursors) {
-    const n = cursor.rowsWritten;
+    const n = cursor[counter];
     if (n === 0) continue;
     const byTable = out[object] ?? {};
     out[object] = byTable;
