@@ -67,13 +67,10 @@ export const moveProject = createRoute({
         "application/json": {
           schema: z
             .object({
-              shard: z
-                .string()
-                .optional()
-                .openapi({
-                  description: "A shard's name as listed: the project moves there whole.",
-                  example: "PROJECTION_1",
-                }),
+              shard: z.string().optional().openapi({
+                description: "A shard's name as listed: the project moves there whole.",
+                example: "PROJECTION_1",
+              }),
               shards: z
                 .array(z.string())
                 .min(1)
