@@ -75,7 +75,6 @@ export async function startMove(env: Env, projectId: string, target: MoveTarget)
     .orderBy(asc(projectShards.position));
   const from = placed.map((r) => r.shard);
   if (!from.length) throw new ApiError("NOT_FOUND", `No project ${projectId}.`);
-  if (same(from, to)) throw new ApiError("CONFLICT", `Project ${projectId} is already on ${to.join(", ")}.`);
   const now = new Date().toISOString();
   const under = await db
     .select()
@@ -98,6 +97,8 @@ export async function startMove(env: Env, projectId: string, target: MoveTarget)
     return under.id;
   }
   if (under) throw new ApiError("CONFLICT", `Project ${projectId} has a move under way (${under.id}).`);
+  // After the resume: a move that failed after its flip finds the project on its target already.
+  if (same(from, to)) throw new ApiError("CONFLICT", `Project ${projectId} is already on ${to.join(", ")}.`);
   const move: Move = {
     id: uuidv7(),
     projectId,
