@@ -211,6 +211,11 @@ export async function runMove(env: Env, msg: MoveMessage): Promise<void> {
     case "delete":
     case "rollback": {
       const forward = move.phase === "delete";
+      if (!forward && move.cursor === null && Date.now() - Date.parse(move.updatedAt) < movePacing.waitSeconds * 1000) {
+        // A copy message still in flight when the rollback began: the deletion waits its TTL.
+        await send(env, move, true);
+        return;
+      }
       const [clean, keep] = forward ? [fromOf(move), toOf(move)] : [toOf(move), fromOf(move)];
       const next = await deleteStrayPage(env, move.projectId, clean, keep, strayCursor(move));
       if (next) {

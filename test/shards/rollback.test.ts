@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { directoryTiming, projectionFor, shard } from "../../src/db/shards";
-import { movePacing } from "../../src/projection/move";
+import { movePacing, runMove } from "../../src/projection/move";
 import { type ReplayCursor, replayPage, replayPaging } from "../../src/projection/replay";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch } from "../support/identity";
@@ -171,6 +171,28 @@ describe("POST /v1/admin/jobs/move/{id}/rollback", () => {
       expect(next.status).toBe(202);
     }, 90_000);
   }
+
+  it("waits a directory TTL before deleting, even when a copy message arrives first", async () => {
+    const p = await seeded();
+    const id = await stoppedMidCopy(p, ["PROJECTION_2"]);
+    const copied = count(await rowsOn("PROJECTION_2", p.projectId));
+    expect(copied).toBeGreaterThan(0);
+    movePacing.waitSeconds = 2;
+    try {
+      expect((await rollback(id)).status).toBe(202);
+      // The copy's next message, in flight when the rollback began, runs now.
+      await runMove(env, { type: "shard_move", move_id: id });
+      expect(count(await rowsOn("PROJECTION_2", p.projectId))).toBe(copied);
+      expect((await moveOf(id)).phase).toBe("rollback");
+      await vi.waitFor(async () => expect((await moveOf(id)).phase).toBe("rolled_back"), {
+        timeout: 30_000,
+        interval: 200,
+      });
+    } finally {
+      movePacing.waitSeconds = 0;
+    }
+    expect(count(await rowsOn("PROJECTION_2", p.projectId))).toBe(0);
+  }, 60_000);
 
   it("refuses a move that finished, or that has flipped, changing nothing", async () => {
     const p = await createProject();
