@@ -24,6 +24,7 @@ export default router
   .openapi(putEmailChannel, putEmail)
   .openapi(shardRoutes.moveProject, shardHandlers.moveProject)
   .openapi(shardRoutes.getMove, shardHandlers.getMove)
+  .openapi(shardRoutes.rollbackMove, shardHandlers.rollbackMove)
   .openapi(jobRoutes.runJob, jobHandlers.runJob)
   .openapi(jobRoutes.getJob, jobHandlers.getJob)
   .openapi(shardRoutes.listShards, shardHandlers.listShards)

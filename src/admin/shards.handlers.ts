@@ -5,7 +5,7 @@ import { projectShards } from "../db/schema";
 import { allShards, type Shard, shardBytes } from "../db/shards";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
-import { moveStatus, startMove } from "../projection/move";
+import { moveStatus, rollbackMove as rollback, startMove } from "../projection/move";
 import type * as routes from "./shards.routes";
 
 /** The projection tables a shard holds (SPEC §11; the list is in docs/decisions.md). */
@@ -66,7 +66,13 @@ export const listShards: RouteHandler<typeof routes.listShards, AppEnv> = async 
 
 export const moveProject: RouteHandler<typeof routes.moveProject, AppEnv> = async (c) => {
   const { project_id } = c.req.valid("param");
-  const id = await startMove(c.env, project_id, c.req.valid("json").shard);
+  const { shard, shards } = c.req.valid("json");
+  if ((shard === undefined) === (shards === undefined)) {
+    throw new ApiError("VALIDATION_FAILED", "Name the target as one of `shard` and `shards`.", {
+      issues: [{ path: shard === undefined ? "shard" : "shards", message: "Exactly one of `shard` and `shards`." }],
+    });
+  }
+  const id = await startMove(c.env, project_id, shards ? { shards } : { shard: shard as string });
   return c.json({ job: "move" as const, request_id: id }, 202);
 };
 
@@ -75,4 +81,10 @@ export const getMove: RouteHandler<typeof routes.getMove, AppEnv> = async (c) =>
   const status = await moveStatus(c.env, request_id);
   if (!status) throw new ApiError("NOT_FOUND", `No move ${request_id}.`);
   return c.json(status, 200);
+};
+
+export const rollbackMove: RouteHandler<typeof routes.rollbackMove, AppEnv> = async (c) => {
+  const { request_id } = c.req.valid("param");
+  await rollback(c.env, request_id);
+  return c.json({ job: "move" as const, request_id }, 202);
 };

@@ -55,9 +55,9 @@ export const moveProject = createRoute({
   method: "post",
   path: "/projects/{project_id}/move",
   tags: ["admin"],
-  summary: "Move a project's projection to another shard while its traffic goes on",
+  summary: "Move a project's projection to another shard, or split it over several, while its traffic goes on",
   description:
-    "A job: writes land on both shards while the Durable Objects replay the project into the new one; the directory then flips, and the old rows are deleted. The same request for a failed move resumes it.",
+    "A job: writes land under both placements while the Durable Objects replay the project into the new one; the directory then flips, and the old rows are deleted. The same request for a failed move resumes it; one that has not flipped can be rolled back instead.",
   security,
   request: {
     params: z.object({ project_id: z.uuid().openapi({ param: { name: "project_id", in: "path" } }) }),
@@ -67,7 +67,20 @@ export const moveProject = createRoute({
         "application/json": {
           schema: z
             .object({
-              shard: z.string().openapi({ description: "A shard's name as listed.", example: "PROJECTION_1" }),
+              shard: z.string().optional().openapi({
+                description: "A shard's name as listed: the project moves there whole.",
+                example: "PROJECTION_1",
+              }),
+              shards: z
+                .array(z.string())
+                .min(1)
+                .max(64)
+                .optional()
+                .openapi({
+                  description:
+                    "Shards' names as listed, by position: the project is split over them, a profile on position fnv1a(profile_id) mod k. One of `shard` and `shards`.",
+                  example: ["PROJECTION_1", "PROJECTION_2"],
+                }),
             })
             .strict(),
         },
@@ -99,15 +112,39 @@ export const getMove = createRoute({
             .object({
               request_id: z.string(),
               project_id: z.string(),
-              from: z.string(),
-              to: z.string(),
-              status: z.enum(["pending", "done", "failed"]),
-              phase: z.enum(["dual", "copy", "flipped", "cleanup", "delete", "done"]),
+              from: z
+                .union([z.string(), z.array(z.string())])
+                .openapi({ description: "The project's shard, or its shards by position when it was split." }),
+              to: z
+                .union([z.string(), z.array(z.string())])
+                .openapi({ description: "As the move was asked: `shard` a name, `shards` the list." }),
+              status: z.enum(["pending", "done", "failed"]).openapi({
+                description: "A rolled-back move is `failed`, with phase `rolled_back`.",
+              }),
+              phase: z.enum(["dual", "copy", "flipped", "cleanup", "delete", "done", "rollback", "rolled_back"]),
               error: z.string().optional(),
             })
             .openapi("ShardMove"),
         },
       },
+    },
+    ...errorResponses,
+  },
+});
+
+export const rollbackMove = createRoute({
+  method: "post",
+  path: "/jobs/move/{request_id}/rollback",
+  tags: ["admin"],
+  summary: "Roll back a project move that has not flipped",
+  description:
+    "Ends the dual writes, then deletes from the new shards what the move wrote there; the project stays where it is. Refused (409) once the directory has flipped: resume the move, then move the project back. Asked again for a rollback that failed, it resumes.",
+  security,
+  request: { params: z.object({ request_id: z.uuid().openapi({ param: { name: "request_id", in: "path" } }) }) },
+  responses: {
+    202: {
+      description: "Queued",
+      content: { "application/json": { schema: z.object({ job: z.literal("move"), request_id: z.string() }) } },
     },
     ...errorResponses,
   },

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { directoryEpoch, projectShards, shardMoves } from "./schema";
 
@@ -36,9 +36,12 @@ export interface Projection {
   forProfile(profileId: string): Shard;
   /**
    * Where a write of `profileId`'s rows goes: its shard, and while the project moves
-   * (the `shard_moves` row of a move under way) the other shard of the move too, so neither misses a write.
+   * (the `shard_moves` row of a move under way) its shard under the move's other placement
+   * too, so neither misses a write.
    */
   writesFor(profileId: string): Shard[];
+  /** Every shard a write of the project may land on: its own, and the other placement's while it moves. */
+  readonly writeShards: readonly Shard[];
   /** A move of the project is under way (or stopped part-way). */
   readonly moving: boolean;
 }
@@ -115,8 +118,8 @@ async function fresh(env: Env): Promise<Cache> {
 
 interface Placement {
   names: string[];
-  /** The other shard writes also go to, while a move writes both. */
-  alsoWrite: string | null;
+  /** The move's other placement (by position), which writes also go to while a move writes both. */
+  alsoWrite: string[] | null;
   moving: boolean;
 }
 
@@ -132,16 +135,38 @@ async function readPlacement(env: Env, projectId: string): Promise<Placement> {
       .where(eq(projectShards.projectId, projectId))
       .orderBy(asc(projectShards.position)),
     db
-      .select({ from: shardMoves.fromShard, to: shardMoves.toShard, phase: shardMoves.phase })
+      .select({
+        from: shardMoves.fromShard,
+        to: shardMoves.toShard,
+        fromShards: shardMoves.fromShards,
+        toShards: shardMoves.toShards,
+        phase: shardMoves.phase,
+      })
       .from(shardMoves)
-      .where(and(eq(shardMoves.projectId, projectId), inArray(shardMoves.status, ["pending", "failed"]))),
+      .where(
+        and(
+          eq(shardMoves.projectId, projectId),
+          inArray(shardMoves.status, ["pending", "failed"]),
+          ne(shardMoves.phase, "rolled_back"),
+        ),
+      ),
   ]);
   if (!rows.length) throw new UnplacedProjectError(projectId);
   const names = rows.map((r) => r.shard);
   const move = moves[0];
   const dual = move && (DUAL_PHASES as readonly string[]).includes(move.phase);
-  const other = dual ? (names[0] === move.from ? move.to : move.from) : null;
+  // The flip changes the directory and the phase in one batch: before it reads go `from`.
+  const other = !dual
+    ? null
+    : move.phase === "flipped"
+      ? (move.fromShards ?? [move.from])
+      : (move.toShards ?? [move.to]);
   return { names, alsoWrite: other, moving: moves.length > 0 };
+}
+
+/** The position of `profileId` in a placement of `k` shards: fnv1a(profile_id) mod k. */
+export function positionOf(profileId: string, k: number): number {
+  return profileHash(profileId) % k;
 }
 
 /** FNV-1a over the profile ID: stable across isolates and releases, which a split relies on. */
@@ -156,8 +181,10 @@ function profileHash(profileId: string): number {
 
 function projection(env: Env, projectId: string, epoch: number, placement: Placement): Projection {
   const shards = placement.names.map((n) => shard(env, n));
-  const also = placement.alsoWrite ? shard(env, placement.alsoWrite) : null;
-  const forProfile = (profileId: string) => shards[profileHash(profileId) % shards.length] as Shard;
+  const also = placement.alsoWrite?.map((n) => shard(env, n)) ?? null;
+  const forProfile = (profileId: string) => shards[positionOf(profileId, shards.length)] as Shard;
+  const writeShards = [...shards];
+  for (const s of also ?? []) if (!writeShards.some((w) => w.name === s.name)) writeShards.push(s);
   return {
     projectId,
     epoch,
@@ -169,8 +196,11 @@ function projection(env: Env, projectId: string, epoch: number, placement: Place
     },
     forProfile,
     writesFor(profileId) {
-      return also ? [forProfile(profileId), also] : [forProfile(profileId)];
+      const own = forProfile(profileId);
+      const other = also?.[positionOf(profileId, also.length)];
+      return other && other.name !== own.name ? [own, other] : [own];
     },
+    writeShards,
     moving: placement.moving,
   };
 }

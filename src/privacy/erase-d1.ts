@@ -95,9 +95,15 @@ export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
 export async function eraseD1(env: Env, s: D1Subject, at: string, records: Statement[] = []): Promise<void> {
   const [firstRecord, ...restRecords] = records;
   if (firstRecord) await drizzle(env.DB).batch([firstRecord, ...restRecords]);
-  // While the project moves, both of its shards (its `shard_moves` row).
-  const shards = (await projectionFor(env, s.projectId)).writesFor(s.profileIds[0] ?? "");
-  for (const { db } of shards) await eraseOn(db, s, at);
+  // Every shard a write of the project lands on (both placements while it moves): a subject's
+  // profiles may hash to different shards of a split, and its audience members and
+  // installations are wherever their audiences and profiles are. Each shard gets the tombstones
+  // of the profiles it holds only, so none is left where the placement does not put it.
+  const projection = await projectionFor(env, s.projectId);
+  for (const target of projection.writeShards) {
+    const profileIds = s.profileIds.filter((id) => projection.writesFor(id).some((w) => w.name === target.name));
+    await eraseOn(target.db, { ...s, profileIds }, at);
+  }
 }
 
 async function eraseOn(db: DrizzleD1Database, s: D1Subject, at: string): Promise<void> {

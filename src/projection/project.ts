@@ -52,7 +52,7 @@ export function coalescingKey(m: ProjectionMessage): string {
 export async function projectSettled(
   env: Env,
   messages: ProjectionMessage[],
-  target?: Shard,
+  target?: (profileId: string) => Shard,
 ): Promise<Map<number, unknown>> {
   // A profile moving at sign-in is reported by both holders: one read per holder.
   const byKey = new Map<string, { message: ProjectionMessage; indices: number[] }>();
@@ -99,13 +99,13 @@ async function writeStates(
   env: Env,
   profileStates: ProfileState[],
   installationStates: InstallationState[],
-  target?: Shard,
+  target?: (profileId: string) => Shard,
 ): Promise<void> {
   // Each shard gets its own batch: a batch holds messages of many projects, on many shards.
   const byShard = new Map<string, { shard: Shard; profiles: ProfileState[]; installations: InstallationState[] }>();
   // A project that moves writes both of its shards (its `shard_moves` row).
   const groupsOf = async (projectId: string, profileId: string) => {
-    const shards = target ? [target] : (await projectionFor(env, projectId)).writesFor(profileId);
+    const shards = target ? [target(profileId)] : (await projectionFor(env, projectId)).writesFor(profileId);
     return shards.map((s) => {
       let group = byShard.get(s.name);
       if (!group) {

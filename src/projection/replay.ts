@@ -9,7 +9,7 @@ import {
   profileAttributes,
   profiles,
 } from "../db/schema";
-import type { Shard } from "../db/shards";
+import { positionOf, type Shard } from "../db/shards";
 import type { ProjectionMessage } from "../queue/messages";
 import { projectSettled } from "./project";
 
@@ -33,8 +33,16 @@ export type ReplayCursor =
 
 type Statement = BatchItem<"sqlite">;
 
+/**
+ * The new placement of a replay: the shards by position. A profile goes to `fnv1a(profile_id)`
+ * mod k; audiences to the first (a split project's audiences stay whole on its position-0 shard).
+ */
+export type Target = readonly Shard[];
+
+const targetOf = (to: Target, profileId: string) => to[positionOf(profileId, to.length)] as Shard;
+
 /** The messages that make the objects report a page of profiles; tombstones copied as they are. */
-async function profilesPage(projectId: string, from: Shard, to: Shard, after: string | null) {
+async function profilesPage(projectId: string, from: Shard, to: Target, after: string | null) {
   const rows = await from.db
     .select()
     .from(profiles)
@@ -42,8 +50,10 @@ async function profilesPage(projectId: string, from: Shard, to: Shard, after: st
     .orderBy(asc(profiles.profileId))
     .limit(replayPaging.profiles);
   const messages: ProjectionMessage[] = [];
-  const tombstones = rows.filter((r) => r.state === "removed");
-  for (const r of rows) {
+  // A profile whose new shard is the one it is on already has its rows there, kept current by the writes.
+  const moving = rows.filter((r) => targetOf(to, r.profileId).name !== from.name);
+  const tombstones = moving.filter((r) => r.state === "removed");
+  for (const r of moving) {
     if (r.state === "removed") continue;
     let holder: { kind: "custom_id" | "installation"; id: string } | null = null;
     if (r.holderKind && r.holderId) holder = { kind: r.holderKind, id: r.holderId };
@@ -66,44 +76,47 @@ async function profilesPage(projectId: string, from: Shard, to: Shard, after: st
       });
     }
   }
-  if (tombstones.length) {
-    const ids = JSON.stringify(tombstones.map((t) => t.profileId));
-    const mine = (column: Parameters<typeof sql>[1]) => sql`${column} IN (SELECT value FROM json_each(${ids}))`;
-    const statements: Statement[] = [
-      to.db
-        .insert(profiles)
-        .select(selectRows(profiles, tombstones))
-        .onConflictDoUpdate({
-          target: [profiles.projectId, profiles.profileId],
-          set: { customId: null, state: "removed", version: sql`excluded.version` },
-        }),
-      to.db
-        .delete(profileAttributes)
-        .where(and(eq(profileAttributes.projectId, projectId), mine(profileAttributes.profileId))),
-      to.db
-        .delete(profileAttributeItems)
-        .where(and(eq(profileAttributeItems.projectId, projectId), mine(profileAttributeItems.profileId))),
-      to.db.delete(installations).where(and(eq(installations.projectId, projectId), mine(installations.profileId))),
-    ];
-    await to.db.batch(statements as [Statement, ...Statement[]]);
+  for (const [name, group] of Map.groupBy(tombstones, (t) => targetOf(to, t.profileId).name)) {
+    await copyTombstones(projectId, to.find((s) => s.name === name) as Shard, group);
   }
   return { messages, last: rows.at(-1)?.profileId ?? null, full: rows.length === replayPaging.profiles };
 }
 
-async function installationsPage(projectId: string, from: Shard, after: string | null) {
+/** Tombstones written as they are on their new shard, with whatever rows of theirs it still held. */
+async function copyTombstones(projectId: string, to: Shard, tombstones: (typeof profiles.$inferSelect)[]) {
+  const ids = JSON.stringify(tombstones.map((t) => t.profileId));
+  const mine = (column: Parameters<typeof sql>[1]) => sql`${column} IN (SELECT value FROM json_each(${ids}))`;
+  const statements: Statement[] = [
+    to.db
+      .insert(profiles)
+      .select(selectRows(profiles, tombstones))
+      .onConflictDoUpdate({
+        target: [profiles.projectId, profiles.profileId],
+        set: { customId: null, state: "removed", version: sql`excluded.version` },
+      }),
+    to.db
+      .delete(profileAttributes)
+      .where(and(eq(profileAttributes.projectId, projectId), mine(profileAttributes.profileId))),
+    to.db
+      .delete(profileAttributeItems)
+      .where(and(eq(profileAttributeItems.projectId, projectId), mine(profileAttributeItems.profileId))),
+    to.db.delete(installations).where(and(eq(installations.projectId, projectId), mine(installations.profileId))),
+  ];
+  await to.db.batch(statements as [Statement, ...Statement[]]);
+}
+
+async function installationsPage(projectId: string, from: Shard, to: Target, after: string | null) {
   const rows = await from.db
-    .select({ id: installations.installationId })
+    .select({ id: installations.installationId, profileId: installations.profileId })
     .from(installations)
     .where(
       and(eq(installations.projectId, projectId), after === null ? undefined : gt(installations.installationId, after)),
     )
     .orderBy(asc(installations.installationId))
     .limit(replayPaging.installations);
-  const messages: ProjectionMessage[] = rows.map((r) => ({
-    type: "installation_changed",
-    project_id: projectId,
-    installation_id: r.id,
-  }));
+  const messages: ProjectionMessage[] = rows
+    .filter((r) => targetOf(to, r.profileId).name !== from.name)
+    .map((r) => ({ type: "installation_changed", project_id: projectId, installation_id: r.id }));
   return { messages, last: rows.at(-1)?.id ?? null, full: rows.length === replayPaging.installations };
 }
 
@@ -113,6 +126,8 @@ async function installationsPage(projectId: string, from: Shard, after: string |
  * with its first page, the same row again with each later one.
  */
 async function audiencesPage(projectId: string, from: Shard, to: Shard, after: [string, string] | null) {
+  // Already home: the new placement keeps its audiences on the shard they are on.
+  if (from.name === to.name) return { last: null, full: false };
   const rows = await from.d1
     .prepare(
       `SELECT m.audience, m.generation, m.member FROM audience_members m
@@ -173,27 +188,29 @@ async function audiencesPage(projectId: string, from: Shard, to: Shard, after: [
 }
 
 /**
- * Replays one page of `projectId` from `from` into `to` and returns where the next page starts,
- * or null when the replay is complete. Every page is idempotent: a page run again writes the
- * same rows (or newer ones), so a replay that stopped part-way resumes from its last cursor.
- * Throws when a subject could not be read from its object: the page must run again.
+ * Replays one page of `projectId`'s rows on `from` (one shard of its old placement) into `to`
+ * (a shard, or the new placement's shards by position) and returns where the next page starts,
+ * or null when the replay of `from` is complete. Every page is idempotent: a page run again
+ * writes the same rows (or newer ones), so a replay that stopped part-way resumes from its last
+ * cursor. Throws when a subject could not be read from its object: the page must run again.
  */
 export async function replayPage(
   env: Env,
   projectId: string,
   from: Shard,
-  to: Shard,
+  to: Shard | Target,
   cursor: ReplayCursor = { step: "profiles", after: null },
 ): Promise<ReplayCursor | null> {
+  const target: Target = "d1" in to ? [to] : to;
   if (cursor.step === "audiences") {
-    const page = await audiencesPage(projectId, from, to, cursor.after);
+    const page = await audiencesPage(projectId, from, target[0] as Shard, cursor.after);
     return page.full ? { step: "audiences", after: page.last } : null;
   }
   const page =
     cursor.step === "profiles"
-      ? await profilesPage(projectId, from, to, cursor.after)
-      : await installationsPage(projectId, from, cursor.after);
-  const failed = await projectSettled(env, page.messages, to);
+      ? await profilesPage(projectId, from, target, cursor.after)
+      : await installationsPage(projectId, from, target, cursor.after);
+  const failed = await projectSettled(env, page.messages, (profileId) => targetOf(target, profileId));
   const [first] = failed.values();
   if (failed.size) throw first;
   if (page.full) return { step: cursor.step, after: page.last };

@@ -27,9 +27,13 @@ export const directoryEpoch = sqliteTable("directory_epoch", {
 });
 
 /**
- * A project's move to another shard (SPEC §11), a job with a status. `phase` says where the
- * writes go (both shards until `cleanup`) and where the reads go (the old shard until `flip`);
- * `cursor` is where the copy or the deletion of old rows goes on, so a stopped move resumes.
+ * A project's move to another shard or shards (SPEC §11), a job with a status. `phase` says where
+ * the writes go (both placements until `cleanup`) and where the reads go (the old placement until
+ * `flip`); `cursor` is where the copy or the deletion of old rows goes on, so a stopped move
+ * resumes. `from_shards`/`to_shards` are the placements by position when either lists several
+ * shards (a split), or when the move was asked as a list; null means the one shard of
+ * `from_shard`/`to_shard`, which always hold the position-0 shard. `rollback` then `rolled_back`:
+ * a move that had not flipped, undone (status `failed`).
  */
 export const shardMoves = sqliteTable(
   "shard_moves",
@@ -38,7 +42,11 @@ export const shardMoves = sqliteTable(
     projectId: text("project_id").notNull(),
     fromShard: text("from_shard").notNull(),
     toShard: text("to_shard").notNull(),
-    phase: text("phase", { enum: ["dual", "copy", "flipped", "cleanup", "delete", "done"] }).notNull(),
+    fromShards: text("from_shards", { mode: "json" }).$type<string[]>(),
+    toShards: text("to_shards", { mode: "json" }).$type<string[]>(),
+    phase: text("phase", {
+      enum: ["dual", "copy", "flipped", "cleanup", "delete", "done", "rollback", "rolled_back"],
+    }).notNull(),
     cursor: text("cursor", { mode: "json" }),
     status: text("status", { enum: ["pending", "done", "failed"] }).notNull(),
     error: text("error"),
