@@ -31,10 +31,7 @@ export async function mergeAcross<T>(
 ): Promise<T[]> {
   const pages = await onEachShard(projection, (s) => read(s, limit));
   if (pages.length === 1) return (pages[0] as T[]).slice(0, limit);
-  return pages
-    .flat()
-    .sort(compare)
-    .slice(0, limit);
+  return pages.flat().sort(compare).slice(0, limit);
 }
 
 /** Text order as SQLite's BINARY collation compares it (profile IDs are ASCII). */
