@@ -143,9 +143,9 @@ describe("a project split over three shards", () => {
 describe("audiences on a split project", () => {
   it("/v1/audiences: create, replace, patch, read, and in_audience segments across shards", async () => {
     const h = restHeaders(p);
-    expect((await call("POST", "/v1/audiences", { headers: h, body: { name: "club", type: "custom_ids" } })).status).toBe(
-      201,
-    );
+    expect(
+      (await call("POST", "/v1/audiences", { headers: h, body: { name: "club", type: "custom_ids" } })).status,
+    ).toBe(201);
     const members = API_PEOPLE.slice(0, 10);
     expect((await call("PUT", "/v1/audiences/club", { headers: h, body: { ids: members } })).status).toBe(200);
     const patched = await call("PATCH", "/v1/audiences/club", {
@@ -190,9 +190,7 @@ describe("audiences on a split project", () => {
     const post = (op: string, body: unknown) => call("POST", `/2.1/audiences/${op}`, { headers, body });
     expect((await post("create", { name: "bvip", type: "custom_ids" })).status).toBe(202);
     expect((await post("replace/", { name: "bvip", ids: API_PEOPLE.slice(12, 20) })).status).toBe(202);
-    expect(
-      (await post("update", { name: "bvip", ids: [{ action: "remove", id: API_PEOPLE[12] }] })).status,
-    ).toBe(202);
+    expect((await post("update", { name: "bvip", ids: [{ action: "remove", id: API_PEOPLE[12] }] })).status).toBe(202);
     const view = await call("GET", `/2.1/audiences/view?${new URLSearchParams({ name: "bvip" })}`, { headers });
     expect(view.status).toBe(200);
     expect(await view.json()).toMatchObject({ nb_ids: 7 });
@@ -210,7 +208,13 @@ describe("exports, privacy and campaigns on a split project", () => {
       EXPORT_TASKS: { send: async (body: ProfilesExport) => void queued.push(body) } as unknown as Queue,
     } as Env;
     const requestId = crypto.randomUUID();
-    await queueProfilesExport(capture, p.projectId, gold as never, ["custom_id", "installation_ids", "tier"], requestId);
+    await queueProfilesExport(
+      capture,
+      p.projectId,
+      gold as never,
+      ["custom_id", "installation_ids", "tier"],
+      requestId,
+    );
     for (let next = queued.shift(); next; next = queued.shift()) await runProfilesExport(capture, next);
     const status = await (await call("GET", `/v1/requests/${requestId}`, { headers: restHeaders(p) })).json<{
       status: string;
