@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ExportMessage } from "../../src/exports/exports.messages";
 import { queueProfilesExport, runProfilesExport } from "../../src/exports/profiles-export";
 import { createCampaign, hello, type Person, person, pushesOf, untilSent } from "../campaigns/support";
+import { days, download, runDaily } from "../exports/helpers";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { waitForProjection } from "../support/projection";
 import { placeOn } from "../support/shards";
@@ -155,6 +156,21 @@ describe("audiences on a split project", () => {
     expect(patched.status).toBe(200);
     const read = await call("GET", "/v1/audiences/club", { headers: h });
     expect(await read.json()).toMatchObject({ name: "club", size: 10 });
+    // A whole copy on every shard, so each joins its own profiles with it.
+    const expected = [...API_PEOPLE.slice(1, 11)].sort();
+    for (const s of SHARDS) {
+      const { results } = await d1(s)
+        .prepare(
+          `SELECT m.member FROM audience_members m JOIN audiences a ON a.project_id = m.project_id AND a.name = m.audience
+            AND a.generation = m.generation WHERE m.project_id = ? AND m.audience = 'club' ORDER BY m.member`,
+        )
+        .bind(p.projectId)
+        .all<{ member: string }>();
+      expect(
+        results.map((r) => r.member),
+        s,
+      ).toEqual(expected);
+    }
     const list = await call("GET", "/v1/audiences", { headers: h });
     expect(list.status).toBe(200);
 
@@ -224,6 +240,27 @@ describe("exports, privacy and campaigns on a split project", () => {
     const text = await (await call("GET", `/v1/exports/${status.file?.key}`, { headers: restHeaders(p) })).text();
     for (const id of apiGold) expect(text.split(id).length - 1, id).toBe(1);
     for (const d of devices) expect(text).toContain(d.installationId);
+  });
+
+  it("the daily optin_users file lists every reachable installation once, in its order across shards", async () => {
+    const { day } = days();
+    await runDaily(p, day);
+    const rows: { installation_id: string; last_seen_at: string }[] = [];
+    for (const s of SHARDS) {
+      const { results } = await d1(s)
+        .prepare("SELECT installation_id, last_seen_at FROM installations WHERE project_id = ?")
+        .bind(p.projectId)
+        .all<{ installation_id: string; last_seen_at: string }>();
+      rows.push(...results);
+    }
+    // Byte order, as SQLite's BINARY collation orders text.
+    const key = (r: { installation_id: string; last_seen_at: string }) => `${r.last_seen_at}\u0000${r.installation_id}`;
+    rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    expect(rows.map((r) => r.installation_id).sort()).toEqual(devices.map((d) => d.installationId).sort());
+    const res = await download(p, p.appId, "optin_users", `${day}.csv`);
+    expect(res.status).toBe(200);
+    const lines = (await res.text()).split("\r\n").slice(1, -1);
+    expect(lines.map((l) => l.split(",")[1])).toEqual(rows.map((r) => r.installation_id));
   });
 
   it("a campaign reaches every matching profile once", async () => {
