@@ -169,11 +169,15 @@ export async function replaceAudienceMembers(
   const claim = await claimGeneration(firstOf(dbs), projectId, name);
   if (!claim) throw audienceNotFound(name);
   const claims = [{ db: firstOf(dbs), claim }];
+  // A copy whose switch was tried is left out of the cleanup: its switch may have applied, and
+  // a refused switch drops its own rows (commitGeneration).
+  const unswitched = new Set(claims);
   const cleanup = async (writer?: CopiesWriter) => {
     try {
       // No batch of these generations may land after their rows are deleted.
       await writer?.settle();
-      for (const c of claims) await deleteGenerations(c.db, projectId, name, sql`generation = ${c.claim.generation}`);
+      for (const c of unswitched)
+        await deleteGenerations(c.db, projectId, name, sql`generation = ${c.claim.generation}`);
     } catch (error) {
       // The rows left are of a generation that never becomes current; the next replace deletes them.
       onCleanupError(error);
@@ -181,12 +185,16 @@ export async function replaceAudienceMembers(
   };
   let writer: CopiesWriter | undefined;
   try {
-    for (const copy of copiesOf(dbs))
-      claims.push({ db: copy, claim: await claimCopy(copy, projectId, claim.audience) });
+    for (const copy of copiesOf(dbs)) {
+      const c = { db: copy, claim: await claimCopy(copy, projectId, claim.audience) };
+      claims.push(c);
+      unswitched.add(c);
+    }
     writer = new CopiesWriter(claims.map((c) => new GenerationWriter(c.db, projectId, name, c.claim.generation)));
     await write(writer, claim.audience.type);
     // The copies switch first: the first switches last, once every copy holds the new members.
     for (const c of claims.slice(1)) {
+      unswitched.delete(c);
       await commitGeneration(c.db, projectId, name, c.claim.audience.generation, c.claim.generation);
     }
   } catch (error) {
