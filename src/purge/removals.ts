@@ -133,7 +133,7 @@ async function eraseOrphan(
  * (before their tombstone) and whose staged events are not all deleted. D1 no longer nominates
  * them once tombstoned, so a page that failed between a tombstone and queuing its resume finds
  * them here when it runs again. Bounded by the range (or `limit`): it reads at most the steps of
- * a page's removals, then their profile rows on the project's shard.
+ * a page's removals, then their profile rows, each on its shard.
  */
 export async function unfinished(
   env: Env,
@@ -147,7 +147,7 @@ export async function unfinished(
   const projection = await projectionFor(env, m.project_id);
   const found: Candidate[] = [];
   // The steps are control rows on DB, one job's for every project; the profiles are on this
-  // project's shard. Steps are read a page at a time until `limit` of this project's are found.
+  // project's shards. Steps are read a page at a time until `limit` of this project's are found.
   let cursor = `${prefix}${after ?? ""}`;
   for (;;) {
     const { results } = await env.DB.prepare(
