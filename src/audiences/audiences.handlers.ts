@@ -1,5 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { projectShard } from "../db/shards";
+import { audienceShard } from "../db/fan-out";
+import { projectionFor } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { CsvError, readCsvColumnBatches } from "../lib/csv";
@@ -8,9 +9,10 @@ import { limitBytes } from "../lib/stream-limit";
 import type * as routes from "./audiences.routes";
 import { MAX_CSV_IDS } from "./audiences.routes";
 import { csvTooLarge, MAX_CSV_BODY, memberBodyKind } from "./content-type";
-import { type AudienceRow, type AudienceType, checkMember, type GenerationWriter } from "./members";
+import { type AudienceRow, type AudienceType, checkMember } from "./members";
 import {
   audienceWriteDb,
+  type CopiesWriter,
   checkIds,
   createAudienceRow,
   deleteAudienceRow,
@@ -60,14 +62,17 @@ export const createAudience: RouteHandler<typeof routes.createAudience, AppEnv> 
 
 export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
-  const rows = await listAudienceRows((await projectShard(c.env, projectId)).db, projectId);
+  const rows = await listAudienceRows(audienceShard(await projectionFor(c.env, projectId)).db, projectId);
   return c.json({ audiences: rows.map(view) }, 200);
 };
 
 export const getAudience: RouteHandler<typeof routes.getAudience, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { name } = c.req.valid("param");
-  return c.json(view(await findAudience((await projectShard(c.env, projectId)).db, projectId, name)), 200);
+  return c.json(
+    view(await findAudience(audienceShard(await projectionFor(c.env, projectId)).db, projectId, name)),
+    200,
+  );
 };
 
 /**
@@ -75,7 +80,7 @@ export const getAudience: RouteHandler<typeof routes.getAudience, AppEnv> = asyn
  * first problem nothing more is written, but reading goes on to list up to {@link MAX_ISSUES}.
  */
 async function writeCsv(
-  writer: GenerationWriter,
+  writer: CopiesWriter,
   type: AudienceType,
   body: ReadableStream<Uint8Array> | null,
 ): Promise<ErrorIssue[]> {

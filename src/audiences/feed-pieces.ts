@@ -10,7 +10,7 @@ import {
   deleteGenerations,
   GenerationWriter,
 } from "./members";
-import { audienceWriteDb, patchAudienceMembers } from "./store";
+import { audienceWriteDb, CopiesWriter, patchAudienceMembers } from "./store";
 
 /*
  * A flat file is read in pieces: each piece is a byte range of the R2 object, cut after its last
@@ -63,9 +63,21 @@ export interface FeedPiece {
   column: number;
   headerSeen: boolean;
   counts: Counts;
-  /** `replace`: the generation written and the one it replaces. */
-  generation?: { claimed: number; previous: number };
+  /**
+   * `replace`: the generation written and the one it replaces, on the audience's first database,
+   * and on each copy (a split project's other shards) in `copies`.
+   */
+  generation?: Claim & { copies?: Claim[] };
 }
+
+interface Claim {
+  claimed: number;
+  previous: number;
+}
+
+/** Each database with its claim (the first, then the copies). */
+const claimsOn = (members: readonly DrizzleD1Database[], generation: Claim & { copies?: Claim[] }) =>
+  members.map((db, k) => ({ db, claim: k === 0 ? generation : generation.copies?.[k - 1] }));
 
 /** The first piece of a run. */
 export function firstPiece(
@@ -120,13 +132,8 @@ export async function runPiece(env: Env, piece: FeedPiece): Promise<PieceOutcome
     return await readPiece(env, db, members, piece);
   } catch (error) {
     if (!(error instanceof FeedFileError)) throw error;
-    if (piece.generation) {
-      await deleteGenerations(
-        members,
-        piece.feed.projectId,
-        piece.feed.name,
-        sql`generation = ${piece.generation.claimed}`,
-      );
+    for (const { db: on, claim } of piece.generation ? claimsOn(members, piece.generation) : []) {
+      if (claim) await deleteGenerations(on, piece.feed.projectId, piece.feed.name, sql`generation = ${claim.claimed}`);
     }
     await endRun(db, piece, { status: "failed", reason: error.message });
     return { failed: error.message, deleteFile: !(error instanceof FileReplaced) };
@@ -139,7 +146,7 @@ class FileReplaced extends FeedFileError {}
 async function readPiece(
   env: Env,
   db: DrizzleD1Database,
-  members: DrizzleD1Database,
+  members: readonly DrizzleD1Database[],
   piece: FeedPiece,
 ): Promise<PieceOutcome> {
   const { feed } = piece;
@@ -172,7 +179,13 @@ async function readPiece(
   // Set on the piece at once: if this piece then fails, the failure path drops the claimed rows.
   if (write && feed.mode === "replace" && !piece.generation) piece.generation = await claim_(members, feed);
   const claim = piece.generation;
-  const writer = claim ? new GenerationWriter(members, feed.projectId, feed.name, claim.claimed) : null;
+  const writer = claim
+    ? new CopiesWriter(
+        claimsOn(members, claim).map(
+          (c) => new GenerationWriter(c.db, feed.projectId, feed.name, (c.claim as Claim).claimed),
+        ),
+      )
+    : null;
   let pending: string[] = [];
   try {
     lines.forEach((raw, i) => {
@@ -201,22 +214,28 @@ async function readPiece(
   // An empty export or a wrong column: do not wipe the audience for it.
   if (state.counts.ids === 0) throw new FeedFileError("The file has no valid ID.");
   if (piece.phase === "check") return advance(db, { ...after, phase: "apply", ...startOfFile(feed) });
-  if (claim) await commitOnce(members, feed, claim);
+  // The copies switch first, the first last (src/audiences/store.ts).
+  if (claim) for (const c of claimsOn(members, claim).reverse()) await commitOnce(c.db, feed, c.claim as Claim);
   await endRun(db, after, { status: "done", ...state.counts });
   return { done: state.counts };
 }
 
-const claim_ = async (db: DrizzleD1Database, feed: FeedSettings) => {
-  const claimed = await claimGeneration(db, feed.projectId, feed.name);
-  if (!claimed) throw new FeedFileError(`The audience "${feed.name}" was deleted.`);
-  return { claimed: claimed.generation, previous: claimed.audience.generation };
+const claim_ = async (members: readonly DrizzleD1Database[], feed: FeedSettings) => {
+  const claims: Claim[] = [];
+  for (const db of members) {
+    const claimed = await claimGeneration(db, feed.projectId, feed.name);
+    if (!claimed) throw new FeedFileError(`The audience "${feed.name}" was deleted.`);
+    claims.push({ claimed: claimed.generation, previous: claimed.audience.generation });
+  }
+  const [first, ...copies] = claims as [Claim, ...Claim[]];
+  return copies.length ? { ...first, copies } : first;
 };
 
 /**
  * The database of a project's audience members (the run records stay in the control database,
  * `env.DB`). One place to change where members live.
  */
-function membersDb(env: Env, projectId: string): Promise<DrizzleD1Database> {
+function membersDb(env: Env, projectId: string): Promise<readonly DrizzleD1Database[]> {
   return audienceWriteDb(env, projectId);
 }
 
@@ -268,7 +287,7 @@ async function advance(db: DrizzleD1Database, next: FeedPiece): Promise<PieceOut
  * retry after the switch, finds it already current and leaves it (commitGeneration would read
  * that as a conflict and drop it).
  */
-async function commitOnce(db: DrizzleD1Database, feed: FeedSettings, claim: { claimed: number; previous: number }) {
+async function commitOnce(db: DrizzleD1Database, feed: FeedSettings, claim: Claim) {
   const current = await db
     .select({ generation: audiences.generation })
     .from(audiences)

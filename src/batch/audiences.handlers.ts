@@ -13,8 +13,9 @@ import {
   replaceWithMembers,
 } from "../audiences/store";
 import { audiencesInProgress, type IndexingState, tokenState, withIndexingToken } from "../audiences/tokens";
+import { audienceShard } from "../db/fan-out";
 import { audiences } from "../db/schema";
-import { projectShard } from "../db/shards";
+import { projectionFor } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError, type ErrorIssue } from "../lib/errors";
@@ -104,7 +105,7 @@ export const listAudiences: RouteHandler<typeof routes.listAudiences, AppEnv> = 
   const { projectId } = callerOf(c, "rest");
   const { from, limit } = c.req.valid("query");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = audienceShard(await projectionFor(c.env, projectId)).db;
   // One more than the page, to know whether another follows.
   const rows = await listAudienceRows(projection, projectId, {
     ...(from !== undefined ? { after: from } : {}),
@@ -135,7 +136,7 @@ export const viewAudience: RouteHandler<typeof routes.viewAudience, AppEnv> = as
   const { projectId } = callerOf(c, "rest");
   const { name, indexing_token } = c.req.valid("query");
   const db = drizzle(c.env.DB);
-  const projection = (await projectShard(c.env, projectId)).db;
+  const projection = audienceShard(await projectionFor(c.env, projectId)).db;
   const row = await findAudience(projection, projectId, name);
   let state: IndexingState;
   if (indexing_token !== undefined) {

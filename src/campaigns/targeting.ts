@@ -1,5 +1,6 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { audienceShard } from "../db/fan-out";
 import { audiences } from "../db/schema";
 import { projectionFor, type Shard } from "../db/shards";
 import { ApiError, issuePath } from "../lib/errors";
@@ -58,15 +59,12 @@ export async function checkTargeting(env: Env, projectId: string, t: Targeting |
   }
   const names = [...new Set(audienceNames(tree))];
   if (names.length) {
-    const projection = await projectionFor(env, projectId);
-    const found = new Set<string>();
-    for (const s of projection.shards) {
-      const rows = await s.db
-        .select({ name: audiences.name })
-        .from(audiences)
-        .where(and(eq(audiences.projectId, projectId), inArray(audiences.name, names)));
-      for (const r of rows) found.add(r.name);
-    }
+    // Every shard holds a copy of each audience (src/db/fan-out.ts): the first answers.
+    const rows = await audienceShard(await projectionFor(env, projectId))
+      .db.select({ name: audiences.name })
+      .from(audiences)
+      .where(and(eq(audiences.projectId, projectId), inArray(audiences.name, names)));
+    const found = new Set(rows.map((r) => r.name));
     const missing = names.filter((n) => !found.has(n));
     if (missing.length)
       throw refused("targeting.audiences", `no audience named ${missing.map((m) => `"${m}"`).join(", ")}.`);

@@ -1,7 +1,8 @@
 import { and, asc, count, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { byText, mergeAcross } from "../db/fan-out";
 import { apps, exportFiles, exportHours } from "../db/schema";
-import { projectShard } from "../db/shards";
+import { projectionFor } from "../db/shards";
 import { chunkBy } from "../lib/chunk";
 import type { ExportMessage } from "./exports.messages";
 import {
@@ -197,18 +198,29 @@ interface OptinRow {
 /** One row per reachable installation (on a live profile), by last update then installation. */
 async function writeOptins(env: Env, projectId: string, appId: string, writer: ObjectWriter) {
   let after: { time: string; id: string } | null = null;
-  const { d1 } = await projectShard(env, projectId);
+  const projection = await projectionFor(env, projectId);
   for (;;) {
-    const page: D1Result<OptinRow> = await d1
-      .prepare(
-        `SELECT i.custom_id, i.installation_id, i.platform, i.push_optin, i.last_seen_at
+    const cursor: { time: string; id: string } | null = after;
+    // Each shard's next slice after the same cursor, merged in the file's order.
+    const results: OptinRow[] = await mergeAcross<OptinRow>(
+      projection,
+      ROWS_PER_SLICE,
+      async (shard, limit): Promise<OptinRow[]> =>
+        (
+          await shard.d1
+            .prepare(
+              `SELECT i.custom_id, i.installation_id, i.platform, i.push_optin, i.last_seen_at
          FROM installations i
          JOIN profiles p ON p.project_id = i.project_id AND p.profile_id = i.profile_id AND p.state = 'active'
         WHERE i.project_id = ?1 AND i.app_id = ?2 AND (i.last_seen_at, i.installation_id) > (?3, ?4)
-        ORDER BY i.last_seen_at, i.installation_id LIMIT ${ROWS_PER_SLICE}`,
-      )
-      .bind(projectId, appId, after?.time ?? "", after?.id ?? "")
-      .all<OptinRow>();
+        ORDER BY i.last_seen_at, i.installation_id LIMIT ${limit}`,
+            )
+            .bind(projectId, appId, cursor?.time ?? "", cursor?.id ?? "")
+            .all<OptinRow>()
+        ).results,
+      (a, b) => byText(a.last_seen_at, b.last_seen_at) || byText(a.installation_id, b.installation_id),
+    );
+    const page = { results };
     const rows: Cell[][] = page.results.map((r) => [
       r.custom_id,
       r.installation_id,

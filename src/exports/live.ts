@@ -1,4 +1,5 @@
-import { projectShard } from "../db/shards";
+import { readByProfile } from "../db/fan-out";
+import { projectionFor } from "../db/shards";
 import { chunkBy } from "../lib/chunk";
 
 /** Profile IDs a query binds at once: one JSON parameter, far under D1's 2 MB a value. */
@@ -11,16 +12,19 @@ const IDS_PER_QUERY = 5000;
  */
 export async function liveProfiles(env: Env, projectId: string, profileIds: string[]): Promise<Set<string>> {
   const live = new Set<string>();
-  const { d1 } = await projectShard(env, projectId);
+  const projection = await projectionFor(env, projectId);
   for (const ids of chunkBy(profileIds, IDS_PER_QUERY, Number.POSITIVE_INFINITY, () => 0)) {
-    const { results } = await d1
-      .prepare(
-        `SELECT profile_id FROM profiles
+    const found = await readByProfile(projection, ids, async (shard, mine) => {
+      const { results } = await shard.d1
+        .prepare(
+          `SELECT profile_id FROM profiles
         WHERE project_id = ? AND state = 'active' AND profile_id IN (SELECT value FROM json_each(?))`,
-      )
-      .bind(projectId, JSON.stringify(ids))
-      .all<{ profile_id: string }>();
-    for (const r of results) live.add(r.profile_id);
+        )
+        .bind(projectId, JSON.stringify(mine))
+        .all<{ profile_id: string }>();
+      return results;
+    });
+    for (const r of found) live.add(r.profile_id);
   }
   return live;
 }

@@ -1,8 +1,9 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { audienceShard, byText, pageByProfile, readByProfile } from "../db/fan-out";
 import { audiences, requestChunks, requests } from "../db/schema";
-import { projectShard } from "../db/shards";
+import { projectionFor } from "../db/shards";
 import { ApiError, issuePath } from "../lib/errors";
 import { compileWhere } from "../segments/compile";
 import { audienceNames, countConditions, WHERE_LIMITS, type WhereNode, WhereSchema } from "../segments/where";
@@ -43,8 +44,8 @@ export async function validateWhere(env: Env, projectId: string, raw: unknown): 
   }
   const names = [...new Set(audienceNames(where))];
   if (names.length > 0) {
-    const found = await (await projectShard(env, projectId)).db
-      .select({ name: audiences.name })
+    const found = await audienceShard(await projectionFor(env, projectId))
+      .db.select({ name: audiences.name })
       .from(audiences)
       .where(and(eq(audiences.projectId, projectId), inArray(audiences.name, names)));
     const missing = names.filter((n) => !found.some((f) => f.name === n));
@@ -154,33 +155,51 @@ const tailKey = (msg: ProfilesExportMessage, part: number) =>
 
 /** One page of the matching profiles after `after`, as CSV cells. */
 async function readPage(env: Env, msg: ProfilesExportMessage, after: string, attributeNames: string[]) {
-  const shard = await projectShard(env, msg.project_id);
-  const page = await shard.db.all<ProfileRow>(
-    sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, msg.where as WhereNode | null)}
-        AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${exportPaging.page}`,
+  const projection = await projectionFor(env, msg.project_id);
+  const page = await pageByProfile(projection, exportPaging.page, (s, limit) =>
+    s.db.all<ProfileRow>(
+      sql`SELECT p.profile_id, p.custom_id, p.last_activity_at ${matching(msg.project_id, msg.where as WhereNode | null)}
+        AND p.profile_id > ${after} ORDER BY p.profile_id LIMIT ${limit}`,
+    ),
   );
   if (page.length === 0) return { page, rows: [] };
-  const ids = JSON.stringify(page.map((p) => p.profile_id));
+  // Each profile's installations and attributes are on its own shard.
   const [installs, attributes] = await Promise.all([
-    shard.d1
-      .prepare(
-        `SELECT profile_id, installation_id FROM installations
+    readByProfile(
+      projection,
+      page.map((p) => p.profile_id),
+      async (shard, ids) =>
+        (
+          await shard.d1
+            .prepare(
+              `SELECT profile_id, installation_id FROM installations
         WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?)) ORDER BY installation_id`,
-      )
-      .bind(msg.project_id, ids)
-      .all<{ profile_id: string; installation_id: string }>(),
+            )
+            .bind(msg.project_id, JSON.stringify(ids))
+            .all<{ profile_id: string; installation_id: string }>()
+        ).results,
+    ),
     attributeNames.length === 0
-      ? { results: [] as AttributeRow[] }
-      : shard.d1
-          .prepare(
-            `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
+      ? ([] as AttributeRow[])
+      : readByProfile(
+          projection,
+          page.map((p) => p.profile_id),
+          async (shard, ids) =>
+            (
+              await shard.d1
+                .prepare(
+                  `SELECT profile_id, name, type, value_text, value_num, value_json FROM profile_attributes
             WHERE project_id = ? AND profile_id IN (SELECT value FROM json_each(?))
               AND name IN (SELECT value FROM json_each(?))`,
-          )
-          .bind(msg.project_id, ids, JSON.stringify(attributeNames))
-          .all<AttributeRow>(),
+                )
+                .bind(msg.project_id, JSON.stringify(ids), JSON.stringify(attributeNames))
+                .all<AttributeRow>()
+            ).results,
+        ),
   ]);
-  return { page, rows: exportRows(msg.fields, page, installs.results, attributes.results) };
+  // Installations in their ID order, as one shard's query gave them.
+  installs.sort((a, b) => byText(a.installation_id, b.installation_id));
+  return { page, rows: exportRows(msg.fields, page, installs, attributes) };
 }
 
 /**

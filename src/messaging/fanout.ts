@@ -1,3 +1,4 @@
+import { onEachShard } from "../db/fan-out";
 import { projectionFor } from "../db/shards";
 import type { CustomIdObject } from "../identity/custom-id-object";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
@@ -125,16 +126,14 @@ async function installationsByToken(env: Env, projectId: string, tokens: string[
   const found = new Map<string, string[]>();
   if (tokens.length === 0) return found;
   const projection = await projectionFor(env, projectId);
-  const answers = await Promise.all(
-    projection.shards.map((s) =>
-      s.d1
-        .prepare(
-          `SELECT installation_id, push_token_key FROM installations
+  const answers = await onEachShard(projection, (s) =>
+    s.d1
+      .prepare(
+        `SELECT installation_id, push_token_key FROM installations
            WHERE project_id = ? AND push_token_key IN (SELECT value FROM json_each(?))`,
-        )
-        .bind(projectId, JSON.stringify(tokens))
-        .all<{ installation_id: string; push_token_key: string }>(),
-    ),
+      )
+      .bind(projectId, JSON.stringify(tokens))
+      .all<{ installation_id: string; push_token_key: string }>(),
   );
   for (const row of answers.flatMap((a) => a.results)) {
     const ids = found.get(row.push_token_key) ?? [];

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { onEachShard, readByProfile } from "../db/fan-out";
 import { selectRows } from "../db/rows";
 import {
   audienceMembers,
@@ -10,7 +11,7 @@ import {
   profileAttributes,
   profiles,
 } from "../db/schema";
-import { projectionFor, projectShard, UnplacedProjectError } from "../db/shards";
+import { projectionFor, UnplacedProjectError } from "../db/shards";
 
 type Statement = BatchItem<"sqlite">;
 
@@ -57,7 +58,18 @@ function installationMatch(s: D1Subject) {
 
 /** How many rows of each table the removal will delete (profile rows: those not yet tombstoned). */
 export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
-  const { db } = await projectShard(env, s.projectId);
+  // Every shard of the project: profile rows are on one, audience members on each (a copy each).
+  const perShard = await onEachShard(await projectionFor(env, s.projectId), (shard) => countOn(shard.db, s));
+  const sum = (k: keyof D1Counts) => perShard.reduce((n, c) => n + c[k], 0);
+  return {
+    profiles: sum("profiles"),
+    profile_attributes: sum("profile_attributes"),
+    installations: sum("installations"),
+    audience_members: sum("audience_members"),
+  };
+}
+
+async function countOn(db: DrizzleD1Database, s: D1Subject): Promise<D1Counts> {
   const count = sql<number>`count(*)`;
   const [p, a, i, m] = await db.batch([
     db
@@ -95,19 +107,19 @@ export async function countD1(env: Env, s: D1Subject): Promise<D1Counts> {
 export async function eraseD1(env: Env, s: D1Subject, at: string, records: Statement[] = []): Promise<void> {
   const [firstRecord, ...restRecords] = records;
   if (firstRecord) await drizzle(env.DB).batch([firstRecord, ...restRecords]);
-  // Every shard a write of the project lands on (both placements while it moves): a subject's
-  // profiles may hash to different shards of a split, and its audience members and
-  // installations are wherever their audiences and profiles are. Each shard gets the tombstones
-  // of the profiles it holds only, so none is left where the placement does not put it.
+  // Every shard a write of the project lands on (all of its shards, and both placements while
+  // it moves): audience copies are on each, and a subject's profiles may hash to different
+  // shards. A tombstone goes only where its profile's rows go.
   const projection = await projectionFor(env, s.projectId);
   for (const target of projection.writeShards) {
-    const profileIds = s.profileIds.filter((id) => projection.writesFor(id).some((w) => w.name === target.name));
-    await eraseOn(target.db, { ...s, profileIds }, at);
+    const tombstoned = s.profileIds.filter((id) => projection.writesFor(id).some((w) => w.name === target.name));
+    await eraseOn(target.db, s, tombstoned, at);
   }
 }
 
-async function eraseOn(db: DrizzleD1Database, s: D1Subject, at: string): Promise<void> {
-  const tombstones = s.profileIds.map((profileId) => ({
+/** Erases the subject's rows on one shard, with tombstones for `tombstoned`: its profiles this shard holds. */
+async function eraseOn(db: DrizzleD1Database, s: D1Subject, tombstoned: string[], at: string): Promise<void> {
+  const tombstones = tombstoned.map((profileId) => ({
     projectId: s.projectId,
     profileId,
     customId: null,
@@ -161,15 +173,20 @@ async function eraseOn(db: DrizzleD1Database, s: D1Subject, at: string): Promise
 /** Whether every profile of the subject has its tombstone: {@link eraseD1} committed on the shard. */
 export async function isTombstoned(env: Env, s: D1Subject): Promise<boolean> {
   if (s.profileIds.length === 0) return true;
-  const { db } = await projectShard(env, s.projectId);
-  const row = await db
-    .select({ n: sql<number>`count(*)` })
-    .from(profiles)
-    .where(
-      and(eq(profiles.projectId, s.projectId), inJson(profiles.profileId, s.profileIds), eq(profiles.state, "removed")),
-    )
-    .get();
-  return (row?.n ?? 0) === new Set(s.profileIds).size;
+  const unique = [...new Set(s.profileIds)];
+  // Each tombstone on the shard its profile's rows are on.
+  const found = await readByProfile(await projectionFor(env, s.projectId), unique, async (shard, mine) => [
+    (
+      await shard.db
+        .select({ n: sql<number>`count(*)` })
+        .from(profiles)
+        .where(
+          and(eq(profiles.projectId, s.projectId), inJson(profiles.profileId, mine), eq(profiles.state, "removed")),
+        )
+        .get()
+    )?.n ?? 0,
+  ]);
+  return found.reduce((a, b) => a + b, 0) === unique.length;
 }
 
 function removedAmong(keys: { projectId: string; profileId: string }[]) {
@@ -188,16 +205,21 @@ export async function removedProfiles(
   const byProject = Map.groupBy(keys, (k) => k.projectId);
   const found = await Promise.all(
     [...byProject].map(async ([projectId, mine]) => {
-      const json = JSON.stringify(mine.map((k) => [k.projectId, k.profileId]));
-      const shard = await projectShard(env, projectId).catch((error) => {
+      const projection = await projectionFor(env, projectId).catch((error) => {
         // A project the directory does not place has no projection, so no tombstone.
         if (error instanceof UnplacedProjectError) return null;
         throw error;
       });
-      if (!shard) return [];
-      return shard.db.all<{ project_id: string; profile_id: string }>(
-        sql`SELECT p.project_id, p.profile_id FROM ${profiles} p
-          WHERE p.state = 'removed' AND (p.project_id, p.profile_id) IN (SELECT value->>'$[0]', value->>'$[1]' FROM json_each(${json}))`,
+      if (!projection) return [];
+      // Each profile's tombstone on its own shard: one read per shard that holds some.
+      return readByProfile(
+        projection,
+        mine.map((k) => k.profileId),
+        (shard, ids) =>
+          shard.db.all<{ project_id: string; profile_id: string }>(
+            sql`SELECT p.project_id, p.profile_id FROM ${profiles} p
+          WHERE p.state = 'removed' AND p.project_id = ${projectId} AND p.profile_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+          ),
       );
     }),
   );

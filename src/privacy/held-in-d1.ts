@@ -1,6 +1,7 @@
 import { and, eq, ne } from "drizzle-orm";
+import { findAcross } from "../db/fan-out";
 import { installations, profiles } from "../db/schema";
-import { projectShard } from "../db/shards";
+import { projectionFor } from "../db/shards";
 import type { EraseRequest, ObjectErasure, ObjectSpared } from "../identity/erase";
 import type { Holder } from "./remove";
 
@@ -16,26 +17,29 @@ export async function heldInD1(
   holder: Holder,
   req: Pick<EraseRequest, "profileId" | "inactiveBefore" | "anonymousOnly" | "at">,
 ): Promise<ObjectErasure | ObjectSpared> {
-  const { db } = await projectShard(env, projectId);
-  let profileId: string | undefined;
-  if (holder.kind === "custom_id") {
-    const row = await db
-      .select({ id: profiles.profileId })
-      .from(profiles)
-      .where(
-        and(eq(profiles.projectId, projectId), eq(profiles.customId, holder.customId), ne(profiles.state, "removed")),
-      )
-      .get();
-    profileId = row?.id;
-  } else {
+  // The holder's profile may be on any shard of a split project; its rows are all on that one.
+  const projection = await projectionFor(env, projectId);
+  const held = await findAcross(projection, async ({ db }) => {
+    if (holder.kind === "custom_id") {
+      const row = await db
+        .select({ id: profiles.profileId })
+        .from(profiles)
+        .where(
+          and(eq(profiles.projectId, projectId), eq(profiles.customId, holder.customId), ne(profiles.state, "removed")),
+        )
+        .get();
+      return row?.id;
+    }
     const row = await db
       .select({ id: installations.profileId })
       .from(installations)
       .where(and(eq(installations.projectId, projectId), eq(installations.installationId, holder.installationId)))
       .get();
-    profileId = row?.id ?? undefined;
-  }
+    return row?.id ?? undefined;
+  });
+  const profileId = held?.found;
   if (!profileId) return { erased: false, reason: "not_held" };
+  const { db } = projection.forProfile(profileId);
   const profile = await db
     .select()
     .from(profiles)

@@ -171,12 +171,16 @@ async function advance(
 async function copyPage(env: Env, move: Move): Promise<CopyCursor | null> {
   const from = fromOf(move);
   const { from: position = 0, ...cursor } = (move.cursor as CopyCursor | null) ?? { step: "profiles", after: null };
+  const to = toOf(move).map((n) => shard(env, n));
+  // Each old shard holds every audience: the first one's copy goes to the targets without one.
+  const audiencesTo = position === 0 ? to.filter((t) => !from.includes(t.name)) : [];
   const next = await replayPage(
     env,
     move.projectId,
     shard(env, from[position] as string),
-    toOf(move).map((n) => shard(env, n)),
+    to,
     cursor as ReplayCursor,
+    audiencesTo,
   );
   if (next) return { ...next, from: position };
   return position + 1 < from.length ? { step: "profiles", after: null, from: position + 1 } : null;

@@ -35,7 +35,7 @@ type Statement = BatchItem<"sqlite">;
 
 /**
  * The new placement of a replay: the shards by position. A profile goes to `fnv1a(profile_id)`
- * mod k; audiences to the first (a split project's audiences stay whole on its position-0 shard).
+ * mod k; audiences to each shard (every shard of a placement holds a whole copy of them).
  */
 export type Target = readonly Shard[];
 
@@ -125,9 +125,9 @@ async function installationsPage(projectId: string, from: Shard, to: Target, aft
  * them), a page of members at a time in (audience, member) order. An audience row is written
  * with its first page, the same row again with each later one.
  */
-async function audiencesPage(projectId: string, from: Shard, to: Shard, after: [string, string] | null) {
-  // Already home: the new placement keeps its audiences on the shard they are on.
-  if (from.name === to.name) return { last: null, full: false };
+async function audiencesPage(projectId: string, from: Shard, to: readonly Shard[], after: [string, string] | null) {
+  // Every shard of a placement holds a whole copy: nothing to copy when each target has one.
+  if (!to.length) return { last: null, full: false };
   const rows = await from.d1
     .prepare(
       `SELECT m.audience, m.generation, m.member FROM audience_members m
@@ -152,38 +152,40 @@ async function audiencesPage(projectId: string, from: Shard, to: Shard, after: [
         upTo === null ? undefined : sql`${audiences.name} <= ${upTo}`,
       ),
     );
-  const statements: Statement[] = [];
-  if (heads.length) {
-    statements.push(
-      to.db
-        .insert(audiences)
-        .select(selectRows(audiences, heads))
-        .onConflictDoUpdate({
-          target: [audiences.projectId, audiences.name],
-          set: {
-            type: sql`excluded.type`,
-            description: sql`excluded.description`,
-            size: sql`excluded.size`,
-            generation: sql`excluded.generation`,
-            updatedAt: sql`excluded.updated_at`,
-          },
-        }),
-    );
+  for (const target of to) {
+    const statements: Statement[] = [];
+    if (heads.length) {
+      statements.push(
+        target.db
+          .insert(audiences)
+          .select(selectRows(audiences, heads))
+          .onConflictDoUpdate({
+            target: [audiences.projectId, audiences.name],
+            set: {
+              type: sql`excluded.type`,
+              description: sql`excluded.description`,
+              size: sql`excluded.size`,
+              generation: sql`excluded.generation`,
+              updatedAt: sql`excluded.updated_at`,
+            },
+          }),
+      );
+    }
+    if (members.length) {
+      statements.push(
+        target.db
+          .insert(audienceMembers)
+          .select(
+            selectRows(
+              audienceMembers,
+              members.map((m) => ({ projectId, ...m })),
+            ),
+          )
+          .onConflictDoNothing(),
+      );
+    }
+    if (statements.length) await target.db.batch(statements as [Statement, ...Statement[]]);
   }
-  if (members.length) {
-    statements.push(
-      to.db
-        .insert(audienceMembers)
-        .select(
-          selectRows(
-            audienceMembers,
-            members.map((m) => ({ projectId, ...m })),
-          ),
-        )
-        .onConflictDoNothing(),
-    );
-  }
-  if (statements.length) await to.db.batch(statements as [Statement, ...Statement[]]);
   return { last: last ? ([last.audience, last.member] as [string, string]) : null, full };
 }
 
@@ -193,6 +195,7 @@ async function audiencesPage(projectId: string, from: Shard, to: Shard, after: [
  * or null when the replay of `from` is complete. Every page is idempotent: a page run again
  * writes the same rows (or newer ones), so a replay that stopped part-way resumes from its last
  * cursor. Throws when a subject could not be read from its object: the page must run again.
+ * Audiences are copied to `audiencesTo`: the target shards that do not hold a copy yet.
  */
 export async function replayPage(
   env: Env,
@@ -200,10 +203,11 @@ export async function replayPage(
   from: Shard,
   to: Shard | Target,
   cursor: ReplayCursor = { step: "profiles", after: null },
+  audiencesTo: readonly Shard[] = ("d1" in to ? [to] : to).filter((s) => s.name !== from.name),
 ): Promise<ReplayCursor | null> {
   const target: Target = "d1" in to ? [to] : to;
   if (cursor.step === "audiences") {
-    const page = await audiencesPage(projectId, from, target[0] as Shard, cursor.after);
+    const page = await audiencesPage(projectId, from, audiencesTo, cursor.after);
     return page.full ? { step: "audiences", after: page.last } : null;
   }
   const page =

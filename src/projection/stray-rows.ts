@@ -3,7 +3,7 @@ import { positionOf, shard } from "../db/shards";
 /*
  * The last step of a move, and of its rollback: the project's rows deleted from the shards of
  * the placement given up, except those the placement kept puts there. A shard in both keeps its
- * own profiles (fnv1a(profile_id) mod k names its position) and, at position 0, the audiences.
+ * own profiles (fnv1a(profile_id) mod k names its position) and its copy of the audiences.
  */
 
 /** Rows per table and message: a bounded piece of work per queue message. */
@@ -11,7 +11,7 @@ export const strayPaging = { rows: 1000 };
 
 /**
  * Where a deletion stands: the shard (its index in the list to clean), then the step on a shard
- * that stays in the placement (its profiles a page at a time, then its audiences).
+ * that stays in the placement (its profiles a page at a time; its audiences stay).
  */
 export type StrayCursor = { shard: number; step: "profiles" | "audiences"; after: string | null };
 
@@ -67,10 +67,8 @@ export async function deleteStrayPage(
     const done = await deleteAll(d1, projectId, [...PROFILE_TABLES, ...AUDIENCE_TABLES]);
     return done ? (clean[next.shard] === undefined ? null : next) : cursor;
   }
-  if (cursor.step === "audiences") {
-    const done = position === 0 || (await deleteAll(d1, projectId, AUDIENCE_TABLES));
-    return done ? (clean[next.shard] === undefined ? null : next) : cursor;
-  }
+  // A shard that stays keeps its copy of the audiences (every shard of a placement holds one).
+  if (cursor.step === "audiences") return clean[next.shard] === undefined ? null : next;
   const ids = await profileIdsPage(d1, projectId, cursor.after);
   const stray = JSON.stringify(ids.filter((id) => positionOf(id, keep.length) !== position));
   if (stray !== "[]") {

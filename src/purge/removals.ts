@@ -1,7 +1,8 @@
 import { and, asc, eq, gt, lt, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { byText, pageByProfile, readByProfile } from "../db/fan-out";
 import { erasureSteps, installations, profiles, type purgeJobs, purgeResults } from "../db/schema";
-import { projectShard } from "../db/shards";
+import { projectionFor } from "../db/shards";
 import { mapBounded } from "../lib/concurrency";
 import { eraseD1 } from "../privacy/erase-d1";
 import {
@@ -32,8 +33,9 @@ async function holderOf(env: Env, projectId: string, row: Candidate): Promise<Ho
   if (row.holderKind === "custom_id" && row.holderId) return { kind: "custom_id", customId: row.holderId };
   if (row.holderKind === "installation" && row.holderId) return { kind: "installation", installationId: row.holderId };
   if (row.customId) return { kind: "custom_id", customId: row.customId };
-  const installation = await (await projectShard(env, projectId)).db
-    .select({ id: installations.installationId })
+  const installation = await (await projectionFor(env, projectId))
+    .forProfile(row.profileId)
+    .db.select({ id: installations.installationId })
     .from(installations)
     .where(and(eq(installations.projectId, projectId), eq(installations.profileId, row.profileId)))
     .get();
@@ -131,7 +133,7 @@ async function eraseOrphan(
  * (before their tombstone) and whose staged events are not all deleted. D1 no longer nominates
  * them once tombstoned, so a page that failed between a tombstone and queuing its resume finds
  * them here when it runs again. Bounded by the range (or `limit`): it reads at most the steps of
- * a page's removals, then their profile rows on the project's shard.
+ * a page's removals, then their profile rows, each on its shard.
  */
 export async function unfinished(
   env: Env,
@@ -142,10 +144,10 @@ export async function unfinished(
 ): Promise<Candidate[]> {
   const prefix = stepsPrefix(m.job_id, m.kind);
   const upper = through === null ? `d.request_id < ?3` : `d.request_id <= ?3`;
-  const { db } = await projectShard(env, m.project_id);
+  const projection = await projectionFor(env, m.project_id);
   const found: Candidate[] = [];
   // The steps are control rows on DB, one job's for every project; the profiles are on this
-  // project's shard. Steps are read a page at a time until `limit` of this project's are found.
+  // project's shards. Steps are read a page at a time until `limit` of this project's are found.
   let cursor = `${prefix}${after ?? ""}`;
   for (;;) {
     const { results } = await env.DB.prepare(
@@ -159,21 +161,28 @@ export async function unfinished(
       .bind(prefix.length + 1, cursor, through === null ? `${prefix.slice(0, -1)};` : `${prefix}${through}`, limit)
       .all<{ requestId: string; profileId: string }>();
     if (results.length === 0) return found;
-    const mine = await db
-      .select({
-        profileId: profiles.profileId,
-        customId: profiles.customId,
-        holderKind: profiles.holderKind,
-        holderId: profiles.holderId,
-      })
-      .from(profiles)
-      .where(
-        and(
-          eq(profiles.projectId, m.project_id),
-          sql`${profiles.profileId} IN (SELECT value FROM json_each(${JSON.stringify(results.map((r) => r.profileId))}))`,
-        ),
+    // Each profile row on its own shard; back in profile ID order once gathered.
+    const mine = (
+      await readByProfile(
+        projection,
+        results.map((r) => r.profileId),
+        (shard, ids) =>
+          shard.db
+            .select({
+              profileId: profiles.profileId,
+              customId: profiles.customId,
+              holderKind: profiles.holderKind,
+              holderId: profiles.holderId,
+            })
+            .from(profiles)
+            .where(
+              and(
+                eq(profiles.projectId, m.project_id),
+                sql`${profiles.profileId} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+              ),
+            ),
       )
-      .orderBy(asc(profiles.profileId));
+    ).sort((a, b) => byText(a.profileId, b.profileId));
     found.push(...mine.slice(0, limit - found.length));
     if (found.length >= limit || results.length < limit) return found;
     cursor = (results.at(-1) as { requestId: string }).requestId;
@@ -189,25 +198,27 @@ export async function nominate(
   through: string | null,
   limit: number,
 ): Promise<Candidate[]> {
-  return (await projectShard(env, m.project_id)).db
-    .select({
-      profileId: profiles.profileId,
-      customId: profiles.customId,
-      holderKind: profiles.holderKind,
-      holderId: profiles.holderId,
-    })
-    .from(profiles)
-    .where(
-      and(
-        eq(profiles.projectId, m.project_id),
-        eq(profiles.state, m.kind === "inactive" ? "active" : "orphaned"),
-        lt(profiles.lastActivityAt, cutoff),
-        after ? gt(profiles.profileId, after) : undefined,
-        through ? lte(profiles.profileId, through) : undefined,
-      ),
-    )
-    .orderBy(asc(profiles.profileId))
-    .limit(limit);
+  return pageByProfile(await projectionFor(env, m.project_id), limit, (shard, n) =>
+    shard.db
+      .select({
+        profileId: profiles.profileId,
+        customId: profiles.customId,
+        holderKind: profiles.holderKind,
+        holderId: profiles.holderId,
+      })
+      .from(profiles)
+      .where(
+        and(
+          eq(profiles.projectId, m.project_id),
+          eq(profiles.state, m.kind === "inactive" ? "active" : "orphaned"),
+          lt(profiles.lastActivityAt, cutoff),
+          after ? gt(profiles.profileId, after) : undefined,
+          through ? lte(profiles.profileId, through) : undefined,
+        ),
+      )
+      .orderBy(asc(profiles.profileId))
+      .limit(n),
+  );
 }
 
 /** Candidates by profile ID, each once, the first `limit`. */

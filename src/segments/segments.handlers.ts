@@ -1,8 +1,9 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { audienceShard, countAcross, pageByProfile } from "../db/fan-out";
 import { audiences } from "../db/schema";
-import { projectShard } from "../db/shards";
+import { projectionFor } from "../db/shards";
 import type { AppEnv } from "../env";
 import { callerOf, RATE_LIMIT_PERIOD_SECONDS } from "../lib/auth";
 import { ApiError, issuePath } from "../lib/errors";
@@ -67,12 +68,13 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
       { headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) } },
     );
   }
-  const db = (await projectShard(c.env, projectId)).db;
+  // Every shard of the project: counts add up, pages merge by profile_id (src/db/fan-out.ts).
+  const projection = await projectionFor(c.env, projectId);
 
   const names = [...new Set(audienceNames(where))];
   if (names.length > 0) {
-    const found = await db
-      .select({ name: audiences.name })
+    const found = await audienceShard(projection)
+      .db.select({ name: audiences.name })
       .from(audiences)
       .where(and(eq(audiences.projectId, projectId), inArray(audiences.name, names)));
     const missing = names.filter((n) => !found.some((f) => f.name === n));
@@ -84,7 +86,7 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
   if (new SQLiteAsyncDialect().sqlToQuery(plain).params.length > MAX_PARAMETERS) {
     throw tooComplex("This where tree is too large to run; split it or use fewer values.");
   }
-  const probe = async (query: SQL) => (await db.get<{ n: number }>(query))?.n ?? 0;
+  const probe = (query: SQL) => countAcross(projection, async (s) => (await s.db.get<{ n: number }>(query))?.n ?? 0);
   const plan = await planWhere(where, projectId, probe);
   if (!plan.ok) {
     throw tooComplex(
@@ -93,12 +95,15 @@ export const querySegment: RouteHandler<typeof routes.querySegment, AppEnv> = as
   }
   const matching = sql`FROM profiles p WHERE p.project_id = ${projectId} AND p.state = 'active' AND ${plan.condition}`;
   const countQuery = sql`SELECT count(*) AS n ${matching}`;
-  const countAll = async () => plan.count ?? (await db.get<{ n: number }>(countQuery))?.n ?? 0;
+  const countAll = async () =>
+    plan.count ?? (await countAcross(projection, async (s) => (await s.db.get<{ n: number }>(countQuery))?.n ?? 0));
   if (body.count_only) return c.json({ count: await countAll(), profiles: [], next_cursor: null }, 200);
 
-  const page = await db.all<{ profile_id: string; custom_id: string | null }>(
-    sql`SELECT p.profile_id, p.custom_id ${matching} ${cursor ? sql`AND p.profile_id > ${cursor.after}` : sql``}
-        ORDER BY p.profile_id LIMIT ${body.limit + 1}`,
+  const page = await pageByProfile(projection, body.limit + 1, (s, limit) =>
+    s.db.all<{ profile_id: string; custom_id: string | null }>(
+      sql`SELECT p.profile_id, p.custom_id ${matching} ${cursor ? sql`AND p.profile_id > ${cursor.after}` : sql``}
+        ORDER BY p.profile_id LIMIT ${limit}`,
+    ),
   );
   const profiles = page.slice(0, body.limit);
   const more = page.length > body.limit;

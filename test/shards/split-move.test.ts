@@ -169,9 +169,9 @@ describe("a split by move", () => {
     }
     expect(placed.get("PROJECTION_1")?.size).toBeGreaterThan(0);
     expect(placed.get("PROJECTION_2")?.size).toBeGreaterThan(0);
-    // Audiences stay whole on the position-0 shard.
+    // Every shard of the placement holds a whole copy of the audiences.
     expect(await audienceRowsOn("PROJECTION_1")).toBe(1 + 4);
-    expect(await audienceRowsOn("PROJECTION_2")).toBe(0);
+    expect(await audienceRowsOn("PROJECTION_2")).toBe(1 + 4);
     // Segment counts per shard add up to the count the objects give.
     const held = await heldState(p.projectId, DEVICES, ids);
     const fromObjects = [...held.profiles.values()].filter((v) => v.state === "active" && v.attributes.round === 3);
@@ -179,6 +179,13 @@ describe("a split by move", () => {
     let sum = 0;
     for (const shard of SHARDS) sum += await roundCountOn(shard, 3);
     expect(sum).toBe(fromObjects.length);
+    // And the segment API, which fans out over the split placement, gives the same count.
+    const counted = await call("POST", "/v1/segments/query", {
+      headers: restHeaders(p),
+      body: { where: { attribute: "round", op: "eq", value: 3 }, count_only: true },
+    });
+    expect(counted.status).toBe(200);
+    expect((await counted.json<{ count: number }>()).count).toBe(fromObjects.length);
     const listed = await (await call("GET", "/v1/admin/shards", { headers: adminHeaders })).json<{
       shards: { shard: string; projects: { project_id: string; profiles: number }[] }[];
     }>();

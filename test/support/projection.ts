@@ -1,6 +1,6 @@
 import { expect, vi } from "vitest";
 import { customIdStub, installationStub } from "./identity";
-import { shardDb } from "./shards";
+import { shardDbs } from "./shards";
 
 interface ProjectedProfile {
   profile_id: string;
@@ -41,23 +41,31 @@ export async function heldState(projectId: string, installationIds: string[], cu
 
 /** What D1 holds for the project, in the same shape (orphans left out, as queries leave them out). */
 export async function projectedState(projectId: string) {
-  const db = await shardDb(projectId);
-  const rows = await db
-    .prepare("SELECT * FROM profiles WHERE project_id = ? AND state = 'active'")
-    .bind(projectId)
-    .all<{ profile_id: string; custom_id: string | null; state: string; version: number }>();
-  const attributes = await db.prepare("SELECT * FROM profile_attributes WHERE project_id = ?").bind(projectId).all<{
-    profile_id: string;
-    name: string;
-    type: string;
-    value_text: string | null;
-    value_num: number | null;
-    value_json: string | null;
-  }>();
-  const installs = await db
-    .prepare("SELECT * FROM installations WHERE project_id = ?")
-    .bind(projectId)
-    .all<{ installation_id: string; profile_id: string; custom_id: string | null; platform: string | null }>();
+  // Every shard of a split project: each profile's rows are on one of them.
+  const rows = { results: [] as { profile_id: string; custom_id: string | null; state: string; version: number }[] };
+  const attributes = {
+    results: [] as {
+      profile_id: string;
+      name: string;
+      type: string;
+      value_text: string | null;
+      value_num: number | null;
+      value_json: string | null;
+    }[],
+  };
+  const installs = {
+    results: [] as { installation_id: string; profile_id: string; custom_id: string | null; platform: string | null }[],
+  };
+  for (const db of await shardDbs(projectId)) {
+    const [p, a, i] = await db.batch([
+      db.prepare("SELECT * FROM profiles WHERE project_id = ? AND state = 'active'").bind(projectId),
+      db.prepare("SELECT * FROM profile_attributes WHERE project_id = ?").bind(projectId),
+      db.prepare("SELECT * FROM installations WHERE project_id = ?").bind(projectId),
+    ]);
+    rows.results.push(...((p?.results ?? []) as typeof rows.results));
+    attributes.results.push(...((a?.results ?? []) as typeof attributes.results));
+    installs.results.push(...((i?.results ?? []) as typeof installs.results));
+  }
   const profiles = new Map<string, ProjectedProfile>();
   for (const r of rows.results) {
     const own = attributes.results.filter((a) => a.profile_id === r.profile_id);
