@@ -46,6 +46,14 @@ async function holderOf(env: Env, projectId: string, row: Candidate): Promise<Ho
  * The ID under which a removal's steps are recorded in `erasure_steps`: one per job, kind and
  * profile, so a page retried after it wrote a tombstone can find the removals it left unfinished.
  */
+/** The columns a purge candidate is read with (`Candidate`). */
+const candidateColumns = {
+  profileId: profiles.profileId,
+  customId: profiles.customId,
+  holderKind: profiles.holderKind,
+  holderId: profiles.holderId,
+};
+
 const stepsPrefix = (jobId: string, kind: "inactive" | "orphan") =>
   kind === "inactive" ? `purge:${jobId}:` : `purge-orphan:${jobId}:`;
 
@@ -168,12 +176,7 @@ export async function unfinished(
         results.map((r) => r.profileId),
         (shard, ids) =>
           shard.db
-            .select({
-              profileId: profiles.profileId,
-              customId: profiles.customId,
-              holderKind: profiles.holderKind,
-              holderId: profiles.holderId,
-            })
+            .select(candidateColumns)
             .from(profiles)
             .where(
               and(
@@ -200,12 +203,7 @@ export async function nominate(
 ): Promise<Candidate[]> {
   return pageByProfile(await projectionFor(env, m.project_id), limit, (shard, n) =>
     shard.db
-      .select({
-        profileId: profiles.profileId,
-        customId: profiles.customId,
-        holderKind: profiles.holderKind,
-        holderId: profiles.holderId,
-      })
+      .select(candidateColumns)
       .from(profiles)
       .where(
         and(

@@ -1,14 +1,13 @@
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { directoryTiming, projectionFor, shard } from "../../src/db/shards";
-import { movePacing } from "../../src/projection/move";
+import { describe, expect, it, vi } from "vitest";
+import { projectionFor, shard } from "../../src/db/shards";
 import { type ReplayCursor, replayPage, replayPaging } from "../../src/projection/replay";
 import { run } from "../privacy/support";
 import { purge, resultsFor, setInactivity } from "../purge/support";
 import { adminHeaders, call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, profileBy } from "../support/identity";
 import { waitForProjection } from "../support/projection";
-import { placeOn } from "../support/shards";
+import { crewOf, instantMoves, moveDone, placeOn, projectionDb } from "../support/shards";
 
 /*
  * Audiences (both APIs), on-demand exports, privacy removes and the purge, before a move, while
@@ -17,22 +16,12 @@ import { placeOn } from "../support/shards";
  * shards, and a staged move then resumed to its end brings back nothing that was removed.
  */
 
-const d1 = (name: string) => (env as unknown as Record<string, D1Database>)[name] as D1Database;
+const d1 = projectionDb;
 const USERS = ["ann", "ben", "cid", "dee", "gone"];
 const DEVICE = "00000000-0000-4000-8000-0000000fa5e1";
 const FROM = "PROJECTION_1";
 const TO = "PROJECTION_2";
-const saved = { ttl: directoryTiming.ttlMs, wait: movePacing.waitSeconds };
-
-beforeAll(() => {
-  directoryTiming.ttlMs = 0;
-  movePacing.waitSeconds = 0;
-});
-
-afterAll(() => {
-  directoryTiming.ttlMs = saved.ttl;
-  movePacing.waitSeconds = saved.wait;
-});
+instantMoves();
 
 type Phase = "before" | "dual" | "copy" | "flipped" | "after";
 
@@ -45,15 +34,7 @@ async function seeded(): Promise<Project> {
   });
   expect(res.status).toBe(202);
   await batch(p, DEVICE, [identify("ann")]);
-  expect(
-    (await call("POST", "/v1/audiences", { headers: restHeaders(p), body: { name: "crew", type: "custom_ids" } }))
-      .status,
-  ).toBe(201);
-  const put = await call("PUT", "/v1/audiences/crew", {
-    headers: restHeaders(p),
-    body: { ids: ["ann", "ben", "gone"] },
-  });
-  expect(put.status).toBe(200);
+  await crewOf(p, ["ann", "ben", "gone"]);
   await waitForProjection(p.projectId, [DEVICE], USERS);
   return p;
 }
@@ -86,18 +67,6 @@ async function stageMove(p: Project, phase: "dual" | "copy" | "flipped"): Promis
     env.DB.prepare("UPDATE directory_epoch SET epoch = epoch + 1 WHERE id = 0"),
   ]);
   return id;
-}
-
-async function moveDone(id: string) {
-  await vi.waitFor(
-    async () => {
-      const body = await (await call("GET", `/v1/admin/jobs/move/${id}`, { headers: adminHeaders })).json<{
-        status: string;
-      }>();
-      expect(body.status).toBe("done");
-    },
-    { timeout: 30_000, interval: 200 },
-  );
 }
 
 const batchHeaders = (p: Project) => ({ Authorization: `Bearer ${p.restKey}`, "X-Batch-Project": p.projectId });

@@ -1,44 +1,20 @@
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { directoryTiming, projectShard } from "../../src/db/shards";
-import { movePacing } from "../../src/projection/move";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { projectShard } from "../../src/db/shards";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify } from "../support/identity";
 import { heldState, projectedState, waitForProjection } from "../support/projection";
-import { placeOn } from "../support/shards";
+import { instantMoves, moveDone, placeOn, projectionDb, seedForMove } from "../support/shards";
 
-const d1 = (name: string) => (env as unknown as Record<string, D1Database>)[name] as D1Database;
+const d1 = projectionDb;
 const DEVICES = Array.from({ length: 6 }, (_, k) => `00000000-0000-4000-8000-0000000ab00${k}`);
 const USERS = Array.from({ length: 8 }, (_, k) => `mover-${k}`);
 let p: Project;
-const saved = { ttl: directoryTiming.ttlMs, wait: movePacing.waitSeconds };
+instantMoves();
 
 beforeAll(async () => {
-  // Every isolate here rereads the directory on each call, so the move need not wait for caches.
-  directoryTiming.ttlMs = 0;
-  movePacing.waitSeconds = 0;
-  p = await createProject();
-  await placeOn(p.projectId, "PROJECTION_1");
-  const res = await call("POST", "/v1/profiles/update", {
-    headers: restHeaders(p),
-    body: USERS.map((u) => ({ identifiers: { custom_id: u }, attributes: { round: 0 } })),
-  });
-  expect(res.status).toBe(202);
-  for (const [k, device] of DEVICES.entries()) await batch(p, device, [attributes({ round: 0, k })]);
-  expect(
-    (await call("POST", "/v1/audiences", { headers: restHeaders(p), body: { name: "crew", type: "custom_ids" } }))
-      .status,
-  ).toBe(201);
-  expect(
-    (await call("PUT", "/v1/audiences/crew", { headers: restHeaders(p), body: { ids: USERS.slice(0, 3) } })).status,
-  ).toBe(200);
-  await waitForProjection(p.projectId, DEVICES, USERS);
+  p = await seedForMove("PROJECTION_1", { devices: DEVICES, users: USERS, crew: 3 });
 }, 60_000);
-
-afterAll(() => {
-  directoryTiming.ttlMs = saved.ttl;
-  movePacing.waitSeconds = saved.wait;
-});
 
 const moveTo = (shard: string, project = p) =>
   call("POST", `/v1/admin/projects/${project.projectId}/move`, { headers: adminHeaders, body: { shard } });
@@ -140,15 +116,7 @@ describe("POST /v1/admin/projects/{id}/move", () => {
     const again = await moveTo("PROJECTION_1", q);
     expect(again.status).toBe(202);
     expect((await again.json<{ request_id: string }>()).request_id).toBe(id);
-    await vi.waitFor(
-      async () => {
-        const body = await (await call("GET", `/v1/admin/jobs/move/${id}`, { headers: adminHeaders })).json<{
-          status: string;
-        }>();
-        expect(body.status).toBe("done");
-      },
-      { timeout: 30_000, interval: 200 },
-    );
+    await moveDone(id);
     expect((await projectShard(env, q.projectId)).name).toBe("PROJECTION_1");
     // It went on from its cursor, not from the start: only the profiles after it were copied
     // (the staged failure never copied the first ones, which a real first run would have).

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { directoryTiming, projectionFor, shard } from "../../src/db/shards";
+import { describe, expect, it, vi } from "vitest";
+import { projectionFor, shard } from "../../src/db/shards";
 import { movePacing, runMove } from "../../src/projection/move";
 import { type ReplayCursor, replayPage, replayPaging } from "../../src/projection/replay";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch } from "../support/identity";
 import { waitForProjection } from "../support/projection";
-import { placeOn } from "../support/shards";
+import { instantMoves, placeOn, projectionDb, seedForMove } from "../support/shards";
 
 /*
  * A move that stopped part-way, rolled back: the dual writes end, the new placement's shards
@@ -14,20 +14,10 @@ import { placeOn } from "../support/shards";
  * rows), and the project is whole on its old shard. A move that has flipped is not rolled back.
  */
 
-const d1 = (name: string) => (env as unknown as Record<string, D1Database>)[name] as D1Database;
+const d1 = projectionDb;
 const DEVICES = Array.from({ length: 3 }, (_, k) => `00000000-0000-4000-8000-0000000ee00${k}`);
 const USERS = Array.from({ length: 8 }, (_, k) => `roller-${k}`);
-const saved = { ttl: directoryTiming.ttlMs, wait: movePacing.waitSeconds };
-
-beforeAll(() => {
-  directoryTiming.ttlMs = 0;
-  movePacing.waitSeconds = 0;
-});
-
-afterAll(() => {
-  directoryTiming.ttlMs = saved.ttl;
-  movePacing.waitSeconds = saved.wait;
-});
+instantMoves();
 
 /** Every projection row of the project on a shard, table by table. */
 async function rowsOn(name: string, projectId: string) {
@@ -42,25 +32,7 @@ async function rowsOn(name: string, projectId: string) {
 
 const count = (rows: Record<string, unknown[]>) => Object.values(rows).flat().length;
 
-async function seeded(): Promise<Project> {
-  const p = await createProject();
-  await placeOn(p.projectId, "PROJECTION_1");
-  const res = await call("POST", "/v1/profiles/update", {
-    headers: restHeaders(p),
-    body: USERS.map((u) => ({ identifiers: { custom_id: u }, attributes: { round: 0 } })),
-  });
-  expect(res.status).toBe(202);
-  for (const device of DEVICES) await batch(p, device, [attributes({ round: 0 })]);
-  expect(
-    (await call("POST", "/v1/audiences", { headers: restHeaders(p), body: { name: "crew", type: "custom_ids" } }))
-      .status,
-  ).toBe(201);
-  expect(
-    (await call("PUT", "/v1/audiences/crew", { headers: restHeaders(p), body: { ids: USERS.slice(0, 3) } })).status,
-  ).toBe(200);
-  await waitForProjection(p.projectId, DEVICES, USERS);
-  return p;
-}
+const seeded = () => seedForMove("PROJECTION_1", { devices: DEVICES, users: USERS, crew: 3 });
 
 /**
  * As a move to `to` leaves a project when it failed every retry of a copy page: its first pages

@@ -1,67 +1,31 @@
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { directoryTiming, positionOf, projectionFor } from "../../src/db/shards";
-import { movePacing } from "../../src/projection/move";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { positionOf, projectionFor } from "../../src/db/shards";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify } from "../support/identity";
-import { heldState, waitForProjection } from "../support/projection";
-import { placeOn } from "../support/shards";
+import { heldState } from "../support/projection";
+import { instantMoves, moveDone, placeOn, projectionDb, seedForMove } from "../support/shards";
 
 /*
  * A split by move (SPEC §11): a project on one shard spread over k by fnv1a(profile_id) mod k,
  * under concurrent SDK and Profile API writes, and moved back onto one.
  */
 
-const d1 = (name: string) => (env as unknown as Record<string, D1Database>)[name] as D1Database;
+const d1 = projectionDb;
 const SHARDS = ["PROJECTION_0", "PROJECTION_1", "PROJECTION_2"];
 const DEVICES = Array.from({ length: 6 }, (_, k) => `00000000-0000-4000-8000-0000000cd00${k}`);
 const USERS = Array.from({ length: 14 }, (_, k) => `splitter-${k}`);
-const saved = { ttl: directoryTiming.ttlMs, wait: movePacing.waitSeconds };
 let p: Project;
+instantMoves();
 
 beforeAll(async () => {
-  directoryTiming.ttlMs = 0;
-  movePacing.waitSeconds = 0;
-  p = await createProject();
-  await placeOn(p.projectId, "PROJECTION_1");
-  const res = await call("POST", "/v1/profiles/update", {
-    headers: restHeaders(p),
-    body: USERS.map((u) => ({ identifiers: { custom_id: u }, attributes: { round: 0 } })),
-  });
-  expect(res.status).toBe(202);
-  for (const [k, device] of DEVICES.entries()) await batch(p, device, [attributes({ round: 0, k })]);
-  expect(
-    (await call("POST", "/v1/audiences", { headers: restHeaders(p), body: { name: "crew", type: "custom_ids" } }))
-      .status,
-  ).toBe(201);
-  expect(
-    (await call("PUT", "/v1/audiences/crew", { headers: restHeaders(p), body: { ids: USERS.slice(0, 4) } })).status,
-  ).toBe(200);
-  await waitForProjection(p.projectId, DEVICES, USERS);
+  p = await seedForMove("PROJECTION_1", { devices: DEVICES, users: USERS, crew: 4 });
 }, 60_000);
-
-afterAll(() => {
-  directoryTiming.ttlMs = saved.ttl;
-  movePacing.waitSeconds = saved.wait;
-});
 
 const move = (body: unknown, project = p) =>
   call("POST", `/v1/admin/projects/${project.projectId}/move`, { headers: adminHeaders, body });
 
-async function finished(id: string) {
-  return vi.waitFor(
-    async () => {
-      const body = await (await call("GET", `/v1/admin/jobs/move/${id}`, { headers: adminHeaders })).json<{
-        status: string;
-        from: unknown;
-        to: unknown;
-      }>();
-      if (body.status !== "done") throw new Error(JSON.stringify(body));
-      return body;
-    },
-    { timeout: 40_000, interval: 200 },
-  );
-}
+const finished = (id: string) => moveDone(id, 40_000);
 
 /** The project's profile-keyed rows on a shard: (table, profile_id) pairs. */
 async function profileRowsOn(shard: string, projectId = p.projectId) {
