@@ -3,11 +3,12 @@
  * beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` and is quoted.
  * Values sent with the public SDK key reach customers' spreadsheets, so the check is end to end.
  */
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { csvRows } from "../../src/exports/files";
 import { spreadsheetSafe } from "../../src/lib/csv";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { waitForProjection } from "../support/projection";
+import { onDemandExport } from "./helpers";
 
 describe("the cell writer", () => {
   it("neutralises each formula start, strings and numbers alike, and quotes the cell", () => {
@@ -44,24 +45,7 @@ describe("an on-demand profile export of hostile values", () => {
   }, 60_000);
 
   it("writes every such cell with a leading ' and in quotes", async () => {
-    const res = await call("POST", "/v1/exports", {
-      headers: restHeaders(p),
-      body: { type: "profiles", fields: ["custom_id", "cta", "score", "label"] },
-    });
-    expect(res.status).toBe(202);
-    const { request_id } = await res.json<{ request_id: string }>();
-    const key = await vi.waitFor(
-      async () => {
-        const body = await (await call("GET", `/v1/requests/${request_id}`, { headers: restHeaders(p) })).json<{
-          status: string;
-          file?: { key: string };
-        }>();
-        if (body.status !== "done" || !body.file) throw new Error(body.status);
-        return body.file.key;
-      },
-      { timeout: 15_000, interval: 100 },
-    );
-    const text = await (await call("GET", `/v1/exports/${key}`, { headers: restHeaders(p) })).text();
+    const text = await onDemandExport(p, { type: "profiles", fields: ["custom_id", "cta", "score", "label"] });
     expect(text).toBe(
       [
         "custom_id,cta,score,label",

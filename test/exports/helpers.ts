@@ -35,3 +35,24 @@ export async function sha256Hex(bytes: ArrayBuffer | Uint8Array): Promise<string
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** Runs an on-demand export (`POST /v1/exports` with `body`), waits for its file and returns its text. */
+export async function onDemandExport(p: Project, body: unknown): Promise<string> {
+  const res = await call("POST", "/v1/exports", { headers: restHeaders(p), body });
+  expect(res.status).toBe(202);
+  const { request_id } = await res.json<{ request_id: string }>();
+  const key = await vi.waitFor(
+    async () => {
+      const status = await (await call("GET", `/v1/requests/${request_id}`, { headers: restHeaders(p) })).json<{
+        status: string;
+        file?: { key: string };
+      }>();
+      if (status.status !== "done" || !status.file) throw new Error(status.status);
+      return status.file.key;
+    },
+    { timeout: 15_000, interval: 100 },
+  );
+  const file = await call("GET", `/v1/exports/${key}`, { headers: restHeaders(p) });
+  expect(file.status).toBe(200);
+  return file.text();
+}

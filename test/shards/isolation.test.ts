@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { projectShard, shardNames } from "../../src/db/shards";
+import { onDemandExport } from "../exports/helpers";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { batch, identify, profileBy } from "../support/identity";
 import { waitForProjection } from "../support/projection";
@@ -110,28 +111,12 @@ describe("two projects on two shards", () => {
   });
 
   it("a profile export holds the caller's profiles only", async () => {
-    const exported = async (p: Project) => {
-      const res = await call("POST", "/v1/exports", {
-        headers: restHeaders(p),
-        body: { type: "profiles", fields: ["custom_id", "tier"] },
-      });
-      expect(res.status).toBe(202);
-      const { request_id } = await res.json<{ request_id: string }>();
-      const status = await vi.waitFor(
-        async () => {
-          const body = await (await call("GET", `/v1/requests/${request_id}`, { headers: restHeaders(p) })).json<{
-            status: string;
-            file?: { key: string };
-          }>();
-          if (body.status === "pending") throw new Error("pending");
-          return body;
-        },
-        { timeout: 15_000, interval: 100 },
-      );
-      const file = await call("GET", `/v1/exports/${status.file?.key}`, { headers: restHeaders(p) });
-      expect(file.status).toBe(200);
-      return (await file.text()).trim().split("\r\n").slice(1).sort();
-    };
+    const exported = async (p: Project) =>
+      (await onDemandExport(p, { type: "profiles", fields: ["custom_id", "tier"] }))
+        .trim()
+        .split("\r\n")
+        .slice(1)
+        .sort();
     expect(await exported(a)).toEqual(USERS.map((u) => `${u},gold`));
     expect(await exported(b)).toEqual(USERS.map((u) => `${u},silver`));
   });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { projectionFor, shard } from "../../src/db/shards";
 import { type ReplayCursor, replayPage, replayPaging } from "../../src/projection/replay";
+import { onDemandExport } from "../exports/helpers";
 import { run } from "../privacy/support";
 import { purge, resultsFor, setInactivity } from "../purge/support";
 import { adminHeaders, call, createProject, type Project, restHeaders } from "../support/harness";
@@ -81,25 +82,11 @@ async function audienceSizes(p: Project) {
 
 /** The custom IDs an on-demand export of the gold tier lists. */
 async function exportGold(p: Project): Promise<string[]> {
-  const res = await call("POST", "/v1/exports", {
-    headers: restHeaders(p),
-    body: { type: "profiles", where: { attribute: "tier", op: "eq", value: "gold" }, fields: ["custom_id"] },
+  const text = await onDemandExport(p, {
+    type: "profiles",
+    where: { attribute: "tier", op: "eq", value: "gold" },
+    fields: ["custom_id"],
   });
-  expect(res.status).toBe(202);
-  const { request_id } = await res.json<{ request_id: string }>();
-  const status = await vi.waitFor(
-    async () => {
-      const body = await (await call("GET", `/v1/requests/${request_id}`, { headers: restHeaders(p) })).json<{
-        status: string;
-        file?: { key: string };
-      }>();
-      if (body.status === "pending") throw new Error("pending");
-      return body;
-    },
-    { timeout: 15_000, interval: 100 },
-  );
-  expect(status.status).toBe("done");
-  const text = await (await call("GET", `/v1/exports/${status.file?.key}`, { headers: restHeaders(p) })).text();
   return text.split("\r\n").slice(1, -1).sort();
 }
 
