@@ -1,16 +1,8 @@
 import type { ProfileRecord } from "../identity/review";
 import type { InstallationView } from "../identity/view";
 import { mapBounded } from "../lib/concurrency";
-import {
-  customIdStub,
-  eraseProfile,
-  eraseStaged,
-  finishRemovals,
-  installationStub,
-  type StagedBudget,
-  stagedBudget,
-  type Tombstoned,
-} from "./remove";
+import { customIdStub, eraseProfile, finishRemovals, installationStub, type Tombstoned } from "./remove";
+import { eraseStaged, type StagedBudget, stagedBudget } from "./staged-erasure";
 import { archiveKey, drainOutbox, finish, loadRequest, outboxId, type PrivacyRequestRow } from "./store";
 
 type Outcome = Parameters<typeof finish>[2];

@@ -7,15 +7,13 @@ import { mapBounded } from "../lib/concurrency";
 import { eraseD1 } from "../privacy/erase-d1";
 import {
   eraseProfile,
-  eraseStaged,
   finishRemovals,
   type Holder,
   installationStub,
   type Receipt,
-  type StagedErasure,
-  stagedBudget,
   type Tombstoned,
 } from "../privacy/remove";
+import { eraseStaged, type StagedErasure, stagedBudget } from "../privacy/staged-erasure";
 import { type Candidate, handOn, type ProfilesMessage, type PurgeMessage, purgePaging } from "./pages";
 
 /*

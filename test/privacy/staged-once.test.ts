@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import { PRIVACY_QUEUE, type PrivacyMessage } from "../../src/privacy/messages";
 import { consumePrivacy } from "../../src/privacy/privacy.consumer";
-import { stagedPaging } from "../../src/privacy/remove";
+import { stagedPaging } from "../../src/privacy/staged-erasure";
 import type { EventsMessage } from "../../src/queue/messages";
 import { createProject, type Project } from "../support/harness";
 import { batch, identify } from "../support/identity";

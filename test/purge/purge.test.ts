@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
 import worker from "../../src/index";
-import { stagedPaging } from "../../src/privacy/remove";
+import { stagedPaging } from "../../src/privacy/staged-erasure";
 import { PURGE_QUEUE } from "../../src/purge/purge.consumer";
 import { adminHeaders, call, createProject, errorOf, type Project, restHeaders, sdkHeaders } from "../support/harness";
 import { attributes, batch, identify, installationStub, profileBy, querySql } from "../support/identity";

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { stageEvents } from "../../src/exports/staging";
-import { removeProfile, stagedPaging } from "../../src/privacy/remove";
+import { removeProfile } from "../../src/privacy/remove";
+import { stagedPaging } from "../../src/privacy/staged-erasure";
 import type { EventsMessage } from "../../src/queue/messages";
 import { adminHeaders, call, createProject, type Project } from "../support/harness";
 import { batch, identify, profileBy } from "../support/identity";
