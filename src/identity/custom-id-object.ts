@@ -15,16 +15,8 @@ import {
 import { customIdHooks, ERASURES, type EraseOutcome, type EraseRequest, eraseObject } from "./erase";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import {
-  type ApplyResult,
-  type DataOp,
-  PROFILE_SCHEMA,
-  PROFILE_TABLES,
-  type ProfileSnapshot,
-  ProfileStore,
-  upgradeProfileTables,
-  type WriteContext,
-} from "./profile-store";
+import { PROFILE_SCHEMA, PROFILE_TABLES, ProfileStore, upgradeProfileTables } from "./profile-store";
+import type { ApplyResult, DataOp, ProfileSnapshot, WriteContext } from "./profile-types";
 import { type ProfileRecord, profileRecord } from "./review";
 import { type AttachOutcome, decideAttach } from "./transitions";
 import { type ProfileView, profileView } from "./view";

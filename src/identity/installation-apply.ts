@@ -9,7 +9,8 @@ import {
   planInstallationOp,
 } from "./installation-batch";
 import { type InstallationTable, optedIn, projectedChange, refreshes } from "./installation-row";
-import type { ApplyResult, DataOp, ProfileStore, WriteContext } from "./profile-store";
+import type { ProfileStore } from "./profile-store";
+import type { ApplyResult, DataOp, WriteContext } from "./profile-types";
 
 /** What the batch steps use of their installation's object. */
 export interface InstallationParts {

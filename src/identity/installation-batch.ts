@@ -1,6 +1,6 @@
 import type { EventAttributes } from "../lib/json";
 import type { Source } from "./attributes";
-import type { ApplyResult, DataOp } from "./profile-store";
+import type { ApplyResult, DataOp } from "./profile-types";
 import type { IdentityCommand } from "./transitions";
 
 export interface DeviceContext {

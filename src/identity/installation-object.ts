@@ -17,7 +17,8 @@ import {
 import { INTENT_SCHEMA, IntentRunner } from "./intent-runner";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
-import { type DataOp, PROFILE_SCHEMA, PROFILE_TABLES, ProfileStore, upgradeProfileTables } from "./profile-store";
+import { PROFILE_SCHEMA, PROFILE_TABLES, ProfileStore, upgradeProfileTables } from "./profile-store";
+import type { DataOp } from "./profile-types";
 import { type ProfileRecord, profileRecord } from "./review";
 import { type Binding, type Intent, MAX_INTENT_ATTEMPTS, planIntent, resumeDelayMs } from "./transitions";
 import { type InstallationView, type ProfileView, profileView } from "./view";

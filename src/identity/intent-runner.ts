@@ -1,7 +1,8 @@
 import type { AttachResult, CustomIdObject } from "./custom-id-object";
 import type { HistoryEntry } from "./history-table";
 import type { InstallationTable } from "./installation-row";
-import type { ProfileSnapshot, ProfileStore } from "./profile-store";
+import type { ProfileStore } from "./profile-store";
+import type { ProfileSnapshot } from "./profile-types";
 import { type Abandonment, type Binding, type Intent, planAbandon, settleCandidate } from "./transitions";
 
 export const INTENT_SCHEMA = `

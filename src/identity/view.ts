@@ -2,7 +2,8 @@ import type { FlatValue } from "../lib/json";
 import type { QueuedEvent } from "../queue/messages";
 import type { Source } from "./attributes";
 import type { HistoryEntry } from "./history-table";
-import { type ProfileRow, type ProfileStore, profileHeader } from "./profile-store";
+import { type ProfileStore, profileHeader } from "./profile-store";
+import type { ProfileRow } from "./profile-types";
 
 export interface InstallationView {
   installation_id: string;

@@ -1,5 +1,5 @@
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
-import type { DataOp } from "../identity/profile-store";
+import type { DataOp } from "../identity/profile-types";
 import { settleBounded } from "../lib/concurrency";
 import type { ProfileState } from "../projection/statements";
 import type { OperationError, ProfileOperation } from "./operations";
