@@ -1,10 +1,11 @@
+import { projectionFor } from "../db/shards";
 import type { TaskMessage } from "../queue/messages";
 
 /**
  * Pacing of mass updates (docs/decisions.md, "Mass update pacing"; the rate it allows is worked
  * out in docs/performance.md). Each chunk asks two budgets before it runs: its project's
- * (MASS_UPDATE_PACE, keyed by project) and the one all projects share (MASS_UPDATE_SHARED_PACE,
- * keyed by the projection database every chunk's writes end up in). Past either, the chunk is
+ * (MASS_UPDATE_PACE, keyed by project) and the one all projects share on each projection
+ * database its writes end up in (MASS_UPDATE_SHARED_PACE, keyed by shard). Past either, the chunk is
  * put back on the queue for later instead of running: one project alone gets its own budget,
  * several at once split what the shared database can take, and the SDK and API traffic of every
  * project keeps the rest. A Rate Limiting binding costs no storage write per chunk, unlike a D1
@@ -26,11 +27,10 @@ export const PROJECT_CHUNKS_PER_WINDOW = 5000;
 export const SHARED_CHUNKS_PER_WINDOW = 7500;
 
 /**
- * The shared budget's key: every project's projection rows are written to the control
- * database today. When projects live on several projection databases, this becomes the name
- * of the chunk's project's database, so each database has a budget of its own.
+ * The shared budget's key for a projection database: each shard (SPEC §11) has a budget of its
+ * own, so the background work a deployment takes grows with its shards.
  */
-export const SHARED_PACE_KEY = "projection:DB";
+export const sharedPaceKey = (shardName: string) => `projection:${shardName}`;
 
 /**
  * How many times a chunk is put back before it runs whatever the pace: about 10 to 19 minutes
@@ -49,8 +49,13 @@ export async function admitChunk(env: Env, body: TaskMessage): Promise<boolean> 
   if ((body.deferrals ?? 0) >= MAX_DEFERRALS) return true;
   const own = await env.MASS_UPDATE_PACE.limit({ key: body.project_id });
   if (!own.success) return false;
-  const shared = await env.MASS_UPDATE_SHARED_PACE.limit({ key: SHARED_PACE_KEY });
-  return shared.success;
+  // A chunk's rows land on its project's shards (and, while it moves, the other placement's);
+  // a split project's chunk counts whole on each of its shards, which errs on the safe side.
+  for (const { name } of (await projectionFor(env, body.project_id)).writeShards) {
+    const shared = await env.MASS_UPDATE_SHARED_PACE.limit({ key: sharedPaceKey(name) });
+    if (!shared.success) return false;
+  }
+  return true;
 }
 
 /** How long a deferred chunk waits: past the current window, spread so they do not return at once. */

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { projectShard } from "../../src/db/shards";
 import worker from "../../src/index";
 import { MAX_CHUNK_IDENTIFIERS, planChunks, refuseOversized } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
@@ -8,13 +9,14 @@ import {
   MAX_DEFERRALS,
   PROJECT_CHUNKS_PER_WINDOW,
   SHARED_CHUNKS_PER_WINDOW,
-  SHARED_PACE_KEY,
+  sharedPaceKey,
 } from "../../src/profiles/pace";
 import { TASKS_QUEUE } from "../../src/queue/consumer";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
 import wranglerToml from "../../wrangler.toml?raw";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
 import { profileBy } from "../support/identity";
+import { placeOn } from "../support/shards";
 
 interface RequestStatus {
   status: "pending" | "done" | "failed";
@@ -363,13 +365,38 @@ describe("the budgets the pace asks", () => {
       TASKS: { send: async (body: ProfileOpsMessage) => void sent.push(body) } as unknown as Queue,
     } as Env;
     const result = await deliver([chunkOf(quiet.projectId, requestId, "shared-member")], spentShared);
-    expect(asked).toEqual([SHARED_PACE_KEY]);
+    expect(asked).toEqual([sharedPaceKey((await projectShard(env, quiet.projectId)).name)]);
     expect(result.explicitAcks).toEqual(["m0"]);
     expect(result.retryMessages).toEqual([]);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ request_id: requestId, deferrals: 1 });
     expect(await recorded(requestId)).toBe(0);
     expect((await profileBy(quiet, { custom_id: "shared-member" })).status).toBe(404);
+  });
+
+  it("keeps a shared budget per projection database: a spent one defers only its own shard's chunks", async () => {
+    const [full, free] = [await createProject(), await createProject()];
+    await placeOn(full.projectId, "PROJECTION_1");
+    await placeOn(free.projectId, "PROJECTION_2");
+    const [fullRequest, freeRequest] = [crypto.randomUUID(), crypto.randomUUID()];
+    await recordRequest(full.projectId, fullRequest, 1);
+    await recordRequest(free.projectId, freeRequest, 1);
+    const sent: ProfileOpsMessage[] = [];
+    const oneShardSpent = {
+      ...env,
+      MASS_UPDATE_SHARED_PACE: {
+        limit: async ({ key }: RateLimitOptions) => ({ success: key !== sharedPaceKey("PROJECTION_1") }),
+      } as RateLimit,
+      TASKS: { send: async (body: ProfileOpsMessage) => void sent.push(body) } as unknown as Queue,
+    } as Env;
+    await deliver(
+      [chunkOf(full.projectId, fullRequest, "full-member"), chunkOf(free.projectId, freeRequest, "free-member")],
+      oneShardSpent,
+    );
+    expect(sent.map((m) => m.request_id)).toEqual([fullRequest]);
+    expect(await recorded(fullRequest)).toBe(0);
+    expect(await recorded(freeRequest)).toBe(1);
+    expect((await profileBy(free, { custom_id: "free-member" })).body?.attributes.paced?.value).toBe(true);
   });
 
   it("does not spend the shared budget for a chunk its own project's budget refuses", async () => {
