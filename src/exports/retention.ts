@@ -71,13 +71,22 @@ async function dailyPage(env: Env, now: Date): Promise<number> {
   return results.length;
 }
 
+/**
+ * The retention run's scans (`?1` the cutoff, `?2` the page size), each answered by a partial
+ * index of what is still to delete (migration `retention_scans`): the tables keep every
+ * request, and a scan of them all would grow with every mass update and review.
+ */
+export const RETENTION_SCANS = {
+  profileExports: `SELECT id, project_id FROM requests WHERE kind = 'profiles_export' AND created_at <= ?1
+       AND result IS NOT NULL AND result->>'$.deleted_at' IS NULL LIMIT ?2`,
+  reviewArchives: `SELECT id, archive_key FROM privacy_requests WHERE type = 'review' AND archive_key IS NOT NULL
+       AND archive_deleted_at IS NULL AND completed_at <= ?1 LIMIT ?2`,
+};
+
 /** One page of expired on-demand profile exports deleted; how many. */
 async function profileExportsPage(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - COPY_DAYS * DAY_MS).toISOString();
-  const { results } = await env.DB.prepare(
-    `SELECT id, project_id FROM requests WHERE kind = 'profiles_export' AND created_at <= ?1
-       AND result IS NOT NULL AND result->>'$.deleted_at' IS NULL LIMIT ?2`,
-  )
+  const { results } = await env.DB.prepare(RETENTION_SCANS.profileExports)
     .bind(cutoff, retentionPaging.rows)
     .all<{ id: string; project_id: string }>();
   if (results.length === 0) return 0;
@@ -95,10 +104,7 @@ async function profileExportsPage(env: Env, now: Date): Promise<number> {
 /** One page of review archives past their 7 days deleted; how many. */
 async function reviewArchivesPage(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - COPY_DAYS * DAY_MS).toISOString();
-  const { results } = await env.DB.prepare(
-    `SELECT id, archive_key FROM privacy_requests WHERE type = 'review' AND archive_key IS NOT NULL
-       AND archive_deleted_at IS NULL AND completed_at <= ?1 LIMIT ?2`,
-  )
+  const { results } = await env.DB.prepare(RETENTION_SCANS.reviewArchives)
     .bind(cutoff, retentionPaging.rows)
     .all<{ id: string; archive_key: string }>();
   if (results.length === 0) return 0;

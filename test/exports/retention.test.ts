@@ -4,7 +4,12 @@ import { describe, expect, it, vi } from "vitest";
 import type { ExportMessage } from "../../src/exports/exports.messages";
 import { dailyKey, manifestKey } from "../../src/exports/files";
 import { profilesExportKey } from "../../src/exports/profiles-export";
-import { expireExportCopies, type RetentionProgress, retentionPaging } from "../../src/exports/retention";
+import {
+  expireExportCopies,
+  RETENTION_SCANS,
+  type RetentionProgress,
+  retentionPaging,
+} from "../../src/exports/retention";
 import worker from "../../src/index";
 import { archiveKey } from "../../src/privacy/store";
 import { run } from "../privacy/support";
@@ -166,5 +171,19 @@ describe("half-built exports-work/ runs", () => {
     // Eight days on, by the run's own clock.
     await expireExportCopies(keepingTasks([]), new Date(Date.now() + 8 * DAY_MS));
     expect(await stored(key)).toBe(false);
+  });
+});
+
+describe("the retention run's scans", () => {
+  it("each read a partial index of what is left to delete, not the whole table", async () => {
+    for (const [scan, index] of [
+      [RETENTION_SCANS.profileExports, "requests_export_expiry_idx"],
+      [RETENTION_SCANS.reviewArchives, "privacy_requests_archive_expiry_idx"],
+    ] as const) {
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${scan}`)
+        .bind(new Date().toISOString(), 100)
+        .all<{ detail: string }>();
+      expect(results.map((r) => r.detail).join("; ")).toContain(`USING INDEX ${index}`);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /* Projects, apps, keys, requests and dead letters: the control database (DB). */
@@ -54,7 +55,13 @@ export const requests = sqliteTable(
     result: text("result", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: text("created_at").notNull(),
   },
-  (t) => [index("requests_project_idx").on(t.projectId, t.createdAt)],
+  (t) => [
+    index("requests_project_idx").on(t.projectId, t.createdAt),
+    // The retention run's scan: on-demand exports whose file is not deleted yet, oldest first.
+    index("requests_export_expiry_idx")
+      .on(t.createdAt)
+      .where(sql`${t.kind} = 'profiles_export' AND ${t.result} IS NOT NULL AND ${t.result}->>'$.deleted_at' IS NULL`),
+  ],
 );
 
 export const requestChunks = sqliteTable(

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /* Privacy requests, their erasure steps and completion outbox, and the inactive-profile purge: control database. */
@@ -28,7 +29,13 @@ export const privacyRequests = sqliteTable(
     callbackAttempts: integer("callback_attempts").notNull().default(0),
     callbackError: text("callback_error"),
   },
-  (t) => [index("privacy_requests_project_idx").on(t.projectId, t.createdAt)],
+  (t) => [
+    index("privacy_requests_project_idx").on(t.projectId, t.createdAt),
+    // The retention run's scan: review archives not deleted yet, by completion.
+    index("privacy_requests_archive_expiry_idx")
+      .on(t.completedAt)
+      .where(sql`${t.type} = 'review' AND ${t.archiveKey} IS NOT NULL AND ${t.archiveDeletedAt} IS NULL`),
+  ],
 );
 
 /**

@@ -1,0 +1,2 @@
+CREATE INDEX `requests_export_expiry_idx` ON `requests` (`created_at`) WHERE "requests"."kind" = 'profiles_export' AND "requests"."result" IS NOT NULL AND "requests"."result"->>'$.deleted_at' IS NULL;--> statement-breakpoint
+CREATE INDEX `privacy_requests_archive_expiry_idx` ON `privacy_requests` (`completed_at`) WHERE "privacy_requests"."type" = 'review' AND "privacy_requests"."archive_key" IS NOT NULL AND "privacy_requests"."archive_deleted_at" IS NULL;
