@@ -1,13 +1,14 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { byText, onEachShard } from "../db/fan-out";
 import { campaignPages, messages } from "../db/schema";
-import { projectionFor } from "../db/shards";
+import { projectionFor, type Shard } from "../db/shards";
 import { chunkBy } from "../lib/chunk";
 import type { MessagePieceMessage } from "../messaging/send";
 import type { CampaignMessage } from "./campaigns.schema";
 import { alignSlot, delayUntil, dueAt, pageLimitFor, pieceSizeFor } from "./pacing";
 import { readCampaign } from "./store";
-import { PAGE_PROFILES, targetPage } from "./targeting";
+import { campaignPaging, type TargetRow, targetPage } from "./targeting";
 
 /**
  * One page of a campaign's fan-out, on the message queue. Pages run one after the other (each
@@ -19,9 +20,11 @@ export interface CampaignPageMessage {
   token: string;
   project_id: string;
   page: number;
-  /** Position of the shard being walked in the project's projection. */
-  shard: number;
-  /** Last profile ID read on that shard ("" to begin). */
+  /**
+   * Last profile ID read ("" to begin). Pages walk the project's shards together in profile ID
+   * order, so the cursor names no shard: a move or split between two pages changes where the
+   * next is read, not what it reads.
+   */
   after: string;
   /** Pieces queued before this page: the next piece's number. */
   pieces: number;
@@ -53,6 +56,37 @@ export function variantFor(messagesOf: CampaignMessage[], language: string | nul
   return neutral >= 0 ? neutral : 0;
 }
 
+/** Each shard's page of targets, read side by side. */
+async function targetsAcross(
+  env: Env,
+  projectId: string,
+  read: (shard: Shard) => Promise<TargetRow[]>,
+): Promise<TargetRow[]> {
+  return (await onEachShard(await projectionFor(env, projectId), read)).flat();
+}
+
+/**
+ * The rows of the first `limit` profiles of the project, in profile ID order, from each shard's
+ * page of its own first `limit` (rows of one profile come from one shard, whole): a profile among
+ * the first `limit` of all is among the first `limit` of its shard.
+ */
+export function firstProfiles(rows: TargetRow[], limit: number): TargetRow[] {
+  const sorted = rows.sort(
+    (a, b) => byText(a.profile_id, b.profile_id) || byText(a.installation_id ?? "", b.installation_id ?? ""),
+  );
+  const kept: TargetRow[] = [];
+  let profiles = 0;
+  let previous: string | null = null;
+  for (const row of sorted) {
+    if (row.profile_id !== previous) {
+      if (++profiles > limit) break;
+      previous = row.profile_id;
+    }
+    kept.push(row);
+  }
+  return kept;
+}
+
 /**
  * Reads one page of targets and queues its pieces, each delayed to its pacing slot, then the
  * next page (or, after the last, the message's final piece count). A page already recorded
@@ -69,13 +103,11 @@ export async function handleCampaignPage(env: Env, msg: CampaignPageMessage, now
     .where(and(eq(campaignPages.token, msg.token), eq(campaignPages.page, msg.page)))
     .get();
   if (done) return;
-  const projection = await projectionFor(env, msg.project_id);
-  const shard = projection.shards[msg.shard];
   const rate = campaign.sendRate;
-  const limit = pageLimitFor(rate, PAGE_PROFILES);
-  const rows = shard
-    ? await targetPage(shard, msg.project_id, campaign.targeting, campaign.appIds, msg.after, limit)
-    : [];
+  const limit = pageLimitFor(rate, campaignPaging.profiles);
+  const rows = await targetsAcross(env, msg.project_id, (shard) =>
+    targetPage(shard, msg.project_id, campaign.targeting, campaign.appIds, msg.after, limit),
+  ).then((all) => firstProfiles(all, limit));
 
   // A page holds at most `limit` profiles and their installations: memory bounded whatever the target.
   const byVariant = new Map<number, string[]>();
@@ -118,19 +150,9 @@ export async function handleCampaignPage(env: Env, msg: CampaignPageMessage, now
   const targeted = seen.size;
   const last = [...profiles].at(-1);
   const next: CampaignPageMessage | null =
-    shard && profiles.size >= limit && last
+    profiles.size >= limit && last
       ? { ...msg, page: msg.page + 1, after: last, pieces: piece, slot, targeted: msg.targeted + targeted }
-      : msg.shard + 1 < projection.shards.length
-        ? {
-            ...msg,
-            page: msg.page + 1,
-            shard: msg.shard + 1,
-            after: "",
-            pieces: piece,
-            slot,
-            targeted: msg.targeted + targeted,
-          }
-        : null;
+      : null;
 
   for (const batch of chunkBy(queued, 100, 200 * 1024)) {
     await env.MESSAGES.sendBatch(

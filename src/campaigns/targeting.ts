@@ -72,8 +72,8 @@ export async function checkTargeting(env: Env, projectId: string, t: Targeting |
   return targeting;
 }
 
-/** Profiles a page reads at most (with their installations): one bounded query. */
-export const PAGE_PROFILES = 500;
+/** Profiles a page reads at most (with their installations): one bounded query a shard. A test makes it small. */
+export const campaignPaging = { profiles: 500 };
 
 export interface TargetRow {
   profile_id: string;

@@ -125,7 +125,6 @@ describe("the fan-out", () => {
       token,
       project_id: p.projectId,
       page: 0,
-      shard: 0,
       after: "",
       pieces: 0,
       slot: 0,
