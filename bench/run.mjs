@@ -54,6 +54,9 @@ const SCENARIOS = [
   "privacy",
   // A receiver in this process; the app runs with ALLOW_HTTP_WEBHOOKS on for it.
   "webhooks",
+  // Web push to a local push service (the same allowance); the app has a CHANNEL_SECRET_KEY.
+  "messaging",
+  "campaigns",
   // Last: its queued work would weigh on the scenarios after it.
   "mass-update",
 ];
@@ -79,6 +82,11 @@ const SETTINGS = {
 const APP_PORT = num("BENCH_PORT", 8788);
 const BASE_PORT = APP_PORT + 1;
 const ADMIN = "bench-admin-token";
+const APP_VARS = [
+  ...["--var", `ADMIN_TOKEN:${ADMIN}`, "--var", "METER:on", "--var", "ALLOW_HTTP_WEBHOOKS:1"],
+  // Channel credentials (each project's VAPID key) are stored encrypted with it: any long random string.
+  ...["--var", `CHANNEL_SECRET_KEY:${crypto.randomUUID()}${crypto.randomUUID()}`.replaceAll("-", "")],
+];
 const STATE = { app: ".wrangler/bench", base: ".wrangler/bench-baseline" };
 const BASE_CONFIG = "bench/baseline/wrangler.toml";
 
@@ -117,11 +125,7 @@ async function main() {
   migrate(STATE.app);
   migrate(STATE.base, BASE_CONFIG);
   const servers = {
-    app: await startDev(["--var", `ADMIN_TOKEN:${ADMIN}`, "--var", "METER:on", "--var", "ALLOW_HTTP_WEBHOOKS:1"], {
-      port: APP_PORT,
-      state: STATE.app,
-      probe: "/health",
-    }),
+    app: await startDev(APP_VARS, { port: APP_PORT, state: STATE.app, probe: "/health" }),
     base: await startDev(["--config", BASE_CONFIG], { port: BASE_PORT, state: STATE.base }),
   };
   serversForLog = servers;

@@ -5,8 +5,12 @@ interface BaselineEnv {
   LIMITER: RateLimit;
   QUEUE: Queue;
   MASS: Queue<MassChunk>;
+  PUSH: Queue<PushPiece>;
   DB: D1Database;
 }
+
+/** One piece of a `/push` run: the deliveries it numbers, each `size` bytes POSTed to `to` + `tag-n`. */
+type PushPiece = { to: string; tag: string; size: number; numbers: number[] };
 
 /** One chunk of the `/mass` yardstick: the custom IDs whose objects get one row each. */
 type MassChunk = { tag: string; ids: string[] };
@@ -90,6 +94,48 @@ async function queueMass(env: BaselineEnv, request: Request, tag: string): Promi
   return chunks.length;
 }
 
+// edge-cdp's message fan-out (src/messaging/send.ts, fanout.ts): pieces of 25 targets, queued
+// in sends of up to 100 messages; the consumer (the queue's settings in wrangler.toml are
+// edge-cdp's) takes a batch's pieces at once and POSTs 6 of a piece's pushes at a time.
+const PUSH_PIECE = 25;
+const PUSH_SENDS = 100;
+const PUSH_IN_FLIGHT = 6;
+
+/** Queues a `/push` run of `count` deliveries in pieces; answers how many pieces. */
+async function queuePush(env: BaselineEnv, url: URL): Promise<number> {
+  const count = Number(url.searchParams.get("count") ?? 0);
+  const to = url.searchParams.get("to") ?? "";
+  const tag = url.searchParams.get("tag") ?? "";
+  const size = Number(url.searchParams.get("size") ?? 0);
+  const pieces: PushPiece[] = [];
+  for (let k = 0; k < count; k += PUSH_PIECE) {
+    const numbers = Array.from({ length: Math.min(PUSH_PIECE, count - k) }, (_, n) => k + n);
+    pieces.push({ to, tag, size, numbers });
+  }
+  for (let k = 0; k < pieces.length; k += PUSH_SENDS) {
+    await env.PUSH.sendBatch(pieces.slice(k, k + PUSH_SENDS).map((body) => ({ body, contentType: "json" as const })));
+  }
+  return pieces.length;
+}
+
+/** POSTs a piece's deliveries: an encrypted push's size and headers, no encryption or signing. */
+async function pushPiece(piece: PushPiece): Promise<void> {
+  const body = crypto.getRandomValues(new Uint8Array(piece.size));
+  await bounded(piece.numbers, PUSH_IN_FLIGHT, async (n) => {
+    const res = await fetch(`${piece.to}${piece.tag}-${n}`, {
+      method: "POST",
+      headers: {
+        TTL: "86400",
+        Urgency: "normal",
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+      },
+      body,
+    });
+    await res.body?.cancel();
+  });
+}
+
 // edge-cdp's audience writer (src/audiences/members.ts): up to 10,000 IDs (300,000 characters)
 // a statement as one JSON array, five statements a D1 batch. Sent one batch after the other;
 // edge-cdp overlaps a batch's write with reading the next, which is its own doing.
@@ -161,7 +207,11 @@ export default {
    * - `POST /mass?tag=`: a mass-update body, chunked and queued as edge-cdp queues it; its
    *   consumer writes one row into the object of each custom ID. `GET /mass?tag=`: chunks done;
    * - `/hook?to=`: answers, then POSTs the body it was given to `to` (a webhook delivery's body,
-   *   as edge-cdp POSTs it after answering the SDK batch), with its `X-Bench-Probe` header.
+   *   as edge-cdp POSTs it after answering the SDK batch), with its `X-Bench-Probe` header;
+   * - `POST /push?to=&count=&size=&tag=`: `count` push deliveries of `size` bytes to `to`, queued
+   *   in pieces and POSTed by the consumer as edge-cdp's message fan-out does (a transactional
+   *   send's or a campaign's), less what is edge-cdp's own: no lookups, claims, encryption,
+   *   signing or outcomes.
    */
   async fetch(request: Request, env: BaselineEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
@@ -177,6 +227,8 @@ export default {
         );
         return Response.json({ ok: true });
       }
+      case "/push":
+        return Response.json({ pieces: await queuePush(env, url) });
       case "/segment": {
         const project = url.searchParams.get("project") ?? "";
         const row = await env.DB.prepare(
@@ -227,9 +279,19 @@ export default {
 
   /**
    * The `/unavoidable` route's consumer acknowledges, as the cheapest consumer can. The `/mass` one
-   * writes one row into each chunk's objects, then counts the chunk done.
+   * writes one row into each chunk's objects, then counts the chunk done. The `/push` one POSTs
+   * its batch's pieces at once, as edge-cdp's message consumer does.
    */
   async queue(batch: MessageBatch, env: BaselineEnv): Promise<void> {
+    if (batch.queue === "edge-cdp-baseline-push") {
+      await Promise.all(
+        (batch.messages as readonly Message<PushPiece>[]).map(async (m) => {
+          await pushPiece(m.body);
+          m.ack();
+        }),
+      );
+      return;
+    }
     if (batch.queue === "edge-cdp-baseline-mass") {
       for (const m of batch.messages as readonly Message<MassChunk>[]) {
         await bounded(m.body.ids, MASS_IN_FLIGHT, (id) => counter(env, id).hit());
