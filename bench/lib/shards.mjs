@@ -117,11 +117,12 @@ export function profileIdSql(position, k) {
 
 /**
  * Inserts profiles `from`…`to` (i) of `projectId` on one shard, each with the IDs
- * profileIdSql(position, k) gives, active, with `attributes` attributes: `tier` (gold one in
+ * profileIdSql(position, k) gives (or UUID-long ones), active, with `attributes` attributes: `tier` (gold one in
  * ten, as bench/scenarios/segments.mjs seeds it), then short strings and numbers.
  */
-export function seedSql(projectId, { from, to, position = 0, k = 1, attributes = 1 }) {
-  const id = profileIdSql(position, k);
+export function seedSql(projectId, { from, to, position = 0, k = 1, attributes = 1, uuids = false }) {
+  // `uuids`: IDs as long as the real ones (UUIDs), for sizes; the hash then places nothing.
+  const id = uuids ? "printf('00000000-0000-4000-9000-%012d', i)" : profileIdSql(position, k);
   const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${to})`;
   let sql = `${range}
   INSERT INTO profiles (project_id, profile_id, custom_id, state, version, created_at, last_activity_at, holder_kind, holder_id)
@@ -146,14 +147,4 @@ export function placementSql(projectId, shards) {
   return `DELETE FROM project_shards WHERE project_id = '${projectId}';
 INSERT INTO project_shards (project_id, position, shard) VALUES ${rows};
 UPDATE directory_epoch SET epoch = epoch + 1 WHERE id = 0;`;
-}
-
-/** The shard's database size in bytes (page_count × page_size). */
-export function shardBytes(state, binding) {
-  const [row] = shardQuery(
-    state,
-    binding,
-    "SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()",
-  );
-  return row.bytes;
 }

@@ -25,7 +25,6 @@ import {
   placementSql,
   SHARDS_CONFIG,
   seedSql,
-  shardBytes,
   shardQuery,
   shardSql,
   writeShardsConfig,
@@ -86,7 +85,10 @@ async function fanOut(ctx) {
     const make = (name) => api("POST", "/v1/admin/projects", { name }, ctx.admin);
     const [one, split] = [await make("shards-one"), await make("shards-split")];
     const quarter = PROFILES / SPLIT.length;
-    const emptyBytes = shardBytes(STATE, ALONE);
+    // D1's own size of each shard (size_after), as GET /v1/admin/shards reports it.
+    const bytesOf = async (name) =>
+      (await api("GET", `/v1/admin/shards?shard=${name}`, undefined, ctx.admin)).shards[0].bytes;
+    const emptyBytes = await bytesOf(ALONE);
     const seed = await timed(async () => {
       shardSql(STATE, "DB", placementSql(one.project_id, [ALONE]) + placementSql(split.project_id, SPLIT));
       shardSql(STATE, ALONE, seedSql(one.project_id, { from: 1, to: PROFILES }));
@@ -95,7 +97,6 @@ async function fanOut(ctx) {
         shardSql(STATE, name, seedSql(split.project_id, range));
       }
     });
-    const oneBytes = shardBytes(STATE, ALONE) - emptyBytes;
     // Each shard holds what the hash puts there: a sample of each checked against fnv1a.
     const misplaced = SPLIT.map(
       (name, k) =>
@@ -106,6 +107,7 @@ async function fanOut(ctx) {
         ).filter((r) => fnv1a(r.profile_id) % SPLIT.length !== k).length,
     ).reduce((a, b) => a + b, 0);
     await settle(server.url);
+    const oneBytes = (await bytesOf(ALONE)) - emptyBytes;
 
     const where = { attribute: "tier", op: "eq", value: "gold" };
     const rest = (p) => ({ Authorization: `Bearer ${p.rest_api_key}`, "X-Project-Id": p.project_id });
@@ -127,12 +129,16 @@ async function fanOut(ctx) {
     const [oneMs, splitMs] = [median(times.one), median(times.split)];
     const { shards } = await api("GET", "/v1/admin/shards", undefined, ctx.admin);
 
-    // Bytes a profile takes with 2 and with 10 attributes: PROJECTION_4's growth for each.
+    // Bytes a profile takes with 2 and with 10 attributes: PROJECTION_4's growth for each, as D1
+    // counts it (whole pages: rows inserted in key order fill them, random ones leave room).
     const sizes = {};
     for (const attributes of [2, 10]) {
-      const before = shardBytes(STATE, ALONE);
-      shardSql(STATE, ALONE, seedSql(`size-${attributes}`, { from: 1, to: SIZE_PROFILES, attributes }));
-      const per = (shardBytes(STATE, ALONE) - before) / SIZE_PROFILES;
+      const before = await bytesOf(ALONE);
+      // A project ID and profile IDs as long as real ones: each is in every index entry.
+      const project = crypto.randomUUID();
+      shardSql(STATE, ALONE, seedSql(project, { from: 1, to: SIZE_PROFILES, attributes, uuids: true }));
+      await settle(server.url);
+      const per = ((await bytesOf(ALONE)) - before) / SIZE_PROFILES;
       sizes[`${attributes}_attributes`] = {
         bytes_per_profile: Math.round(per),
         profiles_per_10_gb_shard: Math.round(10e9 / per),
@@ -147,7 +153,7 @@ async function fanOut(ctx) {
       seed_ms: seed.ms,
       misplaced_in_sample_of_800: misplaced,
       rows_by_shard: shards.map((s) => ({ shard: s.shard, rows: s.rows, bytes: s.bytes })),
-      bytes_per_profile_1_attribute: Math.round(oneBytes / PROFILES),
+      bytes_per_profile_1_attribute_short_ids: Math.round(oneBytes / PROFILES),
       sizes,
     };
   } finally {
