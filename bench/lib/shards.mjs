@@ -1,7 +1,7 @@
 // A second edge-cdp Worker with more projection shards, for bench/scenarios/shards.mjs: its config
 // derived from wrangler.toml, its shards migrated, and profiles seeded straight into each shard
 // with bulk SQL, each on the shard fnv1a(profile_id) mod k names (src/db/shards.ts).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { wrangler } from "./wrangler.mjs";
 
@@ -46,20 +46,24 @@ export function migrateShards(state, names) {
 export function shardSql(state, binding, sql) {
   const file = `${state}-sql-${binding}.sql`;
   writeFileSync(file, sql);
-  const out = wrangler([
-    "d1",
-    "execute",
-    binding,
-    "--local",
-    "--persist-to",
-    state,
-    "--config",
-    SHARDS_CONFIG,
-    "--json",
-    "--file",
-    file,
-  ]);
-  return JSON.parse(out);
+  try {
+    const out = wrangler([
+      "d1",
+      "execute",
+      binding,
+      "--local",
+      "--persist-to",
+      state,
+      "--config",
+      SHARDS_CONFIG,
+      "--json",
+      "--file",
+      file,
+    ]);
+    return JSON.parse(out);
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** Rows of one query on one shard. */
