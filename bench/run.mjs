@@ -7,7 +7,11 @@
 //
 // Subsets: `BENCH_ONLY=sdk-warm,segments npm run bench`, or `node bench/run.mjs sdk-warm segments`.
 // Settings (environment): BENCH_DURATION (s per alternating load, split in rounds), BENCH_ROUNDS,
-// BENCH_CONNECTIONS, BENCH_PROFILES, BENCH_AUDIENCE, and the others in SETTINGS. `wrangler dev`
+// BENCH_CONNECTIONS, BENCH_PROFILES, BENCH_AUDIENCE, and the others in SETTINGS; the shards
+// scenario reads its own: BENCH_SHARD_PROFILES (1,000,000: the count, on 1 shard and split over 4),
+// BENCH_SIZE_PROFILES (100,000: bytes per profile at 2 and 10 attributes), BENCH_MOVE_PROFILES
+// (5,000: the project moved), BENCH_MOVE_CONNECTIONS (8: the SDK load during the move) and
+// BENCH_MOVE_SEED_CONNECTIONS (32: the first contacts that make its profiles). `wrangler dev`
 // reloads when a file it serves changes: do not edit the worktree while a run goes on.
 //
 // A scenario module, bench/scenarios/<name>.mjs, exports `async function run(ctx)` returning
@@ -57,6 +61,8 @@ const SCENARIOS = [
   // Web push to a local push service (the same allowance); the app has a CHANNEL_SECRET_KEY.
   "messaging",
   "campaigns",
+  // A second edge-cdp Worker of its own (port BENCH_PORT + 10) with five shards, then a move on this one.
+  "shards",
   // Last: its queued work would weigh on the scenarios after it.
   "mass-update",
 ];
