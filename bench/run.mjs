@@ -31,14 +31,15 @@
 //   interleaved([() => load(...)], rounds)   alternates loads in rounds; one merged row per load
 //   meter       { available, settle(), measure({name, unit, operations}, fn) -> {value, cost} }:
 //               waits for quiet, resets edge-cdp's meter, runs fn, waits until queues drain, reads
-//   wrangler    { d1("app"|"base", sql), run(args), state: {app, base} }: local D1 / R2 commands
+//   wrangler    { d1("app"|"base", sql, database?), shardOf(projectId), run(args), state: {app, base} }:
+//               local D1 / R2 commands; shardOf names the shard (binding) a project's projection is on
 //   memoryOf("app"|"base")   peak and current resident memory of that Worker's workerd
 //   state       an object shared by the scenarios of one run (e.g. sdk-warm leaves idle installations)
 import { rmSync, writeFileSync } from "node:fs";
 import { interleaved, load } from "./lib/load.mjs";
 import { createMeter } from "./lib/meter.mjs";
 import { costTable, cpuTable, figureTable, scenarioTable, targetsLine } from "./lib/report.mjs";
-import { d1, migrate, startDev, wrangler } from "./lib/wrangler.mjs";
+import { d1, migrate, shardOf, startDev, wrangler } from "./lib/wrangler.mjs";
 import { memoryOf } from "./workerd.mjs";
 
 /** The scenario modules, in the order a full run takes them. */
@@ -173,10 +174,11 @@ async function main() {
     interleaved,
     meter,
     wrangler: {
-      d1: async (who, sql) => {
-        d1(STATE[who], sql, who === "base" ? BASE_CONFIG : undefined);
+      d1: async (who, sql, database = "DB") => {
+        d1(STATE[who], sql, who === "base" ? BASE_CONFIG : undefined, database);
         await settleReload(servers[who]);
       },
+      shardOf: (projectId) => shardOf(STATE.app, projectId),
       run: wrangler,
       settle: (who) => settleReload(servers[who]),
       state: STATE,

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { encryptNotification } from "@block65/webcrypto-web-push";
 
 interface BaselineEnv {
   COUNTERS: DurableObjectNamespace<Counter>;
@@ -9,8 +10,17 @@ interface BaselineEnv {
   DB: D1Database;
 }
 
-/** One piece of a `/push` run: the deliveries it numbers, each `size` bytes POSTed to `to` + `tag-n`. */
-type PushPiece = { to: string; tag: string; size: number; numbers: number[] };
+/**
+ * One piece of a `/push` run: the deliveries it numbers, each `payload` encrypted for `keys` (one
+ * browser subscription's, RFC 8291) and POSTed to `to` + `tag-n` with a VAPID JWT (RFC 8292).
+ */
+type PushPiece = {
+  to: string;
+  tag: string;
+  payload: string;
+  keys: { p256dh: string; auth: string };
+  numbers: number[];
+};
 
 /** One chunk of the `/mass` yardstick: the custom IDs whose objects get one row each. */
 type MassChunk = { tag: string; ids: string[] };
@@ -101,16 +111,13 @@ const PUSH_PIECE = 25;
 const PUSH_SENDS = 100;
 const PUSH_IN_FLIGHT = 6;
 
-/** Queues a `/push` run of `count` deliveries in pieces; answers how many pieces. */
-async function queuePush(env: BaselineEnv, url: URL): Promise<number> {
-  const count = Number(url.searchParams.get("count") ?? 0);
-  const to = url.searchParams.get("to") ?? "";
-  const tag = url.searchParams.get("tag") ?? "";
-  const size = Number(url.searchParams.get("size") ?? 0);
+/** Queues a `/push` run (`{to, tag, count, payload, keys}`) of `count` deliveries in pieces; answers how many pieces. */
+async function queuePush(env: BaselineEnv, request: Request): Promise<number> {
+  const run = (await request.json()) as Omit<PushPiece, "numbers"> & { count: number };
   const pieces: PushPiece[] = [];
-  for (let k = 0; k < count; k += PUSH_PIECE) {
-    const numbers = Array.from({ length: Math.min(PUSH_PIECE, count - k) }, (_, n) => k + n);
-    pieces.push({ to, tag, size, numbers });
+  for (let k = 0; k < run.count; k += PUSH_PIECE) {
+    const numbers = Array.from({ length: Math.min(PUSH_PIECE, run.count - k) }, (_, n) => k + n);
+    pieces.push({ to: run.to, tag: run.tag, payload: run.payload, keys: run.keys, numbers });
   }
   for (let k = 0; k < pieces.length; k += PUSH_SENDS) {
     await env.PUSH.sendBatch(pieces.slice(k, k + PUSH_SENDS).map((body) => ({ body, contentType: "json" as const })));
@@ -118,13 +125,53 @@ async function queuePush(env: BaselineEnv, url: URL): Promise<number> {
   return pieces.length;
 }
 
-/** POSTs a piece's deliveries: an encrypted push's size and headers, no encryption or signing. */
+const base64url = (bytes: ArrayBuffer | Uint8Array) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+
+/** This isolate's VAPID key pair: a push service knows an application by it, as it knows a project's. */
+let vapidKeys: Promise<{ pair: CryptoKeyPair; publicKey: string }> | null = null;
+function vapid() {
+  vapidKeys ??= (async () => {
+    const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    return { pair, publicKey: base64url((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer) };
+  })();
+  return vapidKeys;
+}
+
+/** A VAPID `Authorization` header for `endpoint`, signed for each delivery as edge-cdp signs it. */
+async function vapidHeader(endpoint: string): Promise<string> {
+  const { pair, publicKey } = await vapid();
+  const encode = (value: unknown) => base64url(new TextEncoder().encode(JSON.stringify(value)));
+  const claims = {
+    aud: new URL(endpoint).origin,
+    exp: Math.floor(Date.now() / 1000) + 12 * 3600,
+    sub: "mailto:bench@example.com",
+  };
+  const unsigned = `${encode({ typ: "JWT", alg: "ES256" })}.${encode(claims)}`;
+  const signature = await crypto.subtle.sign(
+    { name: "ECDSA", hash: "SHA-256" },
+    pair.privateKey,
+    new TextEncoder().encode(unsigned),
+  );
+  return `vapid t=${unsigned}.${base64url(signature)}, k=${publicKey}`;
+}
+
+/** POSTs a piece's deliveries, each encrypted (aes128gcm, the library edge-cdp uses) and signed. */
 async function pushPiece(piece: PushPiece): Promise<void> {
-  const body = crypto.getRandomValues(new Uint8Array(piece.size));
+  const plaintext = new TextEncoder().encode(piece.payload);
   await bounded(piece.numbers, PUSH_IN_FLIGHT, async (n) => {
-    const res = await fetch(`${piece.to}${piece.tag}-${n}`, {
+    const endpoint = `${piece.to}${piece.tag}-${n}`;
+    const body = await encryptNotification({ endpoint, expirationTime: null, keys: piece.keys }, plaintext);
+    const res = await fetch(endpoint, {
       method: "POST",
       headers: {
+        Authorization: await vapidHeader(endpoint),
         TTL: "86400",
         Urgency: "normal",
         "Content-Encoding": "aes128gcm",
@@ -208,10 +255,10 @@ export default {
    *   consumer writes one row into the object of each custom ID. `GET /mass?tag=`: chunks done;
    * - `/hook?to=`: answers, then POSTs the body it was given to `to` (a webhook delivery's body,
    *   as edge-cdp POSTs it after answering the SDK batch), with its `X-Bench-Probe` header;
-   * - `POST /push?to=&count=&size=&tag=`: `count` push deliveries of `size` bytes to `to`, queued
+   * - `POST /push` `{to, tag, count, payload, keys}`: `count` web push deliveries to `to`, queued
    *   in pieces and POSTed by the consumer as edge-cdp's message fan-out does (a transactional
-   *   send's or a campaign's), less what is edge-cdp's own: no lookups, claims, encryption,
-   *   signing or outcomes.
+   *   send's or a campaign's), each encrypted for `keys` and signed with a VAPID JWT, less what
+   *   is edge-cdp's own: no lookups, claims or outcomes.
    */
   async fetch(request: Request, env: BaselineEnv, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
@@ -228,7 +275,7 @@ export default {
         return Response.json({ ok: true });
       }
       case "/push":
-        return Response.json({ pieces: await queuePush(env, url) });
+        return Response.json({ pieces: await queuePush(env, request) });
       case "/segment": {
         const project = url.searchParams.get("project") ?? "";
         const row = await env.DB.prepare(

@@ -6,7 +6,7 @@
 // `http_ece` (the `web-push` package's implementation), so a run shows that what it counted
 // were real aes128gcm pushes. edge-cdp runs with ALLOW_HTTP_WEBHOOKS on, so an
 // `http://127.0.0.1` endpoint is allowed.
-import { createECDH } from "node:crypto";
+import { createECDH, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import ece from "http_ece";
 
@@ -108,17 +108,23 @@ export async function untilArrived(service, prefix, count, { timeoutMs = 600_000
 }
 
 /**
- * The yardstick's run (bench/baseline/worker.ts, `/push`): `count` deliveries of `size` bytes
- * to this service, queued and POSTed by the yardstick Worker as edge-cdp's fan-out does (pieces
- * of 25, the same queue settings, 6 POSTs in flight a piece). Answers the deliveries a second
- * from the call to the last arrival, and what arrived.
+ * The yardstick's run (bench/baseline/worker.ts, `/push`): `count` deliveries of `payload` to
+ * this service, each encrypted for one browser subscription's keys and signed with a VAPID JWT,
+ * queued and POSTed by the yardstick Worker as edge-cdp's fan-out does (pieces of 25, the same
+ * queue settings, 6 POSTs in flight a piece). Answers the deliveries a second from the call to
+ * the last arrival, and what arrived.
  */
-export async function yardstickPush(ctx, service, count, size) {
+export async function yardstickPush(ctx, service, count, payload) {
   service.reset("yard");
   const tag = crypto.randomUUID().slice(0, 8);
+  const ecdh = createECDH("prime256v1");
+  const keys = { p256dh: ecdh.generateKeys().toString("base64url"), auth: randomBytes(16).toString("base64url") };
   const t0 = performance.now();
-  const query = `to=${encodeURIComponent(service.yardstick)}&count=${count}&size=${size}&tag=${tag}`;
-  const res = await fetch(`${ctx.urls.base}/push?${query}`, { method: "POST" });
+  const res = await fetch(`${ctx.urls.base}/push`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ to: service.yardstick, tag, count, payload, keys }),
+  });
   if (!res.ok) throw new Error(`yardstick /push: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
   const seen = await untilArrived(service, "yard", count);

@@ -41,12 +41,12 @@ export function migrate(state, config) {
   });
 }
 
-/** Runs SQL against the local D1 database kept under `state`. */
-export function d1(state, sql, config) {
+/** Runs SQL against the local D1 database `database` (a binding, DB by default) kept under `state`. */
+export function d1(state, sql, config, database = "DB") {
   return wrangler([
     "d1",
     "execute",
-    "DB",
+    database,
     "--local",
     "--persist-to",
     state,
@@ -91,4 +91,26 @@ export async function startDev(args, { port, state, probe = "/" }) {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/**
+ * The binding of the projection shard the directory placed `projectId` on (the first, for a
+ * split project), read from the control database kept under `state`: a project is placed on
+ * the emptiest shard, so a scenario that writes or counts projection rows itself asks here.
+ */
+export function shardOf(state, projectId) {
+  const out = wrangler([
+    "d1",
+    "execute",
+    "DB",
+    "--local",
+    "--persist-to",
+    state,
+    "--json",
+    "--command",
+    `SELECT shard FROM project_shards WHERE project_id = '${projectId}' ORDER BY position LIMIT 1`,
+  ]);
+  const shard = JSON.parse(out)[0]?.results?.[0]?.shard;
+  if (!shard) throw new Error(`project ${projectId} has no shard in the directory`);
+  return shard;
 }

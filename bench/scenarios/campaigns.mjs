@@ -6,7 +6,7 @@
 // in pages, pieces queued, sent as transactional pieces are. Reported: the time to the first
 // and the last delivery and to `sent` (its `completed_at`, read once it is sent: nothing polls
 // edge-cdp while the send is metered); deliveries a second beside the transactional yardstick
-// (bench/baseline/worker.ts `/push`, the same number of bodies of the same size); the Worker's
+// (bench/baseline/worker.ts `/push`, the same number of the same payloads, encrypted and signed); the Worker's
 // peak memory during the send (workerd's peak resident set, reset just before); billable units
 // per 1,000 targeted profiles. BENCH_CAMPAIGN_SEND_RATE (deliveries a minute) paces the send;
 // unset, the campaign is unpaced, so the rate is not the bottleneck.
@@ -62,6 +62,9 @@ function sampleRss(wranglerPid) {
  * Creates the campaign and waits for its deliveries at the push service. Nothing polls
  * edge-cdp meanwhile (the metered run would count the polls): `sent` is read afterwards.
  */
+/** The campaign's one message. */
+const CONTENT = { title: "New this week", body: "Twelve new things we think you will like. Have a look." };
+
 async function sendCampaign(ctx, bench, service, group) {
   service.reset("wp");
   const t0 = performance.now();
@@ -71,7 +74,7 @@ async function sendCampaign(ctx, bench, service, group) {
     live: true,
     push_time: "now",
     targeting: { where: { attribute: "bench_group", op: "eq", value: group } },
-    messages: [{ title: "New this week", body: "Twelve new things we think you will like. Have a look." }],
+    messages: [CONTENT],
     ...(SEND_RATE ? { send_rate: SEND_RATE } : {}),
   };
   const { campaign_token: token } = await ctx.api("POST", "/v1/campaigns", body, bench.rest);
@@ -137,8 +140,10 @@ export async function run(ctx) {
     const after = ctx.memoryOf("app");
     const { token, wall, ...ours } = { ...sent, ...(await statusOf(ctx, bench, sent)) };
     await sleep(2000);
-    await yardstickPush(ctx, service, 25, ours.bytes_per_delivery);
-    const yard = await yardstickPush(ctx, service, PROFILES, ours.bytes_per_delivery);
+    // The payload edge-cdp's service worker reads (src/messaging/channels/webpush.ts).
+    const payload = JSON.stringify({ ...CONTENT, campaign_token: token });
+    await yardstickPush(ctx, service, 25, payload);
+    const yard = await yardstickPush(ctx, service, PROFILES, payload);
     const memory = {
       // With the peak reset, workerd's peak is this send's; else the larger of the sampled one and the lifetime peak.
       peak_mib: peakReset ? after.peak_mib : Math.max(sampledMib, before.rss_mib),

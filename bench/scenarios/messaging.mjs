@@ -1,20 +1,21 @@
-// Transactional push (SPEC §10, "Reach people"): BENCH_MESSAGE_RECIPIENTS (1,000) web push
+// Transactional push (SPEC §10, "Reach people"): BENCH_MESSAGE_RECIPIENTS (10,000) web push
 // subscribers on a local push service (bench/lib/push-service.mjs), each an installation signed
 // in to a custom ID of its own, sent one message through `POST /v1/messages/transactional` by
 // their custom IDs (at most 10,000 a call: several calls past that). Reported: the time to the
 // 201 (the last call's), to the first and the last delivery, to `done` (the message's
 // `completed_at`, read once it is done: nothing polls edge-cdp while the send is metered), and
 // the deliveries a second (from the first call to the last delivery), beside the yardstick
-// Worker's `/push` (bench/baseline/worker.ts): the same number of bodies of the same size
-// POSTed to the same push service through a queue of edge-cdp's settings, pieces of 25, 6 in
-// flight a piece. Metered: billable units per 1,000 deliveries. `ctx` comes from bench/run.mjs;
+// Worker's `/push` (bench/baseline/worker.ts): the same number of the same payloads, each
+// encrypted (aes128gcm) and signed (VAPID) as edge-cdp does, POSTed to the same push service
+// through a queue of edge-cdp's settings, pieces of 25, 6 in flight a piece. Metered: billable
+// units per 1,000 deliveries. `ctx` comes from bench/run.mjs;
 // the app runs with ALLOW_HTTP_WEBHOOKS on (a 127.0.0.1 endpoint is allowed) and a
 // CHANNEL_SECRET_KEY (the project's VAPID key is stored with it).
 import { sleep } from "../lib/load.mjs";
 import { startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
 import { subscribe, webProject } from "../lib/subscribers.mjs";
 
-const RECIPIENTS = Number(process.env.BENCH_MESSAGE_RECIPIENTS ?? 1000);
+const RECIPIENTS = Number(process.env.BENCH_MESSAGE_RECIPIENTS ?? 10_000);
 /** Custom IDs a transactional call names at most (SPEC §10). */
 const PER_CALL = 10_000;
 
@@ -96,8 +97,10 @@ export async function run(ctx) {
     const { tokens, wall, ...ours } = { ...sent, ...(await statusOf(ctx, bench, sent)) };
     await sleep(2000);
     // The yardstick: a warm-up piece, then the same number of bodies of the same size.
-    await yardstickPush(ctx, service, 25, ours.bytes_per_delivery);
-    const yard = await yardstickPush(ctx, service, RECIPIENTS, ours.bytes_per_delivery);
+    // The payload edge-cdp's service worker reads (src/messaging/channels/webpush.ts).
+    const payload = JSON.stringify({ ...message, transactional_token: tokens[0] });
+    await yardstickPush(ctx, service, 25, payload);
+    const yard = await yardstickPush(ctx, service, RECIPIENTS, payload);
     const sample = { verified: service.checked.verified, failed: service.checked.failed };
 
     return {

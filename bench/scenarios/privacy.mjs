@@ -67,11 +67,12 @@ async function newProject(ctx, name) {
 }
 
 /** One D1 number, read with wrangler from the running edge-cdp's local state (run from the repository's root). */
-function d1Number(ctx, sql) {
+/** The number `sql` answers on the local D1 database `database` (a binding). */
+function d1Number(ctx, database, sql) {
   const out = ctx.wrangler.run([
     "d1",
     "execute",
-    "DB",
+    database,
     "--local",
     "--persist-to",
     ctx.wrangler.state.app,
@@ -171,10 +172,12 @@ async function purgeInactive(ctx) {
   const partial = answers.filter((a) => a.code !== "SUCCESS").length;
   if (partial) throw new Error(`seed: ${partial} updates answered with partial errors`);
   const appliedMs = performance.now() - seedStart;
+  // The project's profiles are on the shard the directory placed it on.
+  const shard = ctx.wrangler.shardOf(projectId);
   const activeSql = `SELECT count(*) FROM profiles WHERE project_id = '${projectId}' AND state = 'active' AND holder_kind IS NOT NULL`;
   const projected = await until(
     () => {
-      const n = d1Number(ctx, activeSql);
+      const n = d1Number(ctx, shard, activeSql);
       return n >= PURGE ? n : undefined;
     },
     { everyMs: 5000, timeoutMs: 60 * 60_000, what: "projection of the seeded profiles" },
@@ -196,7 +199,7 @@ async function purgeInactive(ctx) {
     { everyMs: PURGE > 10_000 ? 5000 : 2000, what: "purge" },
   );
   const ms = performance.now() - start;
-  const left = d1Number(ctx, activeSql);
+  const left = d1Number(ctx, shard, activeSql);
   return {
     figure: `inactive-profile purge, ${PURGE.toLocaleString("en")} profiles (Profile API, one custom ID object each)`,
     purge_seconds: seconds(ms),

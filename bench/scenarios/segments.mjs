@@ -16,7 +16,8 @@ const seedSql = (projectId, n) => `
 export async function run(ctx) {
   const { env, project } = ctx;
   const seed = await timed(async () => {
-    await ctx.wrangler.d1("app", seedSql(project.project_id, env.profiles));
+    // On the shard the directory placed the bench project on.
+    await ctx.wrangler.d1("app", seedSql(project.project_id, env.profiles), ctx.wrangler.shardOf(project.project_id));
     await ctx.wrangler.d1("base", seedSql(project.project_id, env.profiles));
   });
   const where = { attribute: "tier", op: "eq", value: "gold" };
