@@ -97,3 +97,15 @@ export async function webProject(ctx, name) {
     sdk: { "X-Api-Key": app.sdk_api_key },
   };
 }
+
+/**
+ * A web project of the scenario's own named `name`, with `count` subscribers in a new group
+ * (`<prefix>-<random>`) registered from the bench's connections; logs how long that took.
+ */
+export async function subscribedProject(ctx, service, name, prefix, count) {
+  const bench = await webProject(ctx, name);
+  const group = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const made = await subscribe(ctx, service, { count, group, headers: bench.sdk, concurrency: ctx.env.connections });
+  console.error(`  ${count} subscribers in ${made.seconds.toFixed(1)} s (${made.per_s}/s)`);
+  return { bench, group, made };
+}

@@ -18,7 +18,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { sleep } from "../lib/load.mjs";
 import { startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
-import { subscribe, untilProjected, webProject } from "../lib/subscribers.mjs";
+import { subscribedProject, untilProjected } from "../lib/subscribers.mjs";
 import { workerdPids } from "../workerd.mjs";
 
 const PROFILES = Number(process.env.BENCH_CAMPAIGN_PROFILES ?? 3000);
@@ -108,15 +108,7 @@ async function statusOf(ctx, bench, send, timeoutMs = 600_000) {
 export async function run(ctx) {
   const service = await startPushService(ctx.ports.app + 20);
   try {
-    const bench = await webProject(ctx, "bench-campaigns");
-    const group = `camp-${crypto.randomUUID().slice(0, 8)}`;
-    const made = await subscribe(ctx, service, {
-      count: PROFILES,
-      group,
-      headers: bench.sdk,
-      concurrency: ctx.env.connections,
-    });
-    console.error(`  ${PROFILES} subscribers in ${made.seconds.toFixed(1)} s (${made.per_s}/s)`);
+    const { bench, group, made } = await subscribedProject(ctx, service, "bench-campaigns", "camp", PROFILES);
     const projectedS = await untilProjected(ctx, group, PROFILES, { headers: bench.rest });
     console.error(`  projected ${projectedS} s later`);
 

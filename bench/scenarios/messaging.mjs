@@ -13,7 +13,7 @@
 // CHANNEL_SECRET_KEY (the project's VAPID key is stored with it).
 import { sleep } from "../lib/load.mjs";
 import { startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
-import { subscribe, webProject } from "../lib/subscribers.mjs";
+import { subscribedProject } from "../lib/subscribers.mjs";
 
 const RECIPIENTS = Number(process.env.BENCH_MESSAGE_RECIPIENTS ?? 10_000);
 /** Custom IDs a transactional call names at most (SPEC §10). */
@@ -73,15 +73,7 @@ async function statusOf(ctx, bench, send, timeoutMs = 600_000) {
 export async function run(ctx) {
   const service = await startPushService(ctx.ports.app + 20);
   try {
-    const bench = await webProject(ctx, "bench-messaging");
-    const group = `msg-${crypto.randomUUID().slice(0, 8)}`;
-    const made = await subscribe(ctx, service, {
-      count: RECIPIENTS,
-      group,
-      headers: bench.sdk,
-      concurrency: ctx.env.connections,
-    });
-    console.error(`  ${RECIPIENTS} subscribers in ${made.seconds.toFixed(1)} s (${made.per_s}/s)`);
+    const { bench, made } = await subscribedProject(ctx, service, "bench-messaging", "msg", RECIPIENTS);
 
     // A first send to one person: the project's channels and the consumer's code are loaded.
     await sendAll(ctx, bench, service, made.customIds.slice(0, 1));
