@@ -16,7 +16,9 @@ import {
   type Person,
   person,
   projected,
+  type Queued,
   readCampaign,
+  recordingEnv,
   untilSent,
 } from "./support";
 
@@ -32,21 +34,6 @@ beforeAll(async () => {
 });
 
 const wave = { where: { attribute: "wave", op: "eq", value: "fanout" } };
-
-type Queued = { body: CampaignPageMessage | MessagePieceMessage; delaySeconds?: number };
-
-/** The Worker's env with a message queue that only records what it is given. */
-function recordingEnv(queued: Queued[]): Env {
-  const MESSAGES = {
-    send: async (body: Queued["body"], options?: { delaySeconds?: number }) => {
-      queued.push({ body, delaySeconds: options?.delaySeconds ?? 0 });
-    },
-    sendBatch: async (batch: { body: Queued["body"]; delaySeconds?: number }[]) => {
-      for (const m of batch) queued.push({ body: m.body, delaySeconds: m.delaySeconds ?? 0 });
-    },
-  };
-  return { ...env, MESSAGES } as unknown as Env;
-}
 
 describe("pacing", () => {
   it("sizes pieces so a minute holds whole pieces, and aligns them", () => {

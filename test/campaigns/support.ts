@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
+import type { CampaignPageMessage } from "../../src/campaigns/fanout";
+import type { MessagePieceMessage } from "../../src/messaging/send";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, identify, type Op, opId } from "../support/identity";
 import { waitForProjection } from "../support/projection";
@@ -89,3 +92,18 @@ export async function pushesOf(people: Person[]): Promise<Push[][]> {
 }
 
 export const hello = [{ title: "Hello", body: "News for you" }];
+
+export type Queued = { body: CampaignPageMessage | MessagePieceMessage; delaySeconds?: number };
+
+/** The Worker's env with a message queue that only records what it is given. */
+export function recordingEnv(queued: Queued[]): Env {
+  const MESSAGES = {
+    send: async (body: Queued["body"], options?: { delaySeconds?: number }) => {
+      queued.push({ body, delaySeconds: options?.delaySeconds ?? 0 });
+    },
+    sendBatch: async (batch: { body: Queued["body"]; delaySeconds?: number }[]) => {
+      for (const m of batch) queued.push({ body: m.body, delaySeconds: m.delaySeconds ?? 0 });
+    },
+  };
+  return { ...env, MESSAGES } as unknown as Env;
+}

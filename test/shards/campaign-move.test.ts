@@ -1,11 +1,19 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type CampaignPageMessage, handleCampaignPage } from "../../src/campaigns/fanout";
+import { handleCampaignPage } from "../../src/campaigns/fanout";
 import { updateCampaign } from "../../src/campaigns/lifecycle";
 import { campaignPaging } from "../../src/campaigns/targeting";
 import { projectionFor } from "../../src/db/shards";
-import type { MessagePieceMessage } from "../../src/messaging/send";
-import { campaignProject, createCampaign, hello, type Person, person, projected } from "../campaigns/support";
+import {
+  campaignProject,
+  createCampaign,
+  hello,
+  type Person,
+  person,
+  projected,
+  type Queued,
+  recordingEnv,
+} from "../campaigns/support";
 import { adminHeaders, call, type Project } from "../support/harness";
 import { instantMoves, moveDone, placeOn } from "../support/shards";
 
@@ -15,17 +23,6 @@ import { instantMoves, moveDone, placeOn } from "../support/shards";
  */
 
 instantMoves();
-
-type Queued = CampaignPageMessage | MessagePieceMessage;
-
-/** The Worker's env with a message queue that only records what it is given. */
-function recordingEnv(queued: Queued[]): Env {
-  const MESSAGES = {
-    send: async (body: Queued) => void queued.push(body),
-    sendBatch: async (batch: { body: Queued }[]) => void queued.push(...batch.map((m) => m.body)),
-  };
-  return { ...env, MESSAGES } as unknown as Env;
-}
 
 async function seeded(placement: string[]): Promise<{ p: Project; people: Person[] }> {
   const p = await campaignProject();
@@ -54,7 +51,7 @@ async function walk(p: Project, between: () => Promise<void>): Promise<string[]>
   try {
     let pages = 0;
     for (let k = 0; k < queued.length; k++) {
-      const body = queued[k] as Queued;
+      const { body } = queued[k] as Queued;
       if (body.type === "message_piece") ids.push(...body.install_ids);
       else {
         await handleCampaignPage(fake, body);
