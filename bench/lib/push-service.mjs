@@ -107,6 +107,18 @@ export async function untilArrived(service, prefix, count, { timeoutMs = 600_000
   }
 }
 
+/** What arrived of a send started at `t0` (performance.now()): times, counts, size, rate. */
+export function arrivals(seen, t0) {
+  return {
+    first_delivery_ms: Math.round(seen.first - t0),
+    last_delivery_ms: Math.round(seen.last - t0),
+    arrived: seen.count,
+    duplicates: seen.duplicates,
+    bytes_per_delivery: seen.bytes_per_delivery,
+    per_s: Math.round(seen.count / Math.max(0.001, (seen.last - t0) / 1000)),
+  };
+}
+
 /**
  * The yardstick's run (bench/baseline/worker.ts, `/push`): `count` deliveries of `payload` to
  * this service, each encrypted for one browser subscription's keys and signed with a VAPID JWT,

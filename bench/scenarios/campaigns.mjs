@@ -17,7 +17,7 @@
 // the scenario within about 5 minutes; N is printed beside every figure.
 import { readFileSync, writeFileSync } from "node:fs";
 import { sleep } from "../lib/load.mjs";
-import { startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
+import { arrivals, startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
 import { subscribedProject, untilProjected } from "../lib/subscribers.mjs";
 import { workerdPids } from "../workerd.mjs";
 
@@ -84,12 +84,7 @@ async function sendCampaign(ctx, bench, service, group) {
     token,
     wall,
     to_201_ms: createdMs,
-    first_delivery_ms: Math.round(seen.first - t0),
-    last_delivery_ms: Math.round(seen.last - t0),
-    arrived: seen.count,
-    duplicates: seen.duplicates,
-    bytes_per_delivery: seen.bytes_per_delivery,
-    per_s: Math.round(seen.count / Math.max(0.001, (seen.last - t0) / 1000)),
+    ...arrivals(seen, t0),
     per_s_from_first: Math.round(seen.count / Math.max(0.001, (seen.last - seen.first) / 1000)),
   };
 }

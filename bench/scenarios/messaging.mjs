@@ -12,7 +12,7 @@
 // the app runs with ALLOW_HTTP_WEBHOOKS on (a 127.0.0.1 endpoint is allowed) and a
 // CHANNEL_SECRET_KEY (the project's VAPID key is stored with it).
 import { sleep } from "../lib/load.mjs";
-import { startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
+import { arrivals, startPushService, untilArrived, yardstickPush } from "../lib/push-service.mjs";
 import { subscribedProject } from "../lib/subscribers.mjs";
 
 const RECIPIENTS = Number(process.env.BENCH_MESSAGE_RECIPIENTS ?? 10_000);
@@ -44,12 +44,7 @@ async function sendAll(ctx, bench, service, customIds) {
     wall,
     calls: tokens.length,
     to_201_ms: answeredMs,
-    first_delivery_ms: Math.round(seen.first - t0),
-    last_delivery_ms: Math.round(seen.last - t0),
-    arrived: seen.count,
-    duplicates: seen.duplicates,
-    bytes_per_delivery: seen.bytes_per_delivery,
-    per_s: Math.round(seen.count / Math.max(0.001, (seen.last - t0) / 1000)),
+    ...arrivals(seen, t0),
   };
 }
 
