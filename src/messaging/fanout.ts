@@ -9,7 +9,17 @@ import type { Channel, OutgoingMessage, SendOutcome } from "./channels/channel";
 import { channelsOf } from "./channels/registry";
 import { recordEmailOutcome, recordOutcome } from "./outcomes";
 import type { MessagePieceMessage } from "./send";
-import { claimDelivery, finishPiece, type MessageRow, readDelivery, readMessage, settleDelivery } from "./store";
+import {
+  claimDeliveries,
+  type DeliveryRow,
+  finishPiece,
+  type MessageRow,
+  markRecorded,
+  readDeliveries,
+  readMessage,
+  type Settled,
+  settleDeliveries,
+} from "./store";
 import { pushTokenKey } from "./subscription";
 
 /** Installations looked at per custom ID: a person's devices, not a crowd. */
@@ -146,62 +156,106 @@ async function installationsByToken(env: Env, projectId: string, tokens: string[
 /** What one installation's delivery came to in this attempt: settled, or to be tried again in `retryAfter` s. */
 type Step = { settled: true } | { settled: false; retryAfter: number };
 
+/** What a piece's attempt does about one delivery: the state to write, the outcome to record, a wait. */
+interface Decision {
+  r: Reachable;
+  settle?: Omit<Settled, "key">;
+  record?: SendOutcome;
+  retryAfter?: number;
+}
+
+const stateOf = (outcome: SendOutcome): DeliveryRow["state"] =>
+  outcome.status === "sent" ? "sent" : outcome.status === "token_gone" ? "token_deleted" : "error";
+
 /**
- * Sends a message to one installation at most once: the delivery is claimed in D1 before the
- * push service is called and settled after. A delivery settled earlier only gets its outcome
- * event recorded, if that was not done yet.
+ * A delivery an earlier attempt claimed. One left `sending` is waited for, or, once abandoned,
+ * ends as an error whose outcome is unknown; one settled but not yet recorded gets its outcome
+ * recorded.
  */
-async function deliver(env: Env, message: MessageRow, r: Reachable, requestId: string): Promise<Step> {
-  const { token } = message;
-  const id = r.key;
-  const now = new Date();
-  const claimed = await claimDelivery(env, token, id, now.toISOString());
-  if (!claimed) {
-    const row = await readDelivery(env, token, id);
-    if (!row) return { settled: true };
-    if (row.state === "sending") {
-      if (now.getTime() - Date.parse(row.updated_at) < ABANDONED_SENDING_MS) return { settled: false, retryAfter: 60 };
-      await settleDelivery(env, token, id, "error", "outcome_unknown");
-      await r.record({ status: "error", reason: "outcome_unknown" }, requestId);
-      return { settled: true };
-    }
-    if (row.state !== "retry" && row.recorded === 0) {
-      const outcome: SendOutcome =
-        row.state === "sent"
-          ? { status: "sent" }
-          : row.state === "token_deleted"
-            ? { status: "token_gone", reason: row.error ?? "gone" }
-            : { status: "error", reason: row.error ?? "error" };
-      await r.record(outcome, requestId);
-    }
-    return { settled: true };
+function afterEarlierAttempt(r: Reachable, row: DeliveryRow | undefined, now: number): Decision {
+  if (!row) return { r };
+  if (row.state === "sending") {
+    if (now - Date.parse(row.updated_at) < ABANDONED_SENDING_MS) return { r, retryAfter: 60 };
+    return {
+      r,
+      settle: { state: "error", error: "outcome_unknown" },
+      record: { status: "error", reason: "outcome_unknown" },
+    };
   }
+  if (row.state === "retry" || row.recorded !== 0) return { r };
+  const outcome: SendOutcome =
+    row.state === "sent"
+      ? { status: "sent" }
+      : row.state === "token_deleted"
+        ? { status: "token_gone", reason: row.error ?? "gone" }
+        : { status: "error", reason: row.error ?? "error" };
+  return { r, record: outcome };
+}
+
+/** Sends a claimed delivery (unless the message expired) and decides its state from the answer. */
+async function attempt(message: MessageRow, r: Reachable): Promise<Decision> {
+  const now = Date.now();
   let outcome: SendOutcome;
-  if (now.toISOString() >= message.expiresAt) {
+  if (new Date(now).toISOString() >= message.expiresAt) {
     outcome = { status: "error", reason: "expired" };
   } else {
     const tokenField = message.payload.tokenField ?? "transactional_token";
-    const outgoing: OutgoingMessage = { ...message.payload.message, token, tokenField };
+    const outgoing: OutgoingMessage = { ...message.payload.message, token: message.token, tokenField };
     // The push service is told how long is left of the message's life, not its whole TTL.
-    outgoing.ttl = Math.max(0, Math.floor((Date.parse(message.expiresAt) - now.getTime()) / 1000));
+    outgoing.ttl = Math.max(0, Math.floor((Date.parse(message.expiresAt) - now) / 1000));
     try {
       outcome = await r.channel.send(r.address, outgoing);
     } catch (error) {
       outcome = { status: "error", reason: `internal: ${String(error).slice(0, 200)}` };
     }
   }
-  const retryAt =
-    outcome.status === "error" && outcome.retryAfter !== undefined ? now.getTime() + outcome.retryAfter * 1000 : null;
-  if (outcome.status === "error" && outcome.retryAfter !== undefined && retryAt !== null) {
-    if (retryAt < Date.parse(message.expiresAt)) {
-      await settleDelivery(env, token, id, "retry", outcome.reason);
-      return { settled: false, retryAfter: outcome.retryAfter };
+  if (outcome.status === "error" && outcome.retryAfter !== undefined) {
+    if (now + outcome.retryAfter * 1000 < Date.parse(message.expiresAt)) {
+      return { r, settle: { state: "retry", error: outcome.reason }, retryAfter: outcome.retryAfter };
     }
   }
-  const state = outcome.status === "sent" ? "sent" : outcome.status === "token_gone" ? "token_deleted" : "error";
-  await settleDelivery(env, token, id, state, outcome.status === "sent" ? null : outcome.reason);
-  await r.record(outcome, requestId);
-  return { settled: true };
+  return {
+    r,
+    settle: { state: stateOf(outcome), error: outcome.status === "sent" ? null : outcome.reason },
+    record: outcome,
+  };
+}
+
+/**
+ * Sends a piece's deliveries at most once: they are claimed in D1 (one statement for the
+ * piece) before any push service is called, and settled after (one batch). Outcomes are
+ * then recorded on the profiles and marked recorded (one statement). A delivery settled by
+ * an earlier attempt only gets its outcome recorded, if that was not done yet.
+ */
+async function deliverAll(env: Env, message: MessageRow, reachable: Reachable[], requestId: string): Promise<Step> {
+  const { token } = message;
+  const keys = reachable.map((r) => r.key);
+  const now = Date.now();
+  const claimed = await claimDeliveries(env, token, keys, new Date(now).toISOString());
+  const earlier = await readDeliveries(
+    env,
+    token,
+    keys.filter((k) => !claimed.has(k)),
+  );
+  const decisions = await mapBounded(reachable, IN_FLIGHT, (r) =>
+    claimed.has(r.key) ? attempt(message, r) : Promise.resolve(afterEarlierAttempt(r, earlier.get(r.key), now)),
+  );
+  await settleDeliveries(
+    env,
+    token,
+    decisions.flatMap((d) => (d.settle ? [{ key: d.r.key, ...d.settle }] : [])),
+  );
+  const toRecord = decisions.filter((d) => d.record !== undefined);
+  const recorded = await settleBounded(toRecord, IN_FLIGHT, (d) => d.r.record(d.record as SendOutcome, requestId));
+  await markRecorded(
+    env,
+    token,
+    toRecord.filter((_, k) => recorded[k]?.status === "fulfilled").map((d) => d.r.key),
+  );
+  const failed = recorded.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const waits = decisions.flatMap((d) => (d.retryAfter === undefined ? [] : [d.retryAfter]));
+  return waits.length ? { settled: false, retryAfter: Math.max(...waits) } : { settled: true };
 }
 
 /**
@@ -217,11 +271,8 @@ export async function handlePiece(env: Env, piece: MessagePieceMessage, requestI
   const message = variant ? { ...stored, payload: { ...stored.payload, message: variant } } : stored;
   const channels = await channelsOf(env, piece.project_id);
   const { reachable, unreachable } = await resolve(env, message, piece, channels);
-  const steps = await settleBounded(reachable, IN_FLIGHT, (r) => deliver(env, message, r, requestId));
-  const failed = steps.find((s) => s.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  const waits = steps.flatMap((s) => (s.status === "fulfilled" && !s.value.settled ? [s.value.retryAfter] : []));
-  if (waits.length) return { settled: false, retryAfter: Math.max(...waits) };
+  const step = await deliverAll(env, message, reachable, requestId);
+  if (!step.settled) return step;
   await finishPiece(env, piece.token, piece.piece, unreachable);
   return { settled: true };
 }

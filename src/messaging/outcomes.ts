@@ -1,7 +1,7 @@
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import type { PushTarget } from "../identity/installation-object";
 import type { SendOutcome } from "./channels/channel";
-import { type MessageRow, markRecorded } from "./store";
+import type { MessageRow } from "./store";
 
 /** The event an outcome is on the profile, in the daily `push_events` export and on webhooks (`push.*`). */
 export function outcomeEvent(outcome: SendOutcome): { name: string; error: string | null } {
@@ -17,8 +17,8 @@ export function outcomeEvent(outcome: SendOutcome): { name: string; error: strin
 
 /**
  * Records one installation's outcome: its event on the profile (ID derived from the message and
- * the installation, so a second recording is a duplicate), the token removed when gone, and
- * the delivery marked recorded.
+ * the installation, so a second recording is a duplicate), and the token removed when gone.
+ * The caller marks the delivery recorded.
  */
 export async function recordOutcome(
   env: Env,
@@ -50,7 +50,6 @@ export async function recordOutcome(
       tags: [],
     },
   });
-  await markRecorded(env, message.token, target.installationId);
 }
 
 /** The event an email's outcome is on the profile: `email_sent`, or `email_error` with the reason. */
@@ -62,7 +61,7 @@ export function emailOutcomeEvent(outcome: SendOutcome): { name: string; error: 
 
 /**
  * Records one email's outcome on the custom ID's profile (event ID derived from the message and
- * the profile, so a second recording is a duplicate) and marks the delivery recorded.
+ * the profile, so a second recording is a duplicate). The caller marks the delivery recorded.
  */
 export async function recordEmailOutcome(
   env: Env,
@@ -97,5 +96,4 @@ export async function recordEmailOutcome(
       },
     ],
   );
-  await markRecorded(env, message.token, key);
 }

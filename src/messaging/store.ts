@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { messageDeliveries, messagePieces, messages } from "../db/schema";
+import { messagePieces, messages } from "../db/schema";
 import type { OutgoingMessage } from "./channels/channel";
 
 /** What a message row keeps of the send: the content, and whom it may reach. */
@@ -116,21 +116,23 @@ export async function countOutcomes(env: Env, token: string): Promise<MessageCou
 }
 
 /**
- * Claims the delivery of a message to an installation before anything is sent: a new
- * delivery, or one waiting to be retried, becomes `sending`. Any other state answers null: it
- * was sent, or is being sent, or failed for good, so it is not sent again.
+ * Claims a piece's deliveries (keys: installation IDs, or `email:<profile ID>`) before anything
+ * is sent, in one statement: a new delivery, or one waiting to be retried, becomes `sending`.
+ * Answers the keys claimed. Any other is not sent again: it was sent, or is being sent, or
+ * failed for good.
  */
-export async function claimDelivery(env: Env, token: string, installationId: string, now: string) {
-  const row = await env.DB.prepare(
+export async function claimDeliveries(env: Env, token: string, keys: string[], now: string): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const { results } = await env.DB.prepare(
     `INSERT INTO message_deliveries (token, installation_id, state, attempts, recorded, updated_at)
-     VALUES (?1, ?2, 'sending', 1, 0, ?3)
-     ON CONFLICT (token, installation_id) DO UPDATE SET state = 'sending', attempts = attempts + 1, updated_at = ?3
+     SELECT ?1, value, 'sending', 1, 0, ?2 FROM json_each(?3) WHERE true
+     ON CONFLICT (token, installation_id) DO UPDATE SET state = 'sending', attempts = attempts + 1, updated_at = ?2
        WHERE state = 'retry'
-     RETURNING attempts`,
+     RETURNING installation_id`,
   )
-    .bind(token, installationId, now)
-    .first<{ attempts: number }>();
-  return row;
+    .bind(token, now, JSON.stringify(keys))
+    .all<{ installation_id: string }>();
+  return new Set(results.map((r) => r.installation_id));
 }
 
 export interface DeliveryRow {
@@ -140,33 +142,44 @@ export interface DeliveryRow {
   updated_at: string;
 }
 
-export function readDelivery(env: Env, token: string, installationId: string): Promise<DeliveryRow | null> {
-  return env.DB.prepare(
-    "SELECT state, error, recorded, updated_at FROM message_deliveries WHERE token = ? AND installation_id = ?",
+/** The delivery rows of `keys` (those an earlier attempt claimed), by key. */
+export async function readDeliveries(env: Env, token: string, keys: string[]): Promise<Map<string, DeliveryRow>> {
+  if (keys.length === 0) return new Map();
+  const { results } = await env.DB.prepare(
+    `SELECT installation_id, state, error, recorded, updated_at FROM message_deliveries
+       WHERE token = ?1 AND installation_id IN (SELECT value FROM json_each(?2))`,
   )
-    .bind(token, installationId)
-    .first<DeliveryRow>();
+    .bind(token, JSON.stringify(keys))
+    .all<DeliveryRow & { installation_id: string }>();
+  return new Map(results.map(({ installation_id, ...row }) => [installation_id, row]));
 }
 
-/** Writes the delivery's state after the provider answered (or the message expired). */
-export async function settleDelivery(
-  env: Env,
-  token: string,
-  installationId: string,
-  state: DeliveryRow["state"],
-  error: string | null,
-): Promise<void> {
-  await drizzle(env.DB)
-    .update(messageDeliveries)
-    .set({ state, error, updatedAt: new Date().toISOString() })
-    .where(and(eq(messageDeliveries.token, token), eq(messageDeliveries.installationId, installationId)));
+/** A delivery's state after the provider answered (or the message expired). */
+export interface Settled {
+  key: string;
+  state: DeliveryRow["state"];
+  error: string | null;
 }
 
-export async function markRecorded(env: Env, token: string, installationId: string): Promise<void> {
-  await drizzle(env.DB)
-    .update(messageDeliveries)
-    .set({ recorded: 1 })
-    .where(and(eq(messageDeliveries.token, token), eq(messageDeliveries.installationId, installationId)));
+/** Writes the states of a piece's deliveries, in one batch. */
+export async function settleDeliveries(env: Env, token: string, settled: Settled[]): Promise<void> {
+  if (settled.length === 0) return;
+  const now = new Date().toISOString();
+  const update = env.DB.prepare(
+    "UPDATE message_deliveries SET state = ?1, error = ?2, updated_at = ?3 WHERE token = ?4 AND installation_id = ?5",
+  );
+  await env.DB.batch(settled.map((s) => update.bind(s.state, s.error, now, token, s.key)));
+}
+
+/** Marks deliveries whose outcome is recorded on the profile, in one statement. */
+export async function markRecorded(env: Env, token: string, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await env.DB.prepare(
+    `UPDATE message_deliveries SET recorded = 1
+       WHERE token = ?1 AND installation_id IN (SELECT value FROM json_each(?2))`,
+  )
+    .bind(token, JSON.stringify(keys))
+    .run();
 }
 
 /**

@@ -6,7 +6,7 @@
 // - `POST https://receiver.test/push-register` `{key, p256dh_private, p256dh, auth, vapid_public_key, answers?}`
 //   registers a subscription; `answers` is a list of `{status, retry_after?}` given in order, then 201;
 // - `POST https://fcm.googleapis.com/wp/{key}` is the subscription's endpoint;
-// - `GET https://receiver.test/pushes/{key}` lists what arrived: `{status, verified, payload, ttl, urgency, error?}`.
+// - `GET https://receiver.test/pushes/{key}` lists what arrived: `{status, verified, payload, ttl, urgency, jwt, error?}`.
 import { createECDH, createPublicKey, verify } from "node:crypto";
 import ece from "http_ece";
 
@@ -127,6 +127,7 @@ export async function pushService(request) {
     ttl: request.headers.get("ttl"),
     urgency: request.headers.get("urgency"),
     encoding: request.headers.get("content-encoding"),
+    jwt: /^vapid t=([^,]+),/.exec(request.headers.get("authorization") ?? "")?.[1] ?? null,
     verified: false,
     payload: null,
   };

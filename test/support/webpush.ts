@@ -47,6 +47,8 @@ export interface Push {
   payload: Record<string, unknown> | null;
   ttl: string | null;
   urgency: string | null;
+  /** The VAPID JWT the push was signed with. */
+  jwt: string | null;
   error?: string;
 }
 

@@ -1,4 +1,4 @@
-import { encryptNotification, vapidHeaders } from "@block65/webcrypto-web-push";
+import { encryptNotification, type PushSubscription, vapidHeaders } from "@block65/webcrypto-web-push";
 import { fromBase64Url, toBase64Url } from "../secrets";
 import { isLocalPushService, parseSubscription, type WebPushSubscription } from "../subscription";
 import type { Vapid } from "../vapid";
@@ -57,6 +57,33 @@ async function localVapidHeader(endpoint: URL, vapid: Vapid): Promise<string> {
 }
 
 /**
+ * A VAPID JWT is good for 12 hours; one is reused for an hour per key pair, contact and push
+ * service, so a send signs once an hour per push service rather than once per delivery.
+ */
+const VAPID_REUSE_MS = 3_600_000;
+/** At most this many headers are kept in the isolate: a few push services per project. */
+const VAPID_CACHE_SIZE = 1000;
+const vapidCache = new Map<string, { header: string; until: number }>();
+
+async function vapidAuthorization(
+  endpoint: URL,
+  subscription: PushSubscription,
+  vapid: Vapid,
+  local: boolean,
+): Promise<string> {
+  const key = `${vapid.publicKey} ${vapid.subject} ${endpoint.origin}`;
+  const now = Date.now();
+  const kept = vapidCache.get(key);
+  if (kept && kept.until > now) return kept.header;
+  const header = local
+    ? await localVapidHeader(endpoint, vapid)
+    : (await vapidHeaders(subscription, vapid)).headers.authorization;
+  if (vapidCache.size >= VAPID_CACHE_SIZE) vapidCache.clear();
+  vapidCache.set(key, { header, until: now + VAPID_REUSE_MS });
+  return header;
+}
+
+/**
  * Web Push (RFC 8030) with aes128gcm encryption (RFC 8291) and VAPID (RFC 8292), through
  * @block65/webcrypto-web-push (docs/decisions.md, "Web Push library"). The address is the
  * stored PushSubscription JSON.
@@ -78,9 +105,7 @@ export class WebPushChannel implements Channel {
     if (plaintext.byteLength > MAX_WEBPUSH_PAYLOAD_BYTES) return { status: "error", reason: "payload_too_large" };
     const subscription = { endpoint: sub.endpoint, expirationTime: null, keys: sub.keys };
     const body = await encryptNotification(subscription, plaintext);
-    const authorization = local
-      ? await localVapidHeader(endpoint, this.vapid)
-      : (await vapidHeaders(subscription, this.vapid)).headers.authorization;
+    const authorization = await vapidAuthorization(endpoint, subscription, this.vapid, local);
     let response: Response;
     try {
       response = await fetch(sub.endpoint, {
