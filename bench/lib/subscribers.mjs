@@ -1,9 +1,10 @@
 // Web Push subscribers for the messaging benchmarks: N browsers' subscriptions (a P-256 key pair
 // and a 16-byte auth secret each, the endpoint on the local push service), each registered on an
 // installation of its own by one SDK batch (push_token, push_optin, identify, attributes), the
-// batches sent at `concurrency`. Every installation is signed in to a custom ID, and carries the
-// attribute `bench_group = <group>`, so a send can name its custom IDs and a campaign's segment
-// select it. The first `sample` subscriptions are given to the push service to decrypt.
+// batches sent at `concurrency`. Each installation carries the attribute `bench_group = <group>`,
+// so a campaign's segment selects it, and is signed in to a custom ID, so a send can name it
+// (unless `identify: false`: a campaign reaches installations, and anonymous ones register
+// about twice as fast). The first `sample` subscriptions are given to the push service to decrypt.
 import { createECDH, randomBytes } from "node:crypto";
 import { op } from "./ops.mjs";
 
@@ -21,7 +22,11 @@ function subscription(service, key) {
  * `POST /v1/sdk/batch` with `headers` (an SDK key). Answers their custom IDs and installation
  * IDs, and how long the registering took.
  */
-export async function subscribe(ctx, service, { count, group, headers = ctx.sdk, concurrency = 16, sample = 5 }) {
+export async function subscribe(
+  ctx,
+  service,
+  { count, group, headers = ctx.sdk, concurrency = 16, sample = 5, identify = true },
+) {
   const customIds = Array.from({ length: count }, (_, k) => `${group}-${k}`);
   const installations = Array.from({ length: count }, () => crypto.randomUUID());
   const started = performance.now();
@@ -38,7 +43,7 @@ export async function subscribe(ctx, service, { count, group, headers = ctx.sdk,
         ops: [
           op({ type: "push_token", provider: "webpush", token: sub.token }),
           op({ type: "push_optin", opted_in: true }),
-          op({ type: "identify", custom_id: customIds[k] }),
+          ...(identify ? [op({ type: "identify", custom_id: customIds[k] })] : []),
           op({ type: "attributes", attributes: { bench_group: group } }),
         ],
       };
@@ -102,10 +107,16 @@ export async function webProject(ctx, name) {
  * A web project of the scenario's own named `name`, with `count` subscribers in a new group
  * (`<prefix>-<random>`) registered from the bench's connections; logs how long that took.
  */
-export async function subscribedProject(ctx, service, name, prefix, count) {
+export async function subscribedProject(ctx, service, name, prefix, count, { identify = true } = {}) {
   const bench = await webProject(ctx, name);
   const group = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-  const made = await subscribe(ctx, service, { count, group, headers: bench.sdk, concurrency: ctx.env.connections });
+  const made = await subscribe(ctx, service, {
+    count,
+    group,
+    headers: bench.sdk,
+    concurrency: ctx.env.connections,
+    identify,
+  });
   console.error(`  ${count} subscribers in ${made.seconds.toFixed(1)} s (${made.per_s}/s)`);
   return { bench, group, made };
 }

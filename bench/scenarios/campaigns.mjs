@@ -103,7 +103,10 @@ async function statusOf(ctx, bench, send, timeoutMs = 600_000) {
 export async function run(ctx) {
   const service = await startPushService(ctx.ports.app + 20);
   try {
-    const { bench, group, made } = await subscribedProject(ctx, service, "bench-campaigns", "camp", PROFILES);
+    // A campaign reaches installations: its subscribers need no custom ID, and register faster without.
+    const { bench, group, made } = await subscribedProject(ctx, service, "bench-campaigns", "camp", PROFILES, {
+      identify: false,
+    });
     const projectedS = await untilProjected(ctx, group, PROFILES, { headers: bench.rest });
     console.error(`  projected ${projectedS} s later`);
 
