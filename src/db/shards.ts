@@ -70,11 +70,16 @@ interface Cache {
   epoch: number;
   checkedAt: number;
   /** Shard names by project, by position, and the move under way. */
-  projects: Map<string, Promise<Placement>>;
-  epochRead?: Promise<number>;
+  projects: Map<string, Placement>;
 }
 
-// Per isolate: one epoch read per DIRECTORY_TTL_MS, one directory read per project and epoch.
+/**
+ * Per isolate: the epoch read once per DIRECTORY_TTL_MS, a project's placement once per epoch.
+ * Only answers are kept, never a read in flight: a read belongs to the request that started
+ * it, and another request awaiting it would wait forever once that request ended or was
+ * cancelled (workerd delivers no I/O on behalf of another request). Requests that miss at
+ * the same moment each read.
+ */
 let cache: Cache = { epoch: -1, checkedAt: 0, projects: new Map() };
 
 /** Every projection shard bound to this Worker, by name (PROJECTION_0, PROJECTION_1, …), in order. */
@@ -106,10 +111,7 @@ async function fresh(env: Env): Promise<Cache> {
   const now = Date.now();
   if (now - cache.checkedAt < directoryTiming.ttlMs) return cache;
   const current = cache;
-  current.epochRead ??= readEpoch(env).finally(() => {
-    current.epochRead = undefined;
-  });
-  const epoch = await current.epochRead;
+  const epoch = await readEpoch(env);
   if (cache !== current) return cache;
   if (epoch !== current.epoch) cache = { epoch, checkedAt: now, projects: new Map() };
   else current.checkedAt = now;
@@ -213,12 +215,11 @@ export async function projectionFor(env: Env, projectId: string): Promise<Projec
   const current = await fresh(env);
   let placement = current.projects.get(projectId);
   if (!placement) {
-    placement = readPlacement(env, projectId);
+    // A failed read (or an unknown project) throws and is not remembered: the next call asks again.
+    placement = await readPlacement(env, projectId);
     current.projects.set(projectId, placement);
-    // A failed read (or an unknown project) is not remembered: the next call asks again.
-    placement.catch(() => current.projects.get(projectId) === placement && current.projects.delete(projectId));
   }
-  return projection(env, projectId, current.epoch, await placement);
+  return projection(env, projectId, current.epoch, placement);
 }
 
 /** Shorthand for the one shard of a project that is not split: `(await projectionFor(…)).one()`. */
