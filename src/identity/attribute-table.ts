@@ -225,6 +225,14 @@ export class AttributeTable {
     this.rows.delete(profileId);
   }
 
+  /**
+   * Whether the table exists, as the object's schema read it on waking: a wake then costs no
+   * second scan of `sqlite_master` (each such read bills every table and index of the object).
+   */
+  assume(exists: boolean): void {
+    this.table = exists;
+  }
+
   /** A rollback may have undone writes the cache holds, or the table's creation: forget all of it. */
   forget(): void {
     this.docs.clear();

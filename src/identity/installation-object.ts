@@ -93,6 +93,7 @@ export class InstallationObject extends DurableObject<Env> {
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.schema.load();
+      this.store.attributeTable.assume(this.schema.has("attributes"));
       await this.clock.load();
     });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createProject } from "../support/harness";
-import { batch, customIdStub, event, identify } from "../support/identity";
+import { batch, customIdStub, event, identify, installationStub } from "../support/identity";
 import { rowsRead, total } from "../support/rows-written";
 
 /*
@@ -26,5 +26,17 @@ describe("rows read by a login into a custom ID many installations logged into",
     console.log("rows read per login", JSON.stringify(read), total(read) / MEASURED);
     // Each login reads the profile row, its own transition key and member, a few rows each.
     expect(total(read) / MEASURED).toBeLessThan(EARLIER / 3);
+  });
+
+  it("read nothing of the installation's schema: what its wake read is enough", async () => {
+    const p = await createProject();
+    const customId = `crowd-${crypto.randomUUID()}`;
+    const crowd = Array.from({ length: 5 }, () => crypto.randomUUID());
+    for (const i of crowd) await batch(p, i, [event("first_open")]);
+    const objects = Object.fromEntries(crowd.map((i) => [i, installationStub(p.projectId, i)]));
+    const read = await rowsRead(objects, async () => {
+      for (const i of crowd) await batch(p, i, [identify(customId)]);
+    });
+    for (const i of crowd) expect(read[i]?.sqlite_master ?? 0).toBe(0);
   });
 });
