@@ -15,7 +15,8 @@
 //    SDK first contacts (BENCH_MOVE_SEED_CONNECTIONS at a time, default 32), moved to the other
 //    shard while BENCH_MOVE_CONNECTIONS connections (default 8) send SDK batches to other
 //    installations: profiles per second and the SDK p99 during the move against 15 s of the same
-//    load before it. Then moved back under the meter: the billable units of a move per profile.
+//    load before it. Then moved back under the meter: the billable units of a move per profile
+//    (unless BENCH_MOVE_METERED=0: a move's units grow linearly, so a large run may skip it).
 import { rmSync } from "node:fs";
 import { median, sleep, timed } from "../lib/load.mjs";
 import { measureMove } from "../lib/shard-move.mjs";
@@ -37,6 +38,7 @@ const SIZE_PROFILES = num("BENCH_SIZE_PROFILES", 100_000);
 const MOVE_PROFILES = num("BENCH_MOVE_PROFILES", 5_000);
 const MOVE_CONNECTIONS = num("BENCH_MOVE_CONNECTIONS", 8);
 const MOVE_SEED_CONNECTIONS = num("BENCH_MOVE_SEED_CONNECTIONS", 32);
+const MOVE_METERED = process.env.BENCH_MOVE_METERED !== "0";
 const STATE = ".wrangler/bench-shards";
 const SPLIT = ["PROJECTION_0", "PROJECTION_1", "PROJECTION_2", "PROJECTION_3"];
 const ALONE = "PROJECTION_4";
@@ -170,6 +172,7 @@ export async function run(ctx) {
     n: MOVE_PROFILES,
     connections: MOVE_CONNECTIONS,
     seedConnections: MOVE_SEED_CONNECTIONS,
+    metered: MOVE_METERED,
   });
   // The waits stay; the rest grows with the profiles.
   const per = (x) => Math.round((m.waits_ms + ((m.move.ms - m.waits_ms) * x) / m.projected) / 1000);
@@ -199,6 +202,6 @@ export async function run(ctx) {
         },
       },
     ],
-    costs: [m.cost],
+    costs: m.cost ? [m.cost] : [],
   };
 }
