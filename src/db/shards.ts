@@ -70,16 +70,11 @@ interface Cache {
   epoch: number;
   checkedAt: number;
   /** Shard names by project, by position, and the move under way. */
-  projects: Map<string, Placement>;
+  projects: Map<string, Promise<Placement>>;
+  epochRead?: Promise<number>;
 }
 
-/**
- * Per isolate: the epoch read once per DIRECTORY_TTL_MS, a project's placement once per epoch.
- * Only answers are kept, never a read in flight: a read belongs to the request that started
- * it, and another request awaiting it would wait forever once that request ended or was
- * cancelled (workerd delivers no I/O on behalf of another request). Requests that miss at
- * the same moment each read.
- */
+// Per isolate: one epoch read per DIRECTORY_TTL_MS, one directory read per project and epoch.
 let cache: Cache = { epoch: -1, checkedAt: 0, projects: new Map() };
 
 /** Every projection shard bound to this Worker, by name (PROJECTION_0, PROJECTION_1, …), in order. */
@@ -111,7 +106,10 @@ async function fresh(env: Env): Promise<Cache> {
   const now = Date.now();
   if (now - cache.checkedAt < directoryTiming.ttlMs) return cache;
   const current = cache;
-  const epoch = await readEpoch(env);
+  current.epochRead ??= readEpoch(env).finally(() => {
+    current.epochRead = undefined;
+  });
+  const epoch = await current.epochRead;
   if (cache !== current) return cache;
   if (epoch !== current.epoch) cache = { epoch, checkedAt: now, projects: new Map() };
   else current.checkedAt = now;
@@ -215,11 +213,12 @@ export async function projectionFor(env: Env, projectId: string): Promise<Projec
   const current = await fresh(env);
   let placement = current.projects.get(projectId);
   if (!placement) {
-    // A failed read (or an unknown project) throws and is not remembered: the next call asks again.
-    placement = await readPlacement(env, projectId);
+    placement = readPlacement(env, projectId);
     current.projects.set(projectId, placement);
+    // A failed read (or an unknown project) is not remembered: the next call asks again.
+    placement.catch(() => current.projects.get(projectId) === placement && current.projects.delete(projectId));
   }
-  return projection(env, projectId, current.epoch, placement);
+  return projection(env, projectId, current.epoch, await placement);
 }
 
 /** Shorthand for the one shard of a project that is not split: `(await projectionFor(…)).one()`. */

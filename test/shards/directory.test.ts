@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { emptiestShard, projectionFor, shardNames, UnplacedProjectError } from "../../src/db/shards";
-import { envWith } from "../support/counting-d1";
 import { createProject } from "../support/harness";
 
 const d1 = (name: string) => (env as unknown as Record<string, D1Database>)[name] as D1Database;
@@ -42,22 +41,5 @@ describe("projection directory", () => {
 
   it("refuses a project the directory does not know", async () => {
     await expect(projectionFor(env, "no-such-project")).rejects.toBeInstanceOf(UnplacedProjectError);
-  });
-
-  it("a directory read one caller is left waiting on holds up no other caller", async () => {
-    const p = await createProject();
-    // A control database whose batches never answer: the placement read of a request that is
-    // cancelled, or whose I/O another request may not take over.
-    const stuck = new Proxy(env.DB, {
-      get: (target, prop) =>
-        prop === "batch" ? () => new Promise(() => {}) : Reflect.get(target, prop, target).bind?.(target),
-    });
-    const first = projectionFor(envWith(stuck), p.projectId);
-    const second = await Promise.race([
-      projectionFor(env, p.projectId),
-      new Promise<null>((resolve) => setTimeout(() => resolve(null), 3000)),
-    ]);
-    expect(second?.shards).toHaveLength(1);
-    void first;
   });
 });
