@@ -154,7 +154,7 @@ const NEW: Units = {
   queue_batches: 2,
   // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
   do_requests: 4,
-  do_rows_read: 38,
+  do_rows_read: 31,
   do_rows_written: 22,
   do_alarms_set: 1,
   queue_messages: 4,
@@ -207,7 +207,7 @@ describe("the billable-unit meter, on", () => {
         worker_requests: 1,
         queue_batches: 2,
         do_requests: 8,
-        do_rows_read: 95,
+        do_rows_read: 78,
         do_rows_written: 61,
         do_alarms_set: 3,
         queue_messages: 7,
