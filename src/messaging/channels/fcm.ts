@@ -23,26 +23,15 @@ export async function importServiceAccountKey(pem: string): Promise<CryptoKey> {
 
 /**
  * Access tokens by service account and token URI, per isolate, until a minute before they
- * expire. The exchange in flight is shared, so a piece's concurrent sends make one exchange.
+ * expire. Only tokens are kept, never an exchange in flight: that belongs to the request that
+ * started it, and workerd delivers its result to no other (see `FcmChannel.exchanging`).
  */
-const accessTokens = new Map<string, { token: Promise<string>; expiresAt: number }>();
+const accessTokens = new Map<string, { token: string; expiresAt: number }>();
 
-function accessToken(account: ServiceAccount): Promise<string> {
-  const cacheKey = `${account.client_email}\n${account.token_uri}`;
-  const hit = accessTokens.get(cacheKey);
-  if (hit && hit.expiresAt > Date.now()) return hit.token;
-  const entry = { token: exchange(account), expiresAt: Date.now() + 30_000 };
-  accessTokens.set(cacheKey, entry);
-  entry.token.then(
-    () => undefined,
-    () => accessTokens.delete(cacheKey),
-  );
-  return entry.token;
-}
+const accountKey = (account: ServiceAccount) => `${account.client_email}\n${account.token_uri}`;
 
 /** Exchanges a signed JWT (RS256) for an OAuth access token at the account's token_uri (RFC 7523). */
 async function exchange(account: ServiceAccount): Promise<string> {
-  const cacheKey = `${account.client_email}\n${account.token_uri}`;
   const now = Math.floor(Date.now() / 1000);
   const encode = (value: unknown) => toBase64Url(new TextEncoder().encode(JSON.stringify(value)));
   const unsigned = `${encode({ alg: "RS256", typ: "JWT" })}.${encode({
@@ -64,8 +53,10 @@ async function exchange(account: ServiceAccount): Promise<string> {
   });
   if (!response.ok) throw new FcmAuthError(`token exchange answered ${response.status}`);
   const body = await response.json<{ access_token: string; expires_in: number }>();
-  const entry = accessTokens.get(cacheKey);
-  if (entry) entry.expiresAt = Date.now() + (body.expires_in - 60) * 1000;
+  accessTokens.set(accountKey(account), {
+    token: body.access_token,
+    expiresAt: Date.now() + (body.expires_in - 60) * 1000,
+  });
   return body.access_token;
 }
 
@@ -82,15 +73,30 @@ function fcmErrorCode(body: unknown): string | null {
  * account. `UNREGISTERED` (and 404) means the token is gone.
  */
 export class FcmChannel implements Channel {
+  /**
+   * The exchange this channel has in flight. A channel serves one piece, in one request, so a
+   * piece's concurrent sends make one exchange; no other request awaits it.
+   */
+  private exchanging: Promise<string> | null = null;
+
   constructor(
     private readonly account: ServiceAccount,
     private readonly apiBase: string,
   ) {}
 
+  private accessToken(): Promise<string> {
+    const kept = accessTokens.get(accountKey(this.account));
+    if (kept && kept.expiresAt > Date.now()) return Promise.resolve(kept.token);
+    this.exchanging ??= exchange(this.account).finally(() => {
+      this.exchanging = null;
+    });
+    return this.exchanging;
+  }
+
   async send(address: string, message: OutgoingMessage): Promise<SendOutcome> {
     let token: string;
     try {
-      token = await accessToken(this.account);
+      token = await this.accessToken();
     } catch (error) {
       return { status: "error", reason: `auth: ${String(error).slice(0, 200)}`, retryAfter: 60 };
     }
@@ -128,7 +134,7 @@ export class FcmChannel implements Channel {
     const answer = await response.json().catch(() => null);
     const code = fcmErrorCode(answer);
     if (code === "UNREGISTERED") return { status: "token_gone", reason: "UNREGISTERED" };
-    if (response.status === 401) accessTokens.delete(`${this.account.client_email}\n${this.account.token_uri}`);
+    if (response.status === 401) accessTokens.delete(accountKey(this.account));
     return outcomeOfStatus(response, code ?? "");
   }
 }
