@@ -56,6 +56,23 @@ describe("rate limiting with one binding call per group of calls", () => {
     expect(calls()).toBe(3);
   });
 
+  it("answers the next calls of a key whose binding call never settles", async () => {
+    // A call whose request ended first may never settle (src/lib/shared-flight.ts): the calls
+    // waiting on it, and every later call of the key, must not wait with it for ever.
+    let asked = 0;
+    const abandoned: RateLimit = {
+      limit: () => (asked++ === 0 ? new Promise(() => {}) : Promise.resolve({ success: true })),
+    };
+    const admission = new GroupedLimiter(RATE_LIMIT_GROUP, 50);
+    const key = `app:${crypto.randomUUID()}`;
+    void admission.admit(abandoned, key);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => admission.admit(abandoned, key)));
+    expect(answers).toEqual([true, true, true, true, true]);
+    // Each waiter gave up on the stuck call after 50 ms: at most one more binding call each.
+    expect(asked).toBeGreaterThanOrEqual(2);
+    expect(asked).toBeLessThanOrEqual(6);
+  });
+
   it("answers 429 RATE_LIMITED once the binding refuses, with no work done", async () => {
     const p = await createProject();
     const refusing: RateLimit = { limit: async () => ({ success: false }) };

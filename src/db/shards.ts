@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { SharedFlight } from "../lib/shared-flight";
 import { directoryEpoch, projectShards, shardMoves } from "./schema";
 
 /**
@@ -70,12 +71,19 @@ interface Cache {
   epoch: number;
   checkedAt: number;
   /** Shard names by project, by position, and the move under way. */
-  projects: Map<string, Promise<Placement>>;
-  epochRead?: Promise<number>;
+  projects: Map<string, Placement>;
 }
 
 // Per isolate: one epoch read per DIRECTORY_TTL_MS, one directory read per project and epoch.
 let cache: Cache = { epoch: -1, checkedAt: 0, projects: new Map() };
+
+/**
+ * Concurrent requests of an isolate share one read of the epoch and one of each placement
+ * (src/lib/shared-flight.ts); a request waits this long for another's read before its own.
+ */
+const READ_PATIENCE_MS = 2_000;
+const epochReads = new SharedFlight<number>(READ_PATIENCE_MS);
+const placementReads = new SharedFlight<Placement>(READ_PATIENCE_MS);
 
 /** Every projection shard bound to this Worker, by name (PROJECTION_0, PROJECTION_1, …), in order. */
 export function shardNames(env: Env): string[] {
@@ -106,10 +114,7 @@ async function fresh(env: Env): Promise<Cache> {
   const now = Date.now();
   if (now - cache.checkedAt < directoryTiming.ttlMs) return cache;
   const current = cache;
-  current.epochRead ??= readEpoch(env).finally(() => {
-    current.epochRead = undefined;
-  });
-  const epoch = await current.epochRead;
+  const epoch = await epochReads.run("epoch", () => readEpoch(env));
   if (cache !== current) return cache;
   if (epoch !== current.epoch) cache = { epoch, checkedAt: now, projects: new Map() };
   else current.checkedAt = now;
@@ -213,12 +218,11 @@ export async function projectionFor(env: Env, projectId: string): Promise<Projec
   const current = await fresh(env);
   let placement = current.projects.get(projectId);
   if (!placement) {
-    placement = readPlacement(env, projectId);
-    current.projects.set(projectId, placement);
     // A failed read (or an unknown project) is not remembered: the next call asks again.
-    placement.catch(() => current.projects.get(projectId) === placement && current.projects.delete(projectId));
+    placement = await placementReads.run(`${current.epoch}:${projectId}`, () => readPlacement(env, projectId));
+    current.projects.set(projectId, placement);
   }
-  return projection(env, projectId, current.epoch, await placement);
+  return projection(env, projectId, current.epoch, placement);
 }
 
 /** Shorthand for the one shard of a project that is not split: `(await projectionFor(…)).one()`. */

@@ -1,3 +1,5 @@
+import { SharedFlight } from "./shared-flight";
+
 /**
  * Rate limiting that asks the Rate Limiting binding once per `group` calls of a key, not on
  * every call. The binding's namespace is configured in units of `group` calls (wrangler.toml:
@@ -21,25 +23,34 @@ interface KeyState {
   admits: number;
   /** Calls still to refuse from the last refusal. */
   refusals: number;
-  /** The binding call in flight for this key, which concurrent calls wait for. */
-  pending: Promise<void> | null;
 }
 
 /** Keys held per limiter: oldest out first (an evicted key's unspent admits are lost: stricter, never looser). */
 const MAX_KEYS = 10_000;
 
+/**
+ * How long a call waits for another request's binding call of its key before asking itself:
+ * the binding answers in about a millisecond, and a call whose request went away may never.
+ */
+const PATIENCE_MS = 1_000;
+
 export class GroupedLimiter {
   readonly #keys = new Map<string, KeyState>();
+  readonly #asking: SharedFlight<void>;
 
-  constructor(readonly group: number) {
+  constructor(
+    readonly group: number,
+    patienceMs = PATIENCE_MS,
+  ) {
     if (!Number.isInteger(group) || group < 1) throw new Error("group must be a positive integer");
+    this.#asking = new SharedFlight(patienceMs);
   }
 
   #state(key: string): KeyState {
     let state = this.#keys.get(key);
     if (!state) {
       if (this.#keys.size >= MAX_KEYS) this.#keys.delete(this.#keys.keys().next().value as string);
-      state = { admits: 0, refusals: 0, pending: null };
+      state = { admits: 0, refusals: 0 };
       this.#keys.set(key, state);
     }
     return state;
@@ -57,18 +68,12 @@ export class GroupedLimiter {
         state.refusals--;
         return false;
       }
-      if (!state.pending) {
-        state.pending = binding
-          .limit({ key })
-          .then(({ success }) => {
-            if (success) state.admits += this.group;
-            else state.refusals += this.group;
-          })
-          .finally(() => {
-            state.pending = null;
-          });
-      }
-      await state.pending;
+      // Concurrent calls of the key share one binding call (src/lib/shared-flight.ts).
+      await this.#asking.run(key, async () => {
+        const { success } = await binding.limit({ key });
+        if (success) state.admits += this.group;
+        else state.refusals += this.group;
+      });
     }
   }
 }

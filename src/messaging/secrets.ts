@@ -6,26 +6,27 @@
  */
 
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
+/**
+ * Derived keys by secret, once derived: the key itself, never the promise of it, since a request
+ * awaiting a promise another request made resumes on that one's behalf (src/lib/shared-flight.ts).
+ * Requests that miss at once each derive it: a few microseconds of CPU, no I/O.
+ */
+const keys = new Map<string, CryptoKey>();
 
-function secretKey(env: Env): Promise<CryptoKey> {
+async function secretKey(env: Env): Promise<CryptoKey> {
   const secret = env.CHANNEL_SECRET_KEY;
   if (!secret) throw new Error("CHANNEL_SECRET_KEY is not set: channel credentials cannot be stored or read.");
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle
-      .importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"])
-      .then((material) =>
-        crypto.subtle.deriveKey(
-          { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: encoder.encode("edge-cdp channels v1") },
-          material,
-          { name: "AES-GCM", length: 256 },
-          false,
-          ["encrypt", "decrypt"],
-        ),
-      );
-    keys.set(secret, key);
-  }
+  const known = keys.get(secret);
+  if (known) return known;
+  const material = await crypto.subtle.importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"]);
+  const key = await crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: encoder.encode("edge-cdp channels v1") },
+    material,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt", "decrypt"],
+  );
+  keys.set(secret, key);
   return key;
 }
 
