@@ -64,16 +64,37 @@ export function upgradeEvents(sql: SqlStorage): void {
 export class EventTable {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Stores events in one row (more only past 1 MB, see json-pieces.ts); how many it stored. */
-  store(profileId: string, events: StoredEvent[]): number {
+  /**
+   * Stores events in one row (more only past 1 MB, see json-pieces.ts); returns how many more
+   * events the profile holds. A profile that already holds `held` events, a tenth over the
+   * number kept, gets the new row in place of its oldest (by arrival) when the rest still hold
+   * that number: one row written rather than one inserted and one deleted by `trim`.
+   */
+  store(profileId: string, events: StoredEvent[], held = 0): number {
     if (events.length === 0) return 0;
     const whole = JSON.stringify(events);
     // A UTF-16 unit is at most 3 bytes of UTF-8: most calls are one piece without counting bytes.
     const pieces =
       whole.length * 3 <= MAX_PIECE_BYTES ? [events] : chunkBy(events, Number.POSITIVE_INFINITY, MAX_PIECE_BYTES);
+    let now = held;
     for (const piece of pieces) {
       const text = piece === events ? whole : JSON.stringify(piece);
       const latest = piece.reduce((max, e) => (e.time > max ? e.time : max), "");
+      const oldest = now + piece.length > LIMITS.eventsKeptPerProfile * 1.1 ? this.oldest(profileId) : undefined;
+      if (oldest && now - oldest.n >= LIMITS.eventsKeptPerProfile) {
+        this.sql.exec(
+          `UPDATE event_batches SET seq = (SELECT max(seq) + 1 FROM event_batches WHERE profile_id = ?1),
+             latest = ?2, n = ?3, events = ?4
+           WHERE profile_id = ?1 AND seq = ?5`,
+          profileId,
+          latest,
+          piece.length,
+          text,
+          oldest.seq,
+        );
+        now += piece.length - oldest.n;
+        continue;
+      }
       this.sql.exec(
         `INSERT INTO event_batches (profile_id, seq, latest, n, events)
          VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM event_batches WHERE profile_id = ?1), ?2, ?3, ?4)`,
@@ -82,8 +103,19 @@ export class EventTable {
         piece.length,
         text,
       );
+      now += piece.length;
     }
-    return events.length;
+    return now - held;
+  }
+
+  /** The profile's first row still held, by arrival (one row read, through the key). */
+  private oldest(profileId: string): { seq: number; n: number } | undefined {
+    return this.sql
+      .exec<{ seq: number; n: number }>(
+        "SELECT seq, n FROM event_batches WHERE profile_id = ? ORDER BY seq LIMIT 1",
+        profileId,
+      )
+      .toArray()[0];
   }
 
   /**

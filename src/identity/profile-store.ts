@@ -213,10 +213,11 @@ export class ProfileStore {
     this.processed.record(applied, profileId, now);
     const doc = this.attributeTable.put(profileId, attributes.changed());
     const projected = this.activityHour(profileId);
-    const added = this.eventTable.store(profileId, events);
+    const held = events.length > 0 ? this.eventsHeld(profileId) : 0;
+    const added = this.eventTable.store(profileId, events, held);
     this.enqueueEvents(profileId, events, ctx);
     // Trimmed before the profile row is written, so the row is written once.
-    const trimmed = added > 0 ? this.eventTable.trim(profileId, this.eventsHeld(profileId) + added) : 0;
+    const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held + added) : 0;
     const row = this.sql
       .exec<{ activity: string }>(
         `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),

@@ -91,6 +91,35 @@ describe("rows written per call", () => {
     expect(warm).toEqual(EXPECTED.warmInstallation);
   });
 
+  it("a 10-op SDK batch on a profile holding as many events as it keeps costs the same 5 rows", async () => {
+    // Past the events kept (LIMITS.eventsKeptPerProfile, 1,000, trimmed a tenth over), each new
+    // batch's row takes the oldest's place: no insert now and delete later.
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const stub = installationStub(p.projectId, i);
+    for (let round = 0; round < 12; round++) {
+      const hundred = Array.from({ length: 100 }, (_, k) => event(`fill_${k}`, { round }));
+      await batch(p, i, hundred, context);
+      vi.setSystemTime(Date.now() + 1_000);
+    }
+    await drained(stub)();
+    let total = 0;
+    for (let round = 0; round < 30; round++) {
+      vi.setSystemTime(Date.now() + 1_000);
+      const warm = await rowsWritten({ installation: stub }, () => batch(p, i, tenOps(round), context), drained(stub));
+      expect(warm).toEqual(EXPECTED.warmInstallation);
+      total += Object.values(warm.installation ?? {}).reduce((a, b) => a + b, 0);
+    }
+    expect(total).toBe(30 * 5);
+    const held = await runInDurableObject(stub, (_o, state) =>
+      state.storage.sql
+        .exec<{ n: number; rows: number }>("SELECT sum(n) AS n, count(*) AS rows FROM event_batches")
+        .one(),
+    );
+    expect(held.n).toBeGreaterThanOrEqual(1_000);
+    expect(held.n).toBeLessThanOrEqual(1_100);
+  });
+
   it("a 10-op SDK batch on a signed-in installation", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
