@@ -76,12 +76,12 @@ export class EventTable {
     // A UTF-16 unit is at most 3 bytes of UTF-8: most calls are one piece without counting bytes.
     const pieces =
       whole.length * 3 <= MAX_PIECE_BYTES ? [events] : chunkBy(events, Number.POSITIVE_INFINITY, MAX_PIECE_BYTES);
-    let now = held;
+    let holding = held;
     for (const piece of pieces) {
       const text = piece === events ? whole : JSON.stringify(piece);
       const latest = piece.reduce((max, e) => (e.time > max ? e.time : max), "");
-      const oldest = now + piece.length > LIMITS.eventsKeptPerProfile * 1.1 ? this.oldest(profileId) : undefined;
-      if (oldest && now - oldest.n >= LIMITS.eventsKeptPerProfile) {
+      const oldest = holding + piece.length > LIMITS.eventsKeptPerProfile * 1.1 ? this.oldest(profileId) : undefined;
+      if (oldest && holding - oldest.n >= LIMITS.eventsKeptPerProfile) {
         this.sql.exec(
           `UPDATE event_batches SET seq = (SELECT max(seq) + 1 FROM event_batches WHERE profile_id = ?1),
              latest = ?2, n = ?3, events = ?4
@@ -92,7 +92,7 @@ export class EventTable {
           text,
           oldest.seq,
         );
-        now += piece.length - oldest.n;
+        holding += piece.length - oldest.n;
         continue;
       }
       this.sql.exec(
@@ -103,9 +103,9 @@ export class EventTable {
         piece.length,
         text,
       );
-      now += piece.length;
+      holding += piece.length;
     }
-    return now - held;
+    return holding - held;
   }
 
   /** The profile's first row still held, by arrival (one row read, through the key). */
