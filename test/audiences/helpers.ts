@@ -131,3 +131,15 @@ export async function refused(res: Response, status: number, code: string) {
   expect(error.message.length).toBeGreaterThan(0);
   return error;
 }
+
+/** An audience holding `members`, and a snapshot to compare with after a refused request. */
+export async function seededAudience(
+  p: Project,
+  members: string[],
+  type: "custom_ids" | "installation_ids" = "custom_ids",
+) {
+  const name = freshName("seeded");
+  await createAudience(p, name, type);
+  expect((await putJson(p, name, { ids: members })).status).toBe(200);
+  return { name, before: await getAudience(p, name) };
+}

@@ -1,22 +1,14 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { projectShard } from "../../src/db/shards";
 import worker from "../../src/index";
 import { MAX_CHUNK_IDENTIFIERS, planChunks, refuseOversized } from "../../src/profiles/mass-update";
 import { validateOperations } from "../../src/profiles/operations";
-import {
-  MAX_DEFERRALS,
-  PROJECT_CHUNKS_PER_WINDOW,
-  SHARED_CHUNKS_PER_WINDOW,
-  sharedPaceKey,
-} from "../../src/profiles/pace";
-import { TASKS_QUEUE } from "../../src/queue/consumer";
+import { MAX_DEFERRALS } from "../../src/profiles/pace";
 import type { ProfileOpsMessage } from "../../src/queue/messages";
-import wranglerToml from "../../wrangler.toml?raw";
 import { BASE, call, createProject, type Project, restHeaders } from "../support/harness";
 import { profileBy } from "../support/identity";
-import { placeOn } from "../support/shards";
+import { chunkOf, deliver, recorded, recordRequest, spendPace } from "./mass-update-pace.support";
 
 interface RequestStatus {
   status: "pending" | "done" | "failed";
@@ -155,62 +147,6 @@ describe("accepting a mass update", () => {
   });
 });
 
-/** Records a mass update of `chunks` chunks for `projectId`, as an accept would. */
-async function recordRequest(projectId: string, id: string, chunks: number) {
-  await env.DB.prepare(
-    "INSERT INTO requests (id, project_id, kind, total, chunks, errors, created_at) VALUES (?, ?, 'profiles_mass_update', ?, ?, '[]', ?)",
-  )
-    .bind(id, projectId, chunks, chunks, new Date().toISOString())
-    .run();
-}
-
-function chunkOf(projectId: string, requestId: string, customId: string): ProfileOpsMessage {
-  const { valid } = validateOperations(
-    [{ identifiers: { custom_id: customId }, attributes: { paced: true } }],
-    Date.now(),
-  );
-  return {
-    type: "profile_ops",
-    request_id: requestId,
-    project_id: projectId,
-    chunk: 0,
-    received_at: new Date().toISOString(),
-    items: valid,
-  };
-}
-
-async function recorded(requestId: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM request_chunks WHERE request_id = ?")
-    .bind(requestId)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
-/** Asks `binding` `times` times for `key`, many at once: a window is short next to a thousand calls in a row. */
-async function ask(binding: RateLimit, key: string, times: number): Promise<number> {
-  let admitted = 0;
-  for (let k = 0; k < times; k += 100) {
-    const answers = await Promise.all(Array.from({ length: Math.min(100, times - k) }, () => binding.limit({ key })));
-    admitted += answers.filter((a) => a.success).length;
-  }
-  return admitted;
-}
-
-/** Spends `projectId`'s pace for the current window, as a big job's chunks would. */
-async function spendPace(projectId: string) {
-  await ask(env.MASS_UPDATE_PACE, projectId, PROJECT_CHUNKS_PER_WINDOW + 1);
-}
-
-async function deliver(bodies: ProfileOpsMessage[], taskEnv: Env = env) {
-  const batch = createMessageBatch<ProfileOpsMessage>(
-    TASKS_QUEUE,
-    bodies.map((body, k) => ({ id: `m${k}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue?.(batch as MessageBatch<unknown>, taskEnv, ctx);
-  return getQueueResult(batch, ctx);
-}
-
 describe("pacing mass updates per project", () => {
   it("defers a project's chunk past its pace, while another project's chunk still runs, and applies it later", async () => {
     const busy = await createProject();
@@ -321,103 +257,5 @@ describe("a deferred chunk's deferrals", () => {
     expect(sent).toEqual([]);
     expect(await statusOf(busy, requestId)).toMatchObject({ status: "done", applied: 1 });
     expect((await profileBy(busy, { custom_id: "waited-member" })).body?.attributes.paced?.value).toBe(true);
-  });
-});
-
-describe("the budgets the pace asks", () => {
-  /** The `simple.limit` wrangler.toml gives a Rate Limiting binding. */
-  function configured(name: string): number {
-    const found = new RegExp(`name = "${name}"[^[]*?limit = (\\d+)`).exec(wranglerToml);
-    if (!found) throw new Error(`${name} is not in wrangler.toml`);
-    return Number(found[1]);
-  }
-
-  it("are the ones wrangler.toml gives the bindings, which docs/performance.md computes the rate from", async () => {
-    expect(configured("MASS_UPDATE_PACE")).toBe(PROJECT_CHUNKS_PER_WINDOW);
-    expect(configured("MASS_UPDATE_SHARED_PACE")).toBe(SHARED_CHUNKS_PER_WINDOW);
-    // Larger than one project's: what one project cannot take is left to the others.
-    expect(SHARED_CHUNKS_PER_WINDOW).toBeGreaterThan(PROJECT_CHUNKS_PER_WINDOW);
-    // And the binding counts to its limit: the project's refuses the call after it.
-    const key = `probe-${crypto.randomUUID()}`;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const started = Math.floor(Date.now() / 10_000);
-      const admitted = await ask(env.MASS_UPDATE_PACE, key, PROJECT_CHUNKS_PER_WINDOW + 1);
-      if (Math.floor(Date.now() / 10_000) !== started) continue;
-      expect(admitted).toBeLessThanOrEqual(PROJECT_CHUNKS_PER_WINDOW);
-      return;
-    }
-  }, 60_000);
-
-  it("defers a chunk whose project is within its budget when all projects' shared budget is spent", async () => {
-    const quiet = await createProject();
-    const requestId = crypto.randomUUID();
-    await recordRequest(quiet.projectId, requestId, 1);
-    const sent: ProfileOpsMessage[] = [];
-    const asked: string[] = [];
-    const spentShared = {
-      ...env,
-      MASS_UPDATE_SHARED_PACE: {
-        limit: async ({ key }: RateLimitOptions) => {
-          asked.push(key);
-          return { success: false };
-        },
-      } as RateLimit,
-      TASKS: { send: async (body: ProfileOpsMessage) => void sent.push(body) } as unknown as Queue,
-    } as Env;
-    const result = await deliver([chunkOf(quiet.projectId, requestId, "shared-member")], spentShared);
-    expect(asked).toEqual([sharedPaceKey((await projectShard(env, quiet.projectId)).name)]);
-    expect(result.explicitAcks).toEqual(["m0"]);
-    expect(result.retryMessages).toEqual([]);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ request_id: requestId, deferrals: 1 });
-    expect(await recorded(requestId)).toBe(0);
-    expect((await profileBy(quiet, { custom_id: "shared-member" })).status).toBe(404);
-  });
-
-  it("keeps a shared budget per projection database: a spent one defers only its own shard's chunks", async () => {
-    const [full, free] = [await createProject(), await createProject()];
-    await placeOn(full.projectId, "PROJECTION_1");
-    await placeOn(free.projectId, "PROJECTION_2");
-    const [fullRequest, freeRequest] = [crypto.randomUUID(), crypto.randomUUID()];
-    await recordRequest(full.projectId, fullRequest, 1);
-    await recordRequest(free.projectId, freeRequest, 1);
-    const sent: ProfileOpsMessage[] = [];
-    const oneShardSpent = {
-      ...env,
-      MASS_UPDATE_SHARED_PACE: {
-        limit: async ({ key }: RateLimitOptions) => ({ success: key !== sharedPaceKey("PROJECTION_1") }),
-      } as RateLimit,
-      TASKS: { send: async (body: ProfileOpsMessage) => void sent.push(body) } as unknown as Queue,
-    } as Env;
-    await deliver(
-      [chunkOf(full.projectId, fullRequest, "full-member"), chunkOf(free.projectId, freeRequest, "free-member")],
-      oneShardSpent,
-    );
-    expect(sent.map((m) => m.request_id)).toEqual([fullRequest]);
-    expect(await recorded(fullRequest)).toBe(0);
-    expect(await recorded(freeRequest)).toBe(1);
-    expect((await profileBy(free, { custom_id: "free-member" })).body?.attributes.paced?.value).toBe(true);
-  });
-
-  it("does not spend the shared budget for a chunk its own project's budget refuses", async () => {
-    const busy = await createProject();
-    const requestId = crypto.randomUUID();
-    await recordRequest(busy.projectId, requestId, 1);
-    const asked: string[] = [];
-    const watched = {
-      ...env,
-      MASS_UPDATE_PACE: { limit: async () => ({ success: false }) } as RateLimit,
-      MASS_UPDATE_SHARED_PACE: {
-        limit: async ({ key }: RateLimitOptions) => {
-          asked.push(key);
-          return { success: true };
-        },
-      } as RateLimit,
-      TASKS: { send: async () => undefined } as unknown as Queue,
-    } as Env;
-    const result = await deliver([chunkOf(busy.projectId, requestId, "refused-member")], watched);
-    expect(result.explicitAcks).toEqual(["m0"]);
-    expect(await recorded(requestId)).toBe(0);
-    expect(asked).toEqual([]);
   });
 });
