@@ -1,24 +1,27 @@
 import type { ExportMessage } from "./exports.messages";
 import { type Cell, csvRows, type EventKind, eventRow, kindOf } from "./files";
 import { liveProfiles } from "./live";
-import { compareStaged, hourPrefix, parseStaged, type StagedKey } from "./staging";
+import { ndjsonBatches } from "./ndjson";
+import { compareStaged, hourPrefix, type StagedEvent, type StagedKey } from "./staging";
 import { ObjectWriter } from "./upload";
 
 /**
  * One app's hour of push and in-app events, sorted into one CSV "run" per kind, holding a
  * bounded number of events in memory whatever the hour holds (an external merge sort):
  *
- * 1. The hour's staged objects are read in key order into a buffer. An hour that fits in the
- *    buffer is sorted there and written as its runs at once: the common case, no extra object.
+ * 1. The hour's staged objects are streamed in key order into a buffer, an event at a time. An
+ *    hour that fits in the buffer is sorted there and written as its runs at once: the common
+ *    case, no extra object.
  * 2. Past that, each full buffer is sorted, cleared of events of profiles no longer live, and
- *    written as a sorted sub-run (NDJSON). A message writes at most `subRunsPerMessage` of them,
- *    then queues the rest of the listing as another `daily_hour` message.
+ *    written as a sorted sub-run (NDJSON), in the middle of a staged object if need be. Once a
+ *    message has written `subRunsPerMessage` of them, it finishes the object it is reading and
+ *    queues the rest of the listing as another `daily_hour` message.
  * 3. `daily_merge` messages merge at most `fanIn` sub-runs at a time, streaming, level by level,
  *    until one merge writes the runs themselves. Copies of one event (a redelivered batch staged
  *    twice) meet side by side in the merge and are written once.
  *
- * Memory: a buffer of `subRunEvents` events plus one staged object (at most one queue batch's
- * events), or `fanIn` open streams and one multipart part per kind.
+ * Memory: a buffer of `subRunEvents` events plus one chunk of the object being read, whatever
+ * the size of a staged object; or `fanIn` open streams and one multipart part per kind.
  */
 
 export interface HourLimits {
@@ -30,7 +33,7 @@ export interface HourLimits {
   fanIn: number;
 }
 
-export const HOUR_LIMITS: HourLimits = { subRunEvents: 20_000, subRunsPerMessage: 10, fanIn: 4 };
+export const HOUR_LIMITS: HourLimits = { subRunEvents: 10_000, subRunsPerMessage: 20, fanIn: 4 };
 
 /** An event as a run holds it: its sort key, its file, and its CSV cells. */
 interface Entry extends StagedKey {
@@ -63,21 +66,22 @@ const hourOf = (m: Hour): Hour => ({
   hour: m.hour,
 });
 
-function toEntries(text: string): Entry[] {
-  const out: Entry[] = [];
-  for (const e of parseStaged(text)) {
-    const kind = kindOf(e.name);
-    if (kind === null) continue;
-    out.push({
-      time: e.time,
-      installation_id: e.installation_id,
-      profile_id: e.profile_id,
-      id: e.id,
-      kind,
-      row: eventRow(kind, e),
-    });
+/** The export's events of a staged object, a chunk at a time (the other events are skipped). */
+async function* entriesIn(object: R2ObjectBody): AsyncGenerator<Entry> {
+  for await (const events of ndjsonBatches<StagedEvent>(object.body)) {
+    for (const e of events) {
+      const kind = kindOf(e.name);
+      if (kind === null) continue;
+      yield {
+        time: e.time,
+        installation_id: e.installation_id,
+        profile_id: e.profile_id,
+        id: e.id,
+        kind,
+        row: eventRow(kind, e),
+      };
+    }
   }
-  return out;
 }
 
 const sameEvent = (a: StagedKey | undefined, b: StagedKey) =>
@@ -108,16 +112,25 @@ export async function sortHour(
   let written = 0;
   let buffer: Entry[] = [];
   const prefix = hourPrefix(msg.project_id, msg.app_id, msg.date, msg.hour);
+  const flush = async () => {
+    await writeSubRun(env, subRunKey(hour, 0, subs++), await prepare(env, msg.project_id, buffer));
+    buffer = [];
+    written++;
+  };
   for (;;) {
     const page = await env.EXPORTS.list({ prefix, startAfter: after, limit: LIST_PAGE });
     for (const object of page.objects) {
       const body = await env.EXPORTS.get(object.key);
-      if (body) for (const e of toEntries(await body.text())) buffer.push(e);
+      if (body) {
+        for await (const e of entriesIn(body)) {
+          buffer.push(e);
+          if (buffer.length >= limits.subRunEvents) await flush();
+        }
+      }
       after = object.key;
-      if (buffer.length < limits.subRunEvents) continue;
-      await writeSubRun(env, subRunKey(hour, 0, subs++), await prepare(env, msg.project_id, buffer));
-      buffer = [];
-      if (++written >= limits.subRunsPerMessage) {
+      // A continuation starts at an object's beginning: this one is read to its end first.
+      if (written >= limits.subRunsPerMessage) {
+        if (buffer.length > 0) await flush();
         await queue([{ ...msg, after, subs }]);
         return false;
       }
@@ -128,7 +141,7 @@ export async function sortHour(
     await writeRuns(env, hour, await prepare(env, msg.project_id, buffer));
     return true;
   }
-  if (buffer.length > 0) await writeSubRun(env, subRunKey(hour, 0, subs++), await prepare(env, msg.project_id, buffer));
+  if (buffer.length > 0) await flush();
   await queue([{ type: "daily_merge", ...hour, level: 0, count: subs }]);
   return false;
 }
@@ -243,22 +256,11 @@ async function* merged(env: Env, keys: string[]): AsyncGenerator<Entry> {
   }
 }
 
-/** A sub-run's entries, streamed line by line. */
+/** A sub-run's entries, streamed a chunk at a time. */
 async function* entriesOf(env: Env, key: string): AsyncGenerator<Entry> {
   const object = await env.EXPORTS.get(key);
   if (!object) throw new Error(`sub-run ${key} is missing`);
-  const decoder = new TextDecoder();
-  let rest = "";
-  const reader = object.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    rest += done ? decoder.decode() : decoder.decode(value, { stream: true });
-    const lines = rest.split("\n");
-    rest = lines.pop() ?? "";
-    for (const line of lines) if (line) yield JSON.parse(line) as Entry;
-    if (done) break;
-  }
-  if (rest) yield JSON.parse(rest) as Entry;
+  for await (const entries of ndjsonBatches<Entry>(object.body)) yield* entries;
 }
 
 /** Deletes every object under a prefix, a listing page (at most 1,000 keys, R2's limit) at a time. */

@@ -5,6 +5,8 @@ const MiB = 1024 * 1024;
 /** R2 takes parts of at least 5 MiB, all but the last of one size; 8 MiB leaves room. */
 export const DEFAULT_PART_BYTES = 8 * MiB;
 export const MIN_PART_BYTES = 5 * MiB;
+/** The part buffer starts this small and doubles as needed: a sub-run of 3 MiB holds 4, not 8. */
+const FIRST_BUFFER_BYTES = 64 * 1024;
 
 const toHex = (buffer: ArrayBuffer) =>
   Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -18,7 +20,8 @@ export interface SuspendedUpload {
 }
 
 /**
- * Writes one R2 object from text handed over in slices, never holding more than one part.
+ * Writes one R2 object from text handed over in slices, never holding more than one part (and
+ * no more than the object for a small one).
  * Parts are cut at exactly `partBytes`, so every part but the last has the same size, as R2's
  * multipart upload requires. A file that fits in one part is a single `put`. The SHA-256 and
  * byte count are computed along the way (workerd's DigestStream), for the manifest.
@@ -50,7 +53,7 @@ export class ObjectWriter {
     this.#key = key;
     this.#partBytes = partBytes;
     this.#options = put;
-    this.#buffer = new Uint8Array(partBytes);
+    this.#buffer = new Uint8Array(Math.min(FIRST_BUFFER_BYTES, partBytes));
     if (resume) {
       this.#upload = bucket.resumeMultipartUpload(key, resume.uploadId);
       this.#parts = [...resume.parts];
@@ -97,11 +100,22 @@ export class ObjectWriter {
     let offset = 0;
     while (offset < bytes.byteLength) {
       const take = Math.min(this.#partBytes - this.#filled, bytes.byteLength - offset);
+      this.#reserve(this.#filled + take);
       this.#buffer.set(bytes.subarray(offset, offset + take), this.#filled);
       this.#filled += take;
       offset += take;
       if (this.#filled === this.#partBytes) await this.#flushPart();
     }
+  }
+
+  /** Grows the part buffer (by doubling, up to a part) to hold `bytes`, keeping what it holds. */
+  #reserve(bytes: number): void {
+    if (bytes <= this.#buffer.byteLength) return;
+    let size = this.#buffer.byteLength;
+    while (size < bytes) size = Math.min(size * 2, this.#partBytes);
+    const grown = new Uint8Array(size);
+    grown.set(this.#buffer.subarray(0, this.#filled));
+    this.#buffer = grown;
   }
 
   async #flushPart(): Promise<void> {
@@ -115,7 +129,7 @@ export class ObjectWriter {
   async close(): Promise<Manifest & { parts: number }> {
     try {
       if (this.#upload === null) {
-        await this.#bucket.put(this.#key, this.#buffer.slice(0, this.#filled), this.#options);
+        await this.#bucket.put(this.#key, this.#buffer.subarray(0, this.#filled), this.#options);
       } else {
         if (this.#filled > 0) await this.#flushPart();
         await this.#upload.complete(this.#parts);
