@@ -1,10 +1,12 @@
 // `npm run bench:exports`: the daily push_events export of one app with BENCH_EXPORT_ROWS events
 // (default 1,000,000), run locally in workerd through the admin job, exactly as the cron runs it.
-// Staged events are written straight into local R2 (24 hour objects) and their profiles into
-// local D1, then the job runs; reports rows per second from the job's start to the file being
-// listed, the peak JavaScript heap of the Worker's isolate (what the 128 MB limit bounds) and
-// the resident memory of its workerd process (which also holds the local R2/D1 simulators). Writes
-// bench/exports-results.json. It reports; it never fails on a number.
+// Staged events are written straight into local R2 (24 objects, spread over the day's 24 hours,
+// or all in its first hour with BENCH_EXPORT_HOURS=1) and their profiles into local D1, then the
+// job runs; reports rows per second from the job's start to the file being listed, the peak
+// JavaScript heap of the Worker's isolate (what the 128 MB limit bounds: sampled every 50 ms,
+// each sample right after a full collection) and the resident memory of its workerd process
+// (which also holds the local R2/D1 simulators). Writes bench/exports-results-{hours}h.json. It
+// reports; it never fails on a number.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { heapSampler } from "./inspector.mjs";
 import { sleep } from "./lib/load.mjs";
@@ -12,6 +14,9 @@ import { d1, migrate, startDev, wrangler } from "./lib/wrangler.mjs";
 import { memoryOf } from "./workerd.mjs";
 
 const ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
+/** The hours the day's events fall in: 24 (one object each) or 1 (all 24 objects in hour 0). */
+const HOURS = Number(process.env.BENCH_EXPORT_HOURS ?? 24);
+const resultsFile = (hours) => `bench/exports-results-${hours}h.json`;
 const PROFILES = 1000;
 const PORT = 8798;
 const ADMIN = "bench-admin-token";
@@ -56,12 +61,14 @@ async function main() {
   // Staged events: one object an hour, as the event consumer writes them.
   const seedStart = performance.now();
   let seeded = 0;
-  for (let hour = 0; hour < 24; hour++) {
-    const count = Math.floor(ROWS / 24) + (hour < ROWS % 24 ? 1 : 0);
+  for (let part = 0; part < 24; part++) {
+    const count = Math.floor(ROWS / 24) + (part < ROWS % 24 ? 1 : 0);
+    const hour = part % HOURS;
     const lines = [];
     for (let k = 0; k < count; k++) {
       const who = ((k * 7919) % PROFILES) + 1;
-      const ms = Math.floor((k / count) * 3_600_000);
+      // In one hour, the 24 objects interleave: each covers the whole hour.
+      const ms = Math.floor((k / count) * 3_600_000) + (HOURS === 1 ? part : 0);
       const time = new Date(Date.parse(`${day}T00:00:00.000Z`) + hour * 3_600_000 + ms).toISOString();
       lines.push(
         JSON.stringify({
@@ -70,7 +77,7 @@ async function main() {
           profile_id: `00000000-0000-4000-9000-${String(who).padStart(12, "0")}`,
           custom_id: `user-${who}`,
           app_id: app.app_id,
-          id: `e-${hour}-${k}`,
+          id: `e-${part}-${k}`,
           name: k % 3 ? "push_opened" : "push_sent",
           attributes: { campaign_token: `campaign-${k % 101}` },
           label: null,
@@ -80,15 +87,15 @@ async function main() {
         }),
       );
     }
-    const file = `${TMP}/${hour}.ndjson`;
+    const file = `${TMP}/${part}.ndjson`;
     writeFileSync(file, `${lines.join("\n")}\n`);
-    const key = `edge-cdp-exports/events/${project.project_id}/${app.app_id}/${day}/${String(hour).padStart(2, "0")}/seed.ndjson`;
+    const key = `edge-cdp-exports/events/${project.project_id}/${app.app_id}/${day}/${String(hour).padStart(2, "0")}/seed-${part}.ndjson`;
     wrangler(["r2", "object", "put", key, "--local", "--persist-to", STATE, "--file", file]);
     seeded += count;
   }
   const seedMs = Math.round(performance.now() - seedStart);
   const memoryBefore = memoryOf(server.pid);
-  const heap = await heapSampler(PORT + 1000);
+  const heap = await heapSampler(PORT + 1000, { everyMs: 50, collectEvery: 1 });
   const heapBefore = await heap.now();
 
   globalThis.serverLog = log;
@@ -112,6 +119,7 @@ async function main() {
   const results = {
     run_at: new Date().toISOString(),
     job: request_id,
+    hours: HOURS,
     rows: file.rows,
     staged: seeded,
     bytes: file.bytes,
@@ -123,7 +131,7 @@ async function main() {
     workerd_process_memory_before: memoryBefore,
     workerd_process_memory_after: { ...memoryAfter, peak_mib: Math.max(peak, memoryAfter.peak_mib) },
   };
-  writeFileSync("bench/exports-results.json", `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(resultsFile(HOURS), `${JSON.stringify(results, null, 2)}\n`);
   console.log(JSON.stringify(results, null, 2));
   rmSync(TMP, { recursive: true, force: true });
   process.exit(0);

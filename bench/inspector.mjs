@@ -28,11 +28,12 @@ async function connect(port) {
 
 /**
  * Connects to the inspector on `port` and samples `Runtime.getHeapUsage` every `everyMs`; every
- * tenth sample first asks for a full garbage collection. `peak()` is the largest used heap seen,
- * garbage included (what V8 had not yet collected), and `livePeak()` the largest heap right after
- * a collection: what the Worker actually held. Both in MiB; `stop()` closes the connection.
+ * `collectEvery`th sample first asks for a full garbage collection (1: every sample, so a short
+ * peak is not missed between collections). `peak()` is the largest used heap seen, garbage
+ * included (what V8 had not yet collected), and `livePeak()` the largest heap right after a
+ * collection: what the Worker actually held. Both in MiB; `stop()` closes the connection.
  */
-export async function heapSampler(port, everyMs = 100) {
+export async function heapSampler(port, { everyMs = 100, collectEvery = 10 } = {}) {
   const { call, close } = await connect(port);
   const usedBytes = async () => (await call("Runtime.getHeapUsage"))?.usedSize ?? 0;
   let peak = await usedBytes();
@@ -42,10 +43,11 @@ export async function heapSampler(port, everyMs = 100) {
   const timer = setInterval(async () => {
     if (busy) return;
     busy = true;
-    if (++samples % 10 === 0) {
+    peak = Math.max(peak, await usedBytes());
+    if (++samples % collectEvery === 0) {
       await call("HeapProfiler.collectGarbage");
       livePeak = Math.max(livePeak, await usedBytes());
-    } else peak = Math.max(peak, await usedBytes());
+    }
     busy = false;
   }, everyMs);
   const mib = (bytes) => +(bytes / 1048576).toFixed(1);
