@@ -180,7 +180,7 @@ export async function handleCampaignPage(env: Env, msg: CampaignPageMessage, now
       .set({
         pieces: total,
         recipients: msg.targeted + targeted,
-        completedAt: sql`CASE WHEN (SELECT count(*) FROM message_pieces WHERE token = ${msg.token}) >= ${total} THEN coalesce(${messages.completedAt}, ${at}) ELSE ${messages.completedAt} END`,
+        completedAt: sql`CASE WHEN ${messages.piecesDone} >= ${total} THEN coalesce(${messages.completedAt}, ${at}) ELSE ${messages.completedAt} END`,
       })
       .where(eq(messages.token, msg.token)),
   ]);

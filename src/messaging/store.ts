@@ -184,7 +184,10 @@ export async function markRecorded(env: Env, token: string, keys: string[]): Pro
 
 /**
  * Marks a piece done (once, whatever the redeliveries) and the message `done` when it was the
- * last: one batch, so the count and the completion agree.
+ * last: one batch, so the count and the completion agree. The message counts its finished
+ * pieces as they finish: `changes()` is 1 when this piece's row was new, 0 on a redelivery.
+ * Counting `message_pieces` instead read every finished piece again for each one (a campaign
+ * to a million targets has 40,000).
  */
 export async function finishPiece(env: Env, token: string, piece: number, unreachable: number): Promise<void> {
   const now = new Date().toISOString();
@@ -193,13 +196,11 @@ export async function finishPiece(env: Env, token: string, piece: number, unreac
     db.insert(messagePieces).values({ token, piece, done: 1, unreachable }).onConflictDoNothing(),
     db
       .update(messages)
-      .set({ completedAt: now })
-      .where(
-        and(
-          eq(messages.token, token),
-          sql`${messages.completedAt} IS NULL`,
-          sql`(SELECT count(*) FROM ${messagePieces} WHERE ${messagePieces.token} = ${token}) >= ${messages.pieces}`,
-        ),
-      ),
+      .set({
+        // Both read the row as it was before this update, and `changes()` the insert above.
+        piecesDone: sql`${messages.piecesDone} + changes()`,
+        completedAt: sql`CASE WHEN ${messages.completedAt} IS NULL AND ${messages.piecesDone} + changes() >= ${messages.pieces} THEN ${now} ELSE ${messages.completedAt} END`,
+      })
+      .where(eq(messages.token, token)),
   ]);
 }

@@ -33,6 +33,8 @@ export const messages = sqliteTable(
     payload: text("payload").notNull(),
     recipients: integer("recipients").notNull(),
     pieces: integer("pieces").notNull(),
+    /** Pieces finished so far, counted as each finishes: no count over `message_pieces`. */
+    piecesDone: integer("pieces_done").notNull().default(0),
     createdAt: text("created_at").notNull(),
     expiresAt: text("expires_at").notNull(),
     completedAt: text("completed_at"),
