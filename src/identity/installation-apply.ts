@@ -37,8 +37,9 @@ export class BatchApplier {
   async applyOps(input: BatchInput): Promise<BatchResult | null> {
     await this.parts.resume();
     if (input.source !== "sdk" && !this.parts.installation.row()) return null;
-    this.ensureInstallation(input);
     const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
+    if (input.ops.every(isDataOp) && !this.parts.installation.row()) return this.firstContact(input, result);
+    this.ensureInstallation(input);
     // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
     // anonymous profile need no look-up: claiming their IDs where they apply is the check.
     const local = this.parts.installation.binding().customId === null && input.ops.every(isDataOp);
@@ -76,30 +77,78 @@ export class BatchApplier {
     return result;
   }
 
+  /**
+   * First contact with data ops only (the usual one): the installation, its anonymous profile
+   * and the data in one commit, so one outbox row carries what they announce (two commits cost
+   * an outbox row staged and deleted more). Op IDs repeated within the batch are duplicates.
+   */
+  private firstContact(input: BatchInput, result: BatchResult): BatchResult {
+    const seen = new Set<string>();
+    const ops = input.ops.filter((op): op is DataOp => {
+      if (op.id === null) return true;
+      if (seen.has(op.id)) {
+        result.duplicates++;
+        return false;
+      }
+      seen.add(op.id);
+      return true;
+    });
+    const applied = this.parts.transaction(() => {
+      this.createInstallation(input);
+      const { profileId } = this.parts.installation.binding();
+      return this.parts.store.applyData(
+        profileId,
+        [...ops, ...contextWrites(input)],
+        this.writeContext(input),
+        Date.now(),
+      );
+    });
+    result.accepted += applied.accepted;
+    result.duplicates += applied.duplicates;
+    result.rejected.push(...applied.rejected);
+    result.profile_id = this.parts.installation.binding().profileId;
+    return result;
+  }
+
   /** First contact creates the installation and its anonymous profile; later ones refresh it. */
   private ensureInstallation(input: BatchInput): void {
     const table = this.parts.installation;
     // Most calls change nothing here: no transaction for them.
     if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
     this.parts.transaction(() => {
-      if (!table.row()) {
-        const profileId = uuidv7();
-        this.parts.store.createProfile(profileId, null, input.receivedAt, {
-          time: input.receivedAt,
-          kind: "created",
-          installation_id: input.installationId,
-          custom_id: null,
-          source: input.source,
-          request_id: input.requestId,
-        });
-        table.create(input, profileId);
-        table.announce();
-        return;
-      }
+      if (!table.row()) return this.createInstallation(input);
       const before = table.row();
       table.refresh(input);
       if (projectedChange(before, table.row())) table.changed();
     });
+  }
+
+  /** The installation row and its anonymous profile, with the profile's first history entry. */
+  private createInstallation(input: BatchInput): void {
+    const profileId = uuidv7();
+    this.parts.store.createProfile(profileId, null, input.receivedAt, {
+      time: input.receivedAt,
+      kind: "created",
+      installation_id: input.installationId,
+      custom_id: null,
+      source: input.source,
+      request_id: input.requestId,
+    });
+    this.parts.installation.create(input, profileId);
+    this.parts.installation.announce();
+  }
+
+  /** Who writes, for the profile store: the installation's binding and the call's origin. */
+  private writeContext(input: BatchInput): WriteContext {
+    const binding = this.parts.installation.binding();
+    return {
+      projectId: input.projectId,
+      customId: binding.customId,
+      installationId: input.installationId,
+      appId: input.appId,
+      requestId: input.requestId,
+      receivedAt: input.receivedAt,
+    };
   }
 
   /**
@@ -117,14 +166,7 @@ export class BatchApplier {
     const binding = this.parts.installation.binding();
     if (ops.length === 0 && !touch) return;
     active.add(binding.profileId);
-    const ctx: WriteContext = {
-      projectId: input.projectId,
-      customId: binding.customId,
-      installationId: input.installationId,
-      appId: input.appId,
-      requestId: input.requestId,
-      receivedAt: input.receivedAt,
-    };
+    const ctx = this.writeContext(input);
     let applied: ApplyResult;
     if (binding.customId === null) {
       applied = this.parts.transaction(() => this.parts.store.applyData(binding.profileId, ops, ctx, Date.now()));

@@ -49,7 +49,7 @@ const EXPECTED = {
       profiles: 2,
       history: 1,
       installation: 1,
-      outbox: 4,
+      outbox: 2,
       processed_ops: 1,
       event_batches: 1,
     },
