@@ -80,19 +80,10 @@ export class BatchApplier {
   /**
    * First contact with data ops only (the usual one): the installation, its anonymous profile
    * and the data in one commit, so one outbox row carries what they announce (two commits cost
-   * an outbox row staged and deleted more). Op IDs repeated within the batch are duplicates.
+   * an outbox row staged and deleted more). The profile store claims the op IDs as it applies.
    */
   private firstContact(input: BatchInput, result: BatchResult): BatchResult {
-    const seen = new Set<string>();
-    const ops = input.ops.filter((op): op is DataOp => {
-      if (op.id === null) return true;
-      if (seen.has(op.id)) {
-        result.duplicates++;
-        return false;
-      }
-      seen.add(op.id);
-      return true;
-    });
+    const ops = input.ops.filter(isDataOp);
     const applied = this.parts.transaction(() => {
       this.createInstallation(input);
       const { profileId } = this.parts.installation.binding();
