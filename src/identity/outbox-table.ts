@@ -1,5 +1,5 @@
 import { chunkBy, jsonBytes } from "../lib/chunk";
-import type { ProjectionMessage, QueueMessage } from "../queue/messages";
+import type { InstallationAndProfileChanged, ProjectionMessage, QueueMessage } from "../queue/messages";
 import { MAX_PIECE_BYTES } from "./json-pieces";
 
 /** One row per commit: the messages it owes the queues, as a JSON list of `[queue, dedupe, body]`. */
@@ -53,6 +53,33 @@ export function latestOnly(entries: OutboxEntry[]): OutboxEntry[] {
 }
 
 /**
+ * Projection messages as they go out: an installation's change and one of a profile its object
+ * holds become one message (one queue message, not two). Paired when sent, after `latestOnly`,
+ * so no later message of either subject can replace half of the pair.
+ */
+export function paired(entries: OutboxEntry[]): OutboxEntry[] {
+  const installation = entries.findIndex((e) => e.body.type === "installation_changed");
+  const target = entries[installation]?.body;
+  if (target?.type !== "installation_changed") return entries;
+  const profile = entries.findIndex(
+    (e) =>
+      e.body.type === "profile_changed" &&
+      e.body.holder?.kind === "installation" &&
+      e.body.holder.id === target.installation_id,
+  );
+  const held = entries[profile]?.body;
+  if (held?.type !== "profile_changed") return entries;
+  const body: InstallationAndProfileChanged = {
+    type: "installation_and_profile_changed",
+    project_id: target.project_id,
+    installation_id: target.installation_id,
+    profile_id: held.profile_id,
+  };
+  const pair = { ...(entries[installation] as OutboxEntry), body, bytes: jsonBytes(body) };
+  return entries.flatMap((e, k) => (k === installation ? [pair] : k === profile ? [] : [e]));
+}
+
+/**
  * The messages an object owes its queues, written in the same transaction as the change they
  * announce: gathered while the transaction runs and written as one row when it ends (`within`),
  * so a call costs one outbox row whatever it announces. What is written is kept in memory too,
@@ -84,7 +111,7 @@ export class OutboxTable {
    * Says the projection must re-read this profile or installation. One message per subject and
    * commit, and one per subject sent at once (`latestOnly`): the consumer reads the current state.
    */
-  changed(message: ProjectionMessage): void {
+  changed(message: Exclude<ProjectionMessage, InstallationAndProfileChanged>): void {
     const key = message.type === "profile_changed" ? `p:${message.profile_id}` : `i:${message.installation_id}`;
     this.stage("projection", key, message);
   }

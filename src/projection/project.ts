@@ -1,7 +1,12 @@
 import { projectionFor, type Shard } from "../db/shards";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
-import type { InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
+import type {
+  InstallationAndProfileChanged,
+  InstallationProjection,
+  ProfileProjection,
+  ProjectionMessage,
+} from "../queue/messages";
 import {
   type InstallationState,
   installationStatements,
@@ -12,7 +17,7 @@ import {
 } from "./statements";
 
 /** Reads the current state the message points at, from the object that holds it. */
-async function fetchState(env: Env, m: ProjectionMessage) {
+async function fetchState(env: Env, m: Subject) {
   if (m.type === "installation_changed") {
     const ns = env.INSTALLATIONS;
     const state = await ns
@@ -35,10 +40,25 @@ async function fetchState(env: Env, m: ProjectionMessage) {
  * The messages one batch may merge: the same subject in the same project. Installation IDs
  * come from devices and custom IDs from customers, so two projects can share either.
  */
-export function coalescingKey(m: ProjectionMessage): string {
+export function coalescingKey(m: Subject): string {
   return m.type === "profile_changed"
     ? JSON.stringify(["p", m.project_id, m.holder.kind, m.holder.id, m.profile_id])
     : JSON.stringify(["i", m.project_id, m.installation_id]);
+}
+
+/** One subject a message asks the projection to read again. */
+type Subject = Exclude<ProjectionMessage, InstallationAndProfileChanged>;
+
+/** Each message's subjects with its index: an installation's message naming a profile is two. */
+function subjects(messages: ProjectionMessage[]): [Subject, number][] {
+  return messages.flatMap((m, k): [Subject, number][] => {
+    if (m.type !== "installation_and_profile_changed") return [[m, k]];
+    const holder = { projectId: m.project_id, kind: "installation" as const, id: m.installation_id };
+    return [
+      [{ type: "installation_changed", project_id: m.project_id, installation_id: m.installation_id }, k],
+      [{ type: "profile_changed", project_id: m.project_id, profile_id: m.profile_id, holder }, k],
+    ];
+  });
 }
 
 /**
@@ -55,9 +75,10 @@ export async function projectSettled(
   target?: (profileId: string) => Shard,
 ): Promise<Map<number, unknown>> {
   // A profile moving at sign-in is reported by both holders: one read per holder.
-  const byKey = new Map<string, { message: ProjectionMessage; indices: number[] }>();
+  const byKey = new Map<string, { message: Subject; indices: number[] }>();
   const failed = new Map<number, unknown>();
-  messages.forEach((m, k) => {
+  // A message that names two subjects counts as two, and fails as one.
+  subjects(messages).forEach(([m, k]) => {
     let key: string;
     try {
       key = coalescingKey(m);

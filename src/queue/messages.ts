@@ -75,7 +75,20 @@ export interface Holder {
 /** "Re-read this profile / installation": the projection consumer fetches the current state. */
 export type ProjectionMessage =
   | { type: "profile_changed"; project_id: string; profile_id: string; holder: Holder }
-  | { type: "installation_changed"; project_id: string; installation_id: string };
+  | { type: "installation_changed"; project_id: string; installation_id: string }
+  | InstallationAndProfileChanged;
+
+/**
+ * An installation and a profile its object holds, changed and sent together (as on first
+ * contact): one message rather than two. A type of its own, so a consumer older than it fails
+ * the message (retried, then dead-lettered and replayable) rather than reading half of it.
+ */
+export interface InstallationAndProfileChanged {
+  type: "installation_and_profile_changed";
+  project_id: string;
+  installation_id: string;
+  profile_id: string;
+}
 
 /** A profile as the D1 projection stores it. */
 export interface ProfileProjection {

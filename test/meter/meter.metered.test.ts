@@ -144,9 +144,10 @@ const WARM: Units = {
 /*
  * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (12 rows of
  * sqlite_master, each statement counted: the profile tables and its own, not the login's intent), the installation row and its anonymous profile with
- * its first history entry (one row each), their commit's outbox row (staged and deleted), each
- * staging a projection message (queue_messages 4), and the projection of the installation into
- * D1 (installations 6 rows).
+ * its first history entry (one row each), in the same commit as the data (one outbox row,
+ * staged and deleted), the installation and its profile announced in one projection message
+ * and the profile's "created" on the event queue (queue_messages 3), and the projection of the
+ * installation into D1 (installations 6 rows).
  */
 const NEW: Units = {
   ...ZERO,
@@ -157,7 +158,7 @@ const NEW: Units = {
   do_rows_read: 27,
   do_rows_written: 20,
   do_alarms_set: 1,
-  queue_messages: 4,
+  queue_messages: 3,
   // The projection compares in D1 and writes only what differs: one statement per kind of
   // change, each reading the rows it compares (src/projection/statements.ts).
   d1_queries: 20,
@@ -210,7 +211,8 @@ describe("the billable-unit meter, on", () => {
         do_rows_read: 78,
         do_rows_written: 61,
         do_alarms_set: 3,
-        queue_messages: 7,
+        // the installation's change and its profile's go out as one projection message
+        queue_messages: 6,
         d1_queries: 19,
         d1_rows_read: 149,
         d1_rows_written: 31,

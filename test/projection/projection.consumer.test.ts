@@ -130,6 +130,31 @@ describe("the projection consumer", () => {
     expect(await projectedInstallation(b.projectId, shared)).not.toBeNull();
   });
 
+  it("projects both an installation and the profile its message names", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const { profile_id } = await batch(p, i, [attributes({ team: "paired" })]);
+    await vi.waitFor(async () => expect(await projectedInstallation(p.projectId, i)).not.toBeNull(), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    const db = await shardDb(p.projectId);
+    const profileRow = () =>
+      db
+        .prepare("SELECT profile_id FROM profiles WHERE project_id = ? AND profile_id = ?")
+        .bind(p.projectId, profile_id)
+        .first();
+    await db.prepare("DELETE FROM installations WHERE project_id = ?").bind(p.projectId).run();
+    await forget(p.projectId);
+
+    const result = await deliver([
+      { type: "installation_and_profile_changed", project_id: p.projectId, installation_id: i, profile_id },
+    ]);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(await projectedInstallation(p.projectId, i)).toEqual({ profile_id });
+    expect(await profileRow()).toEqual({ profile_id });
+  });
+
   it("acknowledges the good messages of a batch and retries only the one that fails", async () => {
     const p = await createProject();
     const good = crypto.randomUUID();
