@@ -13,6 +13,7 @@ import {
   VIEW_INSTALLATIONS,
 } from "./custom-id-members";
 import { customIdHooks, ERASURES, type EraseOutcome, type EraseRequest, eraseObject } from "./erase";
+import type { HistoryEntry } from "./history-table";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
 import { PROFILE_SCHEMA, PROFILE_TABLES, ProfileStore, upgradeProfileTables } from "./profile-store";
@@ -216,20 +217,19 @@ export class CustomIdObject extends DurableObject<Env> {
 
   #applyInTransaction(ctx: WriteContext & { customId: string }, ops: DataOp[]): ApplyResult & { profileId: string } {
     return this.store.transaction(() => {
-      let profileId = this.current()?.profile_id;
-      if (!profileId) {
-        profileId = uuidv7();
-        this.store.createProfile(profileId, ctx.customId, ctx.receivedAt, {
-          time: ctx.receivedAt,
-          kind: "created_by_custom_id",
-          installation_id: ctx.installationId,
-          custom_id: ctx.customId,
-          source: ctx.installationId ? "sdk" : "api",
-          request_id: ctx.requestId,
-        });
-      }
       if (ctx.installationId) this.members.seen(ctx.installationId, ctx.receivedAt);
-      return { ...this.store.applyData(profileId, ops, ctx, Date.now()), profileId };
+      const held = this.current()?.profile_id;
+      if (held) return { ...this.store.applyData(held, ops, ctx, Date.now()), profileId: held };
+      const profileId = uuidv7();
+      const created: HistoryEntry = {
+        time: ctx.receivedAt,
+        kind: "created_by_custom_id",
+        installation_id: ctx.installationId,
+        custom_id: ctx.customId,
+        source: ctx.installationId ? "sdk" : "api",
+        request_id: ctx.requestId,
+      };
+      return { ...this.store.createWithData(profileId, ctx.customId, created, ops, ctx, Date.now()), profileId };
     });
   }
 

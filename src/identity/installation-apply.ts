@@ -1,4 +1,5 @@
 import { uuidv7 } from "../lib/ids";
+import type { HistoryEntry } from "./history-table";
 import {
   type BatchInput,
   type BatchResult,
@@ -85,11 +86,15 @@ export class BatchApplier {
   private firstContact(input: BatchInput, result: BatchResult): BatchResult {
     const ops = input.ops.filter(isDataOp);
     const applied = this.parts.transaction(() => {
-      this.createInstallation(input);
-      const { profileId } = this.parts.installation.binding();
-      return this.parts.store.applyData(
+      const profileId = uuidv7();
+      this.parts.installation.create(input, profileId);
+      this.parts.installation.announce();
+      const data = [...ops, ...contextWrites(input)];
+      return this.parts.store.createWithData(
         profileId,
-        [...ops, ...contextWrites(input)],
+        null,
+        created(input),
+        data,
         this.writeContext(input),
         Date.now(),
       );
@@ -117,14 +122,7 @@ export class BatchApplier {
   /** The installation row and its anonymous profile, with the profile's first history entry. */
   private createInstallation(input: BatchInput): void {
     const profileId = uuidv7();
-    this.parts.store.createProfile(profileId, null, input.receivedAt, {
-      time: input.receivedAt,
-      kind: "created",
-      installation_id: input.installationId,
-      custom_id: null,
-      source: input.source,
-      request_id: input.requestId,
-    });
+    this.parts.store.createProfile(profileId, null, input.receivedAt, created(input));
     this.parts.installation.create(input, profileId);
     this.parts.installation.announce();
   }
@@ -197,4 +195,16 @@ export class BatchApplier {
       if (effect.push) this.parts.installation.changed();
     });
   }
+}
+
+/** The anonymous profile's first history entry, made by an installation's first contact. */
+function created(input: BatchInput): HistoryEntry {
+  return {
+    time: input.receivedAt,
+    kind: "created",
+    installation_id: input.installationId,
+    custom_id: null,
+    source: input.source,
+    request_id: input.requestId,
+  };
 }

@@ -38,6 +38,8 @@ export class ProfileStore {
    * an object woken from eviction does not project a profile that has not moved.
    */
   private readonly projectedHour = new Map<string, string>();
+  /** A profile being created with its first data: its row is written once, by that data's write. */
+  private unborn: { profileId: string; customId: string | null; time: string } | null = null;
   private readonly sql: SqlStorage;
 
   constructor(private readonly storage: DurableObjectStorage) {
@@ -93,6 +95,29 @@ export class ProfileStore {
     this.recordHistory(profileId, history, false);
   }
 
+  /** `createProfile` then `applyData`, the row written once rather than created then updated. */
+  createWithData(
+    profileId: string,
+    customId: string | null,
+    history: HistoryEntry,
+    ops: DataOp[],
+    ctx: WriteContext,
+    now: number,
+  ): ApplyResult {
+    if (ops.length === 0) {
+      this.createProfile(profileId, customId, history.time, history);
+      return this.applyData(profileId, ops, ctx, now);
+    }
+    this.unborn = { profileId, customId, time: history.time };
+    try {
+      this.profileChanged(profileId);
+      this.recordHistory(profileId, history, false);
+      return this.applyData(profileId, ops, ctx, now);
+    } finally {
+      this.unborn = null;
+    }
+  }
+
   /**
    * Records a history entry and, in the same commit, stages its webhook message on the event
    * queue. `copied` entries (a profile's history moving at sign-in) were published when they
@@ -110,7 +135,7 @@ export class ProfileStore {
       uuidv7(),
       this.holder.projectId,
       profileId,
-      this.profile(profileId)?.custom_id ?? null,
+      this.unborn?.profileId === profileId ? this.unborn.customId : (this.profile(profileId)?.custom_id ?? null),
       entry,
     );
     if (message) this.outbox.stage("events", null, message);
@@ -218,17 +243,33 @@ export class ProfileStore {
     this.enqueueEvents(profileId, events, ctx);
     // Trimmed before the profile row is written, so the row is written once.
     const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held + added) : 0;
-    const row = this.sql
-      .exec<{ activity: string }>(
-        `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-           events_held = events_held + ?, attributes = coalesce(?, attributes)
-         WHERE profile_id = ? RETURNING last_activity_at AS activity`,
-        ctx.receivedAt,
-        added - trimmed,
-        doc,
-        profileId,
-      )
-      .one();
+    const unborn = this.unborn?.profileId === profileId ? this.unborn : null;
+    const row = unborn
+      ? // Its version counts the creation, its history entry and this write, as the update would.
+        this.sql
+          .exec<{ activity: string }>(
+            `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes)
+             VALUES (?, ?, 'active', ?, max(?, ?), 3, ?, ?) RETURNING last_activity_at AS activity`,
+            profileId,
+            unborn.customId,
+            unborn.time,
+            unborn.time,
+            ctx.receivedAt,
+            added - trimmed,
+            doc,
+          )
+          .one()
+      : this.sql
+          .exec<{ activity: string }>(
+            `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
+               events_held = events_held + ?, attributes = coalesce(?, attributes)
+             WHERE profile_id = ? RETURNING last_activity_at AS activity`,
+            ctx.receivedAt,
+            added - trimmed,
+            doc,
+            profileId,
+          )
+          .one();
     // The projection shows attribute values and the hour of the last activity; events reach D1
     // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
     const hour = row.activity.slice(0, 13);

@@ -1,7 +1,16 @@
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { createProject } from "../support/harness";
-import { batch, event, installationStub, querySql, readWorld, sendBatch } from "../support/identity";
+import { describe, expect, it, vi } from "vitest";
+import { call, createProject, restHeaders } from "../support/harness";
+import {
+  attributes,
+  batch,
+  customIdStub,
+  event,
+  installationStub,
+  querySql,
+  readWorld,
+  sendBatch,
+} from "../support/identity";
 
 type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 
@@ -62,5 +71,40 @@ describe("an SDK first contact of data ops", () => {
     expect(again).toMatchObject({ profile_id: answer.profile_id, accepted: 0, duplicates: 2 });
     const stub = installationStub(p.projectId, i);
     expect(await querySql(stub, "SELECT kind FROM history")).toEqual([{ kind: "created" }]);
+  });
+});
+
+describe("a profile created with its first data", () => {
+  it("is one row written once, as the create and the update would have left it", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const answer = await batch(p, i, [attributes({ plan: "pro" }), event("app_open", { n: 1 })]);
+    const stub = installationStub(p.projectId, i);
+    const [row] = await querySql(
+      stub,
+      "SELECT custom_id, state, created_at, last_activity_at, version, events_held, attributes ->> '$.plan[1]' AS plan FROM profiles",
+    );
+    expect(row).toMatchObject({ custom_id: null, state: "active", version: 3, events_held: 1, plan: "pro" });
+    expect(row?.last_activity_at).toBe(row?.created_at);
+    expect(await querySql(stub, "SELECT profile_id FROM profiles")).toEqual([{ profile_id: answer.profile_id }]);
+  });
+
+  it("keeps its custom ID when the Profile API creates it", async () => {
+    const p = await createProject();
+    const customId = `user-${crypto.randomUUID()}`;
+    const res = await call("POST", "/v1/profiles/update", {
+      headers: restHeaders(p),
+      body: [{ identifiers: { custom_id: customId }, attributes: { plan: "pro" } }],
+    });
+    expect(res.status).toBe(202);
+    const stub = customIdStub(p.projectId, customId);
+    await vi.waitFor(async () => expect(await querySql(stub, "SELECT 1 FROM profiles")).toHaveLength(1));
+    const [row] = await querySql(
+      stub,
+      "SELECT custom_id, state, version, attributes ->> '$.plan[1]' AS plan FROM profiles",
+    );
+    expect(row).toEqual({ custom_id: customId, state: "active", version: 3, plan: "pro" });
+    const [entry] = await querySql(stub, "SELECT kind, custom_id, source FROM history");
+    expect(entry).toEqual({ kind: "created_by_custom_id", custom_id: customId, source: "api" });
   });
 });

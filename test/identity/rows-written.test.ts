@@ -46,7 +46,7 @@ const EXPECTED = {
   newInstallation: {
     installation: {
       schema: 12,
-      profiles: 2,
+      profiles: 1,
       history: 1,
       installation: 1,
       outbox: 2,
@@ -60,7 +60,7 @@ const EXPECTED = {
     installation: { processed_ops: 1 },
   },
   profileApiNewCustomId: {
-    custom_id: { schema: 10, profiles: 2, history: 1, processed_ops: 1, event_batches: 1, outbox: 2 },
+    custom_id: { schema: 10, profiles: 1, history: 1, processed_ops: 1, event_batches: 1, outbox: 2 },
   },
 } satisfies Record<string, RowsByTable>;
 

@@ -155,8 +155,8 @@ const NEW: Units = {
   queue_batches: 2,
   // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
   do_requests: 4,
-  do_rows_read: 27,
-  do_rows_written: 20,
+  do_rows_read: 22,
+  do_rows_written: 19,
   do_alarms_set: 1,
   queue_messages: 3,
   // The projection compares in D1 and writes only what differs: one statement per kind of
