@@ -39,7 +39,8 @@ export class BatchApplier {
     await this.parts.resume();
     if (input.source !== "sdk" && !this.parts.installation.row()) return null;
     const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
-    if (input.ops.every(isDataOp) && !this.parts.installation.row()) return this.firstContact(input, result);
+    const { ops } = input;
+    if (ops.every(isDataOp) && !this.parts.installation.row()) return this.firstContact(input, ops, result);
     this.ensureInstallation(input);
     // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
     // anonymous profile need no look-up: claiming their IDs where they apply is the check.
@@ -83,12 +84,9 @@ export class BatchApplier {
    * and the data in one commit, so one outbox row carries what they announce (two commits cost
    * an outbox row staged and deleted more). The profile store claims the op IDs as it applies.
    */
-  private firstContact(input: BatchInput, result: BatchResult): BatchResult {
-    const ops = input.ops.filter(isDataOp);
+  private firstContact(input: BatchInput, ops: DataOp[], result: BatchResult): BatchResult {
     const applied = this.parts.transaction(() => {
-      const profileId = uuidv7();
-      this.parts.installation.create(input, profileId);
-      this.parts.installation.announce();
+      const profileId = this.newInstallation(input);
       const data = [...ops, ...contextWrites(input)];
       return this.parts.store.createWithData(
         profileId,
@@ -99,9 +97,7 @@ export class BatchApplier {
         Date.now(),
       );
     });
-    result.accepted += applied.accepted;
-    result.duplicates += applied.duplicates;
-    result.rejected.push(...applied.rejected);
+    tally(result, applied);
     result.profile_id = this.parts.installation.binding().profileId;
     return result;
   }
@@ -112,19 +108,22 @@ export class BatchApplier {
     // Most calls change nothing here: no transaction for them.
     if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
     this.parts.transaction(() => {
-      if (!table.row()) return this.createInstallation(input);
+      if (!table.row()) {
+        this.parts.store.createProfile(this.newInstallation(input), null, input.receivedAt, created(input));
+        return;
+      }
       const before = table.row();
       table.refresh(input);
       if (projectedChange(before, table.row())) table.changed();
     });
   }
 
-  /** The installation row and its anonymous profile, with the profile's first history entry. */
-  private createInstallation(input: BatchInput): void {
+  /** The installation's row, on the ID of the anonymous profile the caller creates with it. */
+  private newInstallation(input: BatchInput): string {
     const profileId = uuidv7();
-    this.parts.store.createProfile(profileId, null, input.receivedAt, created(input));
     this.parts.installation.create(input, profileId);
     this.parts.installation.announce();
+    return profileId;
   }
 
   /** Who writes, for the profile store: the installation's binding and the call's origin. */
@@ -170,9 +169,7 @@ export class BatchApplier {
       if (forwarded.length)
         this.parts.transaction(() => this.parts.store.processed.record(forwarded, null, Date.now()));
     }
-    result.accepted += applied.accepted;
-    result.duplicates += applied.duplicates;
-    result.rejected.push(...applied.rejected);
+    tally(result, applied);
   }
 
   private applyInstallationOp(input: BatchInput, op: InstallationOp): void {
@@ -207,4 +204,11 @@ function created(input: BatchInput): HistoryEntry {
     source: input.source,
     request_id: input.requestId,
   };
+}
+
+/** Adds what one application of data ops did to the batch's answer. */
+function tally(result: BatchResult, applied: ApplyResult): void {
+  result.accepted += applied.accepted;
+  result.duplicates += applied.duplicates;
+  result.rejected.push(...applied.rejected);
 }

@@ -9,7 +9,7 @@ import { type HistoryEntry, HistoryTable } from "./history-table";
 import { OutboxTable } from "./outbox-table";
 import { ProcessedOps } from "./processed-ops";
 import { PROFILE_COLUMNS } from "./profile-schema";
-import type { ApplyResult, DataOp, ProfileRow, ProfileSnapshot, WriteContext } from "./profile-types";
+import type { ApplyResult, DataOp, NewProfile, ProfileRow, ProfileSnapshot, WriteContext } from "./profile-types";
 import type { StoredAttribute } from "./reconcile";
 
 export { PROFILE_SCHEMA, PROFILE_TABLES, upgradeProfileTables } from "./profile-schema";
@@ -38,8 +38,6 @@ export class ProfileStore {
    * an object woken from eviction does not project a profile that has not moved.
    */
   private readonly projectedHour = new Map<string, string>();
-  /** A profile being created with its first data: its row is written once, by that data's write. */
-  private unborn: { profileId: string; customId: string | null; time: string } | null = null;
   private readonly sql: SqlStorage;
 
   constructor(private readonly storage: DurableObjectStorage) {
@@ -84,15 +82,29 @@ export class ProfileStore {
 
   /** Creates a profile with its first history entry; its version counts both, in one row written. */
   createProfile(profileId: string, customId: string | null, time: string, history: HistoryEntry): void {
-    this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version) VALUES (?, ?, 'active', ?, ?, 2)",
-      profileId,
-      customId,
-      time,
-      time,
-    );
+    this.insertProfile(profileId, { customId, time }, { version: 2, activity: time, eventsHeld: 0, attributes: null });
     this.profileChanged(profileId);
     this.recordHistory(profileId, history, false);
+  }
+
+  /** A new profile's row; returns its last activity. */
+  private insertProfile(
+    profileId: string,
+    created: NewProfile,
+    row: { version: number; activity: string; eventsHeld: number; attributes: string | null },
+  ): string {
+    this.sql.exec(
+      `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes)
+       VALUES (?, ?, 'active', ?, ?, ?, ?, ?)`,
+      profileId,
+      created.customId,
+      created.time,
+      row.activity,
+      row.version,
+      row.eventsHeld,
+      row.attributes,
+    );
+    return row.activity;
   }
 
   /** `createProfile` then `applyData`, the row written once rather than created then updated. */
@@ -108,14 +120,9 @@ export class ProfileStore {
       this.createProfile(profileId, customId, history.time, history);
       return this.applyData(profileId, ops, ctx, now);
     }
-    this.unborn = { profileId, customId, time: history.time };
-    try {
-      this.profileChanged(profileId);
-      this.recordHistory(profileId, history, false);
-      return this.applyData(profileId, ops, ctx, now);
-    } finally {
-      this.unborn = null;
-    }
+    this.profileChanged(profileId);
+    this.recordHistory(profileId, history, false, customId);
+    return this.apply(profileId, ops, ctx, now, { customId, time: history.time });
   }
 
   /**
@@ -128,14 +135,20 @@ export class ProfileStore {
     this.recordHistory(profileId, entry, copied);
   }
 
-  private recordHistory(profileId: string, entry: HistoryEntry, copied: boolean): void {
+  private recordHistory(
+    profileId: string,
+    entry: HistoryEntry,
+    copied: boolean,
+    /** The profile's custom ID, when the caller knows it (a profile not written yet has no row to read). */
+    customId?: string | null,
+  ): void {
     this.historyTable.append(profileId, entry);
     if (copied || !this.holder) return;
     const message = identityMessage(
       uuidv7(),
       this.holder.projectId,
       profileId,
-      this.unborn?.profileId === profileId ? this.unborn.customId : (this.profile(profileId)?.custom_id ?? null),
+      customId === undefined ? (this.profile(profileId)?.custom_id ?? null) : customId,
       entry,
     );
     if (message) this.outbox.stage("events", null, message);
@@ -187,6 +200,11 @@ export class ProfileStore {
    * needs up front and writes each table once, whatever the number of ops.
    */
   applyData(profileId: string, ops: DataOp[], ctx: WriteContext, now: number): ApplyResult {
+    return this.apply(profileId, ops, ctx, now, null);
+  }
+
+  /** `applyData`, on a profile whose row this write creates when `created` is set. */
+  private apply(profileId: string, ops: DataOp[], ctx: WriteContext, now: number, created: NewProfile | null) {
     const result: ApplyResult = { accepted: 0, duplicates: 0, rejected: [] };
     // No data: the call only counts as activity.
     if (ops.length === 0) {
@@ -243,36 +261,29 @@ export class ProfileStore {
     this.enqueueEvents(profileId, events, ctx);
     // Trimmed before the profile row is written, so the row is written once.
     const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held + added) : 0;
-    const unborn = this.unborn?.profileId === profileId ? this.unborn : null;
-    const row = unborn
+    const eventsHeld = added - trimmed;
+    const activity = created
       ? // Its version counts the creation, its history entry and this write, as the update would.
-        this.sql
-          .exec<{ activity: string }>(
-            `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes)
-             VALUES (?, ?, 'active', ?, max(?, ?), 3, ?, ?) RETURNING last_activity_at AS activity`,
-            profileId,
-            unborn.customId,
-            unborn.time,
-            unborn.time,
-            ctx.receivedAt,
-            added - trimmed,
-            doc,
-          )
-          .one()
+        this.insertProfile(profileId, created, {
+          version: 3,
+          activity: created.time > ctx.receivedAt ? created.time : ctx.receivedAt,
+          eventsHeld,
+          attributes: doc,
+        })
       : this.sql
           .exec<{ activity: string }>(
             `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
                events_held = events_held + ?, attributes = coalesce(?, attributes)
              WHERE profile_id = ? RETURNING last_activity_at AS activity`,
             ctx.receivedAt,
-            added - trimmed,
+            eventsHeld,
             doc,
             profileId,
           )
-          .one();
+          .one().activity;
     // The projection shows attribute values and the hour of the last activity; events reach D1
     // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
-    const hour = row.activity.slice(0, 13);
+    const hour = activity.slice(0, 13);
     if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
     this.projectedHour.set(profileId, hour);
     return result;

@@ -66,3 +66,9 @@ export interface ApplyResult {
   duplicates: number;
   rejected: { op_id: string | null; code: string; message: string }[];
 }
+
+/** A profile whose row a write is about to create: its custom ID and when it was created. */
+export interface NewProfile {
+  customId: string | null;
+  time: string;
+}

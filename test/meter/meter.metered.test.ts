@@ -155,7 +155,7 @@ const NEW: Units = {
   queue_batches: 2,
   // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
   do_requests: 4,
-  do_rows_read: 22,
+  do_rows_read: 21,
   do_rows_written: 19,
   do_alarms_set: 1,
   queue_messages: 3,
