@@ -1,4 +1,5 @@
 import { type AttributeWrite, LIMITS, type Source } from "./attributes";
+import type { DataOp } from "./profile-types";
 import { reconcile, type StoredAttribute } from "./reconcile";
 
 const isNativeName = (name: string) => name.startsWith("$");
@@ -56,4 +57,29 @@ export class AttributeChanges {
     }
     return false;
   }
+}
+
+/**
+ * Spells out each `clearCustom` op as deletes of the custom attributes it does not write: those
+ * held (`held`, read only when an op clears), and those earlier ops of the call write. Each
+ * delete then follows last update wins like any other, so a value written after the op's time
+ * stays.
+ */
+export function withClears(ops: DataOp[], held: () => StoredAttribute[]): DataOp[] {
+  if (!ops.some((op) => op.type === "attributes" && op.clearCustom)) return ops;
+  const custom = (name: string) => !isNativeName(name);
+  const named = new Set(held().flatMap((a) => (custom(a.name) ? [a.name] : [])));
+  return ops.map((op) => {
+    if (op.type !== "attributes") return op;
+    let writes = op.writes;
+    if (op.clearCustom) {
+      const written = new Set(writes.map((w) => w.name));
+      const deletes = [...named]
+        .filter((name) => !written.has(name))
+        .map((name) => ({ name, kind: "delete" as const }));
+      writes = [...writes, ...deletes];
+    }
+    for (const w of writes) if (custom(w.name)) named.add(w.name);
+    return writes === op.writes ? op : { ...op, writes };
+  });
 }

@@ -1,7 +1,7 @@
 import { uuidv7 } from "../lib/ids";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
-import { AttributeChanges } from "./attribute-changes";
+import { AttributeChanges, withClears } from "./attribute-changes";
 import { AttributeTable } from "./attribute-table";
 import { LIMITS } from "./attributes";
 import { type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
@@ -214,7 +214,7 @@ export class ProfileStore {
     // The op IDs not applied before; each op that applies takes its own, and only those are recorded.
     const claimed = this.processed.unseen(ops.flatMap((op) => (op.id === null ? [] : [op.id])));
     const applied: string[] = [];
-    const expanded = this.withClears(profileId, ops);
+    const expanded = withClears(ops, () => this.attributeTable.list(profileId));
     const attributes = new AttributeChanges(
       this.attributeTable.named(
         profileId,
@@ -287,30 +287,6 @@ export class ProfileStore {
     if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
     this.projectedHour.set(profileId, hour);
     return result;
-  }
-
-  /**
-   * Spells out each `clearCustom` op as deletes of the custom attributes it does not write: those
-   * held, and those earlier ops of the call write. Each delete then follows last update wins like
-   * any other, so a value written after the op's time stays.
-   */
-  private withClears(profileId: string, ops: DataOp[]): DataOp[] {
-    if (!ops.some((op) => op.type === "attributes" && op.clearCustom)) return ops;
-    const custom = (name: string) => !name.startsWith("$");
-    const named = new Set(this.attributeTable.list(profileId).flatMap((a) => (custom(a.name) ? [a.name] : [])));
-    return ops.map((op) => {
-      if (op.type !== "attributes") return op;
-      let writes = op.writes;
-      if (op.clearCustom) {
-        const written = new Set(writes.map((w) => w.name));
-        const deletes = [...named]
-          .filter((name) => !written.has(name))
-          .map((name) => ({ name, kind: "delete" as const }));
-        writes = [...writes, ...deletes];
-      }
-      for (const w of writes) if (custom(w.name)) named.add(w.name);
-      return writes === op.writes ? op : { ...op, writes };
-    });
   }
 
   private eventsHeld(profileId: string): number {
