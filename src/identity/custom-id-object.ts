@@ -93,7 +93,7 @@ export class CustomIdObject extends DurableObject<Env> {
     this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.schema.load();
-      this.store.attributeTable.assume(this.schema.has("attributes"));
+      this.store.assumeTables((table) => this.schema.has(table));
       await this.clock.load();
     });
   }

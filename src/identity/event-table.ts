@@ -60,9 +60,32 @@ export function upgradeEvents(sql: SqlStorage): void {
   sql.exec("DROP TABLE events");
 }
 
-/** The most recent events of each profile (SPEC §4); the queue and R2 keep the full stream. */
+/**
+ * The most recent events of each profile (SPEC §4); the queue and R2 keep the full stream.
+ * The table is made by the first write that stores an event: a profile that only ever gets
+ * attributes (a CRM sync through the Profile API) pays none of its rows.
+ */
 export class EventTable {
+  /** Whether `event_batches` exists; undefined until asked. */
+  private table: boolean | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
+
+  private hasTable(): boolean {
+    this.table ??=
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_batches'").toArray().length > 0;
+    return this.table;
+  }
+
+  /** Whether the table exists, as the object's schema read it on waking (see `AttributeTable.assume`). */
+  assume(exists: boolean): void {
+    this.table = exists;
+  }
+
+  /** A rollback may have undone the table's creation: ask again. */
+  forget(): void {
+    this.table = undefined;
+  }
 
   /**
    * Stores events in one row (more only past 1 MB, see json-pieces.ts); returns how many more
@@ -72,6 +95,11 @@ export class EventTable {
    */
   store(profileId: string, events: StoredEvent[], held = 0): number {
     if (events.length === 0) return 0;
+    if (!this.hasTable()) {
+      // DDL in the caller's transaction: a rollback undoes it with the rows, and `forget` asks again.
+      this.sql.exec(EVENTS_SCHEMA);
+      this.table = true;
+    }
     const whole = JSON.stringify(events);
     // A UTF-16 unit is at most 3 bytes of UTF-8: most calls are one piece without counting bytes.
     const pieces =
@@ -142,6 +170,7 @@ export class EventTable {
 
   /** The profile's `limit` most recent events, most recent first. */
   list(profileId: string, limit: number): StoredEvent[] {
+    if (!this.hasTable()) return [];
     return this.sql
       .exec<{ event: string }>(
         `SELECT e.value AS event FROM event_batches, json_each(event_batches.events) AS e
@@ -154,7 +183,7 @@ export class EventTable {
   }
 
   remove(profileId: string): void {
-    this.sql.exec("DELETE FROM event_batches WHERE profile_id = ?", profileId);
+    if (this.hasTable()) this.sql.exec("DELETE FROM event_batches WHERE profile_id = ?", profileId);
   }
 }
 

@@ -36,9 +36,10 @@ export const PROFILE_SCHEMA =
  * Those tables by name, made together by an object's first write: every write touches most of
  * them, and the reads of this store need not ask first. `profiles` first: it says the object was
  * written. Not `attributes`: a profile's attributes live in its row, and that table is made only
- * for one too large for it (see `AttributeTable`).
+ * for one too large for it (see `AttributeTable`). Nor `event_batches`: made by the first event
+ * (see `EventTable`).
  */
-export const PROFILE_TABLES = ["profiles", "event_batches", "history", "processed_ops", "outbox"];
+export const PROFILE_TABLES = ["profiles", "history", "processed_ops", "outbox"];
 
 /** Brings the profile tables of an object written by an older layout up to this one. */
 export function upgradeProfileTables(sql: SqlStorage): void {

@@ -49,6 +49,12 @@ export class ProfileStore {
     this.outbox = new OutboxTable(this.sql);
   }
 
+  /** The lazily made tables that exist, as the object's schema read them on waking. */
+  assumeTables(has: (table: string) => boolean): void {
+    this.attributeTable.assume(has("attributes"));
+    this.eventTable.assume(has("event_batches"));
+  }
+
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
   transaction<T>(fn: () => T): T {
     try {
@@ -57,6 +63,7 @@ export class ProfileStore {
       this.outbox.rolledBack();
       this.projectedHour.clear();
       this.attributeTable.forget();
+      this.eventTable.forget();
       this.historyTable.forget();
       this.processed.forget();
       throw error;

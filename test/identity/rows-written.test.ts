@@ -62,6 +62,10 @@ const EXPECTED = {
   profileApiNewCustomId: {
     custom_id: { schema: 10, profiles: 1, history: 1, processed_ops: 1, event_batches: 1, outbox: 2 },
   },
+  // No events: no events table (its two schema rows) and no row in it.
+  profileApiNewCustomIdAttributesOnly: {
+    custom_id: { schema: 8, profiles: 1, history: 1, processed_ops: 1, outbox: 2 },
+  },
 } satisfies Record<string, RowsByTable>;
 
 function update(p: Project, operations: unknown[]) {
@@ -158,5 +162,18 @@ describe("rows written per call", () => {
     );
     console.log("profile api", JSON.stringify(rows), total(rows));
     expect(rows).toEqual(EXPECTED.profileApiNewCustomId);
+  });
+
+  it("one Profile API operation of attributes alone on a new custom ID", async () => {
+    const p = await createProject();
+    const customId = `user-${crypto.randomUUID()}`;
+    const user = customIdStub(p.projectId, customId);
+    const op = { identifiers: { custom_id: customId }, attributes: { plan: "gold", score: 7 } };
+    const rows = await rowsWritten(
+      { custom_id: user },
+      async () => expect((await update(p, [op])).status).toBe(202),
+      drained(user),
+    );
+    expect(rows).toEqual(EXPECTED.profileApiNewCustomIdAttributesOnly);
   });
 });

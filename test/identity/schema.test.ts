@@ -20,7 +20,8 @@ import {
 type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 
 // No `attributes`: a profile's attributes live in its row; that table is made only for one too large for it.
-const PROFILE_TABLES = ["event_batches", "history", "outbox", "processed_ops", "profiles"];
+// No `event_batches`: made by a profile's first event.
+const PROFILE_TABLES = ["history", "outbox", "processed_ops", "profiles"];
 
 function tablesOf(stub: Stub): Promise<string[]> {
   return runInDurableObject(stub, (_o, state) =>
@@ -62,12 +63,14 @@ describe("Durable Object tables", () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     await batch(p, i, [attributes({ plan: "pro" }), event("opened")]);
-    expect(await tablesOf(installationStub(p.projectId, i))).toEqual([...PROFILE_TABLES, "installation"].sort());
+    expect(await tablesOf(installationStub(p.projectId, i))).toEqual(
+      [...PROFILE_TABLES, "event_batches", "installation"].sort(),
+    );
 
     await batch(p, i, [identify("schema-user")]);
     expect(await tablesOf(installationStub(p.projectId, i))).toContain("intent");
     expect(await tablesOf(customIdStub(p.projectId, "schema-user"))).toEqual(
-      [...PROFILE_TABLES, "members", "transitions"].sort(),
+      [...PROFILE_TABLES, "event_batches", "members", "transitions"].sort(),
     );
   });
 
@@ -77,6 +80,7 @@ describe("Durable Object tables", () => {
       202,
     );
     const stub = customIdStub(p.projectId, "api-only");
+    // Nor an events table: attributes alone never need one.
     expect(await tablesOf(stub)).toEqual(PROFILE_TABLES);
     const { status, body } = await profileBy(p, { custom_id: "api-only" });
     expect(status).toBe(200);
@@ -92,10 +96,27 @@ describe("Durable Object tables", () => {
     expect(after.body?.attributes.tier?.value).toBe("gold");
   });
 
+  it("makes a profile's events table with its first event, in the call's transaction, and reads none before", async () => {
+    const p = await createProject();
+    const write = (body: object) => update(p, [{ identifiers: { custom_id: "late-events" }, ...body }]);
+    expect((await write({ attributes: { tier: "gold" } })).status).toBe(202);
+    const stub = customIdStub(p.projectId, "late-events");
+    expect(await tablesOf(stub)).not.toContain("event_batches");
+    expect((await profileBy(p, { custom_id: "late-events" })).body?.events).toEqual([]);
+
+    const made = await statementsDuring(() => write({ events: [{ name: "first_purchase" }] }));
+    expect(made.filter((s) => DDL.test(s))).toEqual([
+      expect.stringMatching(/^CREATE TABLE IF NOT EXISTS event_batches/),
+    ]);
+    expect(await tablesOf(stub)).toContain("event_batches");
+    const { body } = await profileBy(p, { custom_id: "late-events" });
+    expect(body?.events.map((e) => e.name)).toEqual(["first_purchase"]);
+  });
+
   it("a woken object of this layout runs no DDL; one of an older layout is brought up to date", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
-    await batch(p, i, [identify("woken"), attributes({ plan: "pro" })]);
+    await batch(p, i, [identify("woken"), attributes({ plan: "pro" }), event("first")]);
     await abortAllDurableObjects();
     const woken = await statementsDuring(() => batch(p, i, [attributes({ plan: "max" }), event("opened")]));
     expect(woken.length).toBeGreaterThan(0);

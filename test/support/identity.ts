@@ -184,7 +184,16 @@ function readTables<K extends string>(
       return null;
     }
     const entries = Object.entries(queries) as [K, string][];
-    return Object.fromEntries(entries.map(([key, query]) => [key, sql.exec<Row>(query).toArray()])) as Record<K, Row[]>;
+    // A table made by the first write that needs it (events, members) may not be there yet: no rows.
+    const rows = (query: string) => {
+      try {
+        return sql.exec<Row>(query).toArray();
+      } catch (error) {
+        if (/no such table/.test(String(error))) return [];
+        throw error;
+      }
+    };
+    return Object.fromEntries(entries.map(([key, query]) => [key, rows(query)])) as Record<K, Row[]>;
   });
 }
 
