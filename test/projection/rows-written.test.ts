@@ -183,6 +183,41 @@ describe("rows the projection writes", () => {
   });
 });
 
+describe("rows a new installation and its anonymous profile write", () => {
+  it("pays no entry in the custom ID and opt-in indexes, which hold values it does not have", async () => {
+    const p = await createProject();
+    const installation = crypto.randomUUID();
+    const answer = await batch(p, installation, [attributes({})]);
+    await waitForProjection(p.projectId, [installation], []);
+    // As if never projected: the pair message inserts both rows again.
+    await d1("DELETE FROM installations WHERE installation_id = ?", installation);
+    await d1("DELETE FROM profiles WHERE profile_id = ?", answer.profile_id);
+    const message: ProjectionMessage = {
+      type: "installation_and_profile_changed",
+      project_id: p.projectId,
+      installation_id: installation,
+      profile_id: answer.profile_id,
+    };
+    // The installation: its row, its key, and the profile, platform and (app, last seen)
+    // indexes. The profile: its row, its key, and the activity and state indexes.
+    expect((await projectCounted([message])).rowsWritten).toBe(5 + 4);
+  });
+
+  it("still finds a profile by its custom ID through that index", async () => {
+    const db = await shardDb((await createProject()).projectId);
+    // The look-up of src/privacy/held-in-d1.ts: a custom ID's profile, by value.
+    const plan = await db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT profile_id FROM profiles WHERE project_id = ? AND custom_id = ? AND state <> 'removed'",
+      )
+      .bind("p", "c")
+      .all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail)).toEqual([
+      expect.stringContaining("USING INDEX profiles_custom_id_idx (project_id=? AND custom_id=?)"),
+    ]);
+  });
+});
+
 describe("two holders reporting one profile in a batch", () => {
   it("keeps the highest version, whatever their order", async () => {
     const projectId = `p-${crypto.randomUUID()}`;

@@ -112,6 +112,15 @@ describe("a count reads indexes only", () => {
     expect(plan.some((d) => d.includes("COVERING INDEX profiles_state_idx"))).toBe(true);
     expect(plan.filter((d) => /^(SEARCH|SCAN) [ap]\b/.test(d) && !d.includes("COVERING"))).toEqual([]);
   });
+
+  it.each([
+    ["push_optin true", { push_optin: true }],
+    ["push_optin false", { push_optin: false }],
+  ] as const)("%s: reads the partial index of opted-in installations, no table row", async (_, where) => {
+    const plan = await countPlan(where);
+    expect(plan.some((d) => d.includes("COVERING INDEX installations_push_idx"))).toBe(true);
+    expect(plan.filter((d) => /^(SEARCH|SCAN) [aip]\b/.test(d) && !d.includes("COVERING"))).toEqual([]);
+  });
 });
 
 describe("each segment query has a cost budget", () => {

@@ -23,7 +23,9 @@ export const profiles = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.profileId] }),
-    index("profiles_custom_id_idx").on(t.projectId, t.customId),
+    // Partial: a custom ID is looked up by its value, and most profiles (anonymous installations)
+    // have none, so their rows pay no entry here (each entry is a row written).
+    index("profiles_custom_id_idx").on(t.projectId, t.customId).where(sql`${t.customId} IS NOT NULL`),
     index("profiles_activity_idx").on(t.projectId, t.lastActivityAt),
     // Segment queries: a count checks `state` for each matching profile from this index alone
     // (no table read), and pages walk the active profiles in profile ID order.
@@ -94,7 +96,9 @@ export const installations = sqliteTable(
     primaryKey({ columns: [t.projectId, t.installationId] }),
     index("installations_profile_idx").on(t.projectId, t.profileId),
     index("installations_platform_idx").on(t.projectId, t.platform, t.profileId),
-    index("installations_push_idx").on(t.projectId, t.pushOptin, t.profileId),
+    // Partial: segments ask for opted-in installations only (`push_optin: false` is the complement
+    // of this set), so the others, a new installation among them, pay no entry here.
+    index("installations_push_idx").on(t.projectId, t.profileId).where(sql`${t.pushOptin} = 1`),
     index("installations_push_token_idx").on(t.projectId, t.pushTokenKey).where(sql`${t.pushTokenKey} IS NOT NULL`),
     // The optin_users export pages through an app's installations in this order.
     index("installations_app_seen_idx").on(t.projectId, t.appId, t.lastSeenAt, t.installationId),
