@@ -1,11 +1,11 @@
-import type { EventQueueMessage } from "../queue/messages";
+import type { EventQueueItem } from "../queue/messages";
 
 /**
  * Counts opens for campaign stats: each `push_opened` carrying a campaign token of the event's
  * own project adds its installation (or profile) once, however often it is reported or the
  * queue message redelivered. Called by the event consumer (src/events/events.consumer.ts).
  */
-export async function recordCampaignOpens(env: Env, bodies: EventQueueMessage[]): Promise<void> {
+export async function recordCampaignOpens(env: Env, bodies: EventQueueItem[]): Promise<void> {
   const statements: D1PreparedStatement[] = [];
   for (const b of bodies) {
     if (b.type !== "events") continue;

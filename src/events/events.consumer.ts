@@ -2,7 +2,7 @@ import { recordCampaignOpens } from "../campaigns/opens";
 import { replayOrRecord } from "../dead-letters/record";
 import { dropFromHours, dropFromObjects, stageEvents } from "../exports/staging";
 import { removedProfiles } from "../privacy/erase-d1";
-import type { EventQueueMessage, EventsMessage } from "../queue/messages";
+import { type EventQueueMessage, type EventsMessage, unbundled } from "../queue/messages";
 import { consumeWholeOrEach } from "../queue/retry";
 import { itemsOf } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
@@ -15,9 +15,10 @@ import { publishWebhookItems } from "../webhooks/publish";
  */
 export async function handle(
   env: Env,
-  bodies: EventQueueMessage[],
+  messages: EventQueueMessage[],
   hooks: { beforeStaging?: () => Promise<void>; afterStaging?: () => Promise<void> } = {},
 ): Promise<void> {
+  const bodies = messages.flatMap(unbundled);
   const events = bodies.filter((b): b is EventsMessage => b.type === "events");
   const keyOf = (m: { project_id: string; profile_id: string }) => `${m.project_id}/${m.profile_id}`;
   const keys = () => events.map((m) => ({ projectId: m.project_id, profileId: m.profile_id }));

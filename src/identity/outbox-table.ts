@@ -1,5 +1,11 @@
 import { chunkBy, jsonBytes } from "../lib/chunk";
-import type { InstallationAndProfileChanged, ProjectionMessage, QueueMessage } from "../queue/messages";
+import type {
+  EventBundle,
+  EventQueueItem,
+  InstallationAndProfileChanged,
+  ProjectionMessage,
+  QueueMessage,
+} from "../queue/messages";
 import { MAX_PIECE_BYTES } from "./json-pieces";
 
 /** One row per commit: the messages it owes the queues, as a JSON list of `[queue, dedupe, body]`. */
@@ -77,6 +83,31 @@ export function paired(entries: OutboxEntry[]): OutboxEntry[] {
   };
   const pair = { ...(entries[installation] as OutboxEntry), body, bytes: jsonBytes(body) };
   return entries.flatMap((e, k) => (k === installation ? [pair] : k === profile ? [] : [e]));
+}
+
+/** A queue message carries at most 128 KB: a bundle stays well under it. */
+const MAX_BUNDLE_BYTES = 100 * 1024;
+
+const isEventQueueItem = (body: QueueMessage): body is EventQueueItem =>
+  body.type === "events" || body.type === "identity";
+
+/**
+ * Event queue messages as they go out: those of one flush in as few messages as fit, each
+ * group of two or more as one bundle (first contact: its events and its "created", one queue
+ * message rather than two). Bundled at send time, as `paired` is: what is stored stays one
+ * message each, so a retry bundles again from the rows.
+ */
+export function bundled(entries: OutboxEntry[]): OutboxEntry[] {
+  return chunkBy(entries, Number.POSITIVE_INFINITY, MAX_BUNDLE_BYTES, (e) => e.bytes).map((group) => {
+    const last = group[group.length - 1] as OutboxEntry;
+    if (group.length === 1) return last;
+    const messages = group.map((e) => {
+      if (!isEventQueueItem(e.body)) throw new Error(`outbox: a ${e.body.type} message staged for the event queue`);
+      return e.body;
+    });
+    const body: EventBundle = { type: "bundle", messages };
+    return { ...last, body, bytes: jsonBytes(body) };
+  });
 }
 
 /**

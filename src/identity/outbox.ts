@@ -1,6 +1,6 @@
 import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
-import { latestOnly, type OutboxEntry, type OutboxQueue, type OutboxTable, paired } from "./outbox-table";
+import { bundled, latestOnly, type OutboxEntry, type OutboxQueue, type OutboxTable, paired } from "./outbox-table";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -115,7 +115,7 @@ export class Outbox {
           await Promise.all(
             (["events", "projection"] as const).map(async (queue) => {
               const of = rows.filter((r) => r.queue === queue);
-              const group = queue === "projection" ? paired(of) : of;
+              const group = queue === "projection" ? paired(of) : bundled(of);
               for (const chunk of chunkBy(group, BATCH, MAX_SEND_BYTES, (r) => r.bytes)) {
                 await this.queues[queue].sendBatch(chunk.map((r) => ({ body: r.body, contentType: "json" as const })));
               }

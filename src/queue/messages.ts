@@ -44,8 +44,27 @@ export interface IdentityMessage {
   request_id: string | null;
 }
 
+/** One message of the event queue's own: a profile's events, or an identity transition. */
+export type EventQueueItem = EventsMessage | IdentityMessage;
+
+/**
+ * The event queue messages one outbox flush owes, sent as one (a queue message is billed as
+ * three operations, whatever it carries; a first contact owes its events and its "created").
+ * A type of its own, so a consumer older than it fails the message (retried, then
+ * dead-lettered and replayable) rather than reading none of it.
+ */
+export interface EventBundle {
+  type: "bundle";
+  messages: EventQueueItem[];
+}
+
 /** What the event queue carries. */
-export type EventQueueMessage = EventsMessage | IdentityMessage;
+export type EventQueueMessage = EventQueueItem | EventBundle;
+
+/** The messages a bundle carries, or the message itself. */
+export function unbundled(message: EventQueueMessage): EventQueueItem[] {
+  return message.type === "bundle" ? message.messages : [message];
+}
 
 export type QueueMessage = EventQueueMessage | ProjectionMessage;
 

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { handle } from "../../src/events/events.consumer";
 import { eraseD1 } from "../../src/privacy/erase-d1";
 import { EVENTS_DLQ, EVENTS_QUEUE } from "../../src/queue/consumer";
-import type { EventsMessage } from "../../src/queue/messages";
+import type { EventBundle, EventsMessage } from "../../src/queue/messages";
 import { createProject } from "../support/harness";
 import { batch } from "../support/identity";
 import { deadLetter, deliverTo } from "../support/queues";
@@ -79,6 +79,39 @@ describe("the events consumer's retries and dead letters", () => {
     const kept = await deadLetter(EVENTS_DLQ, `${prefix}1`);
     expect(kept).toMatchObject({ outcome: "recorded", project_id: p.projectId });
     expect(JSON.parse(kept?.body ?? "null")).toEqual(poison);
+  });
+});
+
+describe("a bundle of event queue messages (one outbox flush)", () => {
+  it("stages the events of every message it carries", async () => {
+    const p = await createProject();
+    const [a, b] = [`a-${crypto.randomUUID()}`, `b-${crypto.randomUUID()}`];
+    const bundle: EventBundle = {
+      type: "bundle",
+      messages: [eventsMessage(p.projectId, a, "opened"), eventsMessage(p.projectId, b, "opened")],
+    };
+    const result = await deliverTo(EVENTS_QUEUE, [bundle]);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(await landed(p.projectId, a)).toHaveLength(1);
+    expect(await landed(p.projectId, b)).toHaveLength(1);
+  });
+
+  it("is retried whole when one of its messages fails, and recorded whole when dead-lettered", async () => {
+    const p = await createProject();
+    const bundle: EventBundle = {
+      type: "bundle",
+      messages: [
+        eventsMessage(p.projectId, `ok-${crypto.randomUUID()}`, "opened"),
+        eventsMessage(p.projectId, "bad", null),
+      ],
+    };
+    const result = await deliverTo(EVENTS_QUEUE, [bundle]);
+    expect(result.retryMessages).toEqual([{ msgId: "m0" }]);
+    const prefix = `dlq-bundle-${crypto.randomUUID()}-`;
+    await deliverTo(EVENTS_DLQ, [bundle], { prefix });
+    const kept = await deadLetter(EVENTS_DLQ, `${prefix}0`);
+    expect(kept).toMatchObject({ outcome: "recorded" });
+    expect(JSON.parse(kept?.body ?? "null")).toEqual(bundle);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { latestOnly, type OutboxEntry, paired } from "../../src/identity/outbox-table";
+import { bundled, latestOnly, type OutboxEntry, paired } from "../../src/identity/outbox-table";
 import type { QueueMessage } from "../../src/queue/messages";
 
 const PROJECT = "p1";
@@ -54,5 +54,73 @@ describe("projection messages paired when sent", () => {
     const given = [installation(1), profile(1, "a")];
     paired(given);
     expect(given[0]?.body).toEqual(installation(1).body);
+  });
+});
+
+describe("event queue messages bundled when sent", () => {
+  const events = (seq: number, profileId: string, padding = ""): OutboxEntry => {
+    const body: QueueMessage = {
+      type: "events",
+      project_id: PROJECT,
+      profile_id: profileId,
+      custom_id: null,
+      installation_id: "i1",
+      app_id: null,
+      received_at: "2026-12-07T00:00:00.000Z",
+      events: [
+        {
+          id: `e${seq}`,
+          name: "opened",
+          time: "2026-12-07T00:00:00.000Z",
+          attributes: { padding },
+          label: null,
+          tags: [],
+          source: "sdk",
+        },
+      ],
+    };
+    return { seq, queue: "events", dedupe: null, body, bytes: JSON.stringify(body).length };
+  };
+  const created = (seq: number): OutboxEntry => {
+    const body: QueueMessage = {
+      type: "identity",
+      id: `h${seq}`,
+      project_id: PROJECT,
+      profile_id: "a",
+      custom_id: null,
+      installation_id: "i1",
+      kind: "created",
+      time: "2026-12-07T00:00:00.000Z",
+      source: "sdk",
+      request_id: null,
+    };
+    return { seq, queue: "events", dedupe: null, body, bytes: JSON.stringify(body).length };
+  };
+
+  it("sends a flush's messages as one bundle, in order", () => {
+    const out = bundled([created(1), events(1, "a"), events(2, "a")]);
+    expect(out).toHaveLength(1);
+    expect(out[0]?.body).toEqual({
+      type: "bundle",
+      messages: [created(1).body, events(1, "a").body, events(2, "a").body],
+    });
+    expect(out[0]?.bytes).toBe(JSON.stringify(out[0]?.body).length);
+  });
+
+  it("leaves a message alone as it is", () => {
+    const one = [events(1, "a")];
+    expect(bundled(one)).toEqual(one);
+    expect(bundled([])).toEqual([]);
+  });
+
+  it("starts another bundle past 100 KB, so each stays under a queue message's 128 KB", () => {
+    const big = "x".repeat(60 * 1024);
+    const out = bundled([events(1, "a", big), events(2, "a", big), created(3)]);
+    expect(out.map((e) => e.body.type)).toEqual(["events", "bundle"]);
+    for (const e of out) expect(e.bytes).toBeLessThan(128 * 1024);
+  });
+
+  it("refuses a message that is not the event queue's", () => {
+    expect(() => bundled([events(1, "a"), installation(1)])).toThrow(/installation_changed/);
   });
 });

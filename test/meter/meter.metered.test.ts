@@ -146,7 +146,8 @@ const WARM: Units = {
  * sqlite_master, each statement counted: the profile tables and its own, not the login's intent), the installation row and its anonymous profile with
  * its first history entry (one row each), in the same commit as the data (one outbox row,
  * staged and deleted), the installation and its profile announced in one projection message
- * and the profile's "created" on the event queue (queue_messages 3), and the projection of the
+ * and the profile's "created" bundled with its events on the event queue (queue_messages 2),
+ * and the projection of the
  * installation into D1 (installations 5 rows: the row, its key, the profile, platform and
  * (app, last seen) indexes; none in the partial opt-in index, nor the profile's in the custom ID
  * one, whose values a new anonymous installation does not have).
@@ -160,7 +161,7 @@ const NEW: Units = {
   do_rows_read: 21,
   do_rows_written: 19,
   do_alarms_set: 1,
-  queue_messages: 3,
+  queue_messages: 2,
   // The projection compares in D1 and writes only what differs: one statement per kind of
   // change, each reading the rows it compares (src/projection/statements.ts).
   d1_queries: 20,
