@@ -114,6 +114,15 @@ describe("a count reads indexes only", () => {
   });
 
   it.each([
+    ["in of numbers", { attribute: "age", op: "in", value: [3, 4] }, "profile_attributes_num_idx"],
+    ["exists of any type", { attribute: "age", op: "exists" }, "profile_attributes_text_idx"],
+  ] as const)("%s: reads %s, which holds what it asks, no table row", async (_, where, attributeIndex) => {
+    const plan = await countPlan(where as Parameters<typeof countPlan>[0]);
+    expect(plan.some((d) => d.includes(`COVERING INDEX ${attributeIndex}`))).toBe(true);
+    expect(plan.filter((d) => /^(SEARCH|SCAN) [ap]\b/.test(d) && !d.includes("COVERING"))).toEqual([]);
+  });
+
+  it.each([
     ["push_optin true", { push_optin: true }],
     ["push_optin false", { push_optin: false }],
   ] as const)("%s: reads the partial index of opted-in installations, no table row", async (_, where) => {

@@ -52,7 +52,11 @@ export const profileAttributes = sqliteTable(
     primaryKey({ columns: [t.projectId, t.profileId, t.name] }),
     // With the profile ID, a segment condition reads its matches from the index alone.
     index("profile_attributes_text_idx").on(t.projectId, t.name, t.valueText, t.profileId),
-    index("profile_attributes_num_idx").on(t.projectId, t.name, t.valueNum, t.profileId),
+    // Partial: only numbers have a value here, and a condition on it always names one. `exists`
+    // reads the text index, which holds every row (a number's with a null text value).
+    index("profile_attributes_num_idx")
+      .on(t.projectId, t.name, t.valueNum, t.profileId)
+      .where(sql`${t.valueNum} IS NOT NULL`),
   ],
 );
 

@@ -1,0 +1,2 @@
+DROP INDEX `profile_attributes_num_idx`;--> statement-breakpoint
+CREATE INDEX `profile_attributes_num_idx` ON `profile_attributes` (`project_id`,`name`,`value_num`,`profile_id`) WHERE "profile_attributes"."value_num" IS NOT NULL;
