@@ -88,26 +88,24 @@ export function paired(entries: OutboxEntry[]): OutboxEntry[] {
 /** A queue message carries at most 128 KB: a bundle stays well under it. */
 const MAX_BUNDLE_BYTES = 100 * 1024;
 
-const isEventQueueItem = (body: QueueMessage): body is EventQueueItem =>
-  body.type === "events" || body.type === "identity";
+const isEventQueueItem = (e: OutboxEntry): e is OutboxEntry & { body: EventQueueItem } =>
+  e.body.type === "events" || e.body.type === "identity";
 
 /**
  * Event queue messages as they go out: those of one flush in as few messages as fit, each
  * group of two or more as one bundle (first contact: its events and its "created", one queue
  * message rather than two). Bundled at send time, as `paired` is: what is stored stays one
- * message each, so a retry bundles again from the rows.
+ * message each, so a retry bundles again from the rows. Anything else goes as it is.
  */
 export function bundled(entries: OutboxEntry[]): OutboxEntry[] {
-  return chunkBy(entries, Number.POSITIVE_INFINITY, MAX_BUNDLE_BYTES, (e) => e.bytes).map((group) => {
+  const items = entries.filter(isEventQueueItem);
+  const bundles = chunkBy(items, Number.POSITIVE_INFINITY, MAX_BUNDLE_BYTES, (e) => e.bytes).map((group) => {
     const last = group[group.length - 1] as OutboxEntry;
     if (group.length === 1) return last;
-    const messages = group.map((e) => {
-      if (!isEventQueueItem(e.body)) throw new Error(`outbox: a ${e.body.type} message staged for the event queue`);
-      return e.body;
-    });
-    const body: EventBundle = { type: "bundle", messages };
+    const body: EventBundle = { type: "bundle", messages: group.map((e) => e.body) };
     return { ...last, body, bytes: jsonBytes(body) };
   });
+  return [...entries.filter((e) => !isEventQueueItem(e)), ...bundles];
 }
 
 /**
