@@ -1,5 +1,5 @@
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { failOnce } from "../support/faults";
 import { call, createProject, restHeaders } from "../support/harness";
 import {
   attributes,
@@ -12,43 +12,15 @@ import {
   sendBatch,
 } from "../support/identity";
 
-type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
-
-/**
- * Makes the next statement of `stub`'s object that starts with `prefix` throw, as a storage
- * failure in the middle of a commit would. Wraps `SqlStorage.prototype.exec` of this isolate,
- * where the test's Durable Objects run; restored by the returned function.
- */
-async function failNext(stub: Stub, prefix: string): Promise<() => void> {
-  const sql = await runInDurableObject(stub, (_o, state) => state.storage.sql);
-  const proto = Object.getPrototypeOf(sql) as { exec: SqlStorage["exec"] };
-  const original = proto.exec;
-  let armed = true;
-  proto.exec = function (this: SqlStorage, query: string, ...bindings: unknown[]) {
-    if (armed && this === sql && query.trimStart().startsWith(prefix)) {
-      armed = false;
-      throw new Error("injected storage failure");
-    }
-    return original.call(this, query, ...(bindings as SqlStorageValue[]));
-  } as SqlStorage["exec"];
-  return () => {
-    proto.exec = original;
-  };
-}
-
 describe("an SDK first contact of data ops", () => {
   it("is one commit: a failure while storing its events leaves no installation, and the retry makes one", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     const stub = installationStub(p.projectId, i);
     const ops = [event("app_open", { n: 1 })];
-    const restore = await failNext(stub, "INSERT INTO event_batches");
-    try {
-      const failed = await sendBatch(p, i, ops);
-      expect(failed.status).toBe(500);
-    } finally {
-      restore();
-    }
+    await failOnce(stub, "INSERT INTO event_batches");
+    const failed = await sendBatch(p, i, ops);
+    expect(failed.status).toBe(500);
     // Nothing of the call stayed: no installation, no profile, no history, nothing owed the queues.
     for (const table of ["installation", "profiles", "history", "outbox", "processed_ops"]) {
       expect(await querySql(stub, `SELECT * FROM ${table}`), table).toEqual([]);

@@ -22,6 +22,19 @@ export function failStatements(stub: Stub, pattern: RegExp): Promise<void> {
   });
 }
 
+/**
+ * A fault that heals: the next statement of the object starting with `prefix` throws, once, as
+ * a storage failure in the middle of a commit would.
+ */
+export function failOnce(stub: Stub, prefix: string): Promise<void> {
+  let armed = true;
+  return wrapExec(stub, (query) => {
+    if (!armed || !query.trimStart().startsWith(prefix)) return;
+    armed = false;
+    throw new Error("injected storage failure");
+  });
+}
+
 const encoder = new TextEncoder();
 
 /**
