@@ -86,18 +86,19 @@ function countItems(sql: SqlStorage, table: string, profileId?: string): { name:
 }
 
 /**
- * Counts the attributes kept in profile rows' documents (of `profileId` only, when given) under
- * `attributes`, as the rows of that table they once were: a receipt counts attributes either way.
+ * Counts what profile rows keep of other tables (of `profileId` only, when given), as the rows
+ * of those tables they once were: the attributes of their documents under `attributes`, their
+ * first history entries under `history`. A receipt counts them either way.
  */
 function addInline(rows: Record<string, number>, sql: SqlStorage, profileId?: string): void {
   const where = profileId === undefined ? "" : " WHERE profile_id = ?";
+  const bound = profileId === undefined ? [] : [profileId];
   const { n } = sql
-    .exec<{ n: number }>(
-      `SELECT count(*) AS n FROM profiles, json_each(profiles.attributes)${where}`,
-      ...(profileId === undefined ? [] : [profileId]),
-    )
+    .exec<{ n: number }>(`SELECT count(*) AS n FROM profiles, json_each(profiles.attributes)${where}`, ...bound)
     .one();
   if (n > 0) rows.attributes = (rows.attributes ?? 0) + n;
+  const origins = sql.exec<{ n: number }>(`SELECT count(origin) AS n FROM profiles${where}`, ...bound).one().n;
+  if (origins > 0) rows.history = (rows.history ?? 0) + origins;
 }
 
 /** What the object says about itself, for the guard: its current profile, the installations it lists. */

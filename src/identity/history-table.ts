@@ -29,7 +29,13 @@ export interface HistoryEntry {
   request_id: string | null;
 }
 
-/** A profile's identity history (SPEC §5 `identity_history`), oldest first. */
+/**
+ * A profile's identity history (SPEC §5 `identity_history`), oldest first. Its first entry, the
+ * profile's creation, is kept in the profile's row (`origin`, written with it), and the table
+ * holds the entries after it: it is made by the first of them, so an installation that never
+ * signs in, or a custom ID only ever updated, pays none of its rows. A profile carried to
+ * another object (a sign-in) has its whole history in the table there.
+ */
 export class HistoryTable {
   /**
    * The next number, read once after a wake (or a rollback): the highest number is found by
@@ -37,10 +43,33 @@ export class HistoryTable {
    * installations log into would otherwise read its whole history for each login.
    */
   private next: number | null = null;
+  /** Whether `history` exists; undefined until asked. */
+  private table: boolean | undefined;
 
   constructor(private readonly sql: SqlStorage) {}
 
+  private hasTable(): boolean {
+    this.table ??=
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").toArray().length > 0;
+    return this.table;
+  }
+
+  /** Whether the table exists, as the object's schema read it on waking (see `AttributeTable.assume`). */
+  assume(exists: boolean): void {
+    this.table = exists;
+  }
+
+  /** The profile row's `origin`: a profile's first entry, written with its row. */
+  static origin(entry: HistoryEntry): string {
+    return JSON.stringify(entry);
+  }
+
   append(profileId: string, entry: HistoryEntry): void {
+    if (!this.hasTable()) {
+      // DDL in the caller's transaction: a rollback undoes it with the rows, and `forget` asks again.
+      this.sql.exec(HISTORY_SCHEMA);
+      this.table = true;
+    }
     this.next ??= this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM history").one().seq + 1;
     this.sql.exec(
       `INSERT INTO history (seq, profile_id, time, kind, installation_id, custom_id, source, request_id)
@@ -56,21 +85,29 @@ export class HistoryTable {
     );
   }
 
-  /** A rollback may have undone entries numbered meanwhile: read the number again. */
+  /** A rollback may have undone entries numbered meanwhile, or the table itself: ask again. */
   forget(): void {
     this.next = null;
+    this.table = undefined;
   }
 
   list(profileId: string): HistoryEntry[] {
-    return this.sql
+    const origin = this.sql
+      .exec<{ origin: string | null }>("SELECT origin FROM profiles WHERE profile_id = ?", profileId)
+      .toArray()[0]?.origin;
+    const first = origin ? [JSON.parse(origin) as HistoryEntry] : [];
+    if (!this.hasTable()) return first;
+    const rest = this.sql
       .exec<Record<string, string | null>>(
         "SELECT time, kind, installation_id, custom_id, source, request_id FROM history WHERE profile_id = ? ORDER BY seq",
         profileId,
       )
       .toArray() as unknown as HistoryEntry[];
+    return [...first, ...rest];
   }
 
+  /** The profile's entries in the table (its row, with the first, is the caller's to delete). */
   remove(profileId: string): void {
-    this.sql.exec("DELETE FROM history WHERE profile_id = ?", profileId);
+    if (this.hasTable()) this.sql.exec("DELETE FROM history WHERE profile_id = ?", profileId);
   }
 }

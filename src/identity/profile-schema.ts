@@ -13,18 +13,22 @@ const PROFILE_ROWS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
   last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0, attributes TEXT) WITHOUT ROWID;
+  events_held INTEGER NOT NULL DEFAULT 0, attributes TEXT, origin TEXT) WITHOUT ROWID;
 `;
 
 /** The profile row's columns but its attributes document: what reads of the header need. */
 export const PROFILE_COLUMNS =
   "profile_id, custom_id, state, created_at, last_activity_at, orphaned_at, version, events_held";
 
-/** Profile rows made before a profile's attributes moved into them lack their column: adds it. */
+/**
+ * Profile rows made before a profile's attributes, then its first history entry, moved into
+ * them lack those columns: adds them (in that order, as a new row has them).
+ */
 function upgradeProfileRows(sql: SqlStorage): void {
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(profiles)").toArray();
-  if (columns.length && !columns.some((c) => c.name === "attributes")) {
-    sql.exec("ALTER TABLE profiles ADD COLUMN attributes TEXT");
+  if (!columns.length) return;
+  for (const column of ["attributes", "origin"]) {
+    if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE profiles ADD COLUMN ${column} TEXT`);
   }
 }
 
@@ -37,9 +41,10 @@ export const PROFILE_SCHEMA =
  * them, and the reads of this store need not ask first. `profiles` first: it says the object was
  * written. Not `attributes`: a profile's attributes live in its row, and that table is made only
  * for one too large for it (see `AttributeTable`). Nor `event_batches`: made by the first event
- * (see `EventTable`).
+ * (see `EventTable`). Nor `history`: a profile's first entry, its creation, is kept in its row,
+ * and the table is made by the next (see `HistoryTable`).
  */
-export const PROFILE_TABLES = ["profiles", "history", "processed_ops", "outbox"];
+export const PROFILE_TABLES = ["profiles", "processed_ops", "outbox"];
 
 /** Brings the profile tables of an object written by an older layout up to this one. */
 export function upgradeProfileTables(sql: SqlStorage): void {

@@ -53,6 +53,7 @@ export class ProfileStore {
   assumeTables(has: (table: string) => boolean): void {
     this.attributeTable.assume(has("attributes"));
     this.eventTable.assume(has("event_batches"));
+    this.historyTable.assume(has("history"));
   }
 
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
@@ -89,9 +90,13 @@ export class ProfileStore {
 
   /** Creates a profile with its first history entry; its version counts both, in one row written. */
   createProfile(profileId: string, customId: string | null, time: string, history: HistoryEntry): void {
-    this.insertProfile(profileId, { customId, time }, { version: 2, activity: time, eventsHeld: 0, attributes: null });
+    this.insertProfile(
+      profileId,
+      { customId, origin: history },
+      { version: 2, activity: time, eventsHeld: 0, attributes: null },
+    );
     this.profileChanged(profileId);
-    this.recordHistory(profileId, history, false);
+    this.publishHistory(profileId, history, customId);
   }
 
   /** A new profile's row; returns its last activity. */
@@ -101,15 +106,16 @@ export class ProfileStore {
     row: { version: number; activity: string; eventsHeld: number; attributes: string | null },
   ): string {
     this.sql.exec(
-      `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes)
-       VALUES (?, ?, 'active', ?, ?, ?, ?, ?)`,
+      `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes, origin)
+       VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?)`,
       profileId,
       created.customId,
-      created.time,
+      created.origin.time,
       row.activity,
       row.version,
       row.eventsHeld,
       row.attributes,
+      HistoryTable.origin(created.origin),
     );
     return row.activity;
   }
@@ -128,8 +134,8 @@ export class ProfileStore {
       return this.applyData(profileId, ops, ctx, now);
     }
     this.profileChanged(profileId);
-    this.recordHistory(profileId, history, false, customId);
-    return this.apply(profileId, ops, ctx, now, { customId, time: history.time });
+    this.publishHistory(profileId, history, customId);
+    return this.apply(profileId, ops, ctx, now, { customId, origin: history });
   }
 
   /**
@@ -142,15 +148,19 @@ export class ProfileStore {
     this.recordHistory(profileId, entry, copied);
   }
 
-  private recordHistory(
+  private recordHistory(profileId: string, entry: HistoryEntry, copied: boolean): void {
+    this.historyTable.append(profileId, entry);
+    if (!copied) this.publishHistory(profileId, entry);
+  }
+
+  /** Stages a history entry's webhook message on the event queue, in the commit that records it. */
+  private publishHistory(
     profileId: string,
     entry: HistoryEntry,
-    copied: boolean,
     /** The profile's custom ID, when the caller knows it (a profile not written yet has no row to read). */
     customId?: string | null,
   ): void {
-    this.historyTable.append(profileId, entry);
-    if (copied || !this.holder) return;
+    if (!this.holder) return;
     const message = identityMessage(
       uuidv7(),
       this.holder.projectId,
@@ -273,7 +283,7 @@ export class ProfileStore {
       ? // Its version counts the creation, its history entry and this write, as the update would.
         this.insertProfile(profileId, created, {
           version: 3,
-          activity: created.time > ctx.receivedAt ? created.time : ctx.receivedAt,
+          activity: created.origin.time > ctx.receivedAt ? created.origin.time : ctx.receivedAt,
           eventsHeld,
           attributes: doc,
         })

@@ -67,8 +67,8 @@ export interface ApplyResult {
   rejected: { op_id: string | null; code: string; message: string }[];
 }
 
-/** A profile whose row a write is about to create: its custom ID and when it was created. */
+/** A profile whose row a write is about to create: its custom ID, and its creation as its first history entry. */
 export interface NewProfile {
   customId: string | null;
-  time: string;
+  origin: HistoryEntry;
 }

@@ -28,7 +28,8 @@ describe("an SDK first contact of data ops", () => {
     const answer = await batch(p, i, ops);
     expect(answer.accepted).toBe(1);
     expect(await querySql(stub, "SELECT profile_id FROM profiles")).toEqual([{ profile_id: answer.profile_id }]);
-    expect(await querySql(stub, "SELECT kind FROM history")).toEqual([{ kind: "created" }]);
+    // Its first history entry is in its row (`origin`), written with it.
+    expect(await querySql(stub, "SELECT origin ->> '$.kind' AS kind FROM profiles")).toEqual([{ kind: "created" }]);
     const world = await readWorld(p.projectId, [i], []);
     expect(world.installations.get(i)?.profileId).toBe(answer.profile_id);
   });
@@ -42,7 +43,8 @@ describe("an SDK first contact of data ops", () => {
     const again = await batch(p, i, ops);
     expect(again).toMatchObject({ profile_id: answer.profile_id, accepted: 0, duplicates: 2 });
     const stub = installationStub(p.projectId, i);
-    expect(await querySql(stub, "SELECT kind FROM history")).toEqual([{ kind: "created" }]);
+    // Its first history entry is in its row (`origin`), written with it.
+    expect(await querySql(stub, "SELECT origin ->> '$.kind' AS kind FROM profiles")).toEqual([{ kind: "created" }]);
   });
 });
 
@@ -76,7 +78,10 @@ describe("a profile created with its first data", () => {
       "SELECT custom_id, state, version, attributes ->> '$.plan[1]' AS plan FROM profiles",
     );
     expect(row).toEqual({ custom_id: customId, state: "active", version: 3, plan: "pro" });
-    const [entry] = await querySql(stub, "SELECT kind, custom_id, source FROM history");
+    const [entry] = await querySql(
+      stub,
+      "SELECT origin ->> '$.kind' AS kind, origin ->> '$.custom_id' AS custom_id, origin ->> '$.source' AS source FROM profiles",
+    );
     expect(entry).toEqual({ kind: "created_by_custom_id", custom_id: customId, source: "api" });
   });
 });

@@ -20,8 +20,9 @@ import {
 type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 
 // No `attributes`: a profile's attributes live in its row; that table is made only for one too large for it.
-// No `event_batches`: made by a profile's first event.
-const PROFILE_TABLES = ["history", "outbox", "processed_ops", "profiles"];
+// No `event_batches`: made by a profile's first event. No `history`: made by a profile's second
+// entry (its first, its creation, is in its row).
+const PROFILE_TABLES = ["outbox", "processed_ops", "profiles"];
 
 function tablesOf(stub: Stub): Promise<string[]> {
   return runInDurableObject(stub, (_o, state) =>
@@ -69,8 +70,9 @@ describe("Durable Object tables", () => {
 
     await batch(p, i, [identify("schema-user")]);
     expect(await tablesOf(installationStub(p.projectId, i))).toContain("intent");
+    // The profile it carried there has its history in the table: "created", then "sign_in".
     expect(await tablesOf(customIdStub(p.projectId, "schema-user"))).toEqual(
-      [...PROFILE_TABLES, "event_batches", "members", "transitions"].sort(),
+      [...PROFILE_TABLES, "event_batches", "history", "members", "transitions"].sort(),
     );
   });
 
@@ -111,6 +113,51 @@ describe("Durable Object tables", () => {
     expect(await tablesOf(stub)).toContain("event_batches");
     const { body } = await profileBy(p, { custom_id: "late-events" });
     expect(body?.events.map((e) => e.name)).toEqual(["first_purchase"]);
+  });
+
+  it("keeps a profile's creation in its row, and makes the history table with its next entry", async () => {
+    const p = await createProject();
+    expect((await update(p, [{ identifiers: { custom_id: "late-history" }, attributes: { a: 1 } }])).status).toBe(202);
+    const stub = customIdStub(p.projectId, "late-history");
+    expect(await tablesOf(stub)).not.toContain("history");
+    const created = (await profileBy(p, { custom_id: "late-history" })).body?.identity_history;
+    expect(created?.map((h) => [h.kind, h.custom_id, h.source])).toEqual([
+      ["created_by_custom_id", "late-history", "api"],
+    ]);
+
+    const i = crypto.randomUUID();
+    await batch(p, i, [identify("late-history")]);
+    expect(await tablesOf(stub)).toContain("history");
+    const { body } = await profileBy(p, { custom_id: "late-history" });
+    expect(body?.identity_history.map((h) => h.kind)).toEqual(["created_by_custom_id", "login"]);
+    expect(body?.identity_history[1]?.installation_id).toBe(i);
+  });
+
+  it("reads the history of a profile made before its creation moved into its row", async () => {
+    const p = await createProject();
+    expect((await update(p, [{ identifiers: { custom_id: "old-history" }, attributes: { a: 1 } }])).status).toBe(202);
+    await batch(p, crypto.randomUUID(), [identify("old-history")]);
+    const before = (await profileBy(p, { custom_id: "old-history" })).body?.identity_history;
+    expect(before?.map((h) => h.kind)).toEqual(["created_by_custom_id", "login"]);
+    // The older layout: no `origin` column, every entry in the table, the first numbered 0.
+    await runInDurableObject(customIdStub(p.projectId, "old-history"), (_o, state) => {
+      const sql = state.storage.sql;
+      sql.exec(`INSERT INTO history (seq, profile_id, time, kind, installation_id, custom_id, source, request_id)
+        SELECT 0, profile_id, origin ->> '$.time', origin ->> '$.kind', origin ->> '$.installation_id',
+          origin ->> '$.custom_id', origin ->> '$.source', origin ->> '$.request_id'
+        FROM profiles WHERE origin IS NOT NULL`);
+      sql.exec("ALTER TABLE profiles DROP COLUMN origin");
+    });
+    await abortAllDurableObjects();
+    expect((await profileBy(p, { custom_id: "old-history" })).body?.identity_history).toEqual(before);
+    // Brought up to this layout on waking: the column is back, for the profiles made next.
+    const columns = await runInDurableObject(customIdStub(p.projectId, "old-history"), (_o, state) =>
+      state.storage.sql
+        .exec<{ name: string }>("PRAGMA table_info(profiles)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    expect(columns).toContain("origin");
   });
 
   it("a woken object of this layout runs no DDL; one of an older layout is brought up to date", async () => {

@@ -62,6 +62,7 @@ export interface ProfileBody {
     kind: string;
     installation_id: string | null;
     custom_id: string | null;
+    source: string;
     request_id: string | null;
   }[];
 }
