@@ -1,3 +1,4 @@
+import { OWN_TABLES } from "./lazy-schema";
 /*
  * Erasure inside a Durable Object: a privacy remove or a purge deletes everything the object
  * holds, in one synchronous transaction, and remembers the answer under the request's ID so a
@@ -56,9 +57,7 @@ function previous(sql: SqlStorage, requestId: string): ObjectErasure | null {
  */
 function tables(sql: SqlStorage): string[] {
   return sql
-    .exec<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE '\\_\\_%' ESCAPE '\\' AND name <> 'erasures'",
-    )
+    .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE ${OWN_TABLES} AND name <> 'erasures'`)
     .toArray()
     .map((r) => r.name);
 }

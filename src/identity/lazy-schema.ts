@@ -12,6 +12,14 @@
  * of this layout alone), on every wake: the upgrades keep no record of having run.
  */
 
+/**
+ * `sqlite_master`'s condition for an object's own tables, not SQLite's (`sqlite_…`), Cloudflare's
+ * (`_cf_…`) nor, locally, Miniflare's (`__miniflare_do_name`, the object's name under `wrangler
+ * dev`): a table this layout does not know would read as one of an older layout.
+ */
+export const OWN_TABLES = String.raw`type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+  AND name NOT LIKE '\_cf\_%' ESCAPE '\' AND name NOT LIKE '\_\_%' ESCAPE '\'`;
+
 interface Table {
   name: string;
   /** Its `CREATE TABLE` as `sqlite_master` keeps it (no `IF NOT EXISTS`, spaces collapsed). */
@@ -56,12 +64,10 @@ export class LazySchema {
     for (const name of firstWrite) if (!this.#tables.has(name)) throw new Error(`schema: no table ${name}`);
   }
 
-  /** The tables the object holds, SQLite's and the platform's own aside. */
+  /** The tables the object holds (`OWN_TABLES`). */
   private stored(): { name: string; sql: string | null }[] {
     return this.sql
-      .exec<{ name: string; sql: string | null }>(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-      )
+      .exec<{ name: string; sql: string | null }>(`SELECT name, sql FROM sqlite_master WHERE ${OWN_TABLES}`)
       .toArray();
   }
 

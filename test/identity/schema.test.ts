@@ -160,6 +160,21 @@ describe("Durable Object tables", () => {
     expect(columns).toContain("origin");
   });
 
+  it("a woken object that also holds the local runtime's own table runs no DDL", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    await batch(p, i, [attributes({ plan: "pro" }), event("first")]);
+    // `wrangler dev` (Miniflare) keeps an object's name in a table of its own, in the object.
+    await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
+      state.storage.sql.exec("CREATE TABLE __miniflare_do_name (id INTEGER PRIMARY KEY, name TEXT)");
+    });
+    const before = await tablesOf(installationStub(p.projectId, i));
+    await abortAllDurableObjects();
+    const woken = await statementsDuring(() => batch(p, i, [attributes({ plan: "max" }), event("opened")]));
+    expect(woken.filter((s) => DDL.test(s))).toEqual([]);
+    expect(await tablesOf(installationStub(p.projectId, i))).toEqual(before);
+  });
+
   it("a woken object of this layout runs no DDL; one of an older layout is brought up to date", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
