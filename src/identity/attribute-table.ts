@@ -1,6 +1,7 @@
 import type { ElementClock } from "./array-elements";
 import type { Source } from "./attributes";
 import { jsonPieces } from "./json-pieces";
+import { OnDemandTable } from "./on-demand-table";
 import type { StoredAttribute } from "./reconcile";
 
 /**
@@ -58,15 +59,10 @@ export class AttributeTable {
   private readonly docs = new Map<string, Map<string, StoredAttribute>>();
   /** Rows read, by profile and name (null: none). */
   private readonly rows = new Map<string, Map<string, StoredAttribute | null>>();
-  /** Whether the `attributes` table exists; undefined until asked. */
-  private table: boolean | undefined;
+  private readonly table: OnDemandTable;
 
-  constructor(private readonly sql: SqlStorage) {}
-
-  private hasTable(): boolean {
-    this.table ??=
-      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attributes'").toArray().length > 0;
-    return this.table;
+  constructor(private readonly sql: SqlStorage) {
+    this.table = new OnDemandTable(sql, "attributes", ATTRIBUTES_SCHEMA);
   }
 
   /** The profile's document (empty for a profile not held, or one whose attributes all have rows). */
@@ -91,7 +87,7 @@ export class AttributeTable {
       this.rows.set(profileId, known);
     }
     const missing = [...new Set(names)].filter((name) => !doc.has(name) && !known.has(name));
-    if (missing.length && this.hasTable()) {
+    if (missing.length && this.table.exists) {
       const rows = this.sql
         .exec<AttributeRow>(
           `SELECT name, type, value, updated_at, source, elements FROM attributes
@@ -115,7 +111,7 @@ export class AttributeTable {
   customCount(profileId: string): number {
     let n = 0;
     for (const a of this.doc(profileId).values()) if (a.value !== null && !a.name.startsWith("$")) n++;
-    if (!this.hasTable()) return n;
+    if (!this.table.exists) return n;
     return (
       n +
       this.sql
@@ -160,7 +156,7 @@ export class AttributeTable {
       }
     }
     const inlined = attributes.map((a) => a.name).filter((name) => doc.has(name));
-    if (inlined.length && this.hasTable()) {
+    if (inlined.length && this.table.exists) {
       this.sql.exec(
         "DELETE FROM attributes WHERE profile_id = ? AND name IN (SELECT value FROM json_each(?))",
         profileId,
@@ -178,11 +174,7 @@ export class AttributeTable {
   }
 
   private writeRows(profileId: string, attributes: StoredAttribute[]): void {
-    if (!this.hasTable()) {
-      // DDL in the caller's transaction: a rollback undoes it with the rows, and `forget` asks again.
-      for (const statement of ATTRIBUTES_SCHEMA.split(";").filter((s) => s.trim())) this.sql.exec(statement);
-      this.table = true;
-    }
+    this.table.make();
     const rows = attributes.map((a) => [
       a.name,
       a.type,
@@ -204,7 +196,7 @@ export class AttributeTable {
 
   list(profileId: string, withTombstones = false): StoredAttribute[] {
     const all = new Map(this.doc(profileId));
-    if (this.hasTable()) {
+    if (this.table.exists) {
       const rows = this.sql
         .exec<AttributeRow>(
           "SELECT name, type, value, updated_at, source, elements FROM attributes WHERE profile_id = ?",
@@ -220,24 +212,21 @@ export class AttributeTable {
 
   /** Deletes a profile's rows; its document goes with its profile row. */
   remove(profileId: string): void {
-    if (this.hasTable()) this.sql.exec("DELETE FROM attributes WHERE profile_id = ?", profileId);
+    if (this.table.exists) this.sql.exec("DELETE FROM attributes WHERE profile_id = ?", profileId);
     this.docs.delete(profileId);
     this.rows.delete(profileId);
   }
 
-  /**
-   * Whether the table exists, as the object's schema read it on waking: a wake then costs no
-   * second scan of `sqlite_master` (each such read bills every table and index of the object).
-   */
+  /** Whether the table exists, as the object's schema read it on waking (`OnDemandTable`). */
   assume(exists: boolean): void {
-    this.table = exists;
+    this.table.assume(exists);
   }
 
   /** A rollback may have undone writes the cache holds, or the table's creation: forget all of it. */
   forget(): void {
     this.docs.clear();
     this.rows.clear();
-    this.table = undefined;
+    this.table.forget();
   }
 }
 

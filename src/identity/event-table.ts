@@ -2,6 +2,7 @@ import { chunkBy } from "../lib/chunk";
 import type { EventsMessage, QueuedEvent } from "../queue/messages";
 import { LIMITS } from "./attributes";
 import { MAX_PIECE_BYTES } from "./json-pieces";
+import { OnDemandTable } from "./on-demand-table";
 
 /**
  * A profile's events, one row per write: the events it brought, as a JSON list, with the time
@@ -66,25 +67,20 @@ export function upgradeEvents(sql: SqlStorage): void {
  * attributes (a CRM sync through the Profile API) pays none of its rows.
  */
 export class EventTable {
-  /** Whether `event_batches` exists; undefined until asked. */
-  private table: boolean | undefined;
+  private readonly table: OnDemandTable;
 
-  constructor(private readonly sql: SqlStorage) {}
-
-  private hasTable(): boolean {
-    this.table ??=
-      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_batches'").toArray().length > 0;
-    return this.table;
+  constructor(private readonly sql: SqlStorage) {
+    this.table = new OnDemandTable(sql, "event_batches", EVENTS_SCHEMA);
   }
 
-  /** Whether the table exists, as the object's schema read it on waking (see `AttributeTable.assume`). */
+  /** Whether the table exists, as the object's schema read it on waking (`OnDemandTable`). */
   assume(exists: boolean): void {
-    this.table = exists;
+    this.table.assume(exists);
   }
 
   /** A rollback may have undone the table's creation: ask again. */
   forget(): void {
-    this.table = undefined;
+    this.table.forget();
   }
 
   /**
@@ -95,11 +91,7 @@ export class EventTable {
    */
   store(profileId: string, events: StoredEvent[], held = 0): number {
     if (events.length === 0) return 0;
-    if (!this.hasTable()) {
-      // DDL in the caller's transaction: a rollback undoes it with the rows, and `forget` asks again.
-      this.sql.exec(EVENTS_SCHEMA);
-      this.table = true;
-    }
+    this.table.make();
     const whole = JSON.stringify(events);
     // A UTF-16 unit is at most 3 bytes of UTF-8: most calls are one piece without counting bytes.
     const pieces =
@@ -170,7 +162,7 @@ export class EventTable {
 
   /** The profile's `limit` most recent events, most recent first. */
   list(profileId: string, limit: number): StoredEvent[] {
-    if (!this.hasTable()) return [];
+    if (!this.table.exists) return [];
     return this.sql
       .exec<{ event: string }>(
         `SELECT e.value AS event FROM event_batches, json_each(event_batches.events) AS e
@@ -183,7 +175,7 @@ export class EventTable {
   }
 
   remove(profileId: string): void {
-    if (this.hasTable()) this.sql.exec("DELETE FROM event_batches WHERE profile_id = ?", profileId);
+    if (this.table.exists) this.sql.exec("DELETE FROM event_batches WHERE profile_id = ?", profileId);
   }
 }
 

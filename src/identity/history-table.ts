@@ -1,3 +1,5 @@
+import { OnDemandTable } from "./on-demand-table";
+
 /**
  * Keyed by profile, then by a number that only goes up across the object: a profile's entries
  * read in order without a second index. (Objects from before number them with AUTOINCREMENT and
@@ -43,20 +45,15 @@ export class HistoryTable {
    * installations log into would otherwise read its whole history for each login.
    */
   private next: number | null = null;
-  /** Whether `history` exists; undefined until asked. */
-  private table: boolean | undefined;
+  private readonly table: OnDemandTable;
 
-  constructor(private readonly sql: SqlStorage) {}
-
-  private hasTable(): boolean {
-    this.table ??=
-      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").toArray().length > 0;
-    return this.table;
+  constructor(private readonly sql: SqlStorage) {
+    this.table = new OnDemandTable(sql, "history", HISTORY_SCHEMA);
   }
 
-  /** Whether the table exists, as the object's schema read it on waking (see `AttributeTable.assume`). */
+  /** Whether the table exists, as the object's schema read it on waking (`OnDemandTable`). */
   assume(exists: boolean): void {
-    this.table = exists;
+    this.table.assume(exists);
   }
 
   /** The profile row's `origin`: a profile's first entry, written with its row. */
@@ -65,11 +62,7 @@ export class HistoryTable {
   }
 
   append(profileId: string, entry: HistoryEntry): void {
-    if (!this.hasTable()) {
-      // DDL in the caller's transaction: a rollback undoes it with the rows, and `forget` asks again.
-      this.sql.exec(HISTORY_SCHEMA);
-      this.table = true;
-    }
+    this.table.make();
     this.next ??= this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM history").one().seq + 1;
     this.sql.exec(
       `INSERT INTO history (seq, profile_id, time, kind, installation_id, custom_id, source, request_id)
@@ -88,7 +81,7 @@ export class HistoryTable {
   /** A rollback may have undone entries numbered meanwhile, or the table itself: ask again. */
   forget(): void {
     this.next = null;
-    this.table = undefined;
+    this.table.forget();
   }
 
   list(profileId: string): HistoryEntry[] {
@@ -96,7 +89,7 @@ export class HistoryTable {
       .exec<{ origin: string | null }>("SELECT origin FROM profiles WHERE profile_id = ?", profileId)
       .toArray()[0]?.origin;
     const first = origin ? [JSON.parse(origin) as HistoryEntry] : [];
-    if (!this.hasTable()) return first;
+    if (!this.table.exists) return first;
     const rest = this.sql
       .exec<Record<string, string | null>>(
         "SELECT time, kind, installation_id, custom_id, source, request_id FROM history WHERE profile_id = ? ORDER BY seq",
@@ -108,6 +101,6 @@ export class HistoryTable {
 
   /** The profile's entries in the table (its row, with the first, is the caller's to delete). */
   remove(profileId: string): void {
-    if (this.hasTable()) this.sql.exec("DELETE FROM history WHERE profile_id = ?", profileId);
+    if (this.table.exists) this.sql.exec("DELETE FROM history WHERE profile_id = ?", profileId);
   }
 }
