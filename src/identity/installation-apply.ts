@@ -109,7 +109,7 @@ export class BatchApplier {
     if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
     this.parts.transaction(() => {
       if (!table.row()) {
-        this.parts.store.createProfile(this.newInstallation(input), null, input.receivedAt, created(input));
+        this.parts.store.createProfile(this.newInstallation(input), null, created(input));
         return;
       }
       const before = table.row();

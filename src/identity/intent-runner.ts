@@ -75,7 +75,7 @@ export class IntentRunner {
         kind: "logout",
       });
       transaction(() => {
-        store.createProfile(intent.newProfileId, null, intent.time, {
+        store.createProfile(intent.newProfileId, null, {
           time: intent.time,
           kind: "logout",
           installation_id: installationId,
@@ -159,7 +159,7 @@ export class IntentRunner {
       request_id: intent.requestId,
     });
     transaction(() => {
-      if (outcome.newProfileId) store.createProfile(outcome.newProfileId, null, intent.time, entry("created", null));
+      if (outcome.newProfileId) store.createProfile(outcome.newProfileId, null, entry("created", null));
       if (outcome.recordOn) store.appendHistory(outcome.recordOn, entry("transition_abandoned", intent.customId));
       this.complete(intent, outcome.binding);
     });

@@ -88,12 +88,15 @@ export class ProfileStore {
       null) as ProfileRow | null;
   }
 
-  /** Creates a profile with its first history entry; its version counts both, in one row written. */
-  createProfile(profileId: string, customId: string | null, time: string, history: HistoryEntry): void {
+  /**
+   * Creates a profile with its first history entry, at that entry's time; its version counts
+   * both, in one row written.
+   */
+  createProfile(profileId: string, customId: string | null, history: HistoryEntry): void {
     this.insertProfile(
       profileId,
       { customId, origin: history },
-      { version: 2, activity: time, eventsHeld: 0, attributes: null },
+      { version: 2, activity: history.time, eventsHeld: 0, attributes: null },
     );
     this.profileChanged(profileId);
     this.publishHistory(profileId, history, customId);
@@ -130,7 +133,7 @@ export class ProfileStore {
     now: number,
   ): ApplyResult {
     if (ops.length === 0) {
-      this.createProfile(profileId, customId, history.time, history);
+      this.createProfile(profileId, customId, history);
       return this.applyData(profileId, ops, ctx, now);
     }
     this.profileChanged(profileId);
