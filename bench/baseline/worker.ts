@@ -42,28 +42,28 @@ export class Counter extends DurableObject<BaselineEnv> {
   }
 
   /**
-   * The rows an SDK batch cannot avoid, in one transaction: its op IDs (idempotency), its events,
-   * its profile (attributes and activity in one row), and the message it owes the queue, staged
-   * so that a crash cannot lose it. `sent` deletes that message's row: five rows written in all.
+   * The rows an SDK batch cannot avoid, in one transaction: the commit's row (its op IDs, for
+   * idempotency, and the message it owes the queue, staged so that a crash cannot lose it), its
+   * events, and its profile (attributes and activity in one row). `sent` forgets the message,
+   * which the row's op IDs outlive: four rows written in all.
    */
   unavoidable(ops: number): string {
     const sql = this.ctx.storage.sql;
     const key = crypto.randomUUID();
     this.ctx.storage.transactionSync(() => {
-      sql.exec("INSERT INTO batch_rows (k, v) VALUES (?, ?)", `ops:${key}`, String(ops));
+      sql.exec("INSERT INTO batch_rows (k, v) VALUES (?, ?)", `commit:${key}`, `${ops} ops, message owed`);
       sql.exec("INSERT INTO batch_rows (k, v) VALUES (?, ?)", `events:${key}`, String(ops));
       sql.exec(
         "INSERT INTO batch_rows (k, v) VALUES ('profile', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
         String(Date.now()),
       );
-      sql.exec("INSERT INTO batch_rows (k, v) VALUES (?, ?)", `outbox:${key}`, String(ops));
     });
     return key;
   }
 
-  /** The queue took the message: its staged row goes. */
+  /** The queue took the message: the commit's row keeps its op IDs only. */
   sent(key: string): void {
-    this.ctx.storage.sql.exec("DELETE FROM batch_rows WHERE k = ?", `outbox:${key}`);
+    this.ctx.storage.sql.exec("UPDATE batch_rows SET v = 'ops' WHERE k = ?", `commit:${key}`);
   }
 
   /** How many rows this object holds: the `/mass` yardstick's count of chunks done. */

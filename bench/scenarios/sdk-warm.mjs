@@ -1,7 +1,7 @@
 // SDK batches of 10 ops to warm installations, alternating in rounds with three yardsticks on
 // the bare Worker: one DO SQLite write, a rate-limit call then that write, and the floor (what a
-// batch cannot avoid: a rate-limit call, one transaction of its op IDs, events, profile and staged
-// message, one queue send, that staged row deleted: 5 rows). A probe
+// batch cannot avoid: a rate-limit call, one transaction of its commit's row (op IDs and staged
+// message), events and profile, one queue send, that message then forgotten: 4 rows). A probe
 // measures projection freshness meanwhile. Then two small metered runs: anonymous installations,
 // and installations logged into a custom ID (each sent one batch like the metered ones first, so
 // both measure the steady state).

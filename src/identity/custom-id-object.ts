@@ -90,7 +90,7 @@ export class CustomIdObject extends DurableObject<Env> {
     this.clock = new AlarmClock(ctx.storage);
     this.store = new ProfileStore(ctx.storage);
     this.members = new Members(ctx.storage.sql, () => this.schema.has("members"));
-    this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
+    this.outbox = new Outbox(this.store.commits, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.schema.load();
       this.store.assumeTables((table) => this.schema.has(table));

@@ -68,7 +68,7 @@ function tables(sql: SqlStorage): string[] {
  */
 const ITEMS: Record<string, { name: string; count: string }> = {
   event_batches: { name: "events", count: "coalesce(sum(n), 0)" },
-  processed_ops: { name: "processed", count: "coalesce(sum(json_array_length(ops)), 0)" },
+  commits: { name: "processed", count: "coalesce(sum(json_array_length(ops)), 0)" },
 };
 
 /** How many items `table` holds (those of `profileId` only, when given), under the receipt's name. */
@@ -144,7 +144,17 @@ export function eraseObject(storage: DurableObjectStorage, req: EraseRequest, ho
 }
 
 /** Per-profile tables of the profile store: an orphan's rows are removed from each it holds. */
-const PER_PROFILE_TABLES = ["attributes", "event_batches", "history", "processed_ops", "profiles"] as const;
+const PER_PROFILE_TABLES = ["attributes", "event_batches", "history", "commits", "profiles"] as const;
+
+/** Deletes a profile's rows of `table`; in the commit log, its op IDs (messages owed stay to be sent). */
+function deleteOfProfile(sql: SqlStorage, table: (typeof PER_PROFILE_TABLES)[number], profileId: string): void {
+  if (table !== "commits") {
+    sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
+    return;
+  }
+  sql.exec("DELETE FROM commits WHERE profile_id = ? AND messages IS NULL", profileId);
+  sql.exec("UPDATE commits SET profile_id = NULL, ops = NULL WHERE profile_id = ?", profileId);
+}
 
 /**
  * Deletes one orphaned profile an installation's object keeps, once it has been orphaned
@@ -174,7 +184,7 @@ export function eraseOrphan(
     if (!held.has(table)) continue;
     const { name, n } = countItems(sql, table, req.profileId);
     if (n > 0) rows[name] = (rows[name] ?? 0) + n;
-    if (!req.dryRun) sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, req.profileId);
+    if (!req.dryRun) deleteOfProfile(sql, table, req.profileId);
   }
   const receipt: ObjectErasure = {
     erased: true,

@@ -72,7 +72,7 @@ export class InstallationObject extends DurableObject<Env> {
       upgradeProfileTables,
     );
     this.store = new ProfileStore(ctx.storage);
-    this.installation = new InstallationTable(ctx.storage.sql, this.store.outbox);
+    this.installation = new InstallationTable(ctx.storage.sql, this.store.commits);
     this.intents = new IntentRunner({
       sql: ctx.storage.sql,
       store: this.store,
@@ -90,7 +90,7 @@ export class InstallationObject extends DurableObject<Env> {
       transition: (input, op) => this.transition(input, op),
     });
     this.clock = new AlarmClock(ctx.storage);
-    this.outbox = new Outbox(this.store.outbox, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
+    this.outbox = new Outbox(this.store.commits, { events: env.EVENTS, projection: env.PROJECTION }, this.clock);
     ctx.blockConcurrencyWhile(async () => {
       this.schema.load();
       this.store.assumeTables((table) => this.schema.has(table));

@@ -1,7 +1,7 @@
 import { pushTokenKey } from "../messaging/subscription";
 import type { InstallationProjection } from "../queue/messages";
+import type { CommitLog } from "./commit-log";
 import type { BatchInput } from "./installation-batch";
-import type { OutboxTable } from "./outbox-table";
 import type { Binding } from "./transitions";
 import type { InstallationView } from "./view";
 
@@ -43,7 +43,7 @@ export class InstallationTable {
 
   constructor(
     private readonly sql: SqlStorage,
-    private readonly outbox: OutboxTable,
+    private readonly commits: CommitLog,
   ) {}
 
   row(): InstallationRow | null {
@@ -140,7 +140,7 @@ export class InstallationTable {
   announce(): void {
     const row = this.row();
     if (!row) return;
-    this.outbox.changed({
+    this.commits.changed({
       type: "installation_changed",
       project_id: row.project_id,
       installation_id: row.installation_id,

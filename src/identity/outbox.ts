@@ -1,6 +1,7 @@
 import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
-import { bundled, latestOnly, type OutboxEntry, type OutboxQueue, type OutboxTable, paired } from "./outbox-table";
+import type { CommitLog } from "./commit-log";
+import { bundled, latestOnly, type OutboxEntry, type OutboxQueue, paired } from "./outbox-messages";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -19,18 +20,18 @@ const MAX_SEND_BYTES = 200 * 1024;
  * so a message is never lost between "stored" and "published". At-least-once: the queue
  * consumers are idempotent. One flush runs at a time per object.
  *
- * Rows (one per commit, holding its messages) are numbered in order, and "sent" is one number:
- * every row up to it went out. Right
- * after a write, the flush sends the rows the store kept in memory; it reads the table instead
- * when the memory may not be the whole story (a fresh object, a failed send, a rollback, the
- * alarm). Sent rows are deleted by the object's next write, in the same commit (a commit of
- * their own would cost a busy object about a tenth of its throughput), or once the object is
- * quiet, or by the alarm.
+ * The commit log's rows (commit-log.ts, one per commit, holding its messages) are numbered in
+ * order, and "sent" is one number: every row up to it went out. Right after a write, the flush
+ * sends the rows the store kept in memory; it reads the table instead when the memory may not
+ * be the whole story (a fresh object, a failed send, a rollback, the alarm). Sent rows are
+ * forgotten (their messages set to null, or the row deleted when it holds no op IDs) by the
+ * object's next write, in the same commit (a commit of their own would cost a busy object about
+ * a tenth of its throughput), or once the object is quiet, or by the alarm.
  *
  * The fallback alarm is armed by the commit that stages rows, unless one already fires within
  * `OUTBOX_RETRY_MS`, and kept when a send fails. Once everything is sent and the object has
- * had no write for `OUTBOX_QUIET_MS`, the sent rows are deleted and the alarm is let go; an
- * object written more often keeps it, and if it fires first it deletes the sent rows, finds
+ * had no write for `OUTBOX_QUIET_MS`, the sent rows are forgotten and the alarm is let go; an
+ * object written more often keeps it, and if it fires first it forgets the sent rows, finds
  * nothing to send and arms nothing. Letting it go a second after each flush cost an object
  * written every few seconds a commit, a `deleteAlarm` and a `setAlarm` per call
  * (docs/decisions.md, "The outbox alarm").
@@ -39,7 +40,7 @@ export class Outbox {
   #running: Promise<void> | null = null;
   #again = false;
   #sentUpTo = 0;
-  #deletedUpTo = 0;
+  #forgottenUpTo = 0;
   #quiet: ReturnType<typeof setTimeout> | null = null;
   /** When the last flush sent everything: the quiet delay counts from it. */
   #lastSent = 0;
@@ -47,7 +48,7 @@ export class Outbox {
   #caughtUp = false;
 
   constructor(
-    private readonly table: OutboxTable,
+    private readonly table: CommitLog,
     private readonly queues: Record<OutboxQueue, Queue>,
     private readonly clock: AlarmClock,
   ) {}
@@ -68,14 +69,14 @@ export class Outbox {
     ctx.waitUntil(this.flush());
   }
 
-  /** Deletes the rows already sent, as part of whatever the object is writing now. */
+  /** Forgets the rows already sent, as part of whatever the object is writing now. */
   settle(): void {
-    if (this.#sentUpTo <= this.#deletedUpTo) return;
-    this.table.ack(this.#sentUpTo);
-    this.#deletedUpTo = this.#sentUpTo;
+    if (this.#sentUpTo <= this.#forgottenUpTo) return;
+    this.table.ack(this.#forgottenUpTo, this.#sentUpTo);
+    this.#forgottenUpTo = this.#sentUpTo;
   }
 
-  /** The alarm's pass: sends whatever is in the table, and deletes what went out. */
+  /** The alarm's pass: sends whatever is in the table, and forgets what went out. */
   async retry(): Promise<void> {
     this.settle();
     await this.flush({ fromTable: true });

@@ -1,8 +1,7 @@
 import { ATTRIBUTES_SCHEMA, upgradeAttributes } from "./attribute-table";
+import { COMMITS_SCHEMA, upgradeCommitLog } from "./commit-log";
 import { EVENTS_SCHEMA, upgradeEvents } from "./event-table";
 import { HISTORY_SCHEMA } from "./history-table";
-import { OUTBOX_SCHEMA, upgradeOutbox } from "./outbox-table";
-import { PROCESSED_SCHEMA, upgradeProcessed } from "./processed-ops";
 
 /*
  * The tables of the profile store (profile-store.ts), and how an object written by an older
@@ -33,8 +32,7 @@ function upgradeProfileRows(sql: SqlStorage): void {
 }
 
 /** The tables of every object holding profiles. */
-export const PROFILE_SCHEMA =
-  PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + PROCESSED_SCHEMA + OUTBOX_SCHEMA;
+export const PROFILE_SCHEMA = PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_SCHEMA + HISTORY_SCHEMA + COMMITS_SCHEMA;
 
 /**
  * Those tables by name, made together by an object's first write: every write touches most of
@@ -44,13 +42,12 @@ export const PROFILE_SCHEMA =
  * (see `EventTable`). Nor `history`: a profile's first entry, its creation, is kept in its row,
  * and the table is made by the next (see `HistoryTable`).
  */
-export const PROFILE_TABLES = ["profiles", "processed_ops", "outbox"];
+export const PROFILE_TABLES = ["profiles", "commits"];
 
 /** Brings the profile tables of an object written by an older layout up to this one. */
 export function upgradeProfileTables(sql: SqlStorage): void {
   upgradeProfileRows(sql);
   upgradeAttributes(sql);
-  upgradeProcessed(sql);
   upgradeEvents(sql);
-  upgradeOutbox(sql);
+  upgradeCommitLog(sql);
 }

@@ -4,9 +4,9 @@ import { identityMessage } from "../webhooks/items";
 import { AttributeChanges, withClears } from "./attribute-changes";
 import { AttributeTable } from "./attribute-table";
 import { LIMITS } from "./attributes";
+import { CommitLog } from "./commit-log";
 import { type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
 import { type HistoryEntry, HistoryTable } from "./history-table";
-import { OutboxTable } from "./outbox-table";
 import { ProcessedOps } from "./processed-ops";
 import { PROFILE_COLUMNS } from "./profile-schema";
 import type { ApplyResult, DataOp, NewProfile, ProfileRow, ProfileSnapshot, WriteContext } from "./profile-types";
@@ -31,7 +31,7 @@ export class ProfileStore {
   readonly eventTable: EventTable;
   readonly historyTable: HistoryTable;
   readonly processed: ProcessedOps;
-  readonly outbox: OutboxTable;
+  readonly commits: CommitLog;
   /**
    * The hour of each profile's last activity, which is what the projection shows of it: every
    * move into a new hour is projected. A cache of `last_activity_at`, read again when missing, so
@@ -45,8 +45,8 @@ export class ProfileStore {
     this.attributeTable = new AttributeTable(this.sql);
     this.eventTable = new EventTable(this.sql);
     this.historyTable = new HistoryTable(this.sql);
-    this.processed = new ProcessedOps(this.sql);
-    this.outbox = new OutboxTable(this.sql);
+    this.commits = new CommitLog(this.sql);
+    this.processed = new ProcessedOps(this.sql, this.commits);
   }
 
   /** The lazily made tables that exist, as the object's schema read them on waking. */
@@ -59,9 +59,9 @@ export class ProfileStore {
   /** `transactionSync` for every write through this store: a rollback also voids what was staged. */
   transaction<T>(fn: () => T): T {
     try {
-      return this.storage.transactionSync(() => this.outbox.within(fn));
+      return this.storage.transactionSync(() => this.commits.within(fn));
     } catch (error) {
-      this.outbox.rolledBack();
+      this.commits.rolledBack();
       this.projectedHour.clear();
       this.attributeTable.forget();
       this.eventTable.forget();
@@ -74,7 +74,7 @@ export class ProfileStore {
   private profileChanged(profileId: string): void {
     if (!this.holder) throw new Error("the profile store's holder is not set");
     if (this.callerProjects) return;
-    this.outbox.changed({
+    this.commits.changed({
       type: "profile_changed",
       project_id: this.holder.projectId,
       profile_id: profileId,
@@ -171,7 +171,7 @@ export class ProfileStore {
       customId === undefined ? (this.profile(profileId)?.custom_id ?? null) : customId,
       entry,
     );
-    if (message) this.outbox.stage("events", null, message);
+    if (message) this.commits.stage("events", null, message);
   }
 
   /** Any call counts as activity (SPEC §5); activity only moves forward, and a new hour is projected. */
@@ -319,7 +319,7 @@ export class ProfileStore {
 
   /** Puts events in the outbox for the event queue, as few messages as fit. */
   enqueueEvents(profileId: string, events: QueuedEvent[], origin: EventOrigin): void {
-    for (const message of eventMessages(profileId, events, origin)) this.outbox.stage("events", null, message);
+    for (const message of eventMessages(profileId, events, origin)) this.commits.stage("events", null, message);
   }
 
   /** What the projection reads for a profile held here; null when it is not (any more). */

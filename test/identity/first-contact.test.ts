@@ -22,7 +22,7 @@ describe("an SDK first contact of data ops", () => {
     const failed = await sendBatch(p, i, ops);
     expect(failed.status).toBe(500);
     // Nothing of the call stayed: no installation, no profile, no history, nothing owed the queues.
-    for (const table of ["installation", "profiles", "history", "outbox", "processed_ops"]) {
+    for (const table of ["installation", "profiles", "history", "commits"]) {
       expect(await querySql(stub, `SELECT * FROM ${table}`), table).toEqual([]);
     }
     const answer = await batch(p, i, ops);

@@ -80,11 +80,9 @@ describe("objects written when every applied op ID had a row of its own", () => 
       const sql = state.storage.sql;
       sql.exec("CREATE TABLE processed (op_id TEXT PRIMARY KEY, profile_id TEXT, at INTEGER NOT NULL)");
       sql.exec("CREATE INDEX processed_by_time ON processed (at)");
-      sql.exec(
-        "INSERT INTO processed SELECT op.value, profile_id, at FROM processed_ops, json_each(processed_ops.ops) AS op",
-      );
+      sql.exec("INSERT INTO processed SELECT op.value, profile_id, at FROM commits, json_each(commits.ops) AS op");
       sql.exec("INSERT INTO processed VALUES ('old-op', NULL, ?)", Date.now());
-      sql.exec("DELETE FROM processed_ops");
+      sql.exec("DELETE FROM commits");
     });
     await abortAllDurableObjects();
 

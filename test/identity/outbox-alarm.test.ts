@@ -68,7 +68,8 @@ describe("the outbox leaves nothing stranded", () => {
         ],
       };
       state.storage.sql.exec(
-        "INSERT INTO outbox (seq, body) VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?)",
+        "INSERT INTO commits (seq, at, messages) VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM commits), ?, ?)",
+        Date.now(),
         JSON.stringify([["events", null, message]]),
       );
     });
@@ -103,7 +104,6 @@ describe("the outbox leaves nothing stranded", () => {
     };
     await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
       const sql = state.storage.sql;
-      sql.exec("DROP TABLE outbox");
       sql.exec(
         "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, dedupe TEXT UNIQUE, body TEXT NOT NULL)",
       );
@@ -112,13 +112,62 @@ describe("the outbox leaves nothing stranded", () => {
     await abortAllDurableObjects();
     await batch(p, i, [event("second")]);
     await waitLanded(p, waiting);
-    const layout = await runInDurableObject(installationStub(p.projectId, i), (_o, state) =>
-      state.storage.sql
-        .exec<{ name: string }>("PRAGMA table_info(outbox)")
-        .toArray()
-        .map((c) => c.name),
+    // Its rows moved to the commit log, and the table went.
+    const outbox = await runInDurableObject(installationStub(p.projectId, i), (_o, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'outbox'").toArray(),
     );
-    expect(layout).toEqual(["seq", "body"]);
+    expect(outbox).toEqual([]);
+  });
+
+  it("keeps the op IDs and sends the messages of an object from before the commit log, once it wakes", async () => {
+    const p = await createProject();
+    const i = uuid();
+    const first = event("first");
+    await batch(p, i, [first]);
+    await waitLanded(p, first.id as string);
+    const waiting = event("waiting");
+    const owed: EventsMessage = {
+      type: "events",
+      project_id: p.projectId,
+      profile_id: "p-waiting",
+      custom_id: null,
+      installation_id: i,
+      app_id: null,
+      received_at: new Date().toISOString(),
+      events: [
+        {
+          id: waiting.id as string,
+          name: "waiting",
+          time: new Date().toISOString(),
+          attributes: {},
+          label: null,
+          tags: [],
+          source: "sdk",
+        },
+      ],
+    };
+    // The layout before: applied op IDs and owed messages in tables of their own.
+    await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
+      const sql = state.storage.sql;
+      sql.exec(
+        `CREATE TABLE processed_ops (
+           at INTEGER NOT NULL, seq INTEGER NOT NULL, profile_id TEXT, ops TEXT NOT NULL, PRIMARY KEY (at, seq)) WITHOUT ROWID`,
+      );
+      sql.exec("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+      sql.exec("INSERT INTO processed_ops SELECT at, seq, profile_id, ops FROM commits WHERE ops IS NOT NULL");
+      sql.exec("INSERT INTO outbox (seq, body) VALUES (1, ?)", JSON.stringify([["events", null, owed]]));
+      sql.exec("DROP TABLE commits");
+    });
+    await abortAllDurableObjects();
+    const again = await batch(p, i, [first, event("second")]);
+    expect(again).toMatchObject({ accepted: 1, duplicates: 1 });
+    await waitLanded(p, waiting.id as string);
+    const left = await runInDurableObject(installationStub(p.projectId, i), (_o, state) =>
+      state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE name IN ('outbox', 'processed_ops')")
+        .toArray(),
+    );
+    expect(left).toEqual([]);
   });
 
   it("arms the alarm in the commit that stages a message, before any send", async () => {
@@ -179,7 +228,8 @@ describe("the outbox alarm", () => {
     expect(
       await runInDurableObject(
         installationStub(p.projectId, i),
-        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n,
+        (_o, state) =>
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits WHERE messages IS NOT NULL").one().n,
       ),
     ).toBe(0);
   }, 30_000);
@@ -205,7 +255,8 @@ describe("the outbox alarm", () => {
     expect(
       await runInDurableObject(
         installationStub(p.projectId, i),
-        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n,
+        (_o, state) =>
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits WHERE messages IS NOT NULL").one().n,
       ),
     ).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bundled, latestOnly, type OutboxEntry, paired } from "../../src/identity/outbox-table";
+import { bundled, latestOnly, type OutboxEntry, paired } from "../../src/identity/outbox-messages";
 import type { QueueMessage } from "../../src/queue/messages";
 
 const PROJECT = "p1";

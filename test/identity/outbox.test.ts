@@ -109,9 +109,9 @@ describe("the outbox", () => {
     const outboxEvents = () =>
       runInDurableObject(stub, (_object, state) =>
         state.storage.sql
-          .exec<{ body: string }>("SELECT body FROM outbox")
+          .exec<{ messages: string }>("SELECT messages FROM commits WHERE messages IS NOT NULL")
           .toArray()
-          .flatMap((r) => JSON.parse(r.body) as [string, string | null, EventsMessage][])
+          .flatMap((r) => JSON.parse(r.messages) as [string, string | null, EventsMessage][])
           .flatMap(([queue, , message]) => (queue === "events" ? message.events.map((e) => e.id) : [])),
       );
     const first = event("first");

@@ -13,8 +13,10 @@ describe("the idempotency window of an installation", () => {
     await batch(p, i, [identify("user-prune")]);
     const old = Date.now() - LIMITS.idempotencyWindowMs - 60_000;
     await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
+      // An old row comes before the newer ones in the commit log.
       state.storage.sql.exec(
-        `INSERT INTO processed_ops (at, seq, profile_id, ops) VALUES (?, 1, NULL, '["ancient"]')`,
+        `INSERT INTO commits (seq, at, profile_id, ops)
+         VALUES ((SELECT min(seq) - 1 FROM commits), ?, NULL, '["ancient"]')`,
         old,
       );
     });
@@ -22,7 +24,7 @@ describe("the idempotency window of an installation", () => {
     await abortAllDurableObjects();
     await batch(p, i, [{ id: opId(), type: "push_optin", opted_in: true }, attributes({ tier: "gold" })]);
     const stub = installationStub(p.projectId, i);
-    const held = await querySql(stub, "SELECT op.value AS op_id FROM processed_ops, json_each(ops) AS op");
+    const held = await querySql(stub, "SELECT op.value AS op_id FROM commits, json_each(ops) AS op");
     expect(held.map((r) => r.op_id)).not.toContain("ancient");
     expect(held.length).toBeGreaterThan(0);
   });

@@ -22,7 +22,7 @@ type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 // No `attributes`: a profile's attributes live in its row; that table is made only for one too large for it.
 // No `event_batches`: made by a profile's first event. No `history`: made by a profile's second
 // entry (its first, its creation, is in its row).
-const PROFILE_TABLES = ["outbox", "processed_ops", "profiles"];
+const PROFILE_TABLES = ["commits", "profiles"];
 
 function tablesOf(stub: Stub): Promise<string[]> {
   return runInDurableObject(stub, (_o, state) =>
