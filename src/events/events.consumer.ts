@@ -2,7 +2,14 @@ import { recordCampaignOpens } from "../campaigns/opens";
 import { replayOrRecord } from "../dead-letters/record";
 import { dropFromHours, dropFromObjects, stageEvents } from "../exports/staging";
 import { removedProfiles } from "../privacy/erase-d1";
-import { type EventQueueMessage, type EventsMessage, unbundled } from "../queue/messages";
+import { projectSettled } from "../projection/project";
+import {
+  carriedProjection,
+  type EventQueueMessage,
+  type EventsMessage,
+  type ProjectionMessage,
+  unbundled,
+} from "../queue/messages";
 import { consumeWholeOrEach } from "../queue/retry";
 import { itemsOf } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
@@ -11,7 +18,9 @@ import { publishWebhookItems } from "../webhooks/publish";
  * Stages the batch's events in R2 (src/exports/staging.ts), where event history lives, then
  * queues the webhook deliveries of the events and identity transitions (it never calls a
  * receiver: each delivery is a message of the webhook queue). Staged objects are named by their
- * content, so a batch or a message delivered again rewrites the same objects.
+ * content, so a batch or a message delivered again rewrites the same objects. Projects the
+ * changes bundles carry meanwhile (a projection only re-reads its subject, so a retry is safe),
+ * and publishes no webhook item until they are in D1: a failure retries the message whole.
  */
 export async function handle(
   env: Env,
@@ -19,6 +28,10 @@ export async function handle(
   hooks: { beforeStaging?: () => Promise<void>; afterStaging?: () => Promise<void> } = {},
 ): Promise<void> {
   const bodies = messages.flatMap(unbundled);
+  const projected = projectCarried(env, messages.flatMap(carriedProjection));
+  // Awaited before the webhooks below; caught here too, so that a failure before then leaves
+  // no rejection unhandled.
+  projected.catch(() => {});
   const events = bodies.filter((b): b is EventsMessage => b.type === "events");
   const keyOf = (m: { project_id: string; profile_id: string }) => `${m.project_id}/${m.profile_id}`;
   const keys = () => events.map((m) => ({ projectId: m.project_id, profileId: m.profile_id }));
@@ -50,7 +63,15 @@ export async function handle(
     env,
     staging.filter((m) => !late.has(keyOf(m))),
   );
+  await projected;
   await publishWebhookItems(env, bodies.filter((b) => !removed.has(keyOf(b)) && !late.has(keyOf(b))).flatMap(itemsOf));
+}
+
+/** Projects the changes bundles carried; rejects when any of them could not be. */
+async function projectCarried(env: Env, changes: ProjectionMessage[]): Promise<void> {
+  if (changes.length === 0) return;
+  const failed = await projectSettled(env, changes);
+  if (failed.size > 0) throw new AggregateError([...failed.values()], "a carried projection change failed");
 }
 
 /** The event queue's consumer: a failing message retries alone. */

@@ -1,5 +1,11 @@
 import { chunkBy, jsonBytes } from "../lib/chunk";
-import type { EventBundle, EventQueueItem, InstallationAndProfileChanged, QueueMessage } from "../queue/messages";
+import type {
+  EventBundle,
+  EventQueueItem,
+  InstallationAndProfileChanged,
+  ProjectionMessage,
+  QueueMessage,
+} from "../queue/messages";
 
 /* The messages an object owes its queues (kept by the commit log, commit-log.ts), as they go out. */
 
@@ -71,4 +77,34 @@ export function bundled(entries: OutboxEntry[]): OutboxEntry[] {
     return { ...last, body, bytes: jsonBytes(body) };
   });
   return [...entries.filter((e) => !isEventQueueItem(e)), ...bundles];
+}
+
+/**
+ * A flush's two queues' messages as they go out: when it owes the event queue something, its
+ * projection changes ride in the last event message (made a bundle if it is not one), so the
+ * flush sends one queue message rather than two (a first contact: its events, its "created",
+ * and its installation with its profile). The event queue's consumer projects them. What would
+ * take that message past a bundle's size goes to the projection queue as before.
+ */
+export function carried(
+  events: OutboxEntry[],
+  projection: OutboxEntry[],
+): { events: OutboxEntry[]; projection: OutboxEntry[] } {
+  const last = events[events.length - 1];
+  if (!last || projection.length === 0) return { events, projection };
+  const base: EventBundle =
+    last.body.type === "bundle" ? last.body : { type: "bundle", messages: [last.body as EventQueueItem] };
+  const riding: ProjectionMessage[] = [];
+  const left: OutboxEntry[] = [];
+  let bytes = jsonBytes(base);
+  for (const p of projection) {
+    if (bytes + p.bytes + 1 > MAX_BUNDLE_BYTES) left.push(p);
+    else {
+      riding.push(p.body as ProjectionMessage);
+      bytes += p.bytes + 1;
+    }
+  }
+  if (riding.length === 0) return { events, projection };
+  const body: EventBundle = { ...base, projection: [...(base.projection ?? []), ...riding] };
+  return { events: [...events.slice(0, -1), { ...last, body, bytes: jsonBytes(body) }], projection: left };
 }

@@ -1,7 +1,7 @@
 import { chunkBy } from "../lib/chunk";
 import type { AlarmClock } from "./alarm-clock";
 import type { CommitLog } from "./commit-log";
-import { bundled, latestOnly, type OutboxEntry, type OutboxQueue, paired } from "./outbox-messages";
+import { bundled, carried, latestOnly, type OutboxEntry, type OutboxQueue, paired } from "./outbox-messages";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
@@ -113,11 +113,11 @@ export class Outbox {
         const rows = this.#next();
         if (rows.length === 0) break;
         try {
+          const of = (queue: OutboxQueue) => rows.filter((r) => r.queue === queue);
+          const out = carried(bundled(of("events")), paired(of("projection")));
           await Promise.all(
             (["events", "projection"] as const).map(async (queue) => {
-              const of = rows.filter((r) => r.queue === queue);
-              const group = queue === "projection" ? paired(of) : bundled(of);
-              for (const chunk of chunkBy(group, BATCH, MAX_SEND_BYTES, (r) => r.bytes)) {
+              for (const chunk of chunkBy(out[queue], BATCH, MAX_SEND_BYTES, (r) => r.bytes)) {
                 await this.queues[queue].sendBatch(chunk.map((r) => ({ body: r.body, contentType: "json" as const })));
               }
             }),

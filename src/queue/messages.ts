@@ -56,6 +56,12 @@ export type EventQueueItem = EventsMessage | IdentityMessage;
 export interface EventBundle {
   type: "bundle";
   messages: EventQueueItem[];
+  /**
+   * The projection changes of the same flush, projected by the event queue's consumer: a flush
+   * that owes both queues sends one message rather than two (src/identity/outbox-messages.ts,
+   * `carried`). Absent when the flush owed the projection nothing.
+   */
+  projection?: ProjectionMessage[];
 }
 
 /** What the event queue carries. */
@@ -64,6 +70,11 @@ export type EventQueueMessage = EventQueueItem | EventBundle;
 /** The messages a bundle carries, or the message itself. */
 export function unbundled(message: EventQueueMessage): EventQueueItem[] {
   return message.type === "bundle" ? message.messages : [message];
+}
+
+/** The projection changes a bundle carries (none for any other message). */
+export function carriedProjection(message: EventQueueMessage): ProjectionMessage[] {
+  return message.type === "bundle" ? (message.projection ?? []) : [];
 }
 
 export type QueueMessage = EventQueueMessage | ProjectionMessage;

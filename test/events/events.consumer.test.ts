@@ -7,6 +7,7 @@ import type { EventBundle, EventsMessage } from "../../src/queue/messages";
 import { createProject } from "../support/harness";
 import { batch } from "../support/identity";
 import { deadLetter, deliverTo } from "../support/queues";
+import { shardDb } from "../support/shards";
 import { stagedEvents } from "../support/staged";
 
 /** The profiles holding a staged event with this ID (staged in R2, see src/exports/staging.ts). */
@@ -112,6 +113,49 @@ describe("a bundle of event queue messages (one outbox flush)", () => {
     const kept = await deadLetter(EVENTS_DLQ, `${prefix}0`);
     expect(kept).toMatchObject({ outcome: "recorded" });
     expect(JSON.parse(kept?.body ?? "null")).toEqual(bundle);
+  });
+});
+
+describe("a bundle carrying projection changes (a flush that owed both queues)", () => {
+  it("projects them, with its events staged", async () => {
+    const p = await createProject();
+    const installation = crypto.randomUUID();
+    await batch(p, installation, [{ id: "o1", type: "push_optin", opted_in: true }]);
+    const db = await shardDb(p.projectId);
+    const row = () =>
+      db
+        .prepare("SELECT push_optin FROM installations WHERE project_id = ? AND installation_id = ?")
+        .bind(p.projectId, installation)
+        .first<{ push_optin: number }>();
+    await vi.waitFor(async () => expect(await row()).toEqual({ push_optin: 1 }), { timeout: 10_000 });
+    // Gone from D1, as if never projected: only the carried change can bring it back.
+    await db
+      .prepare("DELETE FROM installations WHERE project_id = ? AND installation_id = ?")
+      .bind(p.projectId, installation)
+      .run();
+    const id = `carried-${crypto.randomUUID()}`;
+    const bundle: EventBundle = {
+      type: "bundle",
+      messages: [eventsMessage(p.projectId, id, "opened")],
+      projection: [{ type: "installation_changed", project_id: p.projectId, installation_id: installation }],
+    };
+    const result = await deliverTo(EVENTS_QUEUE, [bundle]);
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(await row()).toEqual({ push_optin: 1 });
+    expect(await landed(p.projectId, id)).toHaveLength(1);
+  });
+
+  it("is retried whole when a change it carries cannot be projected", async () => {
+    const p = await createProject();
+    const bundle = {
+      type: "bundle",
+      messages: [eventsMessage(p.projectId, `ok-${crypto.randomUUID()}`, "opened")],
+      // No holder: no object to read it from.
+      projection: [{ type: "profile_changed", project_id: p.projectId, profile_id: "nowhere" }],
+    } as unknown as EventBundle;
+    const result = await deliverTo(EVENTS_QUEUE, [bundle]);
+    expect(result.retryMessages).toEqual([{ msgId: "m0" }]);
+    expect(result.explicitAcks).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bundled, latestOnly, type OutboxEntry, paired } from "../../src/identity/outbox-messages";
+import { bundled, carried, latestOnly, type OutboxEntry, paired } from "../../src/identity/outbox-messages";
 import type { QueueMessage } from "../../src/queue/messages";
 
 const PROJECT = "p1";
@@ -123,5 +123,41 @@ describe("event queue messages bundled when sent", () => {
   it("leaves a message that is not the event queue's as it is", () => {
     const out = bundled([events(1, "a"), installation(1), created(2)]);
     expect(out.map((e) => e.body.type)).toEqual(["installation_changed", "bundle"]);
+  });
+
+  it("carries a flush's projection changes in its last event message, made a bundle", () => {
+    const out = carried(bundled([events(1, "a")]), paired([installation(1), profile(1, "a")]));
+    expect(out.projection).toEqual([]);
+    expect(out.events).toHaveLength(1);
+    expect(out.events[0]?.body).toEqual({
+      type: "bundle",
+      messages: [events(1, "a").body],
+      projection: [
+        { type: "installation_and_profile_changed", project_id: PROJECT, installation_id: "i1", profile_id: "a" },
+      ],
+    });
+    expect(out.events[0]?.bytes).toBe(JSON.stringify(out.events[0]?.body).length);
+  });
+
+  it("adds to a bundle's messages nothing, and keeps their order", () => {
+    const out = carried(bundled([created(1), events(1, "a")]), [profile(1, "a")]);
+    expect(out.events.map((e) => e.body)).toEqual([
+      { type: "bundle", messages: [created(1).body, events(1, "a").body], projection: [profile(1, "a").body] },
+    ]);
+  });
+
+  it("sends projection changes on their own queue when the flush owes the event queue nothing", () => {
+    const projection = paired([installation(1), profile(1, "a")]);
+    expect(carried([], projection)).toEqual({ events: [], projection });
+    expect(carried([events(1, "a")], [])).toEqual({ events: [events(1, "a")], projection: [] });
+  });
+
+  it("leaves on the projection queue what would take the bundle past 100 KB", () => {
+    const full = events(1, "a", "x".repeat(100 * 1024 - 400));
+    const out = carried([full], [profile(1, "a"), profile(1, "b")]);
+    expect(out.events.map((e) => e.bytes).every((b) => b <= 100 * 1024)).toBe(true);
+    const riding = out.events.flatMap((e) => (e.body.type === "bundle" ? (e.body.projection ?? []) : []));
+    expect(riding.length + out.projection.length).toBe(2);
+    expect(out.projection.length).toBeGreaterThan(0);
   });
 });

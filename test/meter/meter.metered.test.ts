@@ -123,16 +123,16 @@ const ZERO: Units = {
 const WARM: Units = {
   ...ZERO,
   worker_requests: 1,
-  // events and projection, one batch each
-  queue_batches: 2,
+  // the event queue's, which projects the changes its bundle carries
+  queue_batches: 1,
   // applyBatch, the projection consumer's projection() re-read, the outbox's alarm
   do_requests: 3,
   do_rows_read: 9,
   do_rows_written: 4,
   // the outbox's fallback alarm
   do_alarms_set: 1,
-  // one events message (5 events), one profile projection
-  queue_messages: 2,
+  // one bundle: the 5 events, with the profile's projection change riding in it
+  queue_messages: 1,
   // projection: one statement per kind of change (src/projection/statements.ts), webhooks look-up
   d1_queries: 14,
   d1_rows_read: 142,
@@ -146,9 +146,9 @@ const WARM: Units = {
  * sqlite_master, each statement counted: the profile tables and its own, not the login's intent
  * nor the history, whose first entry is in the profile's row), the installation row and its
  * anonymous profile (one row each), in the same commit as the data (one commit row, its
- * messages forgotten once sent), the installation and its profile announced in one projection message
- * and the profile's "created" bundled with its events on the event queue (queue_messages 2),
- * and the projection of the
+ * messages forgotten once sent), one queue message (the profile's "created" bundled with its
+ * events, the installation and its profile's projection change riding in the bundle), and the
+ * projection of the
  * installation into D1 (installations 5 rows: the row, its key, the profile, platform and
  * (app, last seen) indexes; none in the partial opt-in index, nor the profile's in the custom ID
  * one, whose values a new anonymous installation does not have).
@@ -156,13 +156,13 @@ const WARM: Units = {
 const NEW: Units = {
   ...ZERO,
   worker_requests: 1,
-  queue_batches: 2,
+  queue_batches: 1,
   // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
   do_requests: 4,
   do_rows_read: 19,
   do_rows_written: 13,
   do_alarms_set: 1,
-  queue_messages: 2,
+  queue_messages: 1,
   // The projection compares in D1 and writes only what differs: one statement per kind of
   // change, each reading the rows it compares (src/projection/statements.ts).
   d1_queries: 20,
@@ -212,13 +212,13 @@ describe("the billable-unit meter, on", () => {
       {
         ...ZERO,
         worker_requests: 1,
-        queue_batches: 2,
+        queue_batches: 1,
         do_requests: 8,
         do_rows_read: 82,
         do_rows_written: 49,
         do_alarms_set: 3,
-        // the installation's change and its profile's go out as one projection message
-        queue_messages: 6,
+        // each object's flush owes both queues and sends one bundle carrying its projection changes
+        queue_messages: 3,
         d1_queries: 19,
         d1_rows_read: 140,
         // no entry in the partial opt-in index, nor in the number index for the string attributes
