@@ -22,6 +22,21 @@ const waitLanded = (p: Project, id: string) =>
 const alarmOf = (p: Project, i: string) =>
   runInDurableObject(installationStub(p.projectId, i), (_o, state) => state.storage.getAlarm());
 
+/** An events message an object still owes the queue: one event, `id`, on a profile of installation `i`. */
+function owedEvent(p: Project, i: string, id: string): EventsMessage {
+  const time = new Date().toISOString();
+  return {
+    type: "events",
+    project_id: p.projectId,
+    profile_id: "p-waiting",
+    custom_id: null,
+    installation_id: i,
+    app_id: null,
+    received_at: time,
+    events: [{ id, name: "waiting", time, attributes: {}, label: null, tags: [], source: "sdk" }],
+  };
+}
+
 describe("the outbox leaves nothing stranded", () => {
   it("sends the events a batch stored before a later op of it failed", async () => {
     const p = await createProject();
@@ -47,26 +62,7 @@ describe("the outbox leaves nothing stranded", () => {
     await failStatements(customIdStub(p.projectId, "user-unreachable"), /INSERT INTO profiles/);
     const waiting = uuid();
     await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
-      const message: EventsMessage = {
-        type: "events",
-        project_id: p.projectId,
-        profile_id: "p-waiting",
-        custom_id: null,
-        installation_id: i,
-        app_id: null,
-        received_at: new Date().toISOString(),
-        events: [
-          {
-            id: waiting,
-            name: "waiting",
-            time: new Date().toISOString(),
-            attributes: {},
-            label: null,
-            tags: [],
-            source: "sdk",
-          },
-        ],
-      };
+      const message = owedEvent(p, i, waiting);
       state.storage.sql.exec(
         "INSERT INTO commits (seq, at, messages) VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM commits), ?, ?)",
         Date.now(),
@@ -82,26 +78,7 @@ describe("the outbox leaves nothing stranded", () => {
     const i = uuid();
     await batch(p, i, [event("first")]);
     const waiting = uuid();
-    const message: EventsMessage = {
-      type: "events",
-      project_id: p.projectId,
-      profile_id: "p-waiting",
-      custom_id: null,
-      installation_id: i,
-      app_id: null,
-      received_at: new Date().toISOString(),
-      events: [
-        {
-          id: waiting,
-          name: "waiting",
-          time: new Date().toISOString(),
-          attributes: {},
-          label: null,
-          tags: [],
-          source: "sdk",
-        },
-      ],
-    };
+    const message = owedEvent(p, i, waiting);
     await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
       const sql = state.storage.sql;
       sql.exec(
@@ -126,26 +103,7 @@ describe("the outbox leaves nothing stranded", () => {
     await batch(p, i, [first]);
     await waitLanded(p, first.id as string);
     const waiting = event("waiting");
-    const owed: EventsMessage = {
-      type: "events",
-      project_id: p.projectId,
-      profile_id: "p-waiting",
-      custom_id: null,
-      installation_id: i,
-      app_id: null,
-      received_at: new Date().toISOString(),
-      events: [
-        {
-          id: waiting.id as string,
-          name: "waiting",
-          time: new Date().toISOString(),
-          attributes: {},
-          label: null,
-          tags: [],
-          source: "sdk",
-        },
-      ],
-    };
+    const owed = owedEvent(p, i, waiting.id as string);
     // The layout before: applied op IDs and owed messages in tables of their own.
     await runInDurableObject(installationStub(p.projectId, i), (_o, state) => {
       const sql = state.storage.sql;
