@@ -1,6 +1,7 @@
 import { recordCampaignOpens } from "../campaigns/opens";
 import { replayOrRecord } from "../dead-letters/record";
 import { dropFromHours, dropFromObjects, stageEvents } from "../exports/staging";
+import { chunkBy } from "../lib/chunk";
 import { removedProfiles } from "../privacy/erase-d1";
 import { projectSettled } from "../projection/project";
 import {
@@ -14,13 +15,17 @@ import { consumeWholeOrEach } from "../queue/retry";
 import { itemsOf } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
 
+/** A sendBatch carries at most 100 messages and 256 KB. */
+const MAX_SEND_MESSAGES = 100;
+const MAX_SEND_BYTES = 200 * 1024;
+
 /**
  * Stages the batch's events in R2 (src/exports/staging.ts), where event history lives, then
  * queues the webhook deliveries of the events and identity transitions (it never calls a
  * receiver: each delivery is a message of the webhook queue). Staged objects are named by their
  * content, so a batch or a message delivered again rewrites the same objects. Projects the
- * changes bundles carry meanwhile (a projection only re-reads its subject, so a retry is safe),
- * and publishes no webhook item until they are in D1: a failure retries the message whole.
+ * changes bundles carry meanwhile, with the projection consumer's code; one it cannot project
+ * goes to the projection queue, to be retried there as any projection message.
  */
 export async function handle(
   env: Env,
@@ -29,8 +34,8 @@ export async function handle(
 ): Promise<void> {
   const bodies = messages.flatMap(unbundled);
   const projected = projectCarried(env, messages.flatMap(carriedProjection));
-  // Awaited before the webhooks below; caught here too, so that a failure before then leaves
-  // no rejection unhandled.
+  // Awaited at the end; caught here too, so that a failure before then leaves no rejection
+  // unhandled.
   projected.catch(() => {});
   const events = bodies.filter((b): b is EventsMessage => b.type === "events");
   const keyOf = (m: { project_id: string; profile_id: string }) => `${m.project_id}/${m.profile_id}`;
@@ -63,15 +68,27 @@ export async function handle(
     env,
     staging.filter((m) => !late.has(keyOf(m))),
   );
-  await projected;
   await publishWebhookItems(env, bodies.filter((b) => !removed.has(keyOf(b)) && !late.has(keyOf(b))).flatMap(itemsOf));
+  await projected;
 }
 
-/** Projects the changes bundles carried; rejects when any of them could not be. */
+/**
+ * Projects the changes bundles carried. Those it cannot (a subject that cannot be read, or the
+ * D1 write failing) go to the projection queue, which retries them on its own terms; rejects
+ * only when that send fails, and then the message is retried whole.
+ */
 async function projectCarried(env: Env, changes: ProjectionMessage[]): Promise<void> {
   if (changes.length === 0) return;
-  const failed = await projectSettled(env, changes);
-  if (failed.size > 0) throw new AggregateError([...failed.values()], "a carried projection change failed");
+  let failed: ProjectionMessage[];
+  try {
+    const reasons = await projectSettled(env, changes);
+    failed = changes.filter((_c, k) => reasons.has(k));
+  } catch {
+    failed = changes;
+  }
+  for (const chunk of chunkBy(failed, MAX_SEND_MESSAGES, MAX_SEND_BYTES)) {
+    await env.PROJECTION.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const })));
+  }
 }
 
 /** The event queue's consumer: a failing message retries alone. */

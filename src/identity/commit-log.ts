@@ -5,8 +5,10 @@ import type { OutboxEntry, OutboxQueue } from "./outbox-messages";
 
 /**
  * One row per commit: the op IDs it applied (`ops`, with the profile they wrote to) and the
- * messages it owes the queues (`messages`, a JSON list of `[queue, dedupe, body]`). Either may
- * be null; a row holding neither is deleted. Rows are numbered in commit order.
+ * messages it owes the queues (`messages`, a JSON list of `[queue, dedupe, body]`; `''` once
+ * sent, null for a commit that owed nothing). A row holding neither op IDs nor messages owed is
+ * deleted. Rows are numbered in commit order, and every row before a sent one was sent too: a
+ * waking object finds where sending stopped by reading back from the last row (`lastSent`).
  */
 export const COMMITS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS commits (
@@ -187,7 +189,7 @@ export class CommitLog {
    */
   rows(after: number): { entries: OutboxEntry[]; end: boolean } {
     const cursor = this.sql.exec<{ seq: number; messages: string }>(
-      "SELECT seq, messages FROM commits WHERE seq > ? AND messages IS NOT NULL ORDER BY seq LIMIT ?",
+      "SELECT seq, messages FROM commits WHERE seq > ? AND messages <> '' ORDER BY seq LIMIT ?",
       after,
       READ_ROWS,
     );
@@ -207,15 +209,27 @@ export class CommitLog {
 
   /**
    * Forgets the messages of the rows numbered after `from` up to `upTo`: they were sent. A row
-   * keeps its op IDs for the idempotency window; one without is deleted.
+   * keeps its op IDs for the idempotency window, its messages `''`; one without is deleted.
    */
   ack(from: number, upTo: number): void {
     this.sql.exec(
-      "UPDATE commits SET messages = NULL WHERE seq > ? AND seq <= ? AND messages IS NOT NULL AND ops IS NOT NULL",
+      "UPDATE commits SET messages = '' WHERE seq > ? AND seq <= ? AND messages <> '' AND ops IS NOT NULL",
       from,
       upTo,
     );
     this.sql.exec("DELETE FROM commits WHERE seq > ? AND seq <= ? AND ops IS NULL", from, upTo);
+  }
+
+  /**
+   * The number of the last row whose messages were sent (0 when none is kept): every row up to
+   * it went out. Reads back from the last row, so a waking object reads what it wrote since its
+   * last send, not the whole idempotency window.
+   */
+  lastSent(): number {
+    const row = this.sql
+      .exec<{ seq: number }>("SELECT seq FROM commits WHERE messages = '' ORDER BY seq DESC LIMIT 1")
+      .toArray()[0];
+    return row?.seq ?? 0;
   }
 
   /**

@@ -152,7 +152,7 @@ function deleteOfProfile(sql: SqlStorage, table: (typeof PER_PROFILE_TABLES)[num
     sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
     return;
   }
-  sql.exec("DELETE FROM commits WHERE profile_id = ? AND messages IS NULL", profileId);
+  sql.exec("DELETE FROM commits WHERE profile_id = ? AND coalesce(messages, '') = ''", profileId);
   sql.exec("UPDATE commits SET profile_id = NULL, ops = NULL WHERE profile_id = ?", profileId);
 }
 

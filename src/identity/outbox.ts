@@ -46,6 +46,8 @@ export class Outbox {
   #lastSent = 0;
   /** True while every row after `#sentUpTo` is one the store holds in memory. */
   #caughtUp = false;
+  /** Whether `#sentUpTo` started from where the table says sending stopped, once in this instance's life. */
+  #located = false;
 
   constructor(
     private readonly table: CommitLog,
@@ -100,6 +102,13 @@ export class Outbox {
   #next(): OutboxEntry[] {
     const staged = this.table.takeStaged();
     if (this.#caughtUp && staged !== null) return latestOnly(staged);
+    if (!this.#located) {
+      // A waking object reads the rows after its last send, not the whole window of op IDs.
+      const sent = this.table.lastSent();
+      this.#sentUpTo = Math.max(this.#sentUpTo, sent);
+      this.#forgottenUpTo = Math.max(this.#forgottenUpTo, sent);
+      this.#located = true;
+    }
     const { entries, end } = this.table.rows(this.#sentUpTo);
     // Read to the end: from now on, what the store stages is all there is.
     if (end) this.#caughtUp = true;

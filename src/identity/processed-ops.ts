@@ -111,7 +111,7 @@ export class ProcessedOps {
     this.prunedAt = now;
     const cutoff = now - LIMITS.idempotencyWindowMs;
     this.sql.exec(
-      `DELETE FROM commits WHERE messages IS NULL AND seq < coalesce(
+      `DELETE FROM commits WHERE coalesce(messages, '') = '' AND seq < coalesce(
          (SELECT seq FROM commits WHERE at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) + 1 FROM commits))`,
       cutoff,
     );
@@ -149,7 +149,7 @@ export class ProcessedOps {
   /** Forgets a profile's op IDs; the messages of their rows stay until they are sent. */
   remove(profileId: string): void {
     this.log.dropUnwritten(profileId);
-    this.sql.exec("DELETE FROM commits WHERE profile_id = ? AND messages IS NULL", profileId);
+    this.sql.exec("DELETE FROM commits WHERE profile_id = ? AND coalesce(messages, '') = ''", profileId);
     this.sql.exec("UPDATE commits SET profile_id = NULL, ops = NULL WHERE profile_id = ?", profileId);
     this.forget();
   }

@@ -145,17 +145,25 @@ describe("a bundle carrying projection changes (a flush that owed both queues)",
     expect(await landed(p.projectId, id)).toHaveLength(1);
   });
 
-  it("is retried whole when a change it carries cannot be projected", async () => {
+  it("hands a change it cannot project to the projection queue, and takes the rest", async () => {
     const p = await createProject();
+    const id = `ok-${crypto.randomUUID()}`;
+    // No holder: no object to read it from, on this queue or on the projection queue.
+    const unreadable = { type: "profile_changed", project_id: p.projectId, profile_id: "nowhere" };
     const bundle = {
       type: "bundle",
-      messages: [eventsMessage(p.projectId, `ok-${crypto.randomUUID()}`, "opened")],
-      // No holder: no object to read it from.
-      projection: [{ type: "profile_changed", project_id: p.projectId, profile_id: "nowhere" }],
+      messages: [eventsMessage(p.projectId, id, "opened")],
+      projection: [unreadable],
     } as unknown as EventBundle;
-    const result = await deliverTo(EVENTS_QUEUE, [bundle]);
-    expect(result.retryMessages).toEqual([{ msgId: "m0" }]);
-    expect(result.explicitAcks).toEqual([]);
+    const sent = vi.spyOn(env.PROJECTION, "sendBatch");
+    try {
+      const result = await deliverTo(EVENTS_QUEUE, [bundle]);
+      expect(result.explicitAcks).toEqual(["m0"]);
+      expect(sent.mock.calls.map(([messages]) => [...messages].map((m) => m.body))).toEqual([[unreadable]]);
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await landed(p.projectId, id)).toHaveLength(1);
   });
 });
 

@@ -90,4 +90,23 @@ describe("the commit log", () => {
     expect(left).toContain("old-owed");
     expect(left).toContain("op-new");
   });
+
+  it("finds where sending stopped by reading back from the last row, and reads on from there", async () => {
+    const found = await withStore((store, sql) => {
+      const top = sql.exec<{ seq: number }>("SELECT max(seq) AS seq FROM commits").one().seq;
+      const at = Date.now();
+      // Sent, then owed, then a commit that owed nothing.
+      sql.exec("INSERT INTO commits (seq, at, ops, messages) VALUES (?, ?, '[\"s\"]', '')", top + 1, at);
+      sql.exec(
+        "INSERT INTO commits (seq, at, ops, messages) VALUES (?, ?, '[\"o\"]', ?)",
+        top + 2,
+        at,
+        JSON.stringify([["events", null, { type: "bundle", messages: [] }]]),
+      );
+      sql.exec("INSERT INTO commits (seq, at, ops) VALUES (?, ?, '[\"n\"]')", top + 3, at);
+      const sent = store.commits.lastSent();
+      return { sent: sent - top, owed: store.commits.rows(sent).entries.map((e) => e.seq - top) };
+    });
+    expect(found).toEqual({ sent: 1, owed: [2] });
+  });
 });

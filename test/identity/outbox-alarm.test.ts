@@ -187,7 +187,7 @@ describe("the outbox alarm", () => {
       await runInDurableObject(
         installationStub(p.projectId, i),
         (_o, state) =>
-          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits WHERE messages IS NOT NULL").one().n,
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits WHERE messages <> ''").one().n,
       ),
     ).toBe(0);
   }, 30_000);
@@ -214,7 +214,7 @@ describe("the outbox alarm", () => {
       await runInDurableObject(
         installationStub(p.projectId, i),
         (_o, state) =>
-          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits WHERE messages IS NOT NULL").one().n,
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits WHERE messages <> ''").one().n,
       ),
     ).toBe(0);
   });

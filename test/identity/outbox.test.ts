@@ -109,7 +109,7 @@ describe("the outbox", () => {
     const outboxEvents = () =>
       runInDurableObject(stub, (_object, state) =>
         state.storage.sql
-          .exec<{ messages: string }>("SELECT messages FROM commits WHERE messages IS NOT NULL")
+          .exec<{ messages: string }>("SELECT messages FROM commits WHERE messages <> ''")
           .toArray()
           .flatMap((r) => JSON.parse(r.messages) as [string, string | null, EventsMessage][])
           .flatMap(([queue, , message]) => (queue === "events" ? message.events.map((e) => e.id) : [])),

@@ -33,7 +33,7 @@ function drained(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>) 
         const left = await runInDurableObject(stub, (_o, state) => {
           const sql = state.storage.sql;
           const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'commits'").toArray().length > 0;
-          const owed = "SELECT count(*) AS n FROM commits WHERE messages IS NOT NULL";
+          const owed = "SELECT count(*) AS n FROM commits WHERE messages <> ''";
           return exists ? sql.exec<{ n: number }>(owed).one().n : 0;
         });
         expect(left).toBe(0);
