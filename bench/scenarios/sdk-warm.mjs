@@ -57,7 +57,7 @@ export async function run(ctx) {
       () =>
         withCpu(cpu.floor, basePid, () =>
           ctx.load({
-            name: "yardstick (floor): what a batch cannot avoid: rate-limit call, its 5 DO rows, one queue send",
+            name: "yardstick (floor): what a batch cannot avoid: rate-limit call, its 4 DO rows, one queue send",
             ...base,
             path: "/unavoidable",
             duration,
