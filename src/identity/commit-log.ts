@@ -31,6 +31,12 @@ const READ_BYTES = 4 * 1024 * 1024;
 const tableExists = (sql: SqlStorage, name: string) =>
   sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 
+/** Forgets a profile's op IDs: rows that owe nothing go, the others keep their messages to send. */
+export function forgetOpsOf(sql: SqlStorage, profileId: string): void {
+  sql.exec("DELETE FROM commits WHERE profile_id = ? AND coalesce(messages, '') = ''", profileId);
+  sql.exec("UPDATE commits SET profile_id = NULL, ops = NULL WHERE profile_id = ?", profileId);
+}
+
 /**
  * Objects from before kept applied op IDs (`processed_ops`, and before it `processed`, a row per
  * ID) and owed messages (`outbox`, and before it a row per message) in tables of their own:
@@ -67,7 +73,7 @@ export function upgradeCommitLog(sql: SqlStorage, now = Date.now()): void {
  * The commit log of a Durable Object: what each store transaction applied and what it owes
  * the queues, gathered while the transaction runs and written when it ends (`within`), so a
  * commit costs one row whatever it applied and announces. Sending (outbox.ts) sets a row's
- * messages to null; pruning the idempotency window (processed-ops.ts) deletes old rows. What
+ * messages to `''`; pruning the idempotency window (processed-ops.ts) deletes old rows. What
  * is written is kept in memory too, so the flush right after the write sends it without
  * reading it back. Store transactions do not nest.
  */

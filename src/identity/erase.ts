@@ -1,3 +1,4 @@
+import { forgetOpsOf } from "./commit-log";
 import { OWN_TABLES } from "./lazy-schema";
 /*
  * Erasure inside a Durable Object: a privacy remove or a purge deletes everything the object
@@ -152,8 +153,7 @@ function deleteOfProfile(sql: SqlStorage, table: (typeof PER_PROFILE_TABLES)[num
     sql.exec(`DELETE FROM ${table} WHERE profile_id = ?`, profileId);
     return;
   }
-  sql.exec("DELETE FROM commits WHERE profile_id = ? AND coalesce(messages, '') = ''", profileId);
-  sql.exec("UPDATE commits SET profile_id = NULL, ops = NULL WHERE profile_id = ?", profileId);
+  forgetOpsOf(sql, profileId);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { LIMITS } from "./attributes";
-import type { CommitLog } from "./commit-log";
+import { type CommitLog, forgetOpsOf } from "./commit-log";
 
 /** An op ID applied here, and when: what idempotency remembers (SPEC §4). */
 export interface ProcessedOp {
@@ -149,8 +149,7 @@ export class ProcessedOps {
   /** Forgets a profile's op IDs; the messages of their rows stay until they are sent. */
   remove(profileId: string): void {
     this.log.dropUnwritten(profileId);
-    this.sql.exec("DELETE FROM commits WHERE profile_id = ? AND coalesce(messages, '') = ''", profileId);
-    this.sql.exec("UPDATE commits SET profile_id = NULL, ops = NULL WHERE profile_id = ?", profileId);
+    forgetOpsOf(this.sql, profileId);
     this.forget();
   }
 }
