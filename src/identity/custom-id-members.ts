@@ -2,7 +2,8 @@ import type { Binding } from "./transitions";
 
 /**
  * The installations attached to a custom ID's profile. `seen_at` is when the installation last
- * attached or wrote through this custom ID, to the minute: the view shows the most recent first.
+ * attached or wrote through this custom ID, to the hour (the first write of each hour is kept):
+ * the view and a send to the custom ID take the most recent first.
  */
 export const MEMBERS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS members (installation_id TEXT PRIMARY KEY, attached_at TEXT NOT NULL, seen_at TEXT) WITHOUT ROWID;
@@ -49,10 +50,13 @@ export function upgradeMembers(sql: SqlStorage): void {
   sql.exec("CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at)");
 }
 
+/** `2026-12-07T18` of an ISO time. */
+const hourOf = (time: string) => time.slice(0, 13);
+
 /** The members table of a custom ID object; synchronous, called inside its transactions. */
 export class Members {
-  /** The minute each installation was last recorded as seen, so a busy one writes once a minute. */
-  private readonly seenMinute = new Map<string, string>();
+  /** The hour each installation was last recorded as seen, so a busy one writes once an hour. */
+  private readonly seenHour = new Map<string, string>();
 
   constructor(
     private readonly sql: SqlStorage,
@@ -67,27 +71,31 @@ export class Members {
       time,
       time,
     );
-    this.seenMinute.set(installationId, time.slice(0, 16));
+    this.seenHour.set(installationId, hourOf(time));
   }
 
   /** Removes a member; whether it was one. */
   detach(installationId: string): boolean {
-    this.seenMinute.delete(installationId);
+    this.seenHour.delete(installationId);
     if (!this.present()) return false;
     return this.sql.exec("DELETE FROM members WHERE installation_id = ?", installationId).rowsWritten > 0;
   }
 
-  /** Records that a member wrote at `time`; at most one write a minute per installation. */
+  /**
+   * Records that a member wrote at `time`; at most one write an hour per installation, not one
+   * a minute: every batch of a signed-in device in a new minute paid 2 rows, the row and its
+   * index entry (docs/decisions.md, "A member's last visit is kept to the hour").
+   */
   seen(installationId: string, time: string): void {
-    const minute = time.slice(0, 16);
-    if ((this.seenMinute.get(installationId) ?? "") >= minute || !this.present()) return;
+    const hour = hourOf(time);
+    if ((this.seenHour.get(installationId) ?? "") >= hour || !this.present()) return;
     this.sql.exec(
-      "UPDATE members SET seen_at = ? WHERE installation_id = ? AND (seen_at IS NULL OR seen_at < ?)",
+      "UPDATE members SET seen_at = ? WHERE installation_id = ? AND (seen_at IS NULL OR substr(seen_at, 1, 13) < ?)",
       time,
       installationId,
-      time,
+      hour,
     );
-    this.seenMinute.set(installationId, minute);
+    this.seenHour.set(installationId, hour);
   }
 
   /** The `limit` most recently seen members, and how many others there are. */
@@ -114,7 +122,7 @@ export class Members {
         m.installationId,
         m.attachedAt,
       ).rowsWritten;
-      this.seenMinute.delete(m.installationId);
+      this.seenHour.delete(m.installationId);
     }
     return removed;
   }

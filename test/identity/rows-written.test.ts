@@ -57,6 +57,12 @@ const EXPECTED = {
     custom_id: { commits: 2, event_batches: 1, profiles: 1 },
     installation: { commits: 1 },
   },
+  // A batch in a later minute of the same hour: the installation keeps its last visit to the
+  // minute (its row), the custom ID its member's to the hour (nothing).
+  signedInLaterMinute: {
+    custom_id: { commits: 2, event_batches: 1, profiles: 1 },
+    installation: { commits: 1, installation: 1 },
+  },
   profileApiNewCustomId: {
     custom_id: { schema: 6, profiles: 1, commits: 2, event_batches: 1 },
   },
@@ -142,6 +148,29 @@ describe("rows written per call", () => {
     );
     console.log("signed in", JSON.stringify(rows), total(rows));
     expect(rows).toEqual(EXPECTED.signedIn);
+  });
+
+  it("a 10-op SDK batch on a signed-in installation in a later minute of the same hour", async () => {
+    vi.setSystemTime(Math.floor(Date.now() / 3_600_000) * 3_600_000 + 3_600_000 + 5_000);
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const customId = `user-${crypto.randomUUID()}`;
+    const installation = installationStub(p.projectId, i);
+    const user = customIdStub(p.projectId, customId);
+    await batch(p, i, [identify(customId), ...tenOps(1)], context);
+    await drained(installation)();
+    await drained(user)();
+    vi.setSystemTime(Date.now() + 60_000);
+    const rows = await rowsWritten(
+      { installation, custom_id: user },
+      () => batch(p, i, tenOps(2), context),
+      async () => {
+        await drained(installation)();
+        await drained(user)();
+      },
+    );
+    console.log("signed in, later minute", JSON.stringify(rows), total(rows));
+    expect(rows).toEqual(EXPECTED.signedInLaterMinute);
   });
 
   it("one Profile API operation on a new custom ID", async () => {
