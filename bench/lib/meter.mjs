@@ -6,7 +6,17 @@ import { PRICES, priceOf } from "./prices.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, maxWaitMs = 180_000 } = {}) {
+/**
+ * `tailMs`: how long a metered window stays open with nothing moving, before its reset and after
+ * its work. An object forgets what its outbox sent once it has been quiet for 10 s
+ * (OUTBOX_QUIET_MS, src/identity/outbox.ts): a shorter wait left a call's own last row out and
+ * let the row of a call before the window in, by chance of timing.
+ */
+export function createMeter(
+  url,
+  adminHeaders,
+  { quietMs = 2000, tailMs = 11_000, pollMs = 500, maxWaitMs = 180_000 } = {},
+) {
   const get = async () => {
     const res = await fetch(`${url}/v1/admin/meter`, { headers: adminHeaders });
     if (res.status === 404) return null;
@@ -34,12 +44,12 @@ export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, m
   };
   const same = (a, b) => Object.keys({ ...a, ...b }).every((k) => (a[k] ?? 0) === (b[k] ?? 0));
 
-  /** Waits until the counters have not moved for `quietMs`: the queues have drained. */
-  const waitQuiet = async () => {
+  /** Waits until the counters have not moved for `still` ms: the queues have drained. */
+  const waitQuiet = async (still = quietMs) => {
     const start = Date.now();
     let last = await read();
     let stillSince = Date.now();
-    while (Date.now() - stillSince < quietMs) {
+    while (Date.now() - stillSince < still) {
       if (Date.now() - start > maxWaitMs) return { units: last, settled: false };
       await sleep(pollMs);
       const now = await read();
@@ -73,18 +83,18 @@ export function createMeter(url, adminHeaders, { quietMs = 2000, pollMs = 500, m
     /** Waits until the counters have not moved for a while (nothing when the meter is off). */
     settle: () => (meter.available ? waitQuiet() : Promise.resolve({ units: {}, settled: false })),
     /**
-     * Meters `fn` on its own: waits for quiet, resets, runs it, waits until what it left behind
-     * has landed, reads. Returns what `fn` returned and a cost row per 1,000 of `unit`
+     * Meters `fn` on its own: waits for quiet (`tailMs`), resets, runs it, waits until what it
+     * left behind has landed (`tailMs` again), reads. Returns what `fn` returned and a cost row per 1,000 of `unit`
      * (`operations` of them in `fn`); the cost is null when the meter is off (`fn` still runs).
      */
     async measure({ name, unit, operations }, fn) {
       if (!meter.available) return { value: await fn(), cost: null };
-      await waitQuiet();
+      await waitQuiet(tailMs);
       await reset();
       reads = 0;
       const started = Date.now();
       const value = await fn();
-      const { units, settled } = await waitQuiet();
+      const { units, settled } = await waitQuiet(tailMs);
       const per1000 = {};
       for (const [k, n] of Object.entries(units)) if (n) per1000[k] = +((n * 1000) / operations).toFixed(2);
       const { dollars, unpriced } = priceOf(units);

@@ -28,7 +28,7 @@ const server = createServer((req, res) => {
   res.statusCode = 404;
   res.end();
 }).listen(8899);
-const meter = createMeter("http://127.0.0.1:8899", {}, { quietMs: 600, pollMs: 100 });
+const meter = createMeter("http://127.0.0.1:8899", {}, { quietMs: 600, tailMs: 600, pollMs: 100 });
 console.log("init", await meter.init());
 const { value, cost } = await meter.measure({ name: "ten batches", unit: "batch", operations: 10 }, async () => {
   units.worker_requests += 10;

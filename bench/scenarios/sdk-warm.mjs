@@ -88,11 +88,6 @@ export async function run(ctx) {
   const n = env.metered;
   const sdkMetered = (installations) => () =>
     ctx.load({ name: "metered", ...sdk, body: metered(installations), connections: 4, amount: n });
-  // Each warm installation deletes what its outbox sent once it has been quiet for
-  // OUTBOX_QUIET_MS (10 s, src/identity/outbox.ts). The load just ended, so those deletes would
-  // land inside the metered window (and the meter's wait for quiet, 2 s, ends before them): a
-  // row for each of the installations not metered. Let them land first.
-  await sleep(12_000);
   const anonymous = await ctx.meter.measure(
     { name: "SDK batch, 10 ops, anonymous installation", unit: "10-op SDK batch", operations: n },
     sdkMetered(warm.slice(0, 50)),
