@@ -1,5 +1,6 @@
 import { chunkBy, jsonBytes } from "../lib/chunk";
 import type { InstallationAndProfileChanged, ProjectionMessage, QueueMessage } from "../queue/messages";
+import { LIMITS } from "./attributes";
 import { MAX_PIECE_BYTES } from "./json-pieces";
 import type { OutboxEntry, OutboxQueue } from "./outbox-messages";
 
@@ -87,6 +88,8 @@ export class CommitLog {
   private depth = 0;
   /** The next row number; rows only ever go up, so "sent up to n" stays true of every row up to n. */
   private nextSeq: number | undefined;
+  /** Until when the first row cannot be reused (see `reusable`); undefined: read it. */
+  private firstKeptUntil: number | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -174,19 +177,57 @@ export class CommitLog {
     }
   }
 
+  /**
+   * Writes a commit's row. When the first row is past the idempotency window and owes nothing,
+   * the new row takes its place (renumbered last): one row written, where an insert now and the
+   * prune's delete later are two. An object written steadily for more than the window then
+   * writes no more rows than it did in its first week.
+   */
   private insert(op: { at: number; profileId: string | null; ops: string } | undefined, piece?: Message[]): void {
     const seq = this.nextSeq ?? 1;
     this.nextSeq = seq + 1;
     const stored: StoredMessage[] | null = piece ? piece.map((m) => [m.queue, m.dedupe, m.body]) : null;
-    this.sql.exec(
-      "INSERT INTO commits (seq, at, profile_id, ops, messages) VALUES (?, ?, ?, ?, ?)",
+    const values = [
       seq,
       op?.at ?? this.now(),
       op?.profileId ?? null,
       op?.ops ?? null,
       stored ? JSON.stringify(stored) : null,
-    );
+    ];
+    const reused = this.reusable();
+    if (reused === null) {
+      this.sql.exec("INSERT INTO commits (seq, at, profile_id, ops, messages) VALUES (?, ?, ?, ?, ?)", ...values);
+    } else {
+      this.sql.exec(
+        "UPDATE commits SET seq = ?, at = ?, profile_id = ?, ops = ?, messages = ? WHERE seq = ?",
+        ...values,
+        reused,
+      );
+    }
     for (const m of piece ?? []) this.staged.push({ seq, ...m });
+  }
+
+  /**
+   * The first row's number when it can be reused: past the idempotency window, its messages
+   * sent or none. One row read, and none while the first row read is still within the window.
+   */
+  private reusable(): number | null {
+    const now = this.now();
+    if (this.firstKeptUntil !== undefined && now < this.firstKeptUntil) return null;
+    const first = this.sql
+      .exec<{ seq: number; at: number; owes: number }>(
+        "SELECT seq, at, coalesce(messages, '') <> '' AS owes FROM commits ORDER BY seq LIMIT 1",
+      )
+      .toArray()[0];
+    const until = first ? first.at + LIMITS.idempotencyWindowMs : Number.POSITIVE_INFINITY;
+    if (first && now >= until && !first.owes) {
+      // The next row may be as old: read it at the next commit.
+      this.firstKeptUntil = undefined;
+      return first.seq;
+    }
+    // A row owing messages waits for them to go; a new object's first row comes later.
+    this.firstKeptUntil = first && !first.owes ? until : now + 60_000;
+    return null;
   }
 
   /**
@@ -259,6 +300,7 @@ export class CommitLog {
 
   /** A rollback voids what was staged in memory. */
   rolledBack(): void {
+    this.firstKeptUntil = undefined;
     this.pending = [];
     this.pendingOps = [];
     this.staged = [];

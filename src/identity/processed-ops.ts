@@ -18,7 +18,8 @@ const MAX_KNOWN = 100_000;
  * the IDs in memory (reading the table on each look-up would read every ID of the window each
  * time; SQLite counts each JSON item read as a row read); a window past `MAX_KNOWN` IDs is read
  * on each look-up instead. Every write prunes (at most once a minute), whatever path it came by,
- * so the table holds about a window's worth.
+ * so the table holds at most about two windows' worth, and a steadily written object one (its
+ * commits reuse the rows past the window: `CommitLog`).
  */
 export class ProcessedOps {
   private prunedAt = 0;
@@ -54,15 +55,19 @@ export class ProcessedOps {
   /** Reads the window into memory once; null when it holds too many IDs for that. */
   private load(): Map<string, number> | null {
     if (this.known || this.tooMany) return this.known;
+    const since = this.now() - LIMITS.idempotencyWindowMs;
     const { n } = this.sql
-      .exec<{ n: number }>("SELECT coalesce(sum(json_array_length(ops)), 0) AS n FROM commits")
+      .exec<{ n: number }>("SELECT coalesce(sum(json_array_length(ops)), 0) AS n FROM commits WHERE at >= ?", since)
       .one();
     if (n > MAX_KNOWN) {
       this.tooMany = true;
       return null;
     }
     const known = new Map<string, number>();
-    const rows = this.sql.exec<{ at: number; ops: string }>("SELECT at, ops FROM commits WHERE ops IS NOT NULL");
+    const rows = this.sql.exec<{ at: number; ops: string }>(
+      "SELECT at, ops FROM commits WHERE ops IS NOT NULL AND at >= ?",
+      since,
+    );
     for (const { at, ops } of [...rows, ...this.log.unwritten().map((o) => ({ at: o.at, ops: o.opIds }))]) {
       const ids = typeof ops === "string" ? (JSON.parse(ops) as string[]) : ops;
       for (const id of ids) known.set(id, Math.max(at, known.get(id) ?? at));
@@ -99,23 +104,26 @@ export class ProcessedOps {
   }
 
   /**
-   * Forgets idempotency keys older than the 7-day window of SPEC §4; at most once a minute. Rows
-   * go up in time as they go up in number, so the delete reads the old rows only: those before
-   * the first row of the window (the few written later with older times, a profile's IDs
-   * adopted at sign-in, wait for the rows before them). A row whose messages are not sent yet
-   * waits for them.
+   * Deletes the rows of idempotency keys past the 7-day window of SPEC §4 by another window; at
+   * most once a minute. A row past the window is forgotten by look-ups, and the next commit
+   * takes its place (`CommitLog`): deleting it as soon as it expired would leave an object
+   * written steadily nothing to reuse. Rows go up in time as they go up in number, so the
+   * delete reads the old rows only: those before the first row newer than the cutoff (the few
+   * written later with older times, a profile's IDs adopted at sign-in, wait for the rows
+   * before them). A row whose messages are not sent yet waits for them.
    */
   private prune(): void {
     const now = this.now();
     if (now - this.prunedAt < 60_000) return;
     this.prunedAt = now;
-    const cutoff = now - LIMITS.idempotencyWindowMs;
+    const cutoff = now - 2 * LIMITS.idempotencyWindowMs;
     this.sql.exec(
       `DELETE FROM commits WHERE coalesce(messages, '') = '' AND seq < coalesce(
          (SELECT seq FROM commits WHERE at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) + 1 FROM commits))`,
       cutoff,
     );
-    if (this.known) for (const [id, at] of this.known) if (at < cutoff) this.known.delete(id);
+    const expired = now - LIMITS.idempotencyWindowMs;
+    if (this.known) for (const [id, at] of this.known) if (at < expired) this.known.delete(id);
     this.tooMany = false;
   }
 

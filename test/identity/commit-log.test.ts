@@ -1,9 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { LIMITS } from "../../src/identity/attributes";
 import type { ProfileStore } from "../../src/identity/profile-store";
 import { createProject } from "../support/harness";
-import { attributes, batch, installationStub } from "../support/identity";
+import { attributes, batch, installationStub, querySql } from "../support/identity";
+import { rowsWritten } from "../support/rows-written";
 
 /*
  * The commit log (src/identity/commit-log.ts): a row per commit holds the op IDs it applied and
@@ -73,9 +74,9 @@ describe("the commit log", () => {
     expect(left[0]?.messages).toContain("bundle");
   });
 
-  it("prunes op IDs past the idempotency window but not a row whose messages are still owed", async () => {
+  it("prunes op IDs a window past the idempotency window but not a row whose messages are still owed", async () => {
     const left = await withStore((store, sql) => {
-      const old = Date.now() - LIMITS.idempotencyWindowMs - 60_000;
+      const old = Date.now() - 2 * LIMITS.idempotencyWindowMs - 60_000;
       const first = sql.exec<{ seq: number }>("SELECT min(seq) AS seq FROM commits").one().seq;
       sql.exec("INSERT INTO commits (seq, at, ops) VALUES (?, ?, '[\"old-sent\"]')", first - 2, old);
       sql.exec("INSERT INTO commits (seq, at, ops, messages) VALUES (?, ?, '[\"old-owed\"]', '[]')", first - 1, old);
@@ -89,6 +90,41 @@ describe("the commit log", () => {
     expect(left).not.toContain("old-sent");
     expect(left).toContain("old-owed");
     expect(left).toContain("op-new");
+  });
+
+  it("writes a commit in the place of the first row once it is past the window, and not before", async () => {
+    // The object's clock is the test's from its start (it keeps `Date.now` as it finds it).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    await batch(p, i, [attributes({ tier: "gold" })]);
+    const stub = installationStub(p.projectId, i);
+    const expired = Date.now() - LIMITS.idempotencyWindowMs - 60_000;
+    await runInDurableObject(stub, (_o, state) => {
+      const sql = state.storage.sql;
+      const first = sql.exec<{ seq: number }>("SELECT min(seq) AS seq FROM commits").one().seq;
+      sql.exec("INSERT INTO commits (seq, at, ops, messages) VALUES (?, ?, '[\"expired\"]', '')", first - 2, expired);
+      sql.exec("INSERT INTO commits (seq, at, ops, messages) VALUES (?, ?, '[\"recent\"]', '')", first - 1, Date.now());
+    });
+    // The object read its first row at its first commit (none then), and reads it again a minute on.
+    vi.setSystemTime(Date.now() + 61_000);
+    const before = (await querySql(stub, "SELECT seq FROM commits ORDER BY seq")).map((r) => Number(r.seq));
+    const written = await rowsWritten({ installation: stub }, () => batch(p, i, [attributes({ tier: "silver" })]));
+    const after = await querySql(stub, "SELECT seq, ops FROM commits ORDER BY seq");
+    // The expired row became the new commit's, numbered last: one row written, not a delete and
+    // an insert (the other row: the batch before, its messages forgotten once sent). The recent
+    // one is kept.
+    expect(written.installation?.commits).toBe(2);
+    expect(after).toHaveLength(before.length);
+    expect(after.map((r) => r.ops)).not.toContain('["expired"]');
+    expect(after.map((r) => r.ops)).toContain('["recent"]');
+    expect(Number(after.at(-1)?.seq)).toBeGreaterThan(Math.max(...before));
+    // The next commit finds a first row within the window: a row of its own.
+    await batch(p, i, [attributes({ tier: "bronze" })]);
+    expect(await querySql(stub, "SELECT seq FROM commits")).toHaveLength(before.length + 1);
   });
 
   it("finds where sending stopped by reading back from the last row, and reads on from there", async () => {

@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LIMITS } from "../../src/identity/attributes";
 import { call, createProject, type Project, restHeaders } from "../support/harness";
 import { attributes, batch, customIdStub, event, identify, installationStub, type Op } from "../support/identity";
 import { type RowsByTable, rowsWritten, total } from "../support/rows-written";
@@ -53,6 +54,11 @@ const EXPECTED = {
     installation: { schema: 8, profiles: 1, installation: 1, commits: 2, event_batches: 1 },
   },
   warmInstallation: { installation: { commits: 2, event_batches: 1, profiles: 1 } },
+  // A week on, the commit's row takes the place of the first one, past the idempotency window,
+  // rather than the prune deleting it. In a later hour the installation's row changes twice
+  // (the visit, then its version for the projection) in a commit of its own (inserted, then
+  // deleted once sent).
+  warmAWeekOn: { installation: { commits: 4, event_batches: 1, profiles: 1, installation: 2 } },
   signedIn: {
     custom_id: { commits: 2, event_batches: 1, profiles: 1 },
     installation: { commits: 1 },
@@ -97,6 +103,21 @@ describe("rows written per call", () => {
     console.log("warm installation", JSON.stringify(warm), total(warm));
     expect(first).toEqual(EXPECTED.newInstallation);
     expect(warm).toEqual(EXPECTED.warmInstallation);
+  });
+
+  it("a 10-op SDK batch a week after the last costs the same 4 rows and the installation's", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const stub = installationStub(p.projectId, i);
+    await batch(p, i, tenOps(1), context);
+    await drained(stub)();
+    vi.setSystemTime(Date.now() + LIMITS.idempotencyWindowMs + 60_000);
+    const later = await rowsWritten({ installation: stub }, () => batch(p, i, tenOps(2), context), drained(stub));
+    expect(later).toEqual(EXPECTED.warmAWeekOn);
+    const left = await runInDurableObject(stub, (_o, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM commits").one(),
+    );
+    expect(left.n).toBe(1);
   });
 
   it("a 10-op SDK batch on a profile holding as many events as it keeps costs the same 4 rows", async () => {
