@@ -9,7 +9,7 @@ import {
   isDataOp,
   planInstallationOp,
 } from "./installation-batch";
-import { type InstallationTable, optedIn, projectedChange, refreshes } from "./installation-row";
+import { type InstallationTable, optedIn, refreshes } from "./installation-row";
 import type { ProfileStore } from "./profile-store";
 import type { ApplyResult, DataOp, WriteContext } from "./profile-types";
 
@@ -40,11 +40,18 @@ export class BatchApplier {
     if (input.source !== "sdk" && !this.parts.installation.row()) return null;
     const result: BatchResult = { profile_id: "", custom_id: null, accepted: 0, duplicates: 0, rejected: [] };
     const { ops } = input;
-    if (ops.every(isDataOp) && !this.parts.installation.row()) return this.firstContact(input, ops, result);
-    this.ensureInstallation(input);
+    const dataOnly = ops.every(isDataOp);
+    if (dataOnly && !this.parts.installation.row()) return this.firstContact(input, ops, result);
+    // A call of data ops alone (the usual one) writes the installation's row in the commit of
+    // its data, or of the op IDs it forwarded (see `applyData`), rather than in one before it.
+    const local = this.parts.installation.row()?.custom_id === null && dataOnly;
+    let visit = this.visit(input);
+    if (visit && !dataOnly) {
+      this.parts.transaction(visit);
+      visit = null;
+    }
     // Op IDs applied before, plus those taken by earlier ops of this batch. Data ops for an
     // anonymous profile need no look-up: claiming their IDs where they apply is the check.
-    const local = this.parts.installation.binding().customId === null && input.ops.every(isDataOp);
     const seen = local
       ? new Set<string>()
       : this.parts.store.processed.among(input.ops.flatMap((op) => (op.id === null ? [] : [op.id])));
@@ -70,10 +77,12 @@ export class BatchApplier {
       result.accepted++;
     }
     segment.push(...contextWrites(input));
-    await this.applyData(input, segment, result, active);
+    if (await this.applyData(input, segment, result, active, { visit })) visit = null;
     const binding = this.parts.installation.binding();
     // A call that sent no data still counts as activity on the profile, even one that changed nothing.
-    if (!active.has(binding.profileId)) await this.applyData(input, [], result, active, { touch: true });
+    if (!active.has(binding.profileId) && (await this.applyData(input, [], result, active, { touch: true, visit })))
+      visit = null;
+    if (visit) this.parts.transaction(visit);
     result.profile_id = binding.profileId;
     result.custom_id = binding.customId;
     return result;
@@ -102,20 +111,16 @@ export class BatchApplier {
     return result;
   }
 
-  /** First contact creates the installation and its anonymous profile; later ones refresh it. */
-  private ensureInstallation(input: BatchInput): void {
+  /**
+   * What the call writes of the installation, to run in a transaction: first contact creates
+   * it and its anonymous profile, a later SDK call records the visit and what it says of the
+   * device. Null for most calls, which change nothing here.
+   */
+  private visit(input: BatchInput): (() => void) | null {
     const table = this.parts.installation;
-    // Most calls change nothing here: no transaction for them.
-    if (table.row() && !(input.source === "sdk" && refreshes(table.row(), input))) return;
-    this.parts.transaction(() => {
-      if (!table.row()) {
-        this.parts.store.createProfile(this.newInstallation(input), null, created(input));
-        return;
-      }
-      const before = table.row();
-      table.refresh(input);
-      if (projectedChange(before, table.row())) table.changed();
-    });
+    if (!table.row()) return () => this.parts.store.createProfile(this.newInstallation(input), null, created(input));
+    if (input.source !== "sdk" || !refreshes(table.row(), input)) return null;
+    return () => table.refresh(input);
   }
 
   /** The installation's row, on the ID of the anonymous profile the caller creates with it. */
@@ -142,22 +147,26 @@ export class BatchApplier {
   /**
    * Data ops go to wherever the profile lives: here when anonymous, else the custom ID's object.
    * No ops, no call, unless `touch` asks to record the call as activity all the same. Adds the
-   * profile to `active` when it recorded the call.
+   * profile to `active` when it recorded the call. `visit` (the call's write of the installation)
+   * runs first in the same commit when the ops apply here; returns whether it ran.
    */
   private async applyData(
     input: BatchInput,
     ops: DataOp[],
     result: BatchResult,
     active: Set<string>,
-    { touch = false } = {},
-  ): Promise<void> {
+    { touch = false, visit = null as (() => void) | null } = {},
+  ): Promise<boolean> {
     const binding = this.parts.installation.binding();
-    if (ops.length === 0 && !touch) return;
+    if (ops.length === 0 && !touch) return false;
     active.add(binding.profileId);
     const ctx = this.writeContext(input);
     let applied: ApplyResult;
     if (binding.customId === null) {
-      applied = this.parts.transaction(() => this.parts.store.applyData(binding.profileId, ops, ctx, Date.now()));
+      applied = this.parts.transaction(() => {
+        visit?.();
+        return this.parts.store.applyData(binding.profileId, ops, ctx, Date.now());
+      });
     } else {
       applied = await this.parts
         .customIds(input.projectId, binding.customId)
@@ -166,10 +175,15 @@ export class BatchApplier {
       // later op of the same batch moved the installation to another profile.
       const rejected = new Set(applied.rejected.map((r) => r.op_id));
       const forwarded = ops.flatMap((op) => (op.id !== null && !rejected.has(op.id) ? [op.id] : []));
-      if (forwarded.length)
-        this.parts.transaction(() => this.parts.store.processed.record(forwarded, null, Date.now()));
+      if (forwarded.length || visit) {
+        this.parts.transaction(() => {
+          visit?.();
+          if (forwarded.length) this.parts.store.processed.record(forwarded, null, Date.now());
+        });
+      }
     }
     tally(result, applied);
+    return visit !== null;
   }
 
   private applyInstallationOp(input: BatchInput, op: InstallationOp): void {

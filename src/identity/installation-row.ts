@@ -90,14 +90,26 @@ export class InstallationTable {
     );
   }
 
-  /** Takes in what an SDK call says about the device, and the time of the visit. */
+  /**
+   * Takes in what an SDK call says about the device, and the time of the visit. When that moves
+   * what the projection shows, the same statement moves the version on and the projection is
+   * told: one row written, not the visit and then the version.
+   */
   refresh(input: BatchInput): void {
+    const before = this.row();
+    if (!before) return;
+    const moved = projectedChange(before, {
+      ...before,
+      app_id: input.appId ?? before.app_id,
+      platform: input.platform ?? before.platform,
+      last_seen_at: input.receivedAt > before.last_seen_at ? input.receivedAt : before.last_seen_at,
+    });
     const c = input.context;
     this.write(
       `UPDATE installation SET app_id = coalesce(?, app_id), platform = coalesce(?, platform),
            app_version = coalesce(?, app_version), sdk_version = coalesce(?, sdk_version),
            os_version = coalesce(?, os_version), device_model = coalesce(?, device_model),
-           last_seen_at = max(last_seen_at, ?) WHERE id = 1`,
+           last_seen_at = max(last_seen_at, ?), version = version + ? WHERE id = 1`,
       input.appId,
       input.platform,
       c.app_version ?? null,
@@ -105,7 +117,9 @@ export class InstallationTable {
       c.os_version ?? null,
       c.device_model ?? null,
       input.receivedAt,
+      moved ? 1 : 0,
     );
+    if (moved) this.announce();
   }
 
   setPushToken(provider: string, token: string): void {
