@@ -68,6 +68,13 @@ const EXPECTED = {
     custom_id: { commits: 2, event_batches: 1, profiles: 1 },
     installation: { commits: 1, installation: 1 },
   },
+  // In a later hour: the installation's visit moves the projection (its row, in the commit of
+  // the op IDs it forwarded, which now owes a message: sent, then forgotten), and the custom ID
+  // records its member's visit (the row and its index entry).
+  signedInLaterHour: {
+    custom_id: { commits: 2, event_batches: 1, profiles: 1, members: 2 },
+    installation: { commits: 2, installation: 1 },
+  },
   profileApiNewCustomId: {
     custom_id: { schema: 6, profiles: 1, commits: 2, event_batches: 1 },
   },
@@ -191,6 +198,27 @@ describe("rows written per call", () => {
     );
     console.log("signed in, later minute", JSON.stringify(rows), total(rows));
     expect(rows).toEqual(EXPECTED.signedInLaterMinute);
+  });
+
+  it("a 10-op SDK batch on a signed-in installation in a later hour", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const customId = `user-${crypto.randomUUID()}`;
+    const installation = installationStub(p.projectId, i);
+    const user = customIdStub(p.projectId, customId);
+    await batch(p, i, [identify(customId), ...tenOps(1)], context);
+    await drained(installation)();
+    await drained(user)();
+    vi.setSystemTime(Date.now() + 3_600_000);
+    const rows = await rowsWritten(
+      { installation, custom_id: user },
+      () => batch(p, i, tenOps(2), context),
+      async () => {
+        await drained(installation)();
+        await drained(user)();
+      },
+    );
+    expect(rows).toEqual(EXPECTED.signedInLaterHour);
   });
 
   it("one Profile API operation on a new custom ID", async () => {
