@@ -161,7 +161,11 @@ export class CommitLog {
       }),
     );
     const messagePieces = chunkBy(messages, Number.POSITIVE_INFINITY, MAX_PIECE_BYTES, (m) => m.bytes);
-    this.nextSeq ??= this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM commits").one().seq + 1;
+    if (this.nextSeq === undefined) {
+      this.nextSeq = this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM commits").one().seq + 1;
+      // No row yet: none to reuse for a while (a new object reads nothing more).
+      if (this.nextSeq === 1) this.firstKeptUntil = this.now() + 60_000;
+    }
     const rows = Math.max(opRows.length, messagePieces.length);
     for (let k = 0; k < rows; k++) {
       const op = opRows[k];
