@@ -84,6 +84,30 @@ const EXPECTED = {
   },
 } satisfies Record<string, RowsByTable>;
 
+/**
+ * Rows written by a 10-op batch on an installation signed in with a batch like it, `later` ms
+ * after that first batch was sent and forgotten: by the installation and its custom ID.
+ */
+async function signedInBatch(later: number): Promise<RowsByTable> {
+  const p = await createProject();
+  const i = crypto.randomUUID();
+  const customId = `user-${crypto.randomUUID()}`;
+  const installation = installationStub(p.projectId, i);
+  const user = customIdStub(p.projectId, customId);
+  await batch(p, i, [identify(customId), ...tenOps(1)], context);
+  await drained(installation)();
+  await drained(user)();
+  vi.setSystemTime(Date.now() + later);
+  return rowsWritten(
+    { installation, custom_id: user },
+    () => batch(p, i, tenOps(2), context),
+    async () => {
+      await drained(installation)();
+      await drained(user)();
+    },
+  );
+}
+
 function update(p: Project, operations: unknown[]) {
   return call("POST", "/v1/profiles/update", { headers: restHeaders(p), body: operations });
 }
@@ -156,69 +180,18 @@ describe("rows written per call", () => {
   });
 
   it("a 10-op SDK batch on a signed-in installation", async () => {
-    const p = await createProject();
-    const i = crypto.randomUUID();
-    const customId = `user-${crypto.randomUUID()}`;
-    const installation = installationStub(p.projectId, i);
-    const user = customIdStub(p.projectId, customId);
-    await batch(p, i, [identify(customId), ...tenOps(1)], context);
-    await drained(installation)();
-    await drained(user)();
-    vi.setSystemTime(Date.now() + 1_000);
-    const rows = await rowsWritten(
-      { installation, custom_id: user },
-      () => batch(p, i, tenOps(2), context),
-      async () => {
-        await drained(installation)();
-        await drained(user)();
-      },
-    );
+    const rows = await signedInBatch(1_000);
     console.log("signed in", JSON.stringify(rows), total(rows));
     expect(rows).toEqual(EXPECTED.signedIn);
   });
 
   it("a 10-op SDK batch on a signed-in installation in a later minute of the same hour", async () => {
     vi.setSystemTime(Math.floor(Date.now() / 3_600_000) * 3_600_000 + 3_600_000 + 5_000);
-    const p = await createProject();
-    const i = crypto.randomUUID();
-    const customId = `user-${crypto.randomUUID()}`;
-    const installation = installationStub(p.projectId, i);
-    const user = customIdStub(p.projectId, customId);
-    await batch(p, i, [identify(customId), ...tenOps(1)], context);
-    await drained(installation)();
-    await drained(user)();
-    vi.setSystemTime(Date.now() + 60_000);
-    const rows = await rowsWritten(
-      { installation, custom_id: user },
-      () => batch(p, i, tenOps(2), context),
-      async () => {
-        await drained(installation)();
-        await drained(user)();
-      },
-    );
-    console.log("signed in, later minute", JSON.stringify(rows), total(rows));
-    expect(rows).toEqual(EXPECTED.signedInLaterMinute);
+    expect(await signedInBatch(60_000)).toEqual(EXPECTED.signedInLaterMinute);
   });
 
   it("a 10-op SDK batch on a signed-in installation in a later hour", async () => {
-    const p = await createProject();
-    const i = crypto.randomUUID();
-    const customId = `user-${crypto.randomUUID()}`;
-    const installation = installationStub(p.projectId, i);
-    const user = customIdStub(p.projectId, customId);
-    await batch(p, i, [identify(customId), ...tenOps(1)], context);
-    await drained(installation)();
-    await drained(user)();
-    vi.setSystemTime(Date.now() + 3_600_000);
-    const rows = await rowsWritten(
-      { installation, custom_id: user },
-      () => batch(p, i, tenOps(2), context),
-      async () => {
-        await drained(installation)();
-        await drained(user)();
-      },
-    );
-    expect(rows).toEqual(EXPECTED.signedInLaterHour);
+    expect(await signedInBatch(3_600_000)).toEqual(EXPECTED.signedInLaterHour);
   });
 
   it("one Profile API operation on a new custom ID", async () => {
