@@ -224,7 +224,8 @@ export class CommitLog {
       )
       .toArray()[0];
     const until = first ? first.at + LIMITS.idempotencyWindowMs : Number.POSITIVE_INFINITY;
-    if (first && now >= until && !first.owes) {
+    // Past the window, strictly: at its last millisecond a look-up still counts the row's IDs.
+    if (first && now > until && !first.owes) {
       // The next row may be as old: read it at the next commit.
       this.firstKeptUntil = undefined;
       return first.seq;

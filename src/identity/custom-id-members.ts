@@ -98,6 +98,11 @@ export class Members {
     this.seenHour.set(installationId, hour);
   }
 
+  /** A rolled-back transaction may have undone visits recorded in memory. */
+  forget(): void {
+    this.seenHour.clear();
+  }
+
   /** The `limit` most recently seen members, and how many others there are. */
   page(limit: number): MemberPage {
     if (!this.present()) return { members: [], more: 0 };

@@ -208,6 +208,9 @@ export class CustomIdObject extends DurableObject<Env> {
     let result: ApplyResult & { profileId: string };
     try {
       result = this.#applyInTransaction(ctx, ops);
+    } catch (error) {
+      this.members.forget();
+      throw error;
     } finally {
       this.store.callerProjects = false;
     }

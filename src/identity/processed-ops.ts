@@ -138,12 +138,14 @@ export class ProcessedOps {
     }
   }
 
+  /** A profile's op IDs within the window (those past it are kept only for their rows' reuse). */
   ofProfile(profileId: string): ProcessedOp[] {
     const written = this.sql
       .exec<{ op_id: string; at: number }>(
         `SELECT op.value AS op_id, at FROM commits, json_each(commits.ops) AS op
-         WHERE profile_id = ?`,
+         WHERE profile_id = ? AND at >= ?`,
         profileId,
+        this.now() - LIMITS.idempotencyWindowMs,
       )
       .toArray()
       .map((r) => ({ opId: r.op_id, at: r.at }));

@@ -127,6 +127,40 @@ describe("the commit log", () => {
     expect(await querySql(stub, "SELECT seq FROM commits")).toHaveLength(before.length + 1);
   });
 
+  it("keeps the first row at the window's last millisecond, when its op IDs still count", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const left = await withStore((store, sql) => {
+      const first = sql.exec<{ seq: number }>("SELECT min(seq) AS seq FROM commits").one().seq;
+      vi.setSystemTime(Date.now() + 61_000);
+      const edge = Date.now() - LIMITS.idempotencyWindowMs;
+      sql.exec("INSERT INTO commits (seq, at, ops, messages) VALUES (?, ?, '[\"edge\"]', '')", first - 1, edge);
+      store.processed.forget();
+      const counted = store.processed.among(["edge"]).has("edge");
+      store.transaction(() => store.processed.record(["op-new"], null, Date.now()));
+      return { counted, ops: rows(sql).map((r) => r.ops) };
+    });
+    expect(left.counted).toBe(true);
+    expect(left.ops).toContain('["edge"]');
+  });
+
+  it("hands over at sign-in only a profile's op IDs within the window", async () => {
+    const handed = await withStore((store, sql) => {
+      const expired = Date.now() - LIMITS.idempotencyWindowMs - 60_000;
+      const first = sql.exec<{ seq: number }>("SELECT min(seq) AS seq FROM commits").one().seq;
+      sql.exec(
+        "INSERT INTO commits (seq, at, profile_id, ops, messages) VALUES (?, ?, 'p-old', '[\"expired\"]', '')",
+        first - 1,
+        expired,
+      );
+      store.transaction(() => store.processed.record(["recent"], "p-old", Date.now()));
+      return store.processed.ofProfile("p-old").map((o) => o.opId);
+    });
+    expect(handed).toEqual(["recent"]);
+  });
+
   it("finds where sending stopped by reading back from the last row, and reads on from there", async () => {
     const found = await withStore((store, sql) => {
       const top = sql.exec<{ seq: number }>("SELECT max(seq) AS seq FROM commits").one().seq;

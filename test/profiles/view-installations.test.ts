@@ -1,5 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hasMovedOn, VIEW_INSTALLATIONS } from "../../src/identity/custom-id-members";
+import type { CustomIdObject } from "../../src/identity/custom-id-object";
+import type { ProfileStore } from "../../src/identity/profile-store";
 import { createProject } from "../support/harness";
 import { attributes, batch, customIdStub, identify, logout, profileBy, querySql } from "../support/identity";
 
@@ -46,6 +49,34 @@ describe("the installations a custom ID's view shows (SPEC §5)", () => {
     const { body } = await profileBy(p, { custom_id: "recent" });
     expect(body?.installations[0]?.installation_id).toBe(first);
     expect(body?.installations).toHaveLength(3);
+  });
+
+  it("a visit undone by a failed write is recorded by the next write of the same hour", async () => {
+    const p = await createProject();
+    const [first, second] = [crypto.randomUUID(), crypto.randomUUID()];
+    for (const i of [first, second]) await batch(p, i, [identify("undone")]);
+    const later = new Date(Date.now() + 2 * 3_600_000).toISOString();
+    const ctx = {
+      projectId: p.projectId,
+      customId: "undone",
+      installationId: first,
+      appId: null,
+      requestId: "r",
+      receivedAt: later,
+    };
+    await runInDurableObject(customIdStub(p.projectId, "undone"), (object: CustomIdObject) => {
+      // biome-ignore lint/complexity/useLiteralKeys: the object's store, made to fail once.
+      const store = object["store"] as ProfileStore;
+      const applyData = store.applyData;
+      store.applyData = () => {
+        throw new Error("the write fails");
+      };
+      expect(() => object.applyOps(ctx, [])).toThrow("the write fails");
+      store.applyData = applyData;
+      object.applyOps(ctx, []);
+    });
+    const { body } = await profileBy(p, { custom_id: "undone" });
+    expect(body?.installations[0]?.installation_id).toBe(first);
   });
 
   it("an installation that logs in elsewhere, or logs out, leaves the list", async () => {
