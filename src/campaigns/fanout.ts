@@ -3,8 +3,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { byText, onEachShard } from "../db/fan-out";
 import { campaignPages, messages } from "../db/schema";
 import { projectionFor, type Shard } from "../db/shards";
-import { chunkBy } from "../lib/chunk";
 import type { MessagePieceMessage } from "../messaging/send";
+import { sendInBatches } from "../queue/send";
 import type { CampaignMessage } from "./campaigns.schema";
 import { alignSlot, delayUntil, dueAt, pageLimitFor, pieceSizeFor } from "./pacing";
 import { readCampaign } from "./store";
@@ -154,11 +154,10 @@ export async function handleCampaignPage(env: Env, msg: CampaignPageMessage, now
       ? { ...msg, page: msg.page + 1, after: last, pieces: piece, slot, targeted: msg.targeted + targeted }
       : null;
 
-  for (const batch of chunkBy(queued, 100, 200 * 1024)) {
-    await env.MESSAGES.sendBatch(
-      batch.map((q) => ({ body: q.body, contentType: "json", delaySeconds: q.delaySeconds })),
-    );
-  }
+  await sendInBatches(
+    env.MESSAGES,
+    queued.map((q) => ({ body: q.body, contentType: "json", delaySeconds: q.delaySeconds })),
+  );
   if (next) {
     const delaySeconds = delayUntil(dueAt(started, next.slot, rate) - PAGE_LEAD_MS, now);
     await env.MESSAGES.send(next, { contentType: "json", delaySeconds });

@@ -1,7 +1,6 @@
 import { recordCampaignOpens } from "../campaigns/opens";
 import { replayOrRecord } from "../dead-letters/record";
 import { dropFromHours, dropFromObjects, stageEvents } from "../exports/staging";
-import { chunkBy } from "../lib/chunk";
 import { removedProfiles } from "../privacy/erase-d1";
 import { projectSettled } from "../projection/project";
 import {
@@ -12,12 +11,9 @@ import {
   unbundled,
 } from "../queue/messages";
 import { consumeWholeOrEach } from "../queue/retry";
+import { sendInBatches } from "../queue/send";
 import { itemsOf } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
-
-/** A sendBatch carries at most 100 messages and 256 KB. */
-const MAX_SEND_MESSAGES = 100;
-const MAX_SEND_BYTES = 200 * 1024;
 
 /**
  * Stages the batch's events in R2 (src/exports/staging.ts), where event history lives, then
@@ -86,9 +82,10 @@ async function projectCarried(env: Env, changes: ProjectionMessage[]): Promise<v
   } catch {
     failed = changes;
   }
-  for (const chunk of chunkBy(failed, MAX_SEND_MESSAGES, MAX_SEND_BYTES)) {
-    await env.PROJECTION.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const })));
-  }
+  await sendInBatches(
+    env.PROJECTION,
+    failed.map((body) => ({ body, contentType: "json" })),
+  );
 }
 
 /** The event queue's consumer: a failing message retries alone. */

@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { byText, mergeAcross } from "../db/fan-out";
 import { apps, exportFiles, exportHours } from "../db/schema";
 import { projectionFor } from "../db/shards";
-import { chunkBy } from "../lib/chunk";
+import { sendInBatches } from "../queue/send";
 import type { ExportMessage } from "./exports.messages";
 import {
   type Cell,
@@ -51,10 +51,10 @@ export function previousUtcDay(now: Date): string {
 }
 
 export async function sendAll(env: Env, messages: ExportMessage[]): Promise<void> {
-  // A sendBatch takes at most 100 messages and 256 KB.
-  for (const slice of chunkBy(messages, 100, 200 * 1024)) {
-    await env.EXPORT_TASKS.sendBatch(slice.map((body) => ({ body, contentType: "json" as const })));
-  }
+  await sendInBatches(
+    env.EXPORT_TASKS,
+    messages.map((body) => ({ body, contentType: "json" })),
+  );
 }
 
 /** Queues one app page's work and, when there are more apps, the next page. */

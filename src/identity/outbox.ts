@@ -1,19 +1,17 @@
 import { chunkBy } from "../lib/chunk";
+import { SEND_BATCH_BYTES, SEND_BATCH_MESSAGES } from "../queue/send";
 import type { AlarmClock } from "./alarm-clock";
 import type { CommitLog } from "./commit-log";
 import { bundled, carried, latestOnly, type OutboxEntry, type OutboxQueue, paired } from "./outbox-messages";
 
 /** How long before the alarm retries what the immediate flush could not send. */
 export const OUTBOX_RETRY_MS = 30_000;
-const BATCH = 100;
 /**
  * How long an object with nothing unsent waits for another write before it deletes what it
  * sent and lets its alarm go: about the time an idle object is kept in memory, so an object
  * written every few seconds keeps its alarm, and one written once does not wake for nothing.
  */
 export const OUTBOX_QUIET_MS = 10_000;
-/** A sendBatch carries at most 256 KB; each message is at most ~70 KB (see LIMITS.eventAttributeBytes). */
-const MAX_SEND_BYTES = 200 * 1024;
 
 /**
  * Sends what a Durable Object wrote to its outbox in the same transaction as the change,
@@ -126,7 +124,9 @@ export class Outbox {
           const out = carried(bundled(of("events")), paired(of("projection")));
           await Promise.all(
             (["events", "projection"] as const).map(async (queue) => {
-              for (const chunk of chunkBy(out[queue], BATCH, MAX_SEND_BYTES, (r) => r.bytes)) {
+              // Sized by what the rows measured when staged (a message is at most ~70 KB, see
+              // LIMITS.eventAttributeBytes), not measured again.
+              for (const chunk of chunkBy(out[queue], SEND_BATCH_MESSAGES, SEND_BATCH_BYTES, (r) => r.bytes)) {
                 await this.queues[queue].sendBatch(chunk.map((r) => ({ body: r.body, contentType: "json" as const })));
               }
             }),

@@ -1,7 +1,7 @@
 import { templateContent } from "../campaigns/templates";
-import { chunkBy } from "../lib/chunk";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { sendInBatches } from "../queue/send";
 import { MAX_WEBPUSH_PAYLOAD_BYTES, webPushPayload } from "./channels/webpush";
 import { DEFAULT_TTL_SECONDS, type ResolvedRequest, type TransactionalRequest } from "./messages.routes";
 import { deleteMessage, insertMessage, type StoredPayload } from "./store";
@@ -124,10 +124,10 @@ export async function sendTransactional(env: Env, req: SendRequest): Promise<{ t
     ...p,
   }));
   try {
-    // sendBatch takes at most 100 messages and 256 KB.
-    for (const batch of chunkBy(bodies, 100, 200 * 1024)) {
-      await env.MESSAGES.sendBatch(batch.map((body) => ({ body, contentType: "json" })));
-    }
+    await sendInBatches(
+      env.MESSAGES,
+      bodies.map((body) => ({ body, contentType: "json" })),
+    );
   } catch (error) {
     // Pieces already queued send nothing: their message is gone, so they are acknowledged.
     await deleteMessage(env, token);
