@@ -2,6 +2,7 @@ import { chunkBy, jsonBytes } from "../lib/chunk";
 import type { InstallationAndProfileChanged, ProjectionMessage, QueueMessage } from "../queue/messages";
 import { LIMITS } from "./attributes";
 import { MAX_PIECE_BYTES } from "./json-pieces";
+import { tableExists } from "./on-demand-table";
 import type { OutboxEntry, OutboxQueue } from "./outbox-messages";
 
 /**
@@ -28,9 +29,6 @@ export interface AppliedOps {
 /** Rows read at once by a flush: a bounded amount of memory, whatever the backlog. */
 const READ_ROWS = 100;
 const READ_BYTES = 4 * 1024 * 1024;
-
-const tableExists = (sql: SqlStorage, name: string) =>
-  sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 
 /** Forgets a profile's op IDs: rows that owe nothing go, the others keep their messages to send. */
 export function forgetOpsOf(sql: SqlStorage, profileId: string): void {

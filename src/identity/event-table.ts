@@ -2,7 +2,7 @@ import { chunkBy } from "../lib/chunk";
 import type { EventsMessage, QueuedEvent } from "../queue/messages";
 import { LIMITS } from "./attributes";
 import { MAX_PIECE_BYTES } from "./json-pieces";
-import { OnDemandTable } from "./on-demand-table";
+import { OnDemandTable, tableExists } from "./on-demand-table";
 
 /**
  * A profile's events, one row per write: the events it brought, as a JSON list, with the time
@@ -35,8 +35,7 @@ const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
 
 /** Objects from before kept a row per event (and an index on time): their events move to batches. */
 export function upgradeEvents(sql: SqlStorage): void {
-  const old = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray();
-  if (old.length === 0) return;
+  if (!tableExists(sql, "events")) return;
   const table = new EventTable(sql);
   const profiles = sql.exec<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events").toArray();
   for (const { profile_id } of profiles) {

@@ -1,3 +1,8 @@
+/** Whether an object's SQLite holds a table of that name: one look at `sqlite_master`. */
+export function tableExists(sql: SqlStorage, name: string): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
+}
+
 /**
  * A table made by the first write that needs it rather than by an object's first write (the
  * attributes too large for a profile's row, the events, the history after a profile's
@@ -17,8 +22,7 @@ export class OnDemandTable {
   ) {}
 
   get exists(): boolean {
-    this.#exists ??=
-      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", this.name).toArray().length > 0;
+    this.#exists ??= tableExists(this.sql, this.name);
     return this.#exists;
   }
 
