@@ -1,3 +1,4 @@
+import { hourOf } from "../lib/time";
 import type { Binding } from "./transitions";
 
 /**
@@ -49,9 +50,6 @@ export function upgradeMembers(sql: SqlStorage): void {
   }
   sql.exec("CREATE INDEX IF NOT EXISTS members_by_seen ON members (seen_at)");
 }
-
-/** `2026-12-07T18` of an ISO time. */
-const hourOf = (time: string) => time.slice(0, 13);
 
 /** The members table of a custom ID object; synchronous, called inside its transactions. */
 export class Members {

@@ -1,3 +1,4 @@
+import { hourOf } from "../lib/time";
 import { pushTokenKey } from "../messaging/subscription";
 import type { InstallationProjection } from "../queue/messages";
 import type { CommitLog } from "./commit-log";
@@ -192,7 +193,7 @@ export function projectedChange(before: InstallationRow | null, after: Installat
   return (
     before.app_id !== after.app_id ||
     before.platform !== after.platform ||
-    before.last_seen_at.slice(0, 13) !== after.last_seen_at.slice(0, 13)
+    hourOf(before.last_seen_at) !== hourOf(after.last_seen_at)
   );
 }
 

@@ -1,4 +1,5 @@
 import { uuidv7 } from "../lib/ids";
+import { hourOf } from "../lib/time";
 import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
 import { AttributeChanges, withClears } from "./attribute-changes";
@@ -185,7 +186,7 @@ export class ProfileStore {
     ).rowsWritten;
     if (newHour > 0) {
       this.profileChanged(profileId);
-      this.projectedHour.set(profileId, time.slice(0, 13));
+      this.projectedHour.set(profileId, hourOf(time));
       return;
     }
     this.sql.exec(
@@ -303,7 +304,7 @@ export class ProfileStore {
           .one().activity;
     // The projection shows attribute values and the hour of the last activity; events reach D1
     // on their own queue. A call that moves neither (events only, values sent again) projects nothing.
-    const hour = activity.slice(0, 13);
+    const hour = hourOf(activity);
     if (attributes.visible() || projected !== hour) this.profileChanged(profileId);
     this.projectedHour.set(profileId, hour);
     return result;

@@ -22,3 +22,8 @@ export function parseTimestamp(value: string): number | null {
     utc.getUTCSeconds() === Number(second);
   return same ? t : null;
 }
+
+/** The hour of an ISO 8601 time (`2026-12-07T18`): what the projection keeps of visits and activity. */
+export function hourOf(time: string): string {
+  return time.slice(0, 13);
+}
