@@ -29,6 +29,8 @@ export interface AppliedOps {
 /** Rows read at once by a flush: a bounded amount of memory, whatever the backlog. */
 const READ_ROWS = 100;
 const READ_BYTES = 4 * 1024 * 1024;
+/** When no first row can be reused yet (none, or one owing messages), how long before looking again. */
+const FIRST_ROW_RECHECK_MS = 60_000;
 
 /** Forgets a profile's op IDs: rows that owe nothing go, the others keep their messages to send. */
 export function forgetOpsOf(sql: SqlStorage, profileId: string): void {
@@ -162,7 +164,7 @@ export class CommitLog {
     if (this.nextSeq === undefined) {
       this.nextSeq = this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM commits").one().seq + 1;
       // No row yet: none to reuse for a while (a new object reads nothing more).
-      if (this.nextSeq === 1) this.firstKeptUntil = this.now() + 60_000;
+      if (this.nextSeq === 1) this.firstKeptUntil = this.now() + FIRST_ROW_RECHECK_MS;
     }
     const rows = Math.max(opRows.length, messagePieces.length);
     for (let k = 0; k < rows; k++) {
@@ -229,7 +231,7 @@ export class CommitLog {
       return first.seq;
     }
     // A row owing messages waits for them to go; a new object's first row comes later.
-    this.firstKeptUntil = first && !first.owes ? until : now + 60_000;
+    this.firstKeptUntil = first && !first.owes ? until : now + FIRST_ROW_RECHECK_MS;
     return null;
   }
 
