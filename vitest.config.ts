@@ -18,6 +18,9 @@ export default defineConfig(async () => {
           TEST_MIGRATIONS: migrations,
           // Callback retries without waiting, so a test sees every attempt.
           PRIVACY_RETRY_BASE_SECONDS: "0",
+          // A synchronous update's check is tested on its own (update.projection.test.ts): here it
+          // waits past any test, rather than landing, unlooked-for, in the middle of a later step.
+          PROJECTION_CHECK_DELAY_SECONDS: "3600",
           CHANNEL_SECRET_KEY: "test-channel-secret",
           FCM_API_BASE: "https://fcm-stub.test",
           ...vars,

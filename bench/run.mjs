@@ -91,6 +91,8 @@ const BASE_PORT = APP_PORT + 1;
 const ADMIN = "bench-admin-token";
 const APP_VARS = [
   ...["--var", `ADMIN_TOKEN:${ADMIN}`, "--var", "METER:on", "--var", "ALLOW_HTTP_WEBHOOKS:1"],
+  // A synchronous update's check within the metered window that follows it, so its cost is counted.
+  ...["--var", "PROJECTION_CHECK_DELAY_SECONDS:1"],
   // Channel credentials (each project's VAPID key) are stored encrypted with it: any long random string.
   ...["--var", `CHANNEL_SECRET_KEY:${crypto.randomUUID()}${crypto.randomUUID()}`.replaceAll("-", "")],
 ];

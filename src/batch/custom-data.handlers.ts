@@ -3,7 +3,7 @@ import type { AppEnv } from "../env";
 import { customIdObjectName } from "../identity/identifiers";
 import { callerOf } from "../lib/auth";
 import { ApiError, type ErrorIssue } from "../lib/errors";
-import { applyOperations } from "../profiles/apply";
+import { applyAndProject, later } from "../profiles/apply-projected";
 import { enqueueMassUpdate, refuseOversized } from "../profiles/mass-update";
 import { type OperationError, type ProfileOperation, validateOperations } from "../profiles/operations";
 import { BATCH_CODE } from "./codes";
@@ -86,7 +86,7 @@ export const updateUser: RouteHandler<typeof routes.updateUser, AppEnv> = async 
   const { custom_id } = c.req.valid("param");
   const now = Date.now();
   const items = toOperations([{ id: custom_id, update: c.req.valid("json") }], now, single);
-  const outcome = await applyOperations(c.env, projectId, items, meta(c, now));
+  const outcome = await applyAndProject(c.env, projectId, items, meta(c, now), later(c));
   throwApplyErrors(outcome.errors);
   return c.json({ token: c.get("requestId") }, 202);
 };
@@ -99,7 +99,7 @@ export const deleteUser: RouteHandler<typeof routes.deleteUser, AppEnv> = async 
   const holder = c.env.CUSTOM_IDS.get(c.env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, custom_id)));
   if (await holder.view(0)) {
     const items = toOperations([{ id: custom_id, update: { overwrite: true, values: {} } }], now, single);
-    throwApplyErrors((await applyOperations(c.env, projectId, items, meta(c, now))).errors);
+    throwApplyErrors((await applyAndProject(c.env, projectId, items, meta(c, now), later(c))).errors);
   }
   return c.json({ token: c.get("requestId") }, 200);
 };

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError, type ErrorIssue } from "../lib/errors";
-import { applyOperations } from "../profiles/apply";
+import { applyAndProject, later } from "../profiles/apply-projected";
 import { validateOperations } from "../profiles/operations";
 import { BATCH_CODE } from "./codes";
 import type * as routes from "./events.routes";
@@ -92,11 +92,17 @@ async function track(c: Context<AppEnv>, users: { id: string; events: BatchEvent
     });
   }
   const requestId = c.get("requestId");
-  const outcome = await applyOperations(c.env, projectId, valid, {
-    requestId,
-    receivedAt: new Date(now).toISOString(),
-    idPrefix: requestId,
-  });
+  const outcome = await applyAndProject(
+    c.env,
+    projectId,
+    valid,
+    {
+      requestId,
+      receivedAt: new Date(now).toISOString(),
+      idPrefix: requestId,
+    },
+    later(c),
+  );
   if (outcome.errors.length > 0) throw new Error(`events not applied: ${outcome.errors[0]?.reason}`);
   return c.json({ token: requestId }, 202);
 }

@@ -1,5 +1,5 @@
 import { chunkBy, jsonBytes } from "../lib/chunk";
-import type { InstallationAndProfileChanged, ProjectionMessage, QueueMessage } from "../queue/messages";
+import type { ChangedSubject, QueueMessage } from "../queue/messages";
 import { LIMITS } from "./attributes";
 import { MAX_PIECE_BYTES } from "./json-pieces";
 import { tableExists } from "./on-demand-table";
@@ -110,7 +110,7 @@ export class CommitLog {
    * Says the projection must re-read this profile or installation. One message per subject and
    * commit, and one per subject sent at once (`latestOnly`): the consumer reads the current state.
    */
-  changed(message: Exclude<ProjectionMessage, InstallationAndProfileChanged>): void {
+  changed(message: ChangedSubject): void {
     const key = message.type === "profile_changed" ? `p:${message.profile_id}` : `i:${message.installation_id}`;
     this.stage("projection", key, message);
   }

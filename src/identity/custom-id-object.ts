@@ -241,6 +241,12 @@ export class CustomIdObject extends DurableObject<Env> {
     return this.schema.exists ? this.store.projection(profileId) : null;
   }
 
+  /** The projection of the profile this custom ID holds now; null when it holds none. */
+  currentProjection(): ProfileProjection | null {
+    const held = this.schema.exists ? this.current()?.profile_id : undefined;
+    return held ? this.store.projection(held) : null;
+  }
+
   /** Privacy remove or purge: deletes everything held here, guarded and idempotent (./erase.ts). */
   erase(req: EraseRequest): EraseOutcome {
     if (!this.schema.exists) return { erased: false, reason: "not_held" };
@@ -334,6 +340,7 @@ meterRequests(CustomIdObject, {
   installationIds: true,
   emailContact: true,
   projection: true,
+  currentProjection: true,
   erase: true,
   review: true,
   view: true,

@@ -45,7 +45,7 @@ function toDataOps(idPrefix: string, bulkIndex: number, op: ProfileOperation): D
 /** How many identifiers' objects one request calls at once, unless the caller says fewer. */
 const IDENTIFIERS_IN_FLIGHT = 16;
 
-type Item = { bulk_index: number; op: ProfileOperation };
+export type Item = { bulk_index: number; op: ProfileOperation };
 
 /**
  * Applies Profile API operations: one call per identifier, carrying that identifier's operations

@@ -1,12 +1,7 @@
 import { projectionFor, type Shard } from "../db/shards";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
-import type {
-  InstallationAndProfileChanged,
-  InstallationProjection,
-  ProfileProjection,
-  ProjectionMessage,
-} from "../queue/messages";
+import type { ChangedSubject, InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
 import {
   type InstallationState,
   installationStatements,
@@ -18,6 +13,13 @@ import {
 
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: Subject) {
+  if (m.type === "custom_id_changed") {
+    const state = await env.CUSTOM_IDS.get(
+      env.CUSTOM_IDS.idFromName(customIdObjectName(m.project_id, m.custom_id)),
+    ).currentProjection();
+    const holder = { projectId: m.project_id, kind: "custom_id" as const, id: m.custom_id };
+    return { kind: "profile" as const, projectId: m.project_id, state, holder };
+  }
   if (m.type === "installation_changed") {
     const ns = env.INSTALLATIONS;
     const state = await ns
@@ -41,17 +43,24 @@ async function fetchState(env: Env, m: Subject) {
  * come from devices and custom IDs from customers, so two projects can share either.
  */
 export function coalescingKey(m: Subject): string {
+  if (m.type === "custom_id_changed") return JSON.stringify(["c", m.project_id, m.custom_id]);
   return m.type === "profile_changed"
     ? JSON.stringify(["p", m.project_id, m.holder.kind, m.holder.id, m.profile_id])
     : JSON.stringify(["i", m.project_id, m.installation_id]);
 }
 
-/** One subject a message asks the projection to read again. */
-type Subject = Exclude<ProjectionMessage, InstallationAndProfileChanged>;
+/** One subject a message asks the projection to read again: a profile by its custom ID is one. */
+type Subject = ChangedSubject | { type: "custom_id_changed"; project_id: string; custom_id: string };
 
-/** Each message's subjects with its index: an installation's message naming a profile is two. */
+/**
+ * Each message's subjects with its index: an installation's message naming a profile is two,
+ * and a message naming custom IDs one per custom ID.
+ */
 function subjects(messages: ProjectionMessage[]): [Subject, number][] {
   return messages.flatMap((m, k): [Subject, number][] => {
+    if (m.type === "custom_ids_changed") {
+      return m.custom_ids.map((custom_id) => [{ type: "custom_id_changed", project_id: m.project_id, custom_id }, k]);
+    }
     if (m.type !== "installation_and_profile_changed") return [[m, k]];
     const holder = { projectId: m.project_id, kind: "installation" as const, id: m.installation_id };
     return [

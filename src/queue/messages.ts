@@ -106,7 +106,22 @@ export interface Holder {
 export type ProjectionMessage =
   | { type: "profile_changed"; project_id: string; profile_id: string; holder: Holder }
   | { type: "installation_changed"; project_id: string; installation_id: string }
-  | InstallationAndProfileChanged;
+  | InstallationAndProfileChanged
+  | CustomIdsChanged;
+
+/** A message naming one profile or one installation: what an object's commit stages. */
+export type ChangedSubject = Extract<ProjectionMessage, { type: "profile_changed" | "installation_changed" }>;
+
+/**
+ * "Re-read the profiles these custom IDs hold": queued, delayed, by a synchronous update before
+ * it applies (src/profiles/apply-projected.ts), which then writes those profiles to D1 itself. The
+ * message projects them should the update stop between its objects' commits and its D1 write.
+ */
+export interface CustomIdsChanged {
+  type: "custom_ids_changed";
+  project_id: string;
+  custom_ids: string[];
+}
 
 /**
  * An installation and a profile its object holds, changed and sent together (as on first
