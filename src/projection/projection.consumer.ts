@@ -2,6 +2,7 @@ import { replayOrRecord } from "../dead-letters/record";
 import { settleBounded } from "../lib/concurrency";
 import type { ProjectionMessage } from "../queue/messages";
 import { retryLater } from "../queue/retry";
+import { dropProjectedChecks } from "./checks";
 import { project, projectSettled } from "./project";
 
 const FAILED = "projection message failed";
@@ -16,18 +17,17 @@ const MESSAGES_IN_FLIGHT = 8;
  */
 export async function consumeProjection(batch: MessageBatch<ProjectionMessage>, env: Env): Promise<void> {
   let failed: Map<number, unknown>;
+  let bodies = batch.messages.map((m) => m.body);
   try {
-    failed = await projectSettled(
-      env,
-      batch.messages.map((m) => m.body),
-    );
+    bodies = await dropProjectedChecks(env, bodies);
+    failed = await projectSettled(env, bodies);
   } catch (error) {
     if (batch.messages.length === 1) {
       const [only] = batch.messages;
       if (only) retryLater(only, FAILED, error);
       return;
     }
-    const outcomes = await settleBounded(batch.messages, MESSAGES_IN_FLIGHT, (m) => project(env, [m.body]));
+    const outcomes = await settleBounded(bodies, MESSAGES_IN_FLIGHT, (body) => project(env, [body]));
     failed = new Map();
     outcomes.forEach((outcome, k) => {
       if (outcome.status === "rejected") failed.set(k, outcome.reason);

@@ -119,6 +119,8 @@ export type ChangedSubject = Extract<ProjectionMessage, { type: "profile_changed
  */
 export interface CustomIdsChanged {
   type: "custom_ids_changed";
+  /** Its row in `projected_checks` once the update wrote the profiles itself: then nothing is read. */
+  check_id: string;
   project_id: string;
   custom_ids: string[];
 }

@@ -6,8 +6,10 @@ import { jsonBytes } from "../../src/lib/chunk";
 import { applyOperations } from "../../src/profiles/apply";
 import { applyAndProject, checkMessages } from "../../src/profiles/apply-projected";
 import { validateOperations } from "../../src/profiles/operations";
+import { PROJECTION_QUEUE } from "../../src/queue/consumer";
 import { createProject } from "../support/harness";
 import { customIdStub } from "../support/identity";
+import { deliverTo } from "../support/queues";
 import { shardDb } from "../support/shards";
 
 /*
@@ -53,18 +55,35 @@ function owed(projectId: string, customId: string): Promise<number> {
 }
 
 describe("a synchronous update's projection", () => {
-  it("is written to D1 by the update itself, after it answers, and the objects owe no projection message", async () => {
+  it("is written to D1 by the update itself, after it answers, and its check then reads nothing", async () => {
     const p = await createProject();
     const ids = ["sync-a", "sync-b", "sync-c"];
     // The check waits an hour: what D1 holds now, the update wrote.
     const slowCheck = { ...env, PROJECTION_CHECK_DELAY_SECONDS: "3600" } as unknown as Env;
     const writes: Promise<unknown>[] = [];
-    const outcome = await applyAndProject(slowCheck, p.projectId, items(ids, "gold"), meta(), (w) => writes.push(w));
+    const m = meta();
+    const work = items(ids, "gold");
+    const outcome = await applyAndProject(slowCheck, p.projectId, work, m, (w) => writes.push(w));
     expect(outcome.errors).toEqual([]);
     expect(writes).toHaveLength(1);
     await Promise.all(writes);
     expect(await projectedWith(p.projectId, "gold")).toBe(ids.length);
     for (const id of ids) expect(await owed(p.projectId, id)).toBe(0);
+
+    // The objects change again, unprojected: a check that read them would show it.
+    await applyOperations(env, p.projectId, items(ids, "platinum"), { ...meta(), callerProjects: true });
+    const [check] = checkMessages(m.requestId, p.projectId, work);
+    const first = await deliverTo(PROJECTION_QUEUE, [check]);
+    expect(first.explicitAcks).toEqual(["m0"]);
+    // The update had recorded its write: the check read no object, and forgot the record.
+    expect(await projectedWith(p.projectId, "gold")).toBe(ids.length);
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM projected_checks WHERE check_id = ?")
+      .bind(check?.check_id)
+      .first<{ n: number }>();
+    expect(left?.n).toBe(0);
+    // Delivered again (a retry), it finds no record and reads them.
+    await deliverTo(PROJECTION_QUEUE, [check]);
+    expect(await projectedWith(p.projectId, "platinum")).toBe(ids.length);
   });
 
   it("is written by the check when the update stopped between its objects' commits and its D1 write", async () => {
@@ -77,7 +96,8 @@ describe("a synchronous update's projection", () => {
     expect(await projectedWith(p.projectId, "silver")).toBe(0);
 
     // The check it queued first, through the real projection queue and its consumer.
-    for (const body of checkMessages(p.projectId, work)) await env.PROJECTION.send(body, { contentType: "json" });
+    for (const body of checkMessages(crypto.randomUUID(), p.projectId, work))
+      await env.PROJECTION.send(body, { contentType: "json" });
     await vi.waitFor(async () => expect(await projectedWith(p.projectId, "silver")).toBe(ids.length), {
       timeout: 10_000,
       interval: 50,
@@ -87,7 +107,12 @@ describe("a synchronous update's projection", () => {
   it("checks a custom ID never written as nothing: no profile in D1, no object written", async () => {
     const p = await createProject();
     await env.PROJECTION.send(
-      { type: "custom_ids_changed", project_id: p.projectId, custom_ids: ["never-written"] },
+      {
+        type: "custom_ids_changed",
+        check_id: "never-written:0",
+        project_id: p.projectId,
+        custom_ids: ["never-written"],
+      },
       { contentType: "json" },
     );
     const stub = customIdStub(p.projectId, "never-written");
@@ -119,11 +144,12 @@ describe("a synchronous update's projection", () => {
     operations.push({ identifiers: { installation_id: crypto.randomUUID() } as never, attributes: { a: 1 } });
     const { valid } = validateOperations(operations, Date.now());
     expect(valid).toHaveLength(401);
-    const messages = checkMessages("p1", valid);
+    const messages = checkMessages("r1", "p1", valid);
     expect(messages.length).toBeGreaterThan(1);
     expect(messages.flatMap((m) => m.custom_ids)).toEqual(long);
     for (const m of messages) {
       expect(m).toMatchObject({ type: "custom_ids_changed", project_id: "p1" });
+      expect(m.check_id).toMatch(/^r1:\d+$/);
       expect(jsonBytes(m)).toBeLessThan(100 * 1024);
     }
   });
@@ -133,6 +159,6 @@ describe("a synchronous update's projection", () => {
       [{ identifiers: { installation_id: crypto.randomUUID() }, attributes: { a: 1 } }],
       Date.now(),
     );
-    expect(checkMessages("p1", valid)).toEqual([]);
+    expect(checkMessages("r1", "p1", valid)).toEqual([]);
   });
 });

@@ -117,3 +117,13 @@ export const deadLetters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.queue, t.messageId] }), index("dead_letters_time_idx").on(t.createdAt)],
 );
+
+/**
+ * The check messages of synchronous updates that wrote their custom IDs' profiles to D1
+ * themselves (src/profiles/apply-projected.ts): a check finds its row, deletes it, and reads
+ * no object. A check without one (the update stopped before its write) reads them all.
+ */
+export const projectedChecks = sqliteTable("projected_checks", {
+  checkId: text("check_id").primaryKey(),
+  createdAt: text("created_at").notNull(),
+});
