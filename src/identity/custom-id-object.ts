@@ -16,6 +16,7 @@ import { customIdHooks, ERASURES, type EraseOutcome, type EraseRequest, eraseObj
 import type { HistoryEntry } from "./history-table";
 import { LazySchema } from "./lazy-schema";
 import { Outbox } from "./outbox";
+import { adoptProfile } from "./profile-handover";
 import { PROFILE_SCHEMA, PROFILE_TABLES, ProfileStore, upgradeProfileTables } from "./profile-store";
 import type { ApplyResult, DataOp, ProfileSnapshot, WriteContext } from "./profile-types";
 import { type ProfileRecord, profileRecord } from "./review";
@@ -148,7 +149,7 @@ export class CustomIdObject extends DurableObject<Env> {
       const existing = this.current();
       const outcome = decideAttach(existing?.profile_id ?? null);
       const profileId = existing?.profile_id ?? req.candidate.profileId;
-      if (outcome === "sign_in") this.store.adopt(req.candidate, req.customId);
+      if (outcome === "sign_in") adoptProfile(this.store, req.candidate, req.customId);
       this.store.appendHistory(profileId, {
         time: req.time,
         kind: outcome,

@@ -1,6 +1,7 @@
 import type { AttachResult, CustomIdObject } from "./custom-id-object";
 import type { HistoryEntry } from "./history-table";
 import type { InstallationTable } from "./installation-row";
+import { snapshotOf } from "./profile-handover";
 import type { ProfileStore } from "./profile-store";
 import type { ProfileSnapshot } from "./profile-types";
 import { type Abandonment, type Binding, type Intent, planAbandon, settleCandidate } from "./transitions";
@@ -97,7 +98,9 @@ export class IntentRunner {
         kind: "switch_user",
       });
     }
-    const candidate = intent.fresh ? freshCandidate(intent, installationId) : store.snapshot(intent.candidateProfileId);
+    const candidate = intent.fresh
+      ? freshCandidate(intent, installationId)
+      : snapshotOf(store, intent.candidateProfileId);
     const answer: AttachResult = await customIds(projectId, intent.customId).attach({
       ...common,
       projectId,

@@ -4,13 +4,12 @@ import type { Holder, ProfileProjection, QueuedEvent } from "../queue/messages";
 import { identityMessage } from "../webhooks/items";
 import { AttributeChanges, withClears } from "./attribute-changes";
 import { AttributeTable } from "./attribute-table";
-import { LIMITS } from "./attributes";
 import { CommitLog } from "./commit-log";
 import { type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
 import { type HistoryEntry, HistoryTable } from "./history-table";
 import { ProcessedOps } from "./processed-ops";
 import { PROFILE_COLUMNS } from "./profile-schema";
-import type { ApplyResult, DataOp, NewProfile, ProfileRow, ProfileSnapshot, WriteContext } from "./profile-types";
+import type { ApplyResult, DataOp, NewProfile, ProfileRow, WriteContext } from "./profile-types";
 import type { StoredAttribute } from "./reconcile";
 
 export { PROFILE_SCHEMA, PROFILE_TABLES, upgradeProfileTables } from "./profile-schema";
@@ -39,7 +38,8 @@ export class ProfileStore {
    * an object woken from eviction does not project a profile that has not moved.
    */
   private readonly projectedHour = new Map<string, string>();
-  private readonly sql: SqlStorage;
+  /** The object's SQLite: the store's own tables, for the modules that work on them with it. */
+  readonly sql: SqlStorage;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
@@ -72,7 +72,8 @@ export class ProfileStore {
     }
   }
 
-  private profileChanged(profileId: string): void {
+  /** Tells the projection the profile changed (a message in the commit), unless the caller projects it. */
+  profileChanged(profileId: string): void {
     if (!this.holder) throw new Error("the profile store's holder is not set");
     if (this.callerProjects) return;
     this.commits.changed({
@@ -331,42 +332,6 @@ export class ProfileStore {
       ...profileHeader(row),
       attributes: this.attributes(profileId).map((a) => ({ name: a.name, type: a.type ?? "string", value: a.value })),
     };
-  }
-
-  snapshot(profileId: string): ProfileSnapshot {
-    const row = this.profile(profileId);
-    if (!row) throw new Error(`profile ${profileId} is not held here`);
-    return {
-      profileId,
-      version: row.version,
-      createdAt: row.created_at,
-      lastActivityAt: row.last_activity_at,
-      attributes: this.attributeTable.list(profileId, true),
-      events: this.eventTable.list(profileId, LIMITS.eventsKeptPerProfile),
-      history: this.historyTable.list(profileId),
-      processed: this.processed.ofProfile(profileId),
-    };
-  }
-
-  /** Takes in a profile offered at sign-in, under its own ID, now holding `customId`. */
-  adopt(snapshot: ProfileSnapshot, customId: string): void {
-    const id = snapshot.profileId;
-    // The attributes first: their document goes in the profile row as it is made.
-    const doc = this.attributeTable.put(id, snapshot.attributes);
-    this.sql.exec(
-      "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes) VALUES (?, ?, 'active', ?, ?, ?, ?, ?)",
-      id,
-      customId,
-      snapshot.createdAt,
-      snapshot.lastActivityAt,
-      snapshot.version + 1,
-      snapshot.events.length,
-      doc,
-    );
-    this.profileChanged(id);
-    this.eventTable.store(id, snapshot.events);
-    for (const h of snapshot.history) this.appendHistory(id, h, true);
-    this.processed.adopt(id, snapshot.processed);
   }
 
   /** Removes a profile and everything on it from this object (it moved, or it was purged). */

@@ -1,6 +1,7 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import type { AttachResult } from "../../src/identity/custom-id-object";
 import { INTENT_SCHEMA } from "../../src/identity/intent-runner";
+import { snapshotOf } from "../../src/identity/profile-handover";
 import type { Intent } from "../../src/identity/transitions";
 import { customIdStub, installationStub } from "./identity";
 
@@ -43,7 +44,7 @@ export async function attachFirstHalf(
   };
   const snapshot = await runInDurableObject(installationStub(projectId, installationId), (o) =>
     // biome-ignore lint/complexity/useLiteralKeys: the test plays the installation's half of the transition.
-    o["store"].snapshot(anonymousProfileId),
+    snapshotOf(o["store"], anonymousProfileId),
   );
   const answer = await customIdStub(projectId, customId).attach({
     projectId,
