@@ -88,7 +88,8 @@ function countItems(sql: SqlStorage, table: string, profileId?: string): { name:
 /**
  * Counts what profile rows keep of other tables (of `profileId` only, when given), as the rows
  * of those tables they once were: the attributes of their documents under `attributes`, their
- * first history entries under `history`. A receipt counts them either way.
+ * first history entries under `history`, their most recent events under `events`. A receipt
+ * counts them either way.
  */
 function addInline(rows: Record<string, number>, sql: SqlStorage, profileId?: string): void {
   const where = profileId === undefined ? "" : " WHERE profile_id = ?";
@@ -99,6 +100,10 @@ function addInline(rows: Record<string, number>, sql: SqlStorage, profileId?: st
   if (n > 0) rows.attributes = (rows.attributes ?? 0) + n;
   const origins = sql.exec<{ n: number }>(`SELECT count(origin) AS n FROM profiles${where}`, ...bound).one().n;
   if (origins > 0) rows.history = (rows.history ?? 0) + origins;
+  const events = sql
+    .exec<{ n: number }>(`SELECT coalesce(sum(json_array_length(events)), 0) AS n FROM profiles${where}`, ...bound)
+    .one().n;
+  if (events > 0) rows.events = (rows.events ?? 0) + events;
 }
 
 /** What the object says about itself, for the guard: its current profile, the installations it lists. */

@@ -30,6 +30,25 @@ export interface EventOrigin {
   receivedAt: string;
 }
 
+/**
+ * How much of a profile's most recent events its row keeps (`profiles.events`, a JSON list), in
+ * UTF-16 units: a write whose events fit goes in the row it writes anyway, not in a row of its
+ * own. About a hundred events of a few attributes each.
+ */
+export const ROW_EVENTS_CHARS = 16 * 1024;
+
+/** What a profile row holds of its events, as `placeEvents` needs it. */
+export interface RowEventsHeld {
+  /** All the profile's events, in its row and in `event_batches`. */
+  held: number;
+  /** The length of its row's list (0: none), and how many events it holds. */
+  chars: number;
+  inRow: number;
+}
+
+/** What a write does to the profile row's list of events. */
+export type RowEventsWrite = { mode: "none" } | { mode: "append" | "replace"; text: string };
+
 /** An event queue message stays well under the 128 KB a message may carry. */
 const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
 
@@ -62,8 +81,9 @@ export function upgradeEvents(sql: SqlStorage): void {
 
 /**
  * The most recent events of each profile (SPEC §4); the queue and R2 keep the full stream.
- * The table is made by the first write that stores an event: a profile that only ever gets
- * attributes (a CRM sync through the Profile API) pays none of its rows.
+ * The most recent of them are in the profile row (`place`); this table holds the rest, a row
+ * per write that did not fit there. It is made by the first such write: a profile whose events
+ * all fit in its row, or that only ever gets attributes, pays none of its rows.
  */
 export class EventTable {
   private readonly table: OnDemandTable;
@@ -127,6 +147,34 @@ export class EventTable {
     return holding - held;
   }
 
+  /**
+   * Places a write's events: after those the profile row holds, when they fit there (the row is
+   * written by the same call anyway: no row of their own); else the row's events move to a row
+   * of this table (made then) and the new ones take their place; a write too large for the row
+   * goes to this table whole. Returns what to write in the row, how many more events the
+   * profile holds, and how many its row will hold.
+   */
+  place(
+    profileId: string,
+    events: StoredEvent[],
+    row: RowEventsHeld,
+  ): { write: RowEventsWrite; added: number; inRow: number } {
+    if (events.length === 0) return { write: { mode: "none" }, added: 0, inRow: row.inRow };
+    const text = JSON.stringify(events);
+    if (text.length > ROW_EVENTS_CHARS) {
+      return { write: { mode: "none" }, added: this.store(profileId, events, row.held), inRow: row.inRow };
+    }
+    if (row.chars + text.length - 1 <= ROW_EVENTS_CHARS) {
+      return { write: { mode: "append", text }, added: events.length, inRow: row.inRow + events.length };
+    }
+    // The row's list moves to a row of the table: the events it holds were counted already.
+    const moving = JSON.parse(
+      this.sql.exec<{ events: string }>("SELECT events FROM profiles WHERE profile_id = ?", profileId).one().events,
+    ) as StoredEvent[];
+    const moved = this.store(profileId, moving, row.held - row.inRow) - moving.length;
+    return { write: { mode: "replace", text }, added: events.length + moved, inRow: events.length };
+  }
+
   /** The profile's first row still held, by arrival (one row read, through the key). */
   private oldest(profileId: string): { seq: number; n: number } | undefined {
     return this.sql
@@ -139,33 +187,37 @@ export class EventTable {
 
   /**
    * Keeps the most recent events: once the profile holds a tenth too many (`held`, counted on
-   * the profile row, makes the check O(1)), deletes its oldest rows while those left hold at
-   * least the number kept. Returns how many events went.
+   * the profile row, makes the check O(1)), deletes its oldest rows while those left, with the
+   * `inRow` events of the profile row (the most recent arrivals), hold at least the number kept.
+   * Returns how many events went.
    */
-  trim(profileId: string, held: number): number {
-    if (held <= LIMITS.eventsKeptPerProfile * 1.1) return 0;
+  trim(profileId: string, held: number, inRow = 0): number {
+    if (held <= LIMITS.eventsKeptPerProfile * 1.1 || !this.table.exists) return 0;
     const gone = this.sql
       .exec<{ n: number }>(
         `DELETE FROM event_batches WHERE profile_id = ?1 AND seq IN (
            SELECT seq FROM (
-             SELECT seq, coalesce(sum(n) OVER (ORDER BY latest DESC, seq DESC
+             SELECT seq, ?3 + coalesce(sum(n) OVER (ORDER BY latest DESC, seq DESC
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS newer
              FROM event_batches WHERE profile_id = ?1)
            WHERE newer >= ?2) RETURNING n`,
         profileId,
         LIMITS.eventsKeptPerProfile,
+        inRow,
       )
       .toArray();
     return gone.reduce((sum, r) => sum + r.n, 0);
   }
 
-  /** The profile's `limit` most recent events, most recent first. */
+  /** The profile's `limit` most recent events, most recent first: its row's and this table's. */
   list(profileId: string, limit: number): StoredEvent[] {
-    if (!this.table.exists) return [];
+    const inRow = `SELECT e.value AS event, e.value->>'$.time' AS time, e.value->>'$.id' AS id
+      FROM profiles, json_each(profiles.events) AS e WHERE profile_id = ?1`;
+    const inTable = `SELECT e.value, e.value->>'$.time', e.value->>'$.id'
+      FROM event_batches, json_each(event_batches.events) AS e WHERE profile_id = ?1`;
     return this.sql
       .exec<{ event: string }>(
-        `SELECT e.value AS event FROM event_batches, json_each(event_batches.events) AS e
-         WHERE profile_id = ? ORDER BY e.value->>'$.time' DESC, e.value->>'$.id' DESC LIMIT ?`,
+        `${this.table.exists ? `${inRow} UNION ALL ${inTable}` : inRow} ORDER BY time DESC, id DESC LIMIT ?2`,
         profileId,
         limit,
       )

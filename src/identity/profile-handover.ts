@@ -1,4 +1,5 @@
 import { LIMITS } from "./attributes";
+import { ROW_EVENTS_CHARS } from "./event-table";
 import type { ProfileStore } from "./profile-store";
 import type { ProfileSnapshot } from "./profile-types";
 
@@ -28,8 +29,12 @@ export function adoptProfile(store: ProfileStore, snapshot: ProfileSnapshot, cus
   const id = snapshot.profileId;
   // The attributes first: their document goes in the profile row as it is made.
   const doc = store.attributeTable.put(id, snapshot.attributes);
+  // Its events in its row as well, when they fit there (oldest first, as a row keeps them).
+  const events = snapshot.events.length > 0 ? JSON.stringify(snapshot.events.toReversed()) : null;
+  const inRow = events !== null && events.length <= ROW_EVENTS_CHARS;
   store.sql.exec(
-    "INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes) VALUES (?, ?, 'active', ?, ?, ?, ?, ?)",
+    `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held,
+       attributes, events) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?)`,
     id,
     customId,
     snapshot.createdAt,
@@ -37,9 +42,10 @@ export function adoptProfile(store: ProfileStore, snapshot: ProfileSnapshot, cus
     snapshot.version + 1,
     snapshot.events.length,
     doc,
+    inRow ? events : null,
   );
   store.profileChanged(id);
-  store.eventTable.store(id, snapshot.events);
+  if (!inRow) store.eventTable.store(id, snapshot.events);
   for (const h of snapshot.history) store.appendHistory(id, h, true);
   store.processed.adopt(id, snapshot.processed);
 }

@@ -12,7 +12,7 @@ const PROFILE_ROWS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (
   profile_id TEXT PRIMARY KEY, custom_id TEXT, state TEXT NOT NULL, created_at TEXT NOT NULL,
   last_activity_at TEXT NOT NULL, orphaned_at TEXT, version INTEGER NOT NULL DEFAULT 0,
-  events_held INTEGER NOT NULL DEFAULT 0, attributes TEXT, origin TEXT) WITHOUT ROWID;
+  events_held INTEGER NOT NULL DEFAULT 0, attributes TEXT, origin TEXT, events TEXT) WITHOUT ROWID;
 `;
 
 /** The profile row's columns but its attributes document: what reads of the header need. */
@@ -20,13 +20,13 @@ export const PROFILE_COLUMNS =
   "profile_id, custom_id, state, created_at, last_activity_at, orphaned_at, version, events_held";
 
 /**
- * Profile rows made before a profile's attributes, then its first history entry, moved into
- * them lack those columns: adds them (in that order, as a new row has them).
+ * Profile rows made before a profile's attributes, then its first history entry, then its most
+ * recent events moved into them lack those columns: adds them (in that order, as a new row has them).
  */
 function upgradeProfileRows(sql: SqlStorage): void {
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(profiles)").toArray();
   if (!columns.length) return;
-  for (const column of ["attributes", "origin"]) {
+  for (const column of ["attributes", "origin", "events"]) {
     if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE profiles ADD COLUMN ${column} TEXT`);
   }
 }
@@ -38,8 +38,8 @@ export const PROFILE_SCHEMA = PROFILE_ROWS_SCHEMA + ATTRIBUTES_SCHEMA + EVENTS_S
  * Those tables by name, made together by an object's first write: every write touches most of
  * them, and the reads of this store need not ask first. `profiles` first: it says the object was
  * written. Not `attributes`: a profile's attributes live in its row, and that table is made only
- * for one too large for it (see `AttributeTable`). Nor `event_batches`: made by the first event
- * (see `EventTable`). Nor `history`: a profile's first entry, its creation, is kept in its row,
+ * for one too large for it (see `AttributeTable`). Nor `event_batches`: made by the first write of
+ * events that does not fit in the profile row (see `EventTable.place`). Nor `history`: a profile's first entry, its creation, is kept in its row,
  * and the table is made by the next (see `HistoryTable`).
  */
 export const PROFILE_TABLES = ["profiles", "commits"];

@@ -5,7 +5,7 @@ import { identityMessage } from "../webhooks/items";
 import { AttributeChanges, withClears } from "./attribute-changes";
 import { AttributeTable } from "./attribute-table";
 import { CommitLog } from "./commit-log";
-import { type EventOrigin, EventTable, eventMessages, type StoredEvent } from "./event-table";
+import { type EventOrigin, EventTable, eventMessages, type RowEventsHeld, type StoredEvent } from "./event-table";
 import { type HistoryEntry, HistoryTable } from "./history-table";
 import { ProcessedOps } from "./processed-ops";
 import { PROFILE_COLUMNS } from "./profile-schema";
@@ -13,6 +13,8 @@ import type { ApplyResult, DataOp, NewProfile, ProfileRow, WriteContext } from "
 import type { StoredAttribute } from "./reconcile";
 
 export { PROFILE_SCHEMA, PROFILE_TABLES, upgradeProfileTables } from "./profile-schema";
+
+const NO_EVENTS: RowEventsHeld = { held: 0, chars: 0, inRow: 0 };
 
 /**
  * The profile tables both Durable Object classes keep, and the synchronous operations on
@@ -108,11 +110,12 @@ export class ProfileStore {
   private insertProfile(
     profileId: string,
     created: NewProfile,
-    row: { version: number; activity: string; eventsHeld: number; attributes: string | null },
+    row: { version: number; activity: string; eventsHeld: number; attributes: string | null; events?: string | null },
   ): string {
     this.sql.exec(
-      `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held, attributes, origin)
-       VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO profiles (profile_id, custom_id, state, created_at, last_activity_at, version, events_held,
+         attributes, origin, events)
+       VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
       profileId,
       created.customId,
       created.origin.time,
@@ -121,6 +124,7 @@ export class ProfileStore {
       row.eventsHeld,
       row.attributes,
       HistoryTable.origin(created.origin),
+      row.events ?? null,
     );
     return row.activity;
   }
@@ -278,12 +282,13 @@ export class ProfileStore {
     this.processed.record(applied, profileId, now);
     const doc = this.attributeTable.put(profileId, attributes.changed());
     const projected = this.activityHour(profileId);
-    const held = events.length > 0 ? this.eventsHeld(profileId) : 0;
-    const added = this.eventTable.store(profileId, events, held);
+    const held = events.length > 0 ? this.eventsHeld(profileId) : NO_EVENTS;
+    const placed = this.eventTable.place(profileId, events, held);
     this.enqueueEvents(profileId, events, ctx);
     // Trimmed before the profile row is written, so the row is written once.
-    const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held + added) : 0;
-    const eventsHeld = added - trimmed;
+    const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held.held + placed.added, placed.inRow) : 0;
+    const eventsHeld = placed.added - trimmed;
+    const rowEvents = placed.write.mode === "none" ? null : placed.write.text;
     const activity = created
       ? // Its version counts the creation, its history entry and this write, as the update would.
         this.insertProfile(profileId, created, {
@@ -291,15 +296,21 @@ export class ProfileStore {
           activity: created.origin.time > ctx.receivedAt ? created.origin.time : ctx.receivedAt,
           eventsHeld,
           attributes: doc,
+          events: rowEvents,
         })
       : this.sql
           .exec<{ activity: string }>(
-            `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?),
-               events_held = events_held + ?, attributes = coalesce(?, attributes)
-             WHERE profile_id = ? RETURNING last_activity_at AS activity`,
+            `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?1),
+               events_held = events_held + ?2, attributes = coalesce(?3, attributes),
+               events = CASE ?4 WHEN 'replace' THEN ?5
+                 WHEN 'append' THEN coalesce(substr(events, 1, length(events) - 1) || ',' || substr(?5, 2), ?5)
+                 ELSE events END
+             WHERE profile_id = ?6 RETURNING last_activity_at AS activity`,
             ctx.receivedAt,
             eventsHeld,
             doc,
+            placed.write.mode,
+            rowEvents,
             profileId,
           )
           .one().activity;
@@ -311,11 +322,16 @@ export class ProfileStore {
     return result;
   }
 
-  private eventsHeld(profileId: string): number {
+  /** The events a profile holds, and those of its row (none for a profile this write creates). */
+  private eventsHeld(profileId: string): RowEventsHeld {
     return (
       this.sql
-        .exec<{ held: number }>("SELECT events_held AS held FROM profiles WHERE profile_id = ?", profileId)
-        .toArray()[0]?.held ?? 0
+        .exec<{ held: number; chars: number; inRow: number }>(
+          `SELECT events_held AS held, coalesce(length(events), 0) AS chars,
+             coalesce(json_array_length(events), 0) AS inRow FROM profiles WHERE profile_id = ?`,
+          profileId,
+        )
+        .toArray()[0] ?? NO_EVENTS
     );
   }
 

@@ -13,12 +13,13 @@ import {
 } from "../support/identity";
 
 describe("an SDK first contact of data ops", () => {
-  it("is one commit: a failure while storing its events leaves no installation, and the retry makes one", async () => {
+  it("is one commit: a failure while storing its profile and events leaves no installation, and the retry makes one", async () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     const stub = installationStub(p.projectId, i);
     const ops = [event("app_open", { n: 1 })];
-    await failOnce(stub, "INSERT INTO event_batches");
+    // Its events are in its profile's row (docs/decisions.md, "A profile's recent events in its row").
+    await failOnce(stub, "INSERT INTO profiles");
     const failed = await sendBatch(p, i, ops);
     expect(failed.status).toBe(500);
     // Nothing of the call stayed: no installation, no profile, no history, nothing owed the queues.

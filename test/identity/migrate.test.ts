@@ -112,8 +112,8 @@ describe("objects written when every event had a row of its own", () => {
       sql.exec("CREATE INDEX events_by_time ON events (profile_id, time)");
       sql.exec(`INSERT INTO events SELECT profile_id, e.value->>'id', e.value->>'name', e.value->>'time',
         e.value->'attributes', e.value->>'label', e.value->'tags', e.value->>'source', e.value->>'installation_id',
-        e.value->>'received_at' FROM event_batches, json_each(event_batches.events) AS e`);
-      sql.exec("DELETE FROM event_batches");
+        e.value->>'received_at' FROM profiles, json_each(profiles.events) AS e`);
+      sql.exec("UPDATE profiles SET events = NULL");
     });
     await abortAllDurableObjects();
 

@@ -20,8 +20,9 @@ import {
 type Stub = DurableObjectStub<Rpc.DurableObjectBranded | undefined>;
 
 // No `attributes`: a profile's attributes live in its row; that table is made only for one too large for it.
-// No `event_batches`: made by a profile's first event. No `history`: made by a profile's second
-// entry (its first, its creation, is in its row).
+// No `event_batches`: a profile's recent events are in its row; made by a write of events that
+// does not fit there. No `history`: made by a profile's second entry (its first, its creation,
+// is in its row).
 const PROFILE_TABLES = ["commits", "profiles"];
 
 function tablesOf(stub: Stub): Promise<string[]> {
@@ -64,15 +65,14 @@ describe("Durable Object tables", () => {
     const p = await createProject();
     const i = crypto.randomUUID();
     await batch(p, i, [attributes({ plan: "pro" }), event("opened")]);
-    expect(await tablesOf(installationStub(p.projectId, i))).toEqual(
-      [...PROFILE_TABLES, "event_batches", "installation"].sort(),
-    );
+    expect(await tablesOf(installationStub(p.projectId, i))).toEqual([...PROFILE_TABLES, "installation"].sort());
 
     await batch(p, i, [identify("schema-user")]);
     expect(await tablesOf(installationStub(p.projectId, i))).toContain("intent");
-    // The profile it carried there has its history in the table: "created", then "sign_in".
+    // The profile it carried there has its history in the table: "created", then "sign_in"; its
+    // event in its row.
     expect(await tablesOf(customIdStub(p.projectId, "schema-user"))).toEqual(
-      [...PROFILE_TABLES, "event_batches", "history", "members", "transitions"].sort(),
+      [...PROFILE_TABLES, "history", "members", "transitions"].sort(),
     );
   });
 
@@ -98,21 +98,34 @@ describe("Durable Object tables", () => {
     expect(after.body?.attributes.tier?.value).toBe("gold");
   });
 
-  it("makes a profile's events table with its first event, in the call's transaction, and reads none before", async () => {
+  it("keeps a profile's recent events in its row, and makes the events table with a write that does not fit there", async () => {
     const p = await createProject();
     const write = (body: object) => update(p, [{ identifiers: { custom_id: "late-events" }, ...body }]);
     expect((await write({ attributes: { tier: "gold" } })).status).toBe(202);
     const stub = customIdStub(p.projectId, "late-events");
-    expect(await tablesOf(stub)).not.toContain("event_batches");
     expect((await profileBy(p, { custom_id: "late-events" })).body?.events).toEqual([]);
 
-    const made = await statementsDuring(() => write({ events: [{ name: "first_purchase" }] }));
+    expect((await write({ events: [{ name: "first_purchase" }] })).status).toBe(202);
+    expect(await tablesOf(stub)).not.toContain("event_batches");
+    expect((await profileBy(p, { custom_id: "late-events" })).body?.events.map((e) => e.name)).toEqual([
+      "first_purchase",
+    ]);
+
+    // More than the row keeps: the table, in the call's transaction.
+    // 20 events (an operation's most) of four 300-character attributes: about 26,000 characters.
+    const long = "x".repeat(300);
+    const many = Array.from({ length: 20 }, (_, k) => ({
+      name: `browse_${k}`,
+      attributes: { a: long, b: long, c: long, d: long },
+    }));
+    const made = await statementsDuring(async () => expect((await write({ events: many })).status).toBe(202));
     expect(made.filter((s) => DDL.test(s))).toEqual([
       expect.stringMatching(/^CREATE TABLE IF NOT EXISTS event_batches/),
     ]);
     expect(await tablesOf(stub)).toContain("event_batches");
     const { body } = await profileBy(p, { custom_id: "late-events" });
-    expect(body?.events.map((e) => e.name)).toEqual(["first_purchase"]);
+    expect(body?.events).toHaveLength(21);
+    expect(body?.events.map((e) => e.name)).toContain("first_purchase");
   });
 
   it("keeps a profile's creation in its row, and makes the history table with its next entry", async () => {

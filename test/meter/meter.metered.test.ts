@@ -114,9 +114,9 @@ const ZERO: Units = {
  * What the same batch costs once the installation exists, on an anonymous installation: the
  * figures of the README's "Billable units" section. Rows written (SQLite counts index entries;
  * docs/decisions.md "Rows written per call"): commits 2 (one row for the 10 op IDs and the
- * call's messages, its messages forgotten with the next write or by the alarm), event_batches 1
- * (the 5 events in one row), profiles 1 (version, activity and the attributes
- * document, round two in docs/decisions.md). D1: profile_attributes 10
+ * call's messages, its messages forgotten with the next write or by the alarm), profiles 1
+ * (version, activity, the attributes document and the 5 events appended to the row's recent
+ * ones: docs/decisions.md, round two). D1: profile_attributes 10
  * (5 rows + their text index entries: only what changed is written), profiles 2 (the row and its
  * activity index entry).
  */
@@ -127,8 +127,8 @@ const WARM: Units = {
   queue_batches: 1,
   // applyBatch, the projection consumer's projection() re-read, the outbox's alarm
   do_requests: 3,
-  do_rows_read: 9,
-  do_rows_written: 4,
+  do_rows_read: 8,
+  do_rows_written: 3,
   // the outbox's fallback alarm
   do_alarms_set: 1,
   // one bundle: the 5 events, with the profile's projection change riding in it
@@ -142,7 +142,7 @@ const WARM: Units = {
 };
 
 /*
- * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (8 rows of
+ * On top of WARM: the SDK key's D1 look-up (1 query, 1 row), the object's schema (6 rows of
  * sqlite_master, each statement counted: the profile tables and its own, not the login's intent
  * nor the history, whose first entry is in the profile's row), the installation row and its
  * anonymous profile (one row each), in the same commit as the data (one commit row, its
@@ -159,8 +159,8 @@ const NEW: Units = {
   queue_batches: 1,
   // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
   do_requests: 4,
-  do_rows_read: 20,
-  do_rows_written: 13,
+  do_rows_read: 19,
+  do_rows_written: 10,
   do_alarms_set: 1,
   queue_messages: 1,
   // The projection compares in D1 and writes only what differs: one statement per kind of
@@ -203,8 +203,8 @@ describe("the billable-unit meter, on", () => {
     await reset();
     await batch(p, installation, [identify(`user-${installation}`), ...tenOps()]);
     /*
-     * Sign-in on first contact, then the 10 ops: both objects create their schema (the events
-     * table only in the custom ID's, which holds the events), the intent is
+     * Sign-in on first contact, then the 10 ops: both objects create their schema (no events
+     * table: the custom ID's profile holds its events in its row), the intent is
      * recorded and run, the custom ID's object adopts the anonymous profile (history, members,
      * transitions) and applies the ops, each side's outbox arms its alarm (3 alarms set).
      */
@@ -214,8 +214,8 @@ describe("the billable-unit meter, on", () => {
         worker_requests: 1,
         queue_batches: 1,
         do_requests: 8,
-        do_rows_read: 86,
-        do_rows_written: 49,
+        do_rows_read: 87,
+        do_rows_written: 46,
         do_alarms_set: 3,
         // each object's flush owes both queues and sends one bundle carrying its projection changes
         queue_messages: 3,
@@ -234,14 +234,14 @@ describe("the billable-unit meter, on", () => {
     /*
      * The installation checks its processed op IDs, forwards the ops to the custom ID's object,
      * which records them (one row) and applies them, and then records the same 10 IDs itself
-     * (one row more, owing nothing): 5 rows written against WARM's 4.
+     * (one row more, owing nothing): 4 rows written against WARM's 3.
      */
     await settlesAt({
       ...WARM,
       // applyBatch, applyOps on the custom ID's object, projection() from the consumer, its alarm
       do_requests: 4,
-      do_rows_read: 15,
-      do_rows_written: 5,
+      do_rows_read: 14,
+      do_rows_written: 4,
     });
   });
 

@@ -85,9 +85,26 @@ export function customIdStub(projectId: string, customId: string) {
 
 type Row = Record<string, SqlStorageValue>;
 
-/** The events an object holds, one row each (they are stored one row per write), for `FROM`. */
-export const HELD_EVENTS = `(SELECT profile_id, e.value->>'$.id' AS event_id, e.value->>'$.time' AS time
-  FROM event_batches, json_each(event_batches.events) AS e)`;
+/**
+ * The events an object holds, one row each, for `FROM` in `querySql`: it stands for those of
+ * the profile rows and, once made, of `event_batches`.
+ */
+export const HELD_EVENTS = "held_events";
+
+/** `HELD_EVENTS` as the object's tables have it (`event_batches` may not be made yet). */
+function heldEvents(sql: SqlStorage): string {
+  const rows = `SELECT profile_id, e.value->>'$.id' AS event_id, e.value->>'$.time' AS time
+    FROM profiles, json_each(profiles.events) AS e`;
+  const table = `SELECT profile_id, e.value->>'$.id', e.value->>'$.time'
+    FROM event_batches, json_each(event_batches.events) AS e`;
+  const made = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_batches'").toArray();
+  return `(${made.length ? `${rows} UNION ALL ${table}` : rows})`;
+}
+
+/** `query` with `HELD_EVENTS` standing for what the object holds. */
+function expandHeld(sql: SqlStorage, query: string): string {
+  return query.includes(HELD_EVENTS) ? query.replaceAll(HELD_EVENTS, () => heldEvents(sql)) : query;
+}
 
 /**
  * Runs a read-only SQL query inside a Durable Object's own storage. An object makes each table
@@ -100,7 +117,8 @@ export function querySql(
 ): Promise<Row[]> {
   return runInDurableObject(stub, (_instance, state) => {
     try {
-      return state.storage.sql.exec<Row>(query, ...params).toArray();
+      const sql = state.storage.sql;
+      return sql.exec<Row>(expandHeld(sql, query), ...params).toArray();
     } catch (error) {
       if (/no such table/.test(String(error))) return [];
       throw error;
@@ -188,7 +206,7 @@ function readTables<K extends string>(
     // A table made by the first write that needs it (events, members) may not be there yet: no rows.
     const rows = (query: string) => {
       try {
-        return sql.exec<Row>(query).toArray();
+        return sql.exec<Row>(expandHeld(sql, query)).toArray();
       } catch (error) {
         if (/no such table/.test(String(error))) return [];
         throw error;
