@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createProject,
   launchChromium,
@@ -53,6 +53,13 @@ beforeAll(async () => {
   const found = await lookUp(p, "custom_id", customId);
   if (!found) throw new Error("the seeded profile is missing");
   user = found;
+  // A profile ID is found through the projection, which the queue fills a moment later.
+  await vi.waitFor(
+    async () => {
+      if (!(await lookUp(p, "profile_id", user.profile_id))) throw new Error("not projected yet");
+    },
+    { timeout: 30_000, interval: 250 },
+  );
 });
 afterAll(async () => {
   await chromium?.close();
