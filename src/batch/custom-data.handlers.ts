@@ -3,7 +3,7 @@ import type { AppEnv } from "../env";
 import { customIdObjectName } from "../identity/identifiers";
 import { callerOf } from "../lib/auth";
 import { ApiError, type ErrorIssue } from "../lib/errors";
-import { applyAndProject, later } from "../profiles/apply-projected";
+import { applyAndProject, later, requestMeta } from "../profiles/apply-projected";
 import { enqueueMassUpdate, refuseOversized } from "../profiles/mass-update";
 import { type OperationError, type ProfileOperation, validateOperations } from "../profiles/operations";
 import { BATCH_CODE } from "./codes";
@@ -76,17 +76,12 @@ function throwApplyErrors(errors: OperationError[]): void {
   throw refused(errors.map((e) => ({ path: "values", message: e.reason })));
 }
 
-function meta(c: Parameters<RouteHandler<typeof routes.updateUser, AppEnv>>[0], now: number) {
-  const requestId = c.get("requestId");
-  return { requestId, receivedAt: new Date(now).toISOString(), idPrefix: requestId };
-}
-
 export const updateUser: RouteHandler<typeof routes.updateUser, AppEnv> = async (c) => {
   const { projectId } = callerOf(c, "rest");
   const { custom_id } = c.req.valid("param");
   const now = Date.now();
   const items = toOperations([{ id: custom_id, update: c.req.valid("json") }], now, single);
-  const outcome = await applyAndProject(c.env, projectId, items, meta(c, now), later(c));
+  const outcome = await applyAndProject(c.env, projectId, items, requestMeta(c, now), later(c));
   throwApplyErrors(outcome.errors);
   return c.json({ token: c.get("requestId") }, 202);
 };
@@ -99,7 +94,7 @@ export const deleteUser: RouteHandler<typeof routes.deleteUser, AppEnv> = async 
   const holder = c.env.CUSTOM_IDS.get(c.env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, custom_id)));
   if (await holder.view(0)) {
     const items = toOperations([{ id: custom_id, update: { overwrite: true, values: {} } }], now, single);
-    throwApplyErrors((await applyAndProject(c.env, projectId, items, meta(c, now), later(c))).errors);
+    throwApplyErrors((await applyAndProject(c.env, projectId, items, requestMeta(c, now), later(c))).errors);
   }
   return c.json({ token: c.get("requestId") }, 200);
 };

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { callerOf } from "../lib/auth";
 import { ApiError, type ErrorIssue } from "../lib/errors";
-import { applyAndProject, later } from "../profiles/apply-projected";
+import { applyAndProject, later, requestMeta } from "../profiles/apply-projected";
 import { validateOperations } from "../profiles/operations";
 import { BATCH_CODE } from "./codes";
 import type * as routes from "./events.routes";
@@ -91,20 +91,9 @@ async function track(c: Context<AppEnv>, users: { id: string; events: BatchEvent
       batchCode: BATCH_CODE.MALFORMED_PARAMETER,
     });
   }
-  const requestId = c.get("requestId");
-  const outcome = await applyAndProject(
-    c.env,
-    projectId,
-    valid,
-    {
-      requestId,
-      receivedAt: new Date(now).toISOString(),
-      idPrefix: requestId,
-    },
-    later(c),
-  );
+  const outcome = await applyAndProject(c.env, projectId, valid, requestMeta(c, now), later(c));
   if (outcome.errors.length > 0) throw new Error(`events not applied: ${outcome.errors[0]?.reason}`);
-  return c.json({ token: requestId }, 202);
+  return c.json({ token: c.get("requestId") }, 202);
 }
 
 /** Where a user's ID sits in the body, for the event at `index` of the flattened list. */

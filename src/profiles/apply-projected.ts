@@ -70,6 +70,12 @@ export async function applyAndProject(
   return outcome;
 }
 
+/** What a request's operations are applied as: its ID (their tokens' prefix) and when it came in. */
+export function requestMeta(c: { get(key: "requestId"): string }, now: number): Omit<ApplyMeta, "callerProjects"> {
+  const requestId = c.get("requestId");
+  return { requestId, receivedAt: new Date(now).toISOString(), idPrefix: requestId };
+}
+
 /** A request's `waitUntil`, for `applyAndProject`. */
 export function later(c: { executionCtx: { waitUntil(promise: Promise<unknown>): void } }) {
   return (write: Promise<unknown>) => c.executionCtx.waitUntil(write);

@@ -9,7 +9,7 @@ import type { InstallationView, ProfileView } from "../identity/view";
 import { callerOf } from "../lib/auth";
 import { mapBounded } from "../lib/concurrency";
 import { ApiError } from "../lib/errors";
-import { applyAndProject, later } from "./apply-projected";
+import { applyAndProject, later, requestMeta } from "./apply-projected";
 import { enqueueMassUpdate, refuseOversized } from "./mass-update";
 import { type OperationError, validateOperations } from "./operations";
 import type * as routes from "./profiles.routes";
@@ -106,18 +106,7 @@ export const updateProfiles: RouteHandler<typeof routes.updateProfiles, AppEnv> 
   const now = Date.now();
   const { valid, errors } = validateOperations(c.req.valid("json"), now);
   if (valid.length === 0) throw noValidOperation(errors);
-  const requestId = c.get("requestId");
-  const outcome = await applyAndProject(
-    c.env,
-    projectId,
-    valid,
-    {
-      requestId,
-      receivedAt: new Date(now).toISOString(),
-      idPrefix: requestId,
-    },
-    later(c),
-  );
+  const outcome = await applyAndProject(c.env, projectId, valid, requestMeta(c, now), later(c));
   const all = [...errors, ...outcome.errors].sort((a, b) => a.bulk_index - b.bulk_index);
   return c.json(
     all.length ? { code: "SUCCESS_WITH_PARTIAL_ERRORS" as const, errors: all } : { code: "SUCCESS" as const },
