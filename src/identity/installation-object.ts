@@ -271,11 +271,28 @@ export class InstallationObject extends DurableObject<Env> {
 
   /** A profile held here (anonymous or orphaned) as the D1 projection stores it. */
   projection(profileId: string): ProfileProjection | null {
-    return this.schema.exists ? this.store.projection(profileId) : null;
+    return this.#profileState(profileId);
   }
 
   /** The installation as the D1 projection stores it; null if never seen. */
   installationProjection(): InstallationProjection | null {
+    return this.#installationState();
+  }
+
+  /** Both at once, for a change that moved the installation and a profile it holds: one call, not two. */
+  installationAndProfile(profileId: string): {
+    installation: InstallationProjection | null;
+    profile: ProfileProjection | null;
+  } {
+    return { installation: this.#installationState(), profile: this.#profileState(profileId) };
+  }
+
+  // The reads behind those calls: a call counts as a request (meterRequests), these do not.
+  #profileState(profileId: string): ProfileProjection | null {
+    return this.schema.exists ? this.store.projection(profileId) : null;
+  }
+
+  #installationState(): InstallationProjection | null {
     const row = this.schema.exists ? this.installation.row() : null;
     return row ? installationProjection(row) : null;
   }
@@ -349,6 +366,7 @@ meterRequests(InstallationObject, {
   applyApiOps: true,
   projection: true,
   installationProjection: true,
+  installationAndProfile: true,
   erase: true,
   eraseOrphan: true,
   review: true,

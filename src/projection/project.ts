@@ -1,7 +1,13 @@
 import { projectionFor, type Shard } from "../db/shards";
 import { customIdObjectName, installationObjectName } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
-import type { ChangedSubject, InstallationProjection, ProfileProjection, ProjectionMessage } from "../queue/messages";
+import type {
+  ChangedSubject,
+  Holder,
+  InstallationProjection,
+  ProfileProjection,
+  ProjectionMessage,
+} from "../queue/messages";
 import {
   type InstallationState,
   installationStatements,
@@ -11,8 +17,13 @@ import {
   profileStatements,
 } from "./statements";
 
+/** What a subject's object answers: its current state, or null when it holds it no more. */
+type State =
+  | { kind: "installation"; projectId: string; state: InstallationProjection | null }
+  | { kind: "profile"; projectId: string; state: ProfileProjection | null; holder: Holder };
+
 /** Reads the current state the message points at, from the object that holds it. */
-async function fetchState(env: Env, m: Subject) {
+async function fetchState(env: Env, m: Subject): Promise<State> {
   if (m.type === "custom_id_changed") {
     const state = await env.CUSTOM_IDS.get(
       env.CUSTOM_IDS.idFromName(customIdObjectName(m.project_id, m.custom_id)),
@@ -36,6 +47,35 @@ async function fetchState(env: Env, m: Subject) {
           env.INSTALLATIONS.idFromName(installationObjectName(m.project_id, m.holder.id)),
         ).projection(m.profile_id);
   return { kind: "profile" as const, projectId: m.project_id, state, holder: m.holder };
+}
+
+/**
+ * Reads every subject, one call per object where two subjects share it: an installation's row
+ * and the profile it holds, changed together (a first contact, a visit in a new hour), come back
+ * from one call rather than two.
+ */
+function readStates(env: Env, subjects: Subject[]): Promise<PromiseSettledResult<State>[]> {
+  const installations = new Map<string, number>();
+  subjects.forEach((m, k) => {
+    if (m.type === "installation_changed") installations.set(JSON.stringify([m.project_id, m.installation_id]), k);
+  });
+  const reads: (Promise<State> | undefined)[] = [];
+  subjects.forEach((m, k) => {
+    if (m.type !== "profile_changed" || m.holder.kind !== "installation") return;
+    const i = installations.get(JSON.stringify([m.project_id, m.holder.id]));
+    if (i === undefined || reads[i]) return;
+    const ns = env.INSTALLATIONS;
+    const stub = ns.get(ns.idFromName(installationObjectName(m.project_id, m.holder.id)));
+    const both = (async () => stub.installationAndProfile(m.profile_id))();
+    reads[i] = both.then((b) => ({ kind: "installation" as const, projectId: m.project_id, state: b.installation }));
+    reads[k] = both.then((b) => ({
+      kind: "profile" as const,
+      projectId: m.project_id,
+      state: b.profile,
+      holder: m.holder,
+    }));
+  });
+  return Promise.allSettled(subjects.map((m, k) => reads[k] ?? fetchState(env, m)));
 }
 
 /**
@@ -72,8 +112,8 @@ function subjects(messages: ProjectionMessage[]): [Subject, number][] {
 
 /**
  * Projects a batch of change messages into D1: each subject is read once from its object
- * (coalesced changes cost one read, whatever their number) and the whole batch is written in
- * one D1 round trip per shard. Returns the messages whose subject could not be read, by index, with the
+ * (coalesced changes cost one read, whatever their number; an installation and the profile it
+ * holds, one call) and the whole batch is written in one D1 round trip per shard. Returns the messages whose subject could not be read, by index, with the
  * reason: the others are projected. `target`: every row goes to that shard, whatever the
  * directory says (a move replays into its new shard). Throws when a shard's D1 write fails
  * (that shard's batch wrote nothing; the writes are version-guarded, so a retry is safe).
@@ -101,7 +141,10 @@ export async function projectSettled(
     else byKey.set(key, { message: m, indices: [k] });
   });
   const entries = [...byKey.values()];
-  const reads = await Promise.allSettled(entries.map((e) => fetchState(env, e.message)));
+  const reads = await readStates(
+    env,
+    entries.map((e) => e.message),
+  );
   const profileStates: ProfileState[] = [];
   const installationStates: InstallationState[] = [];
   reads.forEach((read, k) => {

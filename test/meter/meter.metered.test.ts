@@ -157,8 +157,9 @@ const NEW: Units = {
   ...ZERO,
   worker_requests: 1,
   queue_batches: 1,
-  // applyBatch; projection() and installationProjection() from the projection consumer; the alarm
-  do_requests: 4,
+  // applyBatch; installationAndProfile() from the projection consumer (the installation and its
+  // profile in one call); the alarm
+  do_requests: 3,
   do_rows_read: 19,
   do_rows_written: 10,
   do_alarms_set: 1,
@@ -206,14 +207,15 @@ describe("the billable-unit meter, on", () => {
      * Sign-in on first contact, then the 10 ops: both objects create their schema (no events
      * table: the custom ID's profile holds its events in its row), the intent is
      * recorded and run, the custom ID's object adopts the anonymous profile (history, members,
-     * transitions) and applies the ops, each side's outbox arms its alarm (3 alarms set).
+     * transitions) and applies the ops, each side's outbox arms its alarm (3 alarms set). The
+     * consumer reads the installation and the profile it held in one call.
      */
     await settlesAt(
       {
         ...ZERO,
         worker_requests: 1,
         queue_batches: 1,
-        do_requests: 8,
+        do_requests: 7,
         do_rows_read: 87,
         do_rows_written: 46,
         do_alarms_set: 3,
