@@ -49,6 +49,19 @@ export interface RowEventsHeld {
 /** What a write does to the profile row's list of events. */
 export type RowEventsWrite = { mode: "none" } | { mode: "append" | "replace"; text: string };
 
+/**
+ * Where a write's events went: what to write in the profile row, how many more events the
+ * profile holds, how many its row will hold, and (read when trimming) their latest time.
+ */
+export interface PlacedEvents {
+  write: RowEventsWrite;
+  added: number;
+  inRow: number;
+  latest: () => string;
+}
+
+const latestOf = (events: StoredEvent[]) => events.reduce((max, e) => (e.time > max ? e.time : max), "");
+
 /** An event queue message stays well under the 128 KB a message may carry. */
 const MAX_EVENTS_MESSAGE_BYTES = 90 * 1024;
 
@@ -118,7 +131,7 @@ export class EventTable {
     let holding = held;
     for (const piece of pieces) {
       const text = piece === events ? whole : JSON.stringify(piece);
-      const latest = piece.reduce((max, e) => (e.time > max ? e.time : max), "");
+      const latest = latestOf(piece);
       const oldest = holding + piece.length > LIMITS.eventsKeptPerProfile * 1.1 ? this.oldest(profileId) : undefined;
       if (oldest && holding - oldest.n >= LIMITS.eventsKeptPerProfile) {
         this.sql.exec(
@@ -152,27 +165,46 @@ export class EventTable {
    * written by the same call anyway: no row of their own); else the row's events move to a row
    * of this table (made then) and the new ones take their place; a write too large for the row
    * goes to this table whole. Returns what to write in the row, how many more events the
-   * profile holds, and how many its row will hold.
+   * profile holds, how many its row will hold, and how to read their latest time (`trim`).
    */
-  place(
-    profileId: string,
-    events: StoredEvent[],
-    row: RowEventsHeld,
-  ): { write: RowEventsWrite; added: number; inRow: number } {
-    if (events.length === 0) return { write: { mode: "none" }, added: 0, inRow: row.inRow };
+  place(profileId: string, events: StoredEvent[], row: RowEventsHeld): PlacedEvents {
+    const listed = () => this.rowLatest(profileId);
+    if (events.length === 0) return { write: { mode: "none" }, added: 0, inRow: row.inRow, latest: listed };
     const text = JSON.stringify(events);
+    const newest = latestOf(events);
     if (text.length > ROW_EVENTS_CHARS) {
-      return { write: { mode: "none" }, added: this.store(profileId, events, row.held), inRow: row.inRow };
+      const added = this.store(profileId, events, row.held);
+      return { write: { mode: "none" }, added, inRow: row.inRow, latest: listed };
     }
     if (row.chars + text.length - 1 <= ROW_EVENTS_CHARS) {
-      return { write: { mode: "append", text }, added: events.length, inRow: row.inRow + events.length };
+      const latest = () => {
+        const stored = row.inRow === 0 ? "" : listed();
+        return stored > newest ? stored : newest;
+      };
+      return { write: { mode: "append", text }, added: events.length, inRow: row.inRow + events.length, latest };
     }
     // The row's list moves to a row of the table: the events it holds were counted already.
     const moving = JSON.parse(
       this.sql.exec<{ events: string }>("SELECT events FROM profiles WHERE profile_id = ?", profileId).one().events,
     ) as StoredEvent[];
     const moved = this.store(profileId, moving, row.held - row.inRow) - moving.length;
-    return { write: { mode: "replace", text }, added: events.length + moved, inRow: events.length };
+    return {
+      write: { mode: "replace", text },
+      added: events.length + moved,
+      inRow: events.length,
+      latest: () => newest,
+    };
+  }
+
+  /** The time of the most recent event in the profile row's list as stored ('' for none). */
+  private rowLatest(profileId: string): string {
+    return this.sql
+      .exec<{ latest: string }>(
+        `SELECT coalesce(max(e.value->>'$.time'), '') AS latest
+           FROM profiles, json_each(profiles.events) AS e WHERE profile_id = ?`,
+        profileId,
+      )
+      .one().latest;
   }
 
   /** The profile's first row still held, by arrival (one row read, through the key). */
@@ -187,23 +219,28 @@ export class EventTable {
 
   /**
    * Keeps the most recent events: once the profile holds a tenth too many (`held`, counted on
-   * the profile row, makes the check O(1)), deletes its oldest rows while those left, with the
-   * `inRow` events of the profile row (the most recent arrivals), hold at least the number kept.
-   * Returns how many events went.
+   * the profile row, makes the check O(1)), deletes its oldest rows, by their most recent event's
+   * time, while those left and the profile row's list hold at least the number kept. The list
+   * (`row`: how many events it will hold, and their latest time, read only when trimming) ranks
+   * by its own latest time, and first among equals as the latest arrival; it is never deleted
+   * here, so a list of older events (a backfill) keeps the newer rows of the table. Returns how
+   * many events went.
    */
-  trim(profileId: string, held: number, inRow = 0): number {
+  trim(profileId: string, held: number, row: Pick<PlacedEvents, "inRow" | "latest">): number {
     if (held <= LIMITS.eventsKeptPerProfile * 1.1 || !this.table.exists) return 0;
     const gone = this.sql
       .exec<{ n: number }>(
         `DELETE FROM event_batches WHERE profile_id = ?1 AND seq IN (
            SELECT seq FROM (
-             SELECT seq, ?3 + coalesce(sum(n) OVER (ORDER BY latest DESC, seq DESC
+             SELECT seq, coalesce(sum(n) OVER (ORDER BY latest DESC, seq IS NULL DESC, seq DESC
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS newer
-             FROM event_batches WHERE profile_id = ?1)
-           WHERE newer >= ?2) RETURNING n`,
+             FROM (SELECT seq, latest, n FROM event_batches WHERE profile_id = ?1
+                   UNION ALL SELECT NULL, ?4, ?3 WHERE ?3 > 0))
+           WHERE seq IS NOT NULL AND newer >= ?2) RETURNING n`,
         profileId,
         LIMITS.eventsKeptPerProfile,
-        inRow,
+        row.inRow,
+        row.inRow > 0 ? row.latest() : "",
       )
       .toArray();
     return gone.reduce((sum, r) => sum + r.n, 0);

@@ -286,7 +286,7 @@ export class ProfileStore {
     const placed = this.eventTable.place(profileId, events, held);
     this.enqueueEvents(profileId, events, ctx);
     // Trimmed before the profile row is written, so the row is written once.
-    const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held.held + placed.added, placed.inRow) : 0;
+    const trimmed = events.length > 0 ? this.eventTable.trim(profileId, held.held + placed.added, placed) : 0;
     const eventsHeld = placed.added - trimmed;
     const rowEvents = placed.write.mode === "none" ? null : placed.write.text;
     const activity = created
@@ -303,7 +303,7 @@ export class ProfileStore {
             `UPDATE profiles SET version = version + 1, last_activity_at = max(last_activity_at, ?1),
                events_held = events_held + ?2, attributes = coalesce(?3, attributes),
                events = CASE ?4 WHEN 'replace' THEN ?5
-                 WHEN 'append' THEN coalesce(substr(events, 1, length(events) - 1) || ',' || substr(?5, 2), ?5)
+                 WHEN 'append' THEN coalesce(substr(nullif(events, '[]'), 1, length(events) - 1) || ',' || substr(?5, 2), ?5)
                  ELSE events END
              WHERE profile_id = ?6 RETURNING last_activity_at AS activity`,
             ctx.receivedAt,

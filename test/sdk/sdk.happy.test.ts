@@ -143,4 +143,28 @@ describe("events kept per profile", () => {
     // What is kept is the newest; what went is the oldest.
     expect(held.map((r) => r.event_id)).toEqual(sent.slice(sent.length - held.length));
   });
+
+  it("keeps the newest 1,000 when older events arrive last (a backfill): the profile row's list ranks by time too", async () => {
+    const p = await createProject();
+    const i = crypto.randomUUID();
+    const at = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString();
+    // 1,070 recent events: batches of 100, then one of 70 (too large for the profile row: rows of their own).
+    const recent: string[] = [];
+    for (const size of [...Array(10).fill(100), 70] as number[]) {
+      const ops = Array.from({ length: size }, () => {
+        const tick = event("tick");
+        recent.push(String(tick.id));
+        return { ...tick, time: at(1200 - recent.length) };
+      });
+      await batch(p, i, ops);
+    }
+    // Then 50 events from two hours before: they fit in the profile row, and take it past 1,100.
+    const backfill = Array.from({ length: 50 }, (_, k) => ({ ...event("old"), time: at(7200 + k) }));
+    await batch(p, i, backfill);
+    const held = await querySql(installationStub(p.projectId, i), `SELECT event_id FROM ${HELD_EVENTS}`);
+    const ids = new Set(held.map((r) => r.event_id));
+    // The 1,000 most recent by time are all still there (a list counted as the newest cut 30 of them).
+    expect(recent.slice(-1000).filter((id) => !ids.has(id))).toEqual([]);
+    expect(held.length).toBeGreaterThanOrEqual(1000);
+  });
 });
