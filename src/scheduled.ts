@@ -3,6 +3,7 @@ import { startDueCampaigns } from "./campaigns/schedule";
 import { dailyExports } from "./exports/jobs";
 import { expireExportCopies } from "./exports/retention";
 import { drainStuckOutbox } from "./privacy/store";
+import { forgetLeftChecks } from "./projection/checks";
 import { startPurge } from "./purge/purge";
 
 type Job = (env: Env, now: Date) => Promise<unknown>;
@@ -15,7 +16,7 @@ export async function purgeInactiveProfiles(env: Env, now: Date): Promise<string
 /** Cron expression (as in wrangler.toml) → the jobs it runs. */
 const JOBS: Record<string, Job[]> = {
   "0 2 * * *": [dailyExports, expireExportCopies],
-  "30 3 * * *": [purgeInactiveProfiles],
+  "30 3 * * *": [purgeInactiveProfiles, forgetLeftChecks],
   "*/5 * * * *": [sweepAudienceInbox, drainStuckOutbox, startDueCampaigns],
 };
 

@@ -43,3 +43,30 @@ export async function dropProjectedChecks<M extends { type: string }>(env: Env, 
     m.type === "custom_ids_changed" && done.has((m as M & CustomIdsChanged).check_id) ? { ...m, custom_ids: [] } : m,
   );
 }
+
+/** A row this old was written after its check had run: no check will delete it. */
+const LEFT_AFTER_MS = 24 * 60 * 60 * 1000;
+/** Rows deleted per statement, and statements per run: bounded work for the daily cron. */
+const LEFT_PAGE = 1000;
+const LEFT_PAGES = 10;
+
+/**
+ * Deletes the rows their checks will never find: an update whose objects took longer than the
+ * check's delay wrote its row after the check had run and read the objects. Daily (src/scheduled.ts);
+ * returns how many rows went.
+ */
+export async function forgetLeftChecks(env: Env, now: Date): Promise<number> {
+  const before = new Date(now.getTime() - LEFT_AFTER_MS).toISOString();
+  let gone = 0;
+  for (let page = 0; page < LEFT_PAGES; page++) {
+    const { meta } = await env.DB.prepare(
+      `DELETE FROM projected_checks WHERE check_id IN (
+         SELECT check_id FROM projected_checks WHERE created_at < ? LIMIT ${LEFT_PAGE})`,
+    )
+      .bind(before)
+      .run();
+    gone += meta.changes;
+    if (meta.changes < LEFT_PAGE) break;
+  }
+  return gone;
+}
