@@ -37,3 +37,13 @@ export const CustomIdSchema = z
 /** Durable Object names: one object per (project, identifier). */
 export const installationObjectName = (projectId: string, installationId: string) => `${projectId}:i:${installationId}`;
 export const customIdObjectName = (projectId: string, customId: string) => `${projectId}:c:${customId}`;
+
+/** The object of a custom ID in a project. */
+export function customIdStub(env: Env, projectId: string, customId: string) {
+  return env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId)));
+}
+
+/** The object of an installation in a project. */
+export function installationStub(env: Env, projectId: string, installationId: string) {
+  return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
+}

@@ -1,7 +1,7 @@
 import { onEachShard } from "../db/fan-out";
 import { projectionFor } from "../db/shards";
 import type { CustomIdObject } from "../identity/custom-id-object";
-import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { customIdStub, installationStub } from "../identity/identifiers";
 import type { PushTarget } from "../identity/installation-object";
 import { mapBounded, settleBounded } from "../lib/concurrency";
 import { retryLater } from "../queue/retry";
@@ -41,10 +41,6 @@ interface Reachable {
   channel: Channel;
   /** Records the outcome on the profile (its event, the gone token removed) and marks it recorded. */
   record(outcome: SendOutcome, requestId: string): Promise<void>;
-}
-
-function installationStub(env: Env, projectId: string, installationId: string) {
-  return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
 }
 
 /**
@@ -100,7 +96,7 @@ async function resolve(
     ];
   };
   const byCustomId = await mapBounded(piece.custom_ids, IN_FLIGHT, async (customId) => {
-    const stub = env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(piece.project_id, customId)));
+    const stub = customIdStub(env, piece.project_id, customId);
     const [ids, mail] = await Promise.all([stub.installationIds(INSTALLATIONS_PER_CUSTOM_ID), emailOf(customId, stub)]);
     const targets = await mapBounded(ids, IN_FLIGHT, (id) => installationStub(env, piece.project_id, id).pushTarget());
     return [...targets.map((t) => reachableOf(t, customId)).filter((r) => r !== null), ...mail];

@@ -2,7 +2,7 @@ import type { RouteHandler, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { privacyRequests } from "../db/schema";
 import type { AppEnv } from "../env";
-import { CustomIdSchema, InstallationIdSchema } from "../identity/identifiers";
+import { CustomIdSchema, InstallationIdSchema, installationStub } from "../identity/identifiers";
 import { callerOf } from "../lib/auth";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
@@ -10,7 +10,6 @@ import { allowsHttp, urlProblem } from "../webhooks/url";
 import { COPY_DAYS } from "./copies";
 import type { PrivacyMessage } from "./messages";
 import type * as routes from "./privacy.routes";
-import { installationStub } from "./remove";
 import { finish, listRequests as listRows, loadRequest, requestView } from "./store";
 
 type Body = z.infer<typeof routes.CreatePrivacyRequestBody>;

@@ -1,7 +1,8 @@
+import { customIdStub, installationStub } from "../identity/identifiers";
 import type { ProfileRecord } from "../identity/review";
 import type { InstallationView } from "../identity/view";
 import { mapBounded } from "../lib/concurrency";
-import { customIdStub, eraseProfile, finishRemovals, installationStub, type Tombstoned } from "./remove";
+import { eraseProfile, finishRemovals, type Tombstoned } from "./remove";
 import { eraseStaged, type StagedBudget, stagedBudget } from "./staged-erasure";
 import { archiveKey, drainOutbox, finish, loadRequest, outboxId, type PrivacyRequestRow } from "./store";
 

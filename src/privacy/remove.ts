@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { erasureSteps, projects } from "../db/schema";
 import type { EraseOutcome, EraseRequest, ObjectErasure } from "../identity/erase";
-import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { customIdStub, installationStub } from "../identity/identifiers";
 import { mapBounded } from "../lib/concurrency";
 import { profileRemovedItem } from "../webhooks/items";
 import { publishWebhookItems } from "../webhooks/publish";
@@ -42,14 +42,6 @@ export interface Receipt {
   totals: Record<string, number>;
   /** Each kind of copy: how many were deleted, and when the last of it is gone. */
   copies?: ReturnType<typeof copiesGone>;
-}
-
-export function customIdStub(env: Env, projectId: string, customId: string) {
-  return env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(projectId, customId)));
-}
-
-export function installationStub(env: Env, projectId: string, installationId: string) {
-  return env.INSTALLATIONS.get(env.INSTALLATIONS.idFromName(installationObjectName(projectId, installationId)));
 }
 
 function objectStep(step: string, where: ReceiptStep["where"], e: ObjectErasure, installationId?: string): ReceiptStep {

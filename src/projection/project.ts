@@ -1,5 +1,5 @@
 import { projectionFor, type Shard } from "../db/shards";
-import { customIdObjectName, installationObjectName } from "../identity/identifiers";
+import { customIdStub, installationStub } from "../identity/identifiers";
 import { sweepRemovedInstallations } from "../privacy/erase-d1";
 import type {
   ChangedSubject,
@@ -25,27 +25,18 @@ type State =
 /** Reads the current state the message points at, from the object that holds it. */
 async function fetchState(env: Env, m: Subject): Promise<State> {
   if (m.type === "custom_id_changed") {
-    const state = await env.CUSTOM_IDS.get(
-      env.CUSTOM_IDS.idFromName(customIdObjectName(m.project_id, m.custom_id)),
-    ).currentProjection();
+    const state = await customIdStub(env, m.project_id, m.custom_id).currentProjection();
     const holder = { projectId: m.project_id, kind: "custom_id" as const, id: m.custom_id };
     return { kind: "profile" as const, projectId: m.project_id, state, holder };
   }
   if (m.type === "installation_changed") {
-    const ns = env.INSTALLATIONS;
-    const state = await ns
-      .get(ns.idFromName(installationObjectName(m.project_id, m.installation_id)))
-      .installationProjection();
+    const state = await installationStub(env, m.project_id, m.installation_id).installationProjection();
     return { kind: "installation" as const, projectId: m.project_id, state };
   }
   const state =
     m.holder.kind === "custom_id"
-      ? await env.CUSTOM_IDS.get(env.CUSTOM_IDS.idFromName(customIdObjectName(m.project_id, m.holder.id))).projection(
-          m.profile_id,
-        )
-      : await env.INSTALLATIONS.get(
-          env.INSTALLATIONS.idFromName(installationObjectName(m.project_id, m.holder.id)),
-        ).projection(m.profile_id);
+      ? await customIdStub(env, m.project_id, m.holder.id).projection(m.profile_id)
+      : await installationStub(env, m.project_id, m.holder.id).projection(m.profile_id);
   return { kind: "profile" as const, projectId: m.project_id, state, holder: m.holder };
 }
 
@@ -64,16 +55,11 @@ function readStates(env: Env, subjects: Subject[]): Promise<PromiseSettledResult
     if (m.type !== "profile_changed" || m.holder.kind !== "installation") return;
     const i = installations.get(JSON.stringify([m.project_id, m.holder.id]));
     if (i === undefined || reads[i]) return;
-    const ns = env.INSTALLATIONS;
-    const stub = ns.get(ns.idFromName(installationObjectName(m.project_id, m.holder.id)));
+    const stub = installationStub(env, m.project_id, m.holder.id);
     const both = (async () => stub.installationAndProfile(m.profile_id))();
-    reads[i] = both.then((b) => ({ kind: "installation" as const, projectId: m.project_id, state: b.installation }));
-    reads[k] = both.then((b) => ({
-      kind: "profile" as const,
-      projectId: m.project_id,
-      state: b.profile,
-      holder: m.holder,
-    }));
+    const { project_id: projectId, holder } = m;
+    reads[i] = both.then((b) => ({ kind: "installation" as const, projectId, state: b.installation }));
+    reads[k] = both.then((b) => ({ kind: "profile" as const, projectId, state: b.profile, holder }));
   });
   return Promise.allSettled(subjects.map((m, k) => reads[k] ?? fetchState(env, m)));
 }
@@ -113,8 +99,8 @@ function subjects(messages: ProjectionMessage[]): [Subject, number][] {
 /**
  * Projects a batch of change messages into D1: each subject is read once from its object
  * (coalesced changes cost one read, whatever their number; an installation and the profile it
- * holds, one call) and the whole batch is written in one D1 round trip per shard. Returns the messages whose subject could not be read, by index, with the
- * reason: the others are projected. `target`: every row goes to that shard, whatever the
+ * holds, one call) and the whole batch is written in one D1 round trip per shard. Returns the
+ * messages whose subject could not be read, by index, with the reason: the others are projected. `target`: every row goes to that shard, whatever the
  * directory says (a move replays into its new shard). Throws when a shard's D1 write fails
  * (that shard's batch wrote nothing; the writes are version-guarded, so a retry is safe).
  */

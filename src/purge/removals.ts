@@ -3,16 +3,10 @@ import { drizzle } from "drizzle-orm/d1";
 import { byText, pageByProfile, readByProfile } from "../db/fan-out";
 import { erasureSteps, installations, profiles, type purgeJobs, purgeResults } from "../db/schema";
 import { projectionFor } from "../db/shards";
+import { installationStub } from "../identity/identifiers";
 import { mapBounded } from "../lib/concurrency";
 import { eraseD1 } from "../privacy/erase-d1";
-import {
-  eraseProfile,
-  finishRemovals,
-  type Holder,
-  installationStub,
-  type Receipt,
-  type Tombstoned,
-} from "../privacy/remove";
+import { eraseProfile, finishRemovals, type Holder, type Receipt, type Tombstoned } from "../privacy/remove";
 import { eraseStaged, type StagedErasure, stagedBudget } from "../privacy/staged-erasure";
 import { type Candidate, handOn, type ProfilesMessage, type PurgeMessage, purgePaging } from "./pages";
 

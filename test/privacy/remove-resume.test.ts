@@ -1,7 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { customIdStub, removePaging, removeProfile } from "../../src/privacy/remove";
+import { customIdStub } from "../../src/identity/identifiers";
+import { removePaging, removeProfile } from "../../src/privacy/remove";
 import { createProject, type Project } from "../support/harness";
 import {
   batch,
